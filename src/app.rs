@@ -1,0 +1,129 @@
+//! Builds every component from the [`Config`] and runs them under one shutdown token.
+//!
+//! Like mini-redis, [`run`] takes already-bound sockets and a shutdown future, so tests start
+//! the whole application in-process on port 0, and `main` stays a thin shell. On shutdown
+//! it stops accepting, tells every connected client that homedrop is restarting, and waits
+//! (at most [`DRAIN_TIMEOUT`]) for every task to finish.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::net::{local_subnets, Subnet};
+use crate::signaling::{Hub, HubSettings};
+
+/// Longest wait for connections to close on shutdown.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+/// How often the interface list (for the home group) is re-read.
+const SUBNET_REFRESH: Duration = Duration::from_secs(5);
+
+/// Everything the request handlers share.
+pub struct Shared {
+    pub config: Config,
+    pub hub: Arc<Hub>,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+    pub started: Instant,
+    /// WebSocket sessions currently open are limited like HTTP connections.
+    pub ws_slots: Arc<Semaphore>,
+    subnets: Mutex<(Instant, Arc<Vec<Subnet>>)>,
+}
+
+impl Shared {
+    /// Our interfaces' subnets, re-read at most every few seconds (DHCP renewals, new links).
+    pub fn subnets(&self) -> Arc<Vec<Subnet>> {
+        let mut s = self.subnets.lock().unwrap_or_else(|e| e.into_inner());
+        if s.0.elapsed() > SUBNET_REFRESH {
+            *s = (Instant::now(), Arc::new(local_subnets()));
+        }
+        s.1.clone()
+    }
+
+    /// `/stats` body.
+    pub fn stats_json(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.hub.counters;
+        serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptimeSecs": self.started.elapsed().as_secs(),
+            "peers": self.hub.peer_count(),
+            "rooms": self.hub.room_count(),
+            "connectionsTotal": c.connections_total.load(Relaxed),
+            "signalsRelayed": c.signals_relayed.load(Relaxed),
+        })
+        .to_string()
+    }
+}
+
+/// Hub settings derived from the configuration.
+pub fn hub_settings(config: &Config) -> HubSettings {
+    let mut s = HubSettings::default();
+    s.registry.default_capacity = config.room_capacity;
+    s.registry.room_idle_ttl = config.room_idle_ttl;
+    s
+}
+
+/// Run homedrop on the given listener until `shutdown` resolves, then drain.
+pub async fn run(
+    config: Config,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let hub = Arc::new(Hub::new(hub_settings(&config)));
+    run_with_hub(config, http, hub, shutdown).await
+}
+
+/// [`run`] with a hub built by the caller (tests tune its timers).
+pub async fn run_with_hub(
+    config: Config,
+    http: TcpListener,
+    hub: Arc<Hub>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    let shared = Arc::new(Shared {
+        ws_slots: Arc::new(Semaphore::new(config.max_connections)),
+        config,
+        hub: hub.clone(),
+        shutdown: token.clone(),
+        tasks: TaskTracker::new(),
+        started: Instant::now(),
+        subnets: Mutex::new((Instant::now(), Arc::new(local_subnets()))),
+    });
+    if let Ok(addr) = http.local_addr() {
+        tracing::info!("serving http on {addr}");
+    }
+    let server = tokio::spawn(crate::http::serve(http, shared.clone()));
+    let sweeper = {
+        let (hub, token) = (hub.clone(), token.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => hub.sweep(),
+                    _ = token.cancelled() => break,
+                }
+            }
+        })
+    };
+    shutdown.await;
+    tracing::info!("shutting down: telling clients, draining connections");
+    hub.broadcast_restarting();
+    token.cancel();
+    let _ = server.await;
+    let _ = sweeper.await;
+    shared.tasks.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, shared.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within {DRAIN_TIMEOUT:?}");
+    }
+    Ok(())
+}

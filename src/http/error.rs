@@ -1,0 +1,38 @@
+//! Typed HTTP errors, mapped to a status and a readable body in one place.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("Not found.")]
+    NotFound,
+    #[error("Method not allowed.")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error("Too many connections; try again shortly.")]
+    Busy,
+}
+
+impl HttpError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HttpError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let mut res = Response::new(Full::new(Bytes::from(format!("{self}\n"))));
+        *res.status_mut() = self.status();
+        res.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        res
+    }
+}

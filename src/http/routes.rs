@@ -1,0 +1,201 @@
+//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats` and the `/ws` upgrade.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::assets;
+use super::error::HttpError;
+use crate::app::Shared;
+use crate::signaling::session::{self, Origin};
+
+pub type Res = Response<Full<Bytes>>;
+
+/// Longest text a QR code is drawn for.
+pub const MAX_QR_TEXT: usize = 512;
+
+/// The Content-Security-Policy: no inline script or style anywhere; WebAssembly (the SHA-256
+/// hasher) may compile; connections only back to this server.
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
+worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Route one request. Never fails: errors become responses here.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Res {
+    let mut res = match route(&shared, req, peer) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    security_headers(&mut res);
+    res
+}
+
+fn route(
+    shared: &Arc<Shared>,
+    mut req: Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Result<Res, HttpError> {
+    let path = req.uri().path().to_string();
+    if path == "/ws" {
+        return upgrade(shared, &mut req, peer);
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(HttpError::MethodNotAllowed);
+    }
+    match path.as_str() {
+        "/healthz" => Ok(text(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ok\n".into(),
+        )),
+        "/qr.svg" => qr(req.uri().query().unwrap_or("")),
+        "/stats" => Ok(text(
+            StatusCode::OK,
+            "application/json",
+            shared.stats_json(),
+        )),
+        _ => asset(&req, &path),
+    }
+}
+
+fn upgrade(
+    shared: &Arc<Shared>,
+    req: &mut Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Result<Res, HttpError> {
+    if !hyper_tungstenite::is_upgrade_request(req) {
+        return Err(HttpError::BadRequest(
+            "This address takes WebSocket connections only.",
+        ));
+    }
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = crate::net::client_ip(peer, xff, &shared.config.trusted_proxies);
+    let origin = Origin {
+        ip,
+        group: crate::net::classify(ip, &shared.subnets()),
+    };
+    let (res, ws) = hyper_tungstenite::upgrade(req, Some(session::ws_config()))
+        .map_err(|_| HttpError::BadRequest("Invalid WebSocket upgrade request."))?;
+    let slot = shared
+        .ws_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| HttpError::Busy)?;
+    let hub = shared.hub.clone();
+    let shutdown = shared.shutdown.clone();
+    shared.tasks.spawn(async move {
+        session::serve(hub, ws, origin, shutdown).await;
+        drop(slot);
+    });
+    Ok(res)
+}
+
+fn asset(req: &Request<Incoming>, path: &str) -> Result<Res, HttpError> {
+    let (a, versioned) = assets::lookup(path).ok_or(HttpError::NotFound)?;
+    let cache = if versioned {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == a.etag || t.trim() == "*"));
+    let mut res = if fresh {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let body = match &a.body {
+            Cow::Borrowed(b) => Bytes::from_static(b),
+            Cow::Owned(v) => Bytes::copy_from_slice(v),
+        };
+        let mut r = Response::new(Full::new(body));
+        r.headers_mut().insert(header::CONTENT_TYPE, hv(&a.mime));
+        r
+    };
+    res.headers_mut().insert(header::ETAG, hv(&a.etag));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    Ok(res)
+}
+
+/// `/qr.svg?d=<percent-encoded text>`: a QR code drawn on the server, so the client needs
+/// no QR library and the page works offline.
+fn qr(query: &str) -> Result<Res, HttpError> {
+    let data = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("d="))
+        .ok_or(HttpError::BadRequest("Missing d= parameter."))?;
+    let text = percent_encoding::percent_decode_str(&data.replace('+', " "))
+        .decode_utf8()
+        .map_err(|_| HttpError::BadRequest("d= is not valid UTF-8."))?
+        .into_owned();
+    if text.is_empty() || text.len() > MAX_QR_TEXT {
+        return Err(HttpError::BadRequest("d= must be 1 to 512 bytes."));
+    }
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|_| HttpError::BadRequest("Text too long for a QR code."))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    let mut r = text_res(StatusCode::OK, "image/svg+xml", svg);
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    Ok(r)
+}
+
+fn text(status: StatusCode, mime: &'static str, body: String) -> Res {
+    let mut r = text_res(status, mime, body);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn text_res(status: StatusCode, mime: &'static str, body: String) -> Res {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    r
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+fn security_headers(res: &mut Res) {
+    let h = res.headers_mut();
+    h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(self), microphone=(self), geolocation=()"),
+    );
+}

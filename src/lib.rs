@@ -1,0 +1,16 @@
+//! homedrop: send files, text and photos between devices, at home and beyond, with no
+//! outside service. One binary serves the web client, WebSocket signaling and (later) its own
+//! STUN/TURN relay; file bytes travel browser to browser over WebRTC data channels.
+//!
+//! # Layout
+//! - [`config`]: flags / environment / file → one validated [`config::Config`].
+//! - [`app`]: builds the components and runs them under one shutdown token.
+//! - [`http`]: hyper server, embedded assets, routes, errors → status codes.
+//! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing.
+//! - [`net`]: which clients form the home group.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod net;
+pub mod signaling;

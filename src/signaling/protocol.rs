@@ -1,0 +1,216 @@
+//! The signaling wire contract: one serde enum per direction, tagged by `type`.
+//!
+//! This file is the single definition of the protocol; `docs/protocol.md` explains it and
+//! `web/js/signaling.js` uses the same names. Every message is a JSON text frame. The
+//! version in [`PROTOCOL_VERSION`] changes whenever a message changes shape.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change to the messages below.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest text frame the server accepts (and the largest it forwards).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 40;
+/// Most pair secrets one device may present.
+pub const MAX_PAIRS: usize = 64;
+/// Length of a pair secret in hex characters (256 bits).
+pub const PAIR_SECRET_HEX: usize = 64;
+
+/// What kind of device a peer says it is; only used to pick an icon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum DeviceKind {
+    Phone,
+    Tablet,
+    #[default]
+    Desktop,
+    Other,
+}
+
+/// Messages a browser sends to the server.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ClientMsg {
+    /// First message after `welcome`: who this device is and which pairings it holds.
+    Hello {
+        v: u32,
+        name: String,
+        #[serde(default)]
+        kind: DeviceKind,
+        /// Pair secrets (64 hex chars each) this device keeps in localStorage.
+        #[serde(default)]
+        pairs: Vec<String>,
+    },
+    /// Change the display name.
+    Rename { name: String },
+    /// Create a room; the creator joins it. Capacity defaults to the server's setting.
+    RoomCreate {
+        #[serde(default)]
+        capacity: Option<u32>,
+    },
+    /// Join a room by its code.
+    RoomJoin { code: String },
+    /// Leave a room.
+    RoomLeave { code: String },
+    /// Ask for a 6-digit pairing key to show to the other device.
+    PairStart,
+    /// Enter the key shown on the other device.
+    PairJoin { key: String },
+    /// Forget a pairing on the server for this connection (the device deletes its secret).
+    PairForget { secret: String },
+    /// Opaque WebRTC signal (SDP or ICE candidate) for one peer we share a group with.
+    Signal { to: String, data: serde_json::Value },
+}
+
+/// How two peers know each other; a peer may be linked several ways at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(tag = "via", rename_all = "camelCase")]
+pub enum Link {
+    /// Both in the home group (private or on-link addresses), or behind the same public IP.
+    Home,
+    /// Both members of the room with this code.
+    Room { code: String },
+    /// Paired devices.
+    Pair,
+}
+
+/// A peer as another peer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: DeviceKind,
+    pub links: Vec<Link>,
+}
+
+/// One ICE server entry, shaped exactly like `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Error codes; the client shows `message` and may branch on `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    BadJson,
+    UnknownType,
+    TooLarge,
+    RateLimited,
+    HelloFirst,
+    BadVersion,
+    BadRequest,
+    RoomFull,
+    NoSuchRoom,
+    BadPairKey,
+    NotAllowed,
+}
+
+/// Messages the server sends to a browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ServerMsg {
+    /// Always the first message: the peer's id and the ICE configuration to use.
+    Welcome {
+        v: u32,
+        id: String,
+        ice_servers: Vec<IceServer>,
+        max_message_bytes: usize,
+    },
+    /// The full list of peers this peer may see, sent whenever it changes.
+    Peers { peers: Vec<PeerInfo> },
+    /// You are now in this room (after create or join).
+    RoomJoined {
+        code: String,
+        capacity: u32,
+        members: u32,
+    },
+    /// You left this room.
+    RoomLeft { code: String },
+    /// The key to show for pairing, valid for `expires_in_secs`.
+    PairKey { key: String, expires_in_secs: u64 },
+    /// Pairing succeeded: keep `secret`; the other device is `peer_name`.
+    Paired { secret: String, peer_name: String },
+    /// A signal from another peer.
+    Signal {
+        from: String,
+        data: serde_json::Value,
+    },
+    /// The server is shutting down or restarting; reconnect later.
+    Restarting,
+    /// Something the client sent was refused.
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The `type` of the message that caused it, when known.
+        #[serde(skip_serializing_if = "Option::is_none", rename = "ref")]
+        reference: Option<String>,
+    },
+}
+
+impl ServerMsg {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+            reference: None,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising these plain types cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_js_contract() {
+        let m: ClientMsg = serde_json::from_str(r#"{"type":"roomJoin","code":"ABCDEF"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::RoomJoin {
+                code: "ABCDEF".into()
+            }
+        );
+        let m: ClientMsg = serde_json::from_str(r#"{"type":"pairStart"}"#).unwrap();
+        assert_eq!(m, ClientMsg::PairStart);
+        let s = ServerMsg::PairKey {
+            key: "123456".into(),
+            expires_in_secs: 120,
+        }
+        .to_json();
+        assert_eq!(
+            s,
+            r#"{"type":"pairKey","key":"123456","expiresInSecs":120}"#
+        );
+        let p = PeerInfo {
+            id: "x".into(),
+            name: "n".into(),
+            kind: DeviceKind::Phone,
+            links: vec![Link::Room { code: "C".into() }, Link::Home],
+        };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"id":"x","name":"n","kind":"phone","links":[{"via":"room","code":"C"},{"via":"home"}]}"#
+        );
+    }
+}

@@ -1,0 +1,148 @@
+use super::*;
+use std::net::IpAddr;
+
+fn reg() -> Registry {
+    Registry::new(RegistrySettings {
+        default_capacity: 3,
+        room_idle_ttl: Duration::from_secs(600),
+    })
+}
+
+fn public(s: &str) -> NetGroup {
+    NetGroup::Public(s.parse::<IpAddr>().unwrap())
+}
+
+fn peers_of(out: &Outbox, id: &str) -> Option<Vec<String>> {
+    out.iter().rev().find_map(|(to, m)| match m {
+        ServerMsg::Peers { peers } if to == id => {
+            Some(peers.iter().map(|p| p.id.clone()).collect())
+        }
+        _ => None,
+    })
+}
+
+fn add(r: &mut Registry, id: &str, g: NetGroup) -> Outbox {
+    r.connect(id, g);
+    r.hello(id, id.to_uppercase(), DeviceKind::Phone, &[])
+}
+
+#[test]
+fn home_peers_see_each_other_public_ones_do_not() {
+    let mut r = reg();
+    add(&mut r, "a", NetGroup::Home);
+    let out = add(&mut r, "b", NetGroup::Home);
+    assert_eq!(peers_of(&out, "a").unwrap(), vec!["b"]);
+    assert_eq!(peers_of(&out, "b").unwrap(), vec!["a"]);
+    let out = add(&mut r, "x", public("8.8.8.8"));
+    assert_eq!(peers_of(&out, "x").unwrap(), Vec::<String>::new());
+    assert!(peers_of(&out, "a").is_none(), "home lists unchanged");
+    assert!(r.links("a", "x").is_empty());
+}
+
+#[test]
+fn rooms_create_join_full_and_expire() {
+    let mut r = reg();
+    let t0 = Instant::now();
+    add(&mut r, "a", NetGroup::Home);
+    add(&mut r, "x", public("8.8.8.8"));
+    add(&mut r, "y", public("9.9.9.9"));
+    add(&mut r, "z", public("1.1.1.1"));
+    let out = r.create_room("a", Some(3)).unwrap();
+    let code = match &out[0].1 {
+        ServerMsg::RoomJoined {
+            code,
+            capacity: 3,
+            members: 1,
+        } => code.clone(),
+        m => panic!("{m:?}"),
+    };
+    let out = r.join_room("x", &code.to_lowercase()).unwrap();
+    assert_eq!(peers_of(&out, "x").unwrap(), vec!["a"]);
+    assert_eq!(r.links("a", "x"), vec![Link::Room { code: code.clone() }]);
+    r.join_room("y", &code).unwrap();
+    assert_eq!(r.join_room("z", &code).unwrap_err().0, ErrorCode::RoomFull);
+    assert_eq!(
+        r.join_room("z", "ZZZZZZ").unwrap_err().0,
+        ErrorCode::NoSuchRoom
+    );
+    assert_eq!(
+        r.join_room("z", "<script>").unwrap_err().0,
+        ErrorCode::NoSuchRoom
+    );
+    for id in ["a", "x", "y"] {
+        r.disconnect(id, t0);
+    }
+    r.sweep(t0 + Duration::from_secs(599));
+    assert_eq!(r.room_count(), 1);
+    r.sweep(t0 + Duration::from_secs(601));
+    assert_eq!(r.room_count(), 0);
+    assert_eq!(
+        r.join_room("z", &code).unwrap_err().0,
+        ErrorCode::NoSuchRoom
+    );
+}
+
+#[test]
+fn pairing_links_across_groups_and_survives_reconnect() {
+    let mut r = reg();
+    let t0 = Instant::now();
+    add(&mut r, "a", NetGroup::Home);
+    add(&mut r, "x", public("8.8.8.8"));
+    let key = match &r.pair_start("a", t0)[0].1 {
+        ServerMsg::PairKey {
+            key,
+            expires_in_secs: 120,
+        } => key.clone(),
+        m => panic!("{m:?}"),
+    };
+    assert_eq!(
+        r.pair_join("a", &key, t0).unwrap_err().0,
+        ErrorCode::BadPairKey
+    );
+    let out = r.pair_join("x", &key, t0).unwrap();
+    let secret = out
+        .iter()
+        .find_map(|(_, m)| match m {
+            ServerMsg::Paired { secret, .. } => Some(secret.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(r.links("a", "x"), vec![Link::Pair]);
+    assert_eq!(peers_of(&out, "x").unwrap(), vec!["a"]);
+    // Both reconnect later with new ids and present the secret.
+    r.disconnect("a", t0);
+    r.disconnect("x", t0);
+    r.connect("a2", NetGroup::Home);
+    r.hello(
+        "a2",
+        "A".into(),
+        DeviceKind::Desktop,
+        std::slice::from_ref(&secret),
+    );
+    r.connect("x2", public("7.7.7.7"));
+    let out = r.hello("x2", "X".into(), DeviceKind::Phone, &[secret]);
+    assert_eq!(peers_of(&out, "a2").unwrap(), vec!["x2"]);
+    // A key is single-use and expires.
+    let key = match &r.pair_start("a2", t0)[0].1 {
+        ServerMsg::PairKey { key, .. } => key.clone(),
+        _ => unreachable!(),
+    };
+    let late = t0 + PAIR_KEY_TTL + Duration::from_secs(1);
+    assert_eq!(
+        r.pair_join("x2", &key, late).unwrap_err().0,
+        ErrorCode::BadPairKey
+    );
+}
+
+#[test]
+fn lists_are_sent_only_when_changed() {
+    let mut r = reg();
+    add(&mut r, "a", NetGroup::Home);
+    add(&mut r, "b", NetGroup::Home);
+    let out = r.rename("b", "B".into());
+    assert!(peers_of(&out, "a").is_none(), "same name, nothing to send");
+    let out = r.rename("b", "Bee".into());
+    assert!(peers_of(&out, "a").is_some());
+    let out = r.disconnect("b", Instant::now());
+    assert_eq!(peers_of(&out, "a").unwrap(), Vec::<String>::new());
+}

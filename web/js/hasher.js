@@ -1,0 +1,49 @@
+// Main-thread side of hash-worker.js: one shared Worker, many incremental hashes.
+
+import { randomId } from './events.js';
+
+let worker = null;
+const waiting = new Map(); // id -> {resolve, reject}
+
+function getWorker() {
+  if (!worker) {
+    worker = new Worker(new URL('./hash-worker.js', import.meta.url));
+    worker.onmessage = ({ data }) => {
+      const w = waiting.get(data.id);
+      if (!w) return;
+      waiting.delete(data.id);
+      if (data.error) w.reject(new Error(data.error));
+      else w.resolve(data.hex);
+    };
+    worker.onerror = (e) => {
+      for (const w of waiting.values()) w.reject(new Error(e.message || 'hash worker failed'));
+      waiting.clear();
+    };
+  }
+  return worker;
+}
+
+/** An incremental SHA-256: update(ArrayBuffer) transfers the buffer (it becomes unusable). */
+export class Hasher {
+  constructor() {
+    this.id = randomId(6);
+    this.result = new Promise((resolve, reject) => waiting.set(this.id, { resolve, reject }));
+    this.result.catch(() => {});
+    getWorker().postMessage({ op: 'start', id: this.id });
+  }
+
+  update(buf) {
+    getWorker().postMessage({ op: 'update', id: this.id, buf }, [buf]);
+  }
+
+  /** Resolves to the lowercase hex digest. */
+  digest() {
+    getWorker().postMessage({ op: 'end', id: this.id });
+    return this.result;
+  }
+
+  drop() {
+    waiting.delete(this.id);
+    getWorker().postMessage({ op: 'drop', id: this.id });
+  }
+}

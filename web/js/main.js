@@ -1,0 +1,81 @@
+// Wiring only: builds the modules and connects them through the event bus.
+
+import { Bus } from './events.js';
+import { loadName, saveName, deviceKind } from './names.js';
+import { loadPairs } from './pairs.js';
+import { Signaling } from './signaling.js';
+import { PeerManager } from './peer.js';
+import { TransferManager } from './transfer.js';
+import { startStorage } from './storage.js';
+import { initNotices } from './ui/notices.js';
+import { initStatus, initName } from './ui/header.js';
+import { DeviceList } from './ui/devices.js';
+import { initCompose } from './ui/compose.js';
+import { TransferList } from './ui/transfers.js';
+import { Inbox } from './ui/inbox.js';
+import { RequestDialogs } from './ui/request.js';
+import { Rooms, parseRoomCode } from './ui/rooms.js';
+import { Pairing } from './ui/pairing.js';
+import { initShare } from './ui/qr.js';
+import { initServerErrors } from './ui/errors.js';
+
+const bus = new Bus();
+let name = loadName();
+
+const signaling = new Signaling(bus, () => ({
+  name,
+  kind: deviceKind(),
+  pairs: loadPairs().map((p) => p.secret),
+}));
+const peers = new PeerManager(bus, signaling);
+const devices = new DeviceList(bus, (peerId, files) => transfers.sendFiles(peerId, files));
+const transfers = new TransferManager(bus, peers, (id) => devices.get(id));
+
+initNotices(bus);
+initServerErrors(bus);
+initStatus(bus);
+initName(bus, () => name, (newName) => {
+  name = newName;
+  saveName(name);
+  signaling.send({ type: 'rename', name });
+  bus.emit('name', name);
+});
+initCompose(bus, () => devices.targets(), {
+  files: (id, files) => transfers.sendFiles(id, files),
+  text: (id, text) => transfers.sendText(id, text),
+});
+new TransferList(bus, (tid) => transfers.cancel(tid));
+new Inbox(bus);
+new RequestDialogs(bus, {
+  accept: (tid) => transfers.accept(tid),
+  decline: (tid) => transfers.decline(tid),
+  peerInfo: (id) => devices.get(id),
+});
+const rooms = new Rooms(bus, signaling);
+const pairing = new Pairing(bus, signaling, () => signaling.restart(true));
+initShare();
+
+/** #room=CODE and #pair=KEY links: act on them once, then clear the fragment. */
+function handleFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const room = parseRoomCode(params.get('room'));
+  const key = (params.get('pair') ?? '').replace(/\D/g, '');
+  if (!room && key.length !== 6) return;
+  history.replaceState(null, '', location.pathname + location.search);
+  if (room) rooms.joinFromFragment(room);
+  if (key.length === 6) pairing.joinFromFragment(key);
+}
+handleFragment();
+window.addEventListener('hashchange', handleFragment);
+
+window.homedrop = Object.freeze({
+  state: () =>
+    structuredClone({
+      id: signaling.id,
+      peers: devices.peers,
+      rooms: rooms.codes(),
+      transfers: transfers.snapshot(),
+    }),
+});
+
+startStorage().finally(() => signaling.connect());

@@ -1,0 +1,118 @@
+// The WebSocket to homedrop: welcome/hello, reconnect with backoff, typed messages on the bus.
+// Message names are those of src/signaling/protocol.rs (see docs/protocol.md).
+
+export const PROTOCOL_VERSION = 1;
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+
+/**
+ * Emits on the bus:
+ *  - `status` ('connecting' | 'online' | 'offline')
+ *  - `welcome` ({id, iceServers, maxMessageBytes}) after the hello went out
+ *  - `server:<type>` for every other server message (peers, roomJoined, signal, error, ...)
+ */
+export class Signaling {
+  /** @param hello () => ({name, kind, pairs}) read at every (re)connect */
+  constructor(bus, hello) {
+    this.bus = bus;
+    this.hello = hello;
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.id = null;
+    this.online = false;
+  }
+
+  url() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${scheme}//${location.host}/ws`;
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.bus.emit('status', 'connecting');
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onmessage = (e) => this.onFrame(ws, e.data);
+    ws.onclose = () => this.onClose(ws);
+    ws.onerror = () => {};
+  }
+
+  onFrame(ws, data) {
+    if (ws !== this.ws || typeof data !== 'string') return;
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg.type !== 'string') return;
+    if (msg.type === 'welcome') this.onWelcome(msg);
+    else if (msg.type === 'restarting') this.restart();
+    else this.bus.emit(`server:${msg.type}`, msg);
+  }
+
+  onWelcome(msg) {
+    const { name, kind, pairs } = this.hello();
+    this.send({ type: 'hello', v: PROTOCOL_VERSION, name, kind, pairs });
+    this.attempt = 0;
+    this.id = msg.id;
+    this.online = true;
+    this.bus.emit('welcome', {
+      id: msg.id,
+      iceServers: Array.isArray(msg.iceServers) ? msg.iceServers : [],
+      maxMessageBytes: msg.maxMessageBytes ?? 65536,
+    });
+    this.bus.emit('status', 'online');
+  }
+
+  onClose(ws) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this.goOffline();
+    this.scheduleReconnect();
+  }
+
+  goOffline() {
+    const was = this.online;
+    this.online = false;
+    this.id = null;
+    this.bus.emit('status', 'offline');
+    if (was) this.bus.emit('disconnected');
+  }
+
+  scheduleReconnect() {
+    if (this.timer) return;
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.attempt += 1;
+    const delay = base / 2 + Math.random() * base;
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Closes the socket and connects again soon (after `restarting`, or to apply a pairing). */
+  restart(immediately = false) {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close();
+    this.goOffline();
+    if (immediately) {
+      this.attempt = 0;
+      this.connect();
+    } else {
+      this.scheduleReconnect();
+    }
+  }
+
+  /** Sends a message; returns false when offline. */
+  send(msg) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+}

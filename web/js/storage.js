@@ -1,0 +1,185 @@
+// Bounded-memory storage for received files.
+// Secure context: OPFS, each batch written as it arrives. Plain http (phones on the LAN):
+// IndexedDB, one Blob per batch; the file is new Blob(batches read back one get() at a time),
+// which stays file-backed, so neither receiving nor saving holds the file in memory.
+// Keys start with this tab's session id; a localStorage heartbeat tells other tabs which
+// sessions are alive, so leftovers of closed tabs are deleted at startup and nothing else.
+
+import { randomId } from './events.js';
+
+export const BATCH_BYTES = 16 * 1024 * 1024;
+const DB_NAME = 'homedrop';
+const STORE = 'batches';
+const ALIVE_PREFIX = 'homedropAlive.';
+const HEARTBEAT_MS = 5000;
+const STALE_MS = 30000;
+const session = randomId(6);
+
+function useOpfs() {
+  return window.isSecureContext && typeof navigator.storage?.getDirectory === 'function';
+}
+
+// ---- session heartbeat ----
+
+function beat() {
+  try {
+    localStorage.setItem(ALIVE_PREFIX + session, String(Date.now()));
+  } catch {
+    /* ignore */
+  }
+}
+
+function aliveSessions() {
+  const alive = new Set([session]);
+  try {
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (!k?.startsWith(ALIVE_PREFIX)) continue;
+      const at = Number(localStorage.getItem(k));
+      if (Date.now() - at < STALE_MS) alive.add(k.slice(ALIVE_PREFIX.length));
+      else localStorage.removeItem(k);
+    }
+  } catch {
+    /* ignore */
+  }
+  return alive;
+}
+
+// ---- IndexedDB helpers ----
+
+let dbPromise = null;
+function db() {
+  dbPromise ??= new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  return dbPromise;
+}
+
+async function idb(mode, fn) {
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const tx = d.transaction(STORE, mode);
+    const req = fn(tx.objectStore(STORE));
+    tx.oncomplete = () => resolve(req?.result);
+    tx.onerror = () => reject(tx.error ?? req?.error);
+    tx.onabort = () => reject(tx.error ?? new Error('storage transaction aborted'));
+  });
+}
+
+function batchKey(name, n) {
+  return `${name}/${String(n).padStart(8, '0')}`;
+}
+
+// ---- sinks ----
+
+class IdbSink {
+  constructor(name, mime) {
+    this.name = name;
+    this.mime = mime;
+    this.count = 0;
+  }
+
+  async write(blob) {
+    const key = batchKey(this.name, this.count);
+    await idb('readwrite', (s) => s.put(blob, key));
+    this.count += 1;
+    const back = await idb('readonly', (s) => s.get(key));
+    if (!(back instanceof Blob) || back.size !== blob.size) {
+      throw new Error('the browser could not store the received data');
+    }
+  }
+
+  async finish() {
+    const parts = [];
+    for (let n = 0; n < this.count; n++) {
+      const part = await idb('readonly', (s) => s.get(batchKey(this.name, n)));
+      if (!(part instanceof Blob)) throw new Error('a stored part of the file is missing');
+      parts.push(part);
+    }
+    return new Blob(parts, { type: this.mime });
+  }
+
+  async discard() {
+    const range = IDBKeyRange.bound(`${this.name}/`, `${this.name}/\uffff`);
+    await idb('readwrite', (s) => s.delete(range));
+  }
+}
+
+class OpfsSink {
+  constructor(name, mime) {
+    this.name = name;
+    this.mime = mime;
+    this.writable = null;
+  }
+
+  async open() {
+    const dir = await navigator.storage.getDirectory();
+    this.handle = await dir.getFileHandle(this.name, { create: true });
+    this.writable = await this.handle.createWritable();
+  }
+
+  async write(blob) {
+    if (!this.writable) await this.open();
+    await this.writable.write(blob);
+  }
+
+  async finish() {
+    if (!this.writable) await this.open();
+    await this.writable.close();
+    this.writable = null;
+    const file = await this.handle.getFile();
+    return new Blob([file], { type: this.mime });
+  }
+
+  async discard() {
+    try {
+      await this.writable?.abort();
+    } catch {
+      /* ignore */
+    }
+    this.writable = null;
+    const dir = await navigator.storage.getDirectory();
+    await dir.removeEntry(this.name).catch(() => {});
+  }
+}
+
+/** A sink for one received file: write(blob) per batch, finish() → Blob, discard(). */
+export function openSink(tid, index, mime) {
+  const name = `${session}-${tid}-${index}`;
+  return useOpfs() ? new OpfsSink(name, mime) : new IdbSink(name, mime);
+}
+
+export function storageKind() {
+  return useOpfs() ? 'opfs' : 'indexeddb';
+}
+
+/** Starts the heartbeat and deletes what closed tabs left behind. */
+export async function startStorage() {
+  beat();
+  setInterval(beat, HEARTBEAT_MS);
+  window.addEventListener('pagehide', () => {
+    try {
+      localStorage.removeItem(ALIVE_PREFIX + session);
+    } catch {
+      /* ignore */
+    }
+  });
+  const alive = aliveSessions();
+  const owner = (name) => name.split(/[-/]/)[0];
+  try {
+    if (useOpfs()) {
+      const dir = await navigator.storage.getDirectory();
+      for await (const name of dir.keys()) {
+        if (!alive.has(owner(name))) await dir.removeEntry(name).catch(() => {});
+      }
+    }
+    const keys = await idb('readonly', (s) => s.getAllKeys());
+    const stale = (keys ?? []).filter((k) => !alive.has(owner(String(k))));
+    if (stale.length) await idb('readwrite', (s) => stale.forEach((k) => s.delete(k)));
+  } catch (err) {
+    console.warn('could not clean old received data', err);
+  }
+}

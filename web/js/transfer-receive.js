@@ -1,0 +1,220 @@
+// Receiving half of the transfer protocol: offers, texts, and file bytes stored in batches
+// (storage.js) with an `ack` after each stored batch, verified by SHA-256 at `fileEnd`.
+
+import { Hasher } from './hasher.js';
+import { BATCH_BYTES, openSink } from './storage.js';
+import { validThumb } from './thumbs.js';
+import { alwaysAccepts } from './pairs.js';
+
+const MAX_FILES = 1000;
+const MAX_TEXT_CHARS = 32 * 1024;
+
+function cleanFileName(raw) {
+  // eslint-disable-next-line no-control-regex
+  const name = String(raw ?? '').replace(/[\u0000-\u001f\u007f/\\]/g, '_').trim().slice(0, 255);
+  return name || 'file';
+}
+
+/** Validates an offer's file list; returns null when it is malformed. */
+function parseFiles(files) {
+  if (!Array.isArray(files) || files.length === 0 || files.length > MAX_FILES) return null;
+  const out = [];
+  for (const f of files) {
+    if (!f || !Number.isSafeInteger(f.size) || f.size < 0) return null;
+    const mime = typeof f.mime === 'string' && f.mime.length < 200 ? f.mime : '';
+    const o = { name: cleanFileName(f.name), size: f.size, mime };
+    if (validThumb(f.thumb)) o.thumb = f.thumb;
+    out.push(o);
+  }
+  return out;
+}
+
+/** One file being received: its sink, hash and the batch collecting in memory. */
+class Incoming {
+  constructor(t, index) {
+    this.t = t;
+    this.index = index;
+    this.file = t.files[index];
+    this.sink = openSink(t.tid, index, this.file.mime);
+    this.hasher = new Hasher();
+    this.parts = [];
+    this.partBytes = 0;
+    this.received = 0;
+    this.chain = Promise.resolve();
+  }
+}
+
+export class Receiver {
+  constructor(manager) {
+    this.m = manager;
+    this.current = new Map(); // peerId -> Incoming (the file whose chunks are arriving)
+    this.pending = new Map(); // tid -> Set<Incoming> not yet handed over
+  }
+
+  onOffer(link, msg) {
+    const files = parseFiles(msg.files);
+    if (typeof msg.tid !== 'string' || msg.tid.length > 64 || !files) return;
+    if (this.m.transfers.has(msg.tid)) return;
+    const t = this.m.create(msg.tid, 'receive', link.peerId, files);
+    t.info = `From ${t.peerName}`;
+    const peer = this.m.peerInfo(link.peerId);
+    if (alwaysAccepts(peer)) this.accept(t.tid);
+    else this.m.bus.emit('transfer:request', t);
+  }
+
+  onText(link, msg) {
+    if (typeof msg.text !== 'string' || msg.text.length > MAX_TEXT_CHARS) return;
+    this.m.bus.emit('received:text', { from: this.m.peerName(link.peerId), text: msg.text });
+  }
+
+  accept(tid) {
+    const t = this.m.transfers.get(tid);
+    if (!t || t.state !== 'waiting' || t.direction !== 'receive') return;
+    if (!this.m.tell(t, { type: 'accept', tid })) {
+      this.m.fail(t, `The connection to ${t.peerName} was lost.`, false);
+      return;
+    }
+    t.startedAt = performance.now();
+    this.m.setState(t, 'active', '');
+  }
+
+  decline(tid) {
+    const t = this.m.transfers.get(tid);
+    if (!t || t.state !== 'waiting' || t.direction !== 'receive') return;
+    this.m.tell(t, { type: 'decline', tid });
+    this.m.setState(t, 'declined', 'Declined');
+  }
+
+  onControl(t, msg, link) {
+    if (t.state !== 'active') return;
+    if (msg.type === 'fileStart') this.onFileStart(t, msg, link);
+    else if (msg.type === 'fileEnd') this.onFileEnd(t, msg, link);
+  }
+
+  onFileStart(t, msg, link) {
+    const f = t.files[msg.index];
+    if (!f || msg.size !== f.size) {
+      this.m.fail(t, 'The sender announced a file that was not offered.');
+      return;
+    }
+    const inc = new Incoming(t, msg.index);
+    this.track(t, inc);
+    this.current.set(link.peerId, inc);
+    f.state = 'active';
+    this.m.touch(t, true);
+  }
+
+  onChunk(link, data) {
+    const inc = this.current.get(link.peerId);
+    if (!inc || this.m.isFinal(inc.t)) return;
+    const n = data.byteLength;
+    inc.received += n;
+    if (inc.received > inc.file.size) {
+      this.current.delete(link.peerId);
+      this.m.fail(inc.t, 'The sender sent more data than announced.');
+      return;
+    }
+    inc.parts.push(new Blob([data])); // copies the bytes; then the buffer goes to the hasher
+    inc.partBytes += n;
+    inc.hasher.update(data);
+    inc.file.bytes += n;
+    inc.t.bytes += n;
+    this.m.touch(inc.t);
+    if (inc.partBytes >= BATCH_BYTES) this.flush(inc);
+  }
+
+  /** Stores the collected batch (in order, after earlier ones) and acks it once stored. */
+  flush(inc) {
+    if (inc.partBytes === 0) return;
+    const blob = new Blob(inc.parts);
+    const upTo = inc.received;
+    inc.parts = [];
+    inc.partBytes = 0;
+    inc.chain = inc.chain.then(async () => {
+      if (this.m.isFinal(inc.t)) return;
+      await inc.sink.write(blob);
+      this.m.tell(inc.t, { type: 'ack', tid: inc.t.tid, index: inc.index, bytes: upTo });
+    });
+    inc.chain.catch((err) => this.storageFailed(inc, err));
+  }
+
+  storageFailed(inc, err) {
+    if (this.m.isFinal(inc.t)) return;
+    const why =
+      err?.name === 'QuotaExceededError'
+        ? 'this device is out of storage space'
+        : `could not store the file (${err?.name || 'error'}: ${err?.message || err})`;
+    this.m.fail(inc.t, `Receiving “${inc.file.name}” failed: ${why}.`);
+  }
+
+  onFileEnd(t, msg, link) {
+    const inc = this.current.get(link.peerId);
+    if (!inc || inc.t !== t || inc.index !== msg.index) return;
+    this.current.delete(link.peerId);
+    this.flush(inc);
+    inc.chain
+      .then(() => this.verify(inc, String(msg.sha256 ?? '').toLowerCase()))
+      .catch((err) => this.storageFailed(inc, err));
+  }
+
+  async verify(inc, expected) {
+    const { t, file, index } = inc;
+    if (this.m.isFinal(t)) return;
+    const actual = await inc.hasher.digest();
+    if (this.m.isFinal(t)) return;
+    if (inc.received !== file.size || actual !== expected) {
+      const reason = inc.received !== file.size ? 'size mismatch' : 'checksum mismatch';
+      this.m.tell(t, { type: 'fileBad', tid: t.tid, index, reason });
+      file.state = 'failed';
+      this.m.fail(t, `“${file.name}” arrived damaged (${reason}); it was discarded.`, false);
+      return;
+    }
+    const blob = await inc.sink.finish();
+    this.untrack(t, inc);
+    this.m.tell(t, { type: 'fileOk', tid: t.tid, index });
+    file.state = 'done';
+    file.sha256 = actual;
+    const sink = inc.sink;
+    this.m.bus.emit('received:file', {
+      transfer: t,
+      index,
+      name: file.name,
+      size: file.size,
+      mime: file.mime,
+      sha256: actual,
+      blob,
+      discard: () => sink.discard().catch(() => {}),
+    });
+    if (t.files.every((f) => f.state === 'done')) this.m.setState(t, 'done', 'Received');
+    else this.m.touch(t, true);
+  }
+
+  track(t, inc) {
+    if (!this.pending.has(t.tid)) this.pending.set(t.tid, new Set());
+    this.pending.get(t.tid).add(inc);
+  }
+
+  untrack(t, inc) {
+    this.pending.get(t.tid)?.delete(inc);
+  }
+
+  /** Deletes whatever an abandoned transfer had stored. */
+  cleanup(t) {
+    for (const [peerId, inc] of this.current) {
+      if (inc.t === t) this.current.delete(peerId);
+    }
+    for (const inc of this.pending.get(t.tid) ?? []) {
+      inc.hasher.drop();
+      // After the pending writes settle, so nothing lands after the delete.
+      inc.chain
+        .catch(() => {})
+        .then(() => inc.sink.discard())
+        .catch(() => {});
+    }
+    this.pending.delete(t.tid);
+  }
+
+  dropLink(peerId) {
+    this.current.delete(peerId);
+  }
+}

@@ -1,0 +1,170 @@
+// Sending half of the transfer protocol: offer, then for each accepted file
+// fileStart → binary chunks (flow-controlled) → fileEnd(sha256) → wait for fileOk/fileBad.
+
+import { Hasher } from './hasher.js';
+import { thumbnails } from './thumbs.js';
+
+/** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
+export const CHUNK_BYTES = 256 * 1024;
+export const SLICE_BYTES = 4 * 1024 * 1024;
+export const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+export const WINDOW_BYTES = 48 * 1024 * 1024;
+const MAX_TEXT_CHARS = 32 * 1024;
+
+function chunkSize(link) {
+  let want = CHUNK_BYTES;
+  try {
+    const o = Number(localStorage.getItem('homedropChunk'));
+    if (Number.isFinite(o) && o >= 1024) want = Math.floor(o);
+  } catch {
+    /* ignore */
+  }
+  return Math.min(want, link.maxMessageSize());
+}
+
+export class Sender {
+  constructor(manager) {
+    this.m = manager;
+    this.locks = new WeakMap(); // link -> promise chain: one file stream per channel at a time
+  }
+
+  async sendText(peerId, text) {
+    if (text.length > MAX_TEXT_CHARS) throw new Error('The text is too long (32 KiB at most).');
+    const link = this.m.peers.get(peerId);
+    await link.ready();
+    link.sendJson({ type: 'text', tid: this.m.newTid(), text });
+  }
+
+  /** Starts a transfer of `files` (File objects) to one peer; returns its record. */
+  sendFiles(peerId, files) {
+    const meta = files.map((f) => ({
+      name: f.name,
+      size: f.size,
+      mime: f.type || 'application/octet-stream',
+    }));
+    const t = this.m.create(this.m.newTid(), 'send', peerId, meta);
+    t.fileObjs = files;
+    t.info = 'Connecting…';
+    this.run(t).catch((err) => {
+      if (!this.m.isFinal(t)) this.m.fail(t, err?.message || String(err));
+    });
+    return t;
+  }
+
+  async run(t) {
+    const link = this.m.peers.get(t.peerId);
+    await link.ready();
+    if (this.m.isFinal(t)) return;
+    const thumbs = await thumbnails(t.fileObjs);
+    const files = t.files.map((f, i) => {
+      const o = { name: f.name, size: f.size, mime: f.mime };
+      if (thumbs[i]) o.thumb = thumbs[i];
+      return o;
+    });
+    link.sendJson({ type: 'offer', tid: t.tid, files });
+    t.info = `Waiting for ${t.peerName} to accept…`;
+    this.m.touch(t, true);
+    while (!t.answer) await this.m.wait(t);
+    if (t.answer === 'decline') {
+      this.m.setState(t, 'declined', `${t.peerName} declined.`);
+      return;
+    }
+    this.m.setState(t, 'active', t.files.length > 1 ? 'Queued…' : '');
+    await this.locked(link, () => this.sendAll(t, link));
+    this.m.setState(t, 'done', 'Sent');
+    t.fileObjs = null;
+  }
+
+  /** Runs fn while holding the channel's stream lock. */
+  locked(link, fn) {
+    const prev = this.locks.get(link) ?? Promise.resolve();
+    const run = prev.catch(() => {}).then(fn);
+    this.locks.set(link, run.catch(() => {}));
+    return run;
+  }
+
+  async sendAll(t, link) {
+    t.startedAt = performance.now();
+    t.info = '';
+    for (let i = 0; i < t.files.length; i++) {
+      if (this.m.isFinal(t)) return;
+      await this.sendFile(t, link, i);
+    }
+  }
+
+  async sendFile(t, link, index) {
+    const file = t.fileObjs[index];
+    const f = t.files[index];
+    const chunk = chunkSize(link);
+    const hasher = new Hasher();
+    t.index = index;
+    t.sent = 0;
+    t.acked = 0;
+    f.state = 'active';
+    link.sendJson({ type: 'fileStart', tid: t.tid, index, size: file.size });
+    try {
+      for (let off = 0; off < file.size; off += SLICE_BYTES) {
+        const buf = await file.slice(off, off + SLICE_BYTES).arrayBuffer();
+        await this.sendSlice(t, link, buf, chunk, f);
+        hasher.update(buf);
+      }
+    } catch (err) {
+      hasher.drop();
+      throw this.readError(err, file);
+    }
+    const sha256 = await hasher.digest();
+    if (this.m.isFinal(t)) return;
+    link.sendJson({ type: 'fileEnd', tid: t.tid, index, sha256 });
+    f.sha256 = sha256;
+    while (!f.result) await this.m.wait(t);
+    if (f.result === 'bad') {
+      f.state = 'failed';
+      throw new Error(`“${f.name}” arrived damaged (checksum mismatch).`);
+    }
+    f.state = 'done';
+    this.m.touch(t, true);
+  }
+
+  readError(err, file) {
+    if (err?.name === 'NotReadableError' || err?.name === 'NotFoundError') {
+      return new Error(`Could not read “${file.name}” (was it moved or changed?).`);
+    }
+    return err;
+  }
+
+  async sendSlice(t, link, buf, chunk, f) {
+    for (let p = 0; p < buf.byteLength; p += chunk) {
+      if (link.dc.bufferedAmount > HIGH_WATER_BYTES) await link.drain(HIGH_WATER_BYTES);
+      while (t.sent - t.acked > WINDOW_BYTES) await this.m.wait(t);
+      if (this.m.isFinal(t)) throw new Error(t.info || t.state);
+      const n = Math.min(chunk, buf.byteLength - p);
+      link.sendBinary(new Uint8Array(buf, p, n));
+      t.sent += n;
+      f.bytes += n;
+      t.bytes += n;
+      this.m.touch(t);
+    }
+  }
+
+  onControl(t, msg) {
+    const f = Number.isInteger(msg.index) ? t.files[msg.index] : undefined;
+    switch (msg.type) {
+      case 'accept':
+      case 'decline':
+        t.answer ??= msg.type;
+        break;
+      case 'ack':
+        if (msg.index === t.index && Number.isFinite(msg.bytes)) t.acked = msg.bytes;
+        break;
+      case 'fileOk':
+        if (f) f.result = 'ok';
+        break;
+      case 'fileBad':
+        if (f) f.result = 'bad';
+        break;
+      default:
+        return;
+    }
+    this.m.wake(t);
+  }
+}

@@ -1,0 +1,207 @@
+// The transfer protocol over the data channel (docs/protocol.md, "Transfer"): records of
+// every transfer, dispatch of control messages, cancel and failure handling.
+// The sending half is in transfer-send.js, the receiving half in transfer-receive.js.
+
+import { randomId } from './events.js';
+import { Sender } from './transfer-send.js';
+import { Receiver } from './transfer-receive.js';
+
+export const MAX_TEXT_CHARS = 32 * 1024;
+const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
+const UPDATE_MS = 200;
+
+/**
+ * Bus events: `transfer:update` (record), `transfer:request` (record of an incoming offer),
+ * `received:file` ({transfer, index, name, size, sha256, blob, discard}),
+ * `received:text` ({from, text}), `notice` ({kind, text}).
+ */
+export class TransferManager {
+  /** @param peerInfo (id) => {id, name, kind, links} | undefined */
+  constructor(bus, peers, peerInfo) {
+    this.bus = bus;
+    this.peers = peers;
+    this.peerInfo = peerInfo;
+    this.transfers = new Map();
+    this.sender = new Sender(this);
+    this.receiver = new Receiver(this);
+    peers.onMessage = (link, data) => this.onMessage(link, data);
+    bus.on('link:closed', (peerId) => this.onLinkClosed(peerId));
+  }
+
+  peerName(peerId) {
+    return this.peerInfo(peerId)?.name ?? 'the other device';
+  }
+
+  /** Makes and registers a transfer record. */
+  create(tid, direction, peerId, files) {
+    const t = {
+      tid,
+      direction,
+      peerId,
+      peerName: this.peerName(peerId),
+      files: files.map((f) => ({ ...f, bytes: 0, state: 'waiting' })),
+      total: files.reduce((n, f) => n + f.size, 0),
+      bytes: 0,
+      state: 'waiting',
+      info: '',
+      wakers: [],
+      lastEmit: 0,
+    };
+    this.transfers.set(tid, t);
+    this.touch(t, true);
+    return t;
+  }
+
+  newTid() {
+    return randomId(8);
+  }
+
+  isFinal(t) {
+    return FINAL.has(t.state);
+  }
+
+  /** Tells the UI; progress-only updates are throttled. */
+  touch(t, force = false) {
+    const now = performance.now();
+    if (!force && now - t.lastEmit < UPDATE_MS) return;
+    t.lastEmit = now;
+    this.bus.emit('transfer:update', t);
+  }
+
+  setState(t, state, info = '') {
+    if (this.isFinal(t)) return;
+    t.state = state;
+    t.info = info;
+    this.touch(t, true);
+    this.wake(t);
+  }
+
+  /** Wakes every loop waiting on this transfer so it can re-check its condition. */
+  wake(t) {
+    const wakers = t.wakers;
+    t.wakers = [];
+    for (const w of wakers) w();
+  }
+
+  /** Waits for the next event on `t`; throws once the transfer is over. */
+  async wait(t) {
+    if (this.isFinal(t)) throw new Error(t.info || t.state);
+    await new Promise((resolve) => t.wakers.push(resolve));
+    if (this.isFinal(t)) throw new Error(t.info || t.state);
+  }
+
+  /** Ends a transfer as failed, tells the peer (unless it told us), cleans up. */
+  fail(t, message, tellPeer = true) {
+    if (this.isFinal(t)) return;
+    if (tellPeer) this.tell(t, { type: 'cancel', tid: t.tid, reason: message });
+    this.setState(t, 'failed', message);
+    this.cleanup(t);
+    this.bus.emit('notice', { kind: 'error', text: message });
+  }
+
+  /** The user cancels (either side). */
+  cancel(tid) {
+    const t = this.transfers.get(tid);
+    if (!t || this.isFinal(t)) return;
+    this.tell(t, { type: 'cancel', tid, reason: 'cancelled' });
+    this.setState(t, 'cancelled', 'Cancelled');
+    this.cleanup(t);
+  }
+
+  cleanup(t) {
+    if (t.direction === 'receive') this.receiver.cleanup(t);
+  }
+
+  /** Sends a control message to the transfer's peer if the channel is still open. */
+  tell(t, msg) {
+    const link = this.peers.links.get(t.peerId);
+    if (!link?.isOpen) return false;
+    try {
+      link.sendJson(msg);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  onLinkClosed(peerId) {
+    for (const t of this.transfers.values()) {
+      if (t.peerId !== peerId || this.isFinal(t)) continue;
+      this.fail(t, `The connection to ${t.peerName} was lost.`, false);
+    }
+    this.receiver.dropLink(peerId);
+  }
+
+  // ---- incoming data ----
+
+  onMessage(link, data) {
+    if (typeof data !== 'string') {
+      this.receiver.onChunk(link, data);
+      return;
+    }
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg.type !== 'string') return;
+    this.dispatch(link, msg);
+  }
+
+  dispatch(link, msg) {
+    if (msg.type === 'offer') return this.receiver.onOffer(link, msg);
+    if (msg.type === 'text') return this.receiver.onText(link, msg);
+    const t = this.transfers.get(msg.tid);
+    if (!t || t.peerId !== link.peerId) return;
+    if (msg.type === 'cancel') return this.onCancel(t, msg);
+    if (this.isFinal(t)) return;
+    const handlers = t.direction === 'send' ? this.sender : this.receiver;
+    handlers.onControl(t, msg, link);
+  }
+
+  onCancel(t, msg) {
+    if (this.isFinal(t)) return;
+    const reason = typeof msg.reason === 'string' ? msg.reason.slice(0, 300) : '';
+    if (!reason || reason === 'cancelled') {
+      this.setState(t, 'cancelled', `Cancelled by ${t.peerName}`);
+      this.cleanup(t);
+      this.bus.emit('notice', { kind: 'info', text: `${t.peerName} cancelled the transfer.` });
+    } else {
+      this.fail(t, `${t.peerName}: ${reason}`, false);
+    }
+  }
+
+  // ---- public API ----
+
+  sendFiles(peerId, files) {
+    return this.sender.sendFiles(peerId, files);
+  }
+
+  sendText(peerId, text) {
+    return this.sender.sendText(peerId, text);
+  }
+
+  accept(tid) {
+    this.receiver.accept(tid);
+  }
+
+  decline(tid) {
+    this.receiver.decline(tid);
+  }
+
+  /** Plain data for diagnostics (window.homedrop.state()). */
+  snapshot() {
+    return [...this.transfers.values()].map((t) => ({
+      tid: t.tid,
+      direction: t.direction,
+      peerId: t.peerId,
+      peerName: t.peerName,
+      state: t.state,
+      info: t.info,
+      bytes: t.bytes,
+      total: t.total,
+      files: t.files.map((f) => ({ name: f.name, size: f.size, bytes: f.bytes, state: f.state })),
+    }));
+  }
+}

@@ -1,0 +1,68 @@
+// Choosing files, writing a message, pasting files or text: sends to the target devices.
+
+import { $ } from './dom.js';
+
+/**
+ * @param targets () => peerId[]
+ * @param send {files(peerId, File[]), text(peerId, string) => Promise}
+ */
+export function initCompose(bus, targets, send) {
+  const fileInput = $('[data-file-input]');
+  const textInput = $('[data-text-input]');
+
+  const pickTargets = () => {
+    const ids = targets();
+    if (!ids.length) bus.emit('notice', { kind: 'error', text: 'Choose a device to send to first.' });
+    return ids;
+  };
+  const sendFiles = (files) => {
+    if (!files.length) return;
+    for (const id of pickTargets()) send.files(id, files);
+  };
+  const sendText = async (text) => {
+    if (!text.trim()) return false;
+    const ids = pickTargets();
+    if (!ids.length) return false;
+    const results = await Promise.allSettled(ids.map((id) => send.text(id, text)));
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length) {
+      bus.emit('notice', { kind: 'error', text: `Message not sent: ${failed[0].reason?.message ?? 'error'}` });
+    } else {
+      bus.emit('notice', { kind: 'info', text: ids.length > 1 ? `Message sent to ${ids.length} devices.` : 'Message sent.' });
+    }
+    return failed.length === 0;
+  };
+
+  fileInput.addEventListener('change', () => {
+    const files = [...fileInput.files];
+    fileInput.value = '';
+    sendFiles(files);
+  });
+  $('[data-send-text]').addEventListener('click', async () => {
+    if (await sendText(textInput.value)) textInput.value = '';
+  });
+  textInput.addEventListener('keydown', async (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      if (await sendText(textInput.value)) textInput.value = '';
+    }
+  });
+  document.addEventListener('paste', (e) => {
+    const t = e.target;
+    const files = [...(e.clipboardData?.files ?? [])];
+    if (files.length) {
+      e.preventDefault();
+      sendFiles(files);
+      return;
+    }
+    if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement) return;
+    const text = e.clipboardData?.getData('text/plain') ?? '';
+    if (text.trim()) {
+      e.preventDefault();
+      sendText(text);
+    }
+  });
+  // Dropping files outside a tile is not a send; keep the browser from opening them.
+  document.addEventListener('dragover', (e) => e.preventDefault());
+  document.addEventListener('drop', (e) => e.preventDefault());
+}

@@ -1,0 +1,111 @@
+// Device tiles (data-peer): selection with aria-pressed, drop files on a tile.
+
+import { h, $ } from './dom.js';
+
+const KINDS = new Set(['phone', 'tablet', 'desktop', 'other']);
+
+function linkLabel(links = []) {
+  const parts = [];
+  for (const l of links) {
+    if (l.via === 'room' && typeof l.code === 'string') parts.push(`Room ${l.code}`);
+    else if (l.via === 'pair') parts.push('Paired');
+  }
+  return [...new Set(parts)].join(' · ');
+}
+
+export class DeviceList {
+  /** @param onDropFiles (peerId, File[]) => void */
+  constructor(bus, onDropFiles) {
+    this.bus = bus;
+    this.onDropFiles = onDropFiles;
+    this.root = $('[data-peer-list]');
+    this.empty = $('.peers-empty');
+    this.hint = $('[data-target-hint]');
+    this.peers = [];
+    this.selected = new Set();
+    this.tiles = new Map();
+    bus.on('server:peers', (m) => this.update(Array.isArray(m.peers) ? m.peers : []));
+    bus.on('disconnected', () => this.update([]));
+  }
+
+  get(id) {
+    return this.peers.find((p) => p.id === id);
+  }
+
+  /** The devices to send to: the selected ones, or the only one there is. */
+  targets() {
+    const sel = this.peers.filter((p) => this.selected.has(p.id)).map((p) => p.id);
+    if (sel.length) return sel;
+    return this.peers.length === 1 ? [this.peers[0].id] : [];
+  }
+
+  update(peers) {
+    this.peers = peers.filter((p) => p && typeof p.id === 'string');
+    const ids = new Set(this.peers.map((p) => p.id));
+    for (const id of [...this.selected]) if (!ids.has(id)) this.selected.delete(id);
+    for (const [id, tile] of this.tiles) {
+      if (!ids.has(id)) {
+        tile.remove();
+        this.tiles.delete(id);
+      }
+    }
+    for (const p of this.peers) this.renderTile(p);
+    this.empty.hidden = this.peers.length > 0;
+    this.updateHint();
+  }
+
+  renderTile(p) {
+    let tile = this.tiles.get(p.id);
+    if (!tile) {
+      tile = this.makeTile(p.id);
+      this.tiles.set(p.id, tile);
+    }
+    const kind = KINDS.has(p.kind) ? p.kind : 'other';
+    const name = String(p.name ?? '');
+    tile.dataset.peerName = name;
+    tile.querySelector('.peer-icon').src = `icons/${kind}.svg`;
+    tile.querySelector('.peer-name').textContent = name;
+    tile.querySelector('.peer-links').textContent = linkLabel(p.links);
+    tile.setAttribute('aria-pressed', String(this.selected.has(p.id)));
+    this.root.append(tile); // keeps server order
+  }
+
+  makeTile(id) {
+    const tile = h(
+      'button',
+      { type: 'button', class: 'peer', 'data-peer': true, 'data-peer-id': id, 'aria-pressed': 'false' },
+      h('img', { class: 'peer-icon', alt: '', width: 40, height: 40 }),
+      h('span', { class: 'peer-name' }),
+      h('span', { class: 'peer-links' }),
+    );
+    tile.addEventListener('click', () => this.toggle(id));
+    tile.addEventListener('dragover', (e) => {
+      if (!e.dataTransfer?.types?.includes('Files')) return;
+      e.preventDefault();
+      tile.classList.add('drop-target');
+    });
+    tile.addEventListener('dragleave', () => tile.classList.remove('drop-target'));
+    tile.addEventListener('drop', (e) => {
+      e.preventDefault();
+      tile.classList.remove('drop-target');
+      const files = [...(e.dataTransfer?.files ?? [])];
+      if (files.length) this.onDropFiles(id, files);
+    });
+    return tile;
+  }
+
+  toggle(id) {
+    if (this.selected.has(id)) this.selected.delete(id);
+    else this.selected.add(id);
+    this.tiles.get(id)?.setAttribute('aria-pressed', String(this.selected.has(id)));
+    this.updateHint();
+  }
+
+  updateHint() {
+    const n = this.selected.size;
+    if (n > 0) this.hint.textContent = `Sending to ${n} selected device${n > 1 ? 's' : ''}.`;
+    else if (this.peers.length === 1) this.hint.textContent = `Sending to ${this.peers[0].name}.`;
+    else if (this.peers.length > 1) this.hint.textContent = 'Select one or more devices above.';
+    else this.hint.textContent = 'No device to send to yet.';
+  }
+}

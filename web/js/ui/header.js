@@ -1,0 +1,49 @@
+// Connection status (data-status) and the own name with rename (data-rename ...).
+
+import { $ } from './dom.js';
+import { cleanName } from '../names.js';
+
+const STATUS_TEXT = { connecting: 'Connecting…', online: 'Online', offline: 'Offline' };
+
+export function initStatus(bus) {
+  const el = $('[data-status]');
+  bus.on('status', (state) => {
+    el.dataset.state = state;
+    el.textContent = STATUS_TEXT[state] ?? state;
+  });
+}
+
+/** @param onRename (name) => void, called with a valid new name */
+export function initName(bus, getName, onRename) {
+  const label = $('[data-self-name]');
+  const form = $('.rename-form');
+  const input = $('[data-name-input]');
+  const renameBtn = $('[data-rename]');
+  const show = () => (label.textContent = getName());
+  show();
+  bus.on('name', show);
+  renameBtn.addEventListener('click', () => {
+    input.value = getName();
+    form.hidden = false;
+    renameBtn.hidden = true;
+    input.focus();
+    input.select();
+  });
+  const close = () => {
+    form.hidden = true;
+    renameBtn.hidden = false;
+    renameBtn.focus();
+  };
+  $('[data-name-cancel]').addEventListener('click', close);
+  input.addEventListener('keydown', (e) => e.key === 'Escape' && close());
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = cleanName(input.value);
+    if (!name) {
+      bus.emit('notice', { kind: 'error', text: 'A name needs 1 to 40 characters.' });
+      return;
+    }
+    onRename(name);
+    close();
+  });
+}

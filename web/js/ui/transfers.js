@@ -1,0 +1,102 @@
+// Transfer rows (data-transfer) with overall and per-file progress, speed, ETA and cancel.
+
+import { h, $, formatBytes, formatDuration } from './dom.js';
+
+const STATE_TEXT = {
+  waiting: 'Waiting',
+  active: 'In progress',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  declined: 'Declined',
+};
+const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
+const MAX_ROWS = 30;
+
+export class TransferList {
+  constructor(bus, onCancel) {
+    this.root = $('[data-transfer-list]');
+    this.empty = $('.transfers-empty');
+    this.onCancel = onCancel;
+    this.rows = new Map(); // tid -> {el, speed, last}
+    bus.on('transfer:update', (t) => this.render(t));
+  }
+
+  render(t) {
+    let row = this.rows.get(t.tid);
+    if (!row) {
+      row = this.makeRow(t);
+      this.rows.set(t.tid, row);
+      this.root.prepend(row.el);
+      this.trim();
+    }
+    this.empty.hidden = true;
+    const { el } = row;
+    el.dataset.state = t.state;
+    el.querySelector('.t-state').textContent = STATE_TEXT[t.state] ?? t.state;
+    const bar = el.querySelector('[data-progress]');
+    bar.max = Math.max(t.total, 1);
+    bar.value = t.state === 'done' ? bar.max : Math.min(t.bytes, t.total);
+    t.files.forEach((f, i) => {
+      const fp = row.files[i];
+      fp.bar.max = Math.max(f.size, 1);
+      fp.bar.value = f.state === 'done' ? fp.bar.max : Math.min(f.bytes, f.size);
+      fp.li.dataset.state = f.state;
+    });
+    el.querySelector('[data-transfer-info]').textContent = this.info(t, row);
+    el.querySelector('[data-cancel]').hidden = FINAL.has(t.state);
+  }
+
+  info(t, row) {
+    if (t.state !== 'active' || !t.startedAt || t.info) return t.info || '';
+    const now = performance.now();
+    const last = row.last;
+    if (!last) {
+      row.last = { at: now, bytes: t.bytes };
+      return 'Starting…';
+    }
+    const dt = (now - last.at) / 1000;
+    if (dt >= 0.5) {
+      const rate = (t.bytes - last.bytes) / dt;
+      row.speed = row.speed ? row.speed * 0.7 + rate * 0.3 : rate;
+      row.last = { at: now, bytes: t.bytes };
+    }
+    const done = `${formatBytes(t.bytes)} of ${formatBytes(t.total)}`;
+    if (!row.speed) return done;
+    const eta = (t.total - t.bytes) / row.speed;
+    return `${done} · ${formatBytes(row.speed)}/s · ${formatDuration(eta)} left`;
+  }
+
+  makeRow(t) {
+    const toFrom = t.direction === 'send' ? `To ${t.peerName}` : `From ${t.peerName}`;
+    const count = t.files.length === 1 ? t.files[0].name : `${t.files.length} files`;
+    const files = t.files.map((f) => {
+      const bar = h('progress', { class: 'file-progress', max: Math.max(f.size, 1), value: 0, 'data-file-progress': true });
+      const li = h('li', { class: 't-file' }, h('span', { class: 't-file-name', text: f.name }), h('span', { class: 't-file-size', text: formatBytes(f.size) }), bar);
+      return { li, bar };
+    });
+    const el = h(
+      'li',
+      { class: 'transfer', 'data-transfer': true, 'data-transfer-id': t.tid, 'data-direction': t.direction, 'data-state': t.state },
+      h('div', { class: 't-head' },
+        h('span', { class: 't-dir', 'aria-hidden': 'true', text: t.direction === 'send' ? '↑' : '↓' }),
+        h('span', { class: 't-title', text: `${toFrom}: ${count}` }),
+        h('span', { class: 't-state' })),
+      h('progress', { class: 't-progress', max: Math.max(t.total, 1), value: 0, 'data-progress': true, 'aria-label': 'Progress' }),
+      h('p', { class: 't-info', 'data-transfer-info': true }),
+      t.files.length > 1 ? h('ul', { class: 't-files' }, files.map((f) => f.li)) : null,
+      h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.onCancel(t.tid) }, 'Cancel'),
+    );
+    return { el, files, speed: 0, last: null };
+  }
+
+  /** Forgets old finished rows so the list stays short. */
+  trim() {
+    const rows = [...this.rows.entries()];
+    for (const [tid, row] of rows.slice(0, Math.max(0, rows.length - MAX_ROWS))) {
+      if (!FINAL.has(row.el.dataset.state)) continue;
+      row.el.remove();
+      this.rows.delete(tid);
+    }
+  }
+}
