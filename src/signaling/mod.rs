@@ -44,8 +44,8 @@ impl Default for HubSettings {
                 default_capacity: 10,
                 room_idle_ttl: Duration::from_secs(600),
             },
-            ping_every: Duration::from_secs(3),
-            dead_after: Duration::from_secs(8),
+            ping_every: Duration::from_secs(2),
+            dead_after: Duration::from_secs(6),
         }
     }
 }

@@ -196,11 +196,12 @@ impl Registry {
                 emptied_at: None,
             },
         );
-        self.join_room(id, &code)
+        self.join_room(id, &code, Instant::now())
     }
 
     /// Join an existing room (codes are case-insensitive).
-    pub fn join_room(&mut self, id: &str, code: &str) -> Result<Outbox, Refusal> {
+    pub fn join_room(&mut self, id: &str, code: &str, now: Instant) -> Result<Outbox, Refusal> {
+        self.sweep(now);
         let code = normalize_code(code).ok_or((ErrorCode::NoSuchRoom, "No room has this code."))?;
         let in_rooms = self.peers.get(id).map(|p| p.rooms.len()).unwrap_or(0);
         let before = self.visible_ids(id);

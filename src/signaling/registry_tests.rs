@@ -56,17 +56,17 @@ fn rooms_create_join_full_and_expire() {
         } => code.clone(),
         m => panic!("{m:?}"),
     };
-    let out = r.join_room("x", &code.to_lowercase()).unwrap();
+    let out = r.join_room("x", &code.to_lowercase(), t0).unwrap();
     assert_eq!(peers_of(&out, "x").unwrap(), vec!["a"]);
     assert_eq!(r.links("a", "x"), vec![Link::Room { code: code.clone() }]);
-    r.join_room("y", &code).unwrap();
-    assert_eq!(r.join_room("z", &code).unwrap_err().0, ErrorCode::RoomFull);
+    r.join_room("y", &code, t0).unwrap();
+    assert_eq!(r.join_room("z", &code, t0).unwrap_err().0, ErrorCode::RoomFull);
     assert_eq!(
-        r.join_room("z", "ZZZZZZ").unwrap_err().0,
+        r.join_room("z", "ZZZZZZ", t0).unwrap_err().0,
         ErrorCode::NoSuchRoom
     );
     assert_eq!(
-        r.join_room("z", "<script>").unwrap_err().0,
+        r.join_room("z", "<script>", t0).unwrap_err().0,
         ErrorCode::NoSuchRoom
     );
     for id in ["a", "x", "y"] {
@@ -77,7 +77,7 @@ fn rooms_create_join_full_and_expire() {
     r.sweep(t0 + Duration::from_secs(601));
     assert_eq!(r.room_count(), 0);
     assert_eq!(
-        r.join_room("z", &code).unwrap_err().0,
+        r.join_room("z", &code, t0).unwrap_err().0,
         ErrorCode::NoSuchRoom
     );
 }

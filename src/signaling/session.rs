@@ -234,7 +234,7 @@ impl Session {
             }
             ClientMsg::RoomJoin { code } => {
                 self.check_join()?;
-                self.hub.with(|r| split(r.join_room(&id, &code)))
+                self.hub.with(|r| split(r.join_room(&id, &code, now)))
             }
             ClientMsg::RoomLeave { code } => {
                 self.hub.with(|r| ((), r.leave_room(&id, &code, now)));

@@ -72,6 +72,7 @@ export class TransferManager {
     if (this.isFinal(t)) return;
     t.state = state;
     t.info = info;
+    if (this.isFinal(t)) t.fileObjs = null; // let the File objects go
     this.touch(t, true);
     this.wake(t);
   }

@@ -12,7 +12,7 @@ export function initServerErrors(bus) {
   bus.on('server:error', (m) => {
     // A peer that just left cannot receive signals any more; nothing for the user to do.
     if (m.code === 'notAllowed' && m.ref === 'signal') return;
-    const text = TEXT[m.code] ?? (typeof m.message === 'string' && m.message) ?? 'Something went wrong.';
+    const text = TEXT[m.code] || (typeof m.message === 'string' && m.message) || 'Something went wrong.';
     bus.emit('notice', { kind: 'error', text });
   });
 }

@@ -17,7 +17,7 @@ function show(box, kind, text) {
     'div',
     { class: `notice ${kind}`, 'data-notice': true, 'data-kind': kind, role: kind === 'error' ? 'alert' : 'status' },
     h('span', { class: 'notice-text', text }),
-    h('button', { type: 'button', class: 'notice-close', 'aria-label': 'Dismiss', onclick: close }, '×'),
+    h('button', { type: 'button', class: 'notice-close', 'aria-label': 'Dismiss', onclick: close }),
   );
   box.append(el);
   while (box.children.length > MAX_SHOWN) box.firstElementChild.remove();

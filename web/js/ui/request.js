@@ -53,7 +53,7 @@ export class RequestDialogs {
   }
 
   fileItem(f) {
-    const thumb = f.thumb ? h('img', { class: 'offer-thumb', src: f.thumb, alt: '' }) : h('span', { class: 'offer-icon', 'aria-hidden': 'true', text: '📄' });
+    const thumb = f.thumb ? h('img', { class: 'offer-thumb', src: f.thumb, alt: '' }) : h('img', { class: 'offer-icon', src: 'icons/file.svg', alt: '', width: 40, height: 40 });
     return h(
       'li',
       { class: 'offer-file', 'data-request-file': true, 'data-name': f.name, 'data-size': f.size },

@@ -23,6 +23,7 @@ export class Rooms {
     this.rooms = new Map(); // code -> {code, capacity, members}
     this.list = $('[data-room-list]');
     this.pendingJoin = null;
+    this.rejoining = new Set();
     bus.on('server:roomJoined', (m) => this.joined(m));
     bus.on('server:roomLeft', (m) => this.left(m.code));
     bus.on('welcome', () => this.rejoin());
@@ -38,6 +39,10 @@ export class Rooms {
       this.send(msg);
     });
     const input = $('[data-room-code-input]');
+    input.addEventListener('input', () => {
+      // Codes are shown uppercased; pasted links are left alone.
+      if (!/[/=:]/.test(input.value)) input.value = input.value.toUpperCase();
+    });
     $('.room-join-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const code = parseRoomCode(input.value);
@@ -69,6 +74,7 @@ export class Rooms {
     const codes = [...this.rooms.keys()];
     if (this.pendingJoin) codes.push(this.pendingJoin);
     this.pendingJoin = null;
+    this.rejoining = new Set(this.rooms.keys());
     this.rooms.clear();
     this.list.replaceChildren();
     for (const code of new Set(codes)) this.sig.send({ type: 'roomJoin', code });
@@ -76,7 +82,7 @@ export class Rooms {
 
   joined({ code, capacity, members }) {
     if (typeof code !== 'string') return;
-    const isNew = !this.rooms.has(code);
+    const isNew = !this.rooms.has(code) && !this.rejoining.delete(code);
     this.rooms.set(code, { code, capacity, members });
     this.render();
     if (isNew) this.bus.emit('notice', { kind: 'info', text: `You are in room ${code}.` });

@@ -1,0 +1,168 @@
+//! Transfer throughput, printed as ratios measured in one run (never a timed test).
+//!
+//! Two headless Chromium processes in two network namespaces on a bridge LAN, homedrop on
+//! the router. For each link (40 ms RTT by netem, then no added delay) and 256 MiB:
+//! - `homedrop`: the real web client, through its UI (hashing both sides, disk path).
+//! - `ceiling`: a raw data channel, one sender pushing maximum-size messages with a deep
+//!   buffer, no hashing, the receiver discarding.
+//! - `pairdrop`: PairDrop's protocol rebuilt here: 64,000-byte chunks, and after each
+//!   1,000,000-byte partition the sender waits for the receiver's acknowledgement.
+//!
+//! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size).
+
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+#[path = "../tests/browser.rs"]
+#[allow(dead_code, unused_imports)]
+mod browser_tests;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::browser::Browser;
+
+use browser_tests::{generate, Setup};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Raw data channel between two browsers, SDP carried by the driver (no trickle).
+const RAW_JS: &str = r#"
+window.raw = {
+  async offer() {
+    const pc = new RTCPeerConnection();
+    raw.pc = pc;
+    raw.dc = pc.createDataChannel('raw', { ordered: true });
+    raw.dc.binaryType = 'arraybuffer';
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise(r => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+    return JSON.stringify(pc.localDescription);
+  },
+  async answer(offer) {
+    const pc = new RTCPeerConnection();
+    raw.pc = pc;
+    raw.got = 0; raw.done = null;
+    pc.ondatachannel = ev => {
+      const dc = ev.channel; raw.dc = dc; dc.binaryType = 'arraybuffer';
+      dc.onmessage = m => {
+        if (typeof m.data === 'string') { raw.start = performance.now(); raw.got = 0; raw.total = Number(m.data.split(':')[1]); raw.mode = m.data.split(':')[0]; return; }
+        raw.got += m.data.byteLength;
+        if (raw.mode === 'pairdrop' && raw.got % 1000000 < m.data.byteLength && raw.got < raw.total) dc.send('ack');
+        if (raw.got >= raw.total) raw.done = performance.now() - raw.start;
+      };
+    };
+    await pc.setRemoteDescription(JSON.parse(offer));
+    await pc.setLocalDescription(await pc.createAnswer());
+    await new Promise(r => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+    return JSON.stringify(pc.localDescription);
+  },
+  async accept(answer) {
+    await raw.pc.setRemoteDescription(JSON.parse(answer));
+    await new Promise(r => raw.dc.readyState === 'open' ? r() : (raw.dc.onopen = r));
+    return true;
+  },
+  async ceiling(total) {
+    const dc = raw.dc;
+    const size = Math.min(raw.pc.sctp.maxMessageSize || 65536, 262144);
+    const buf = new Uint8Array(size);
+    dc.bufferedAmountLowThreshold = 4 << 20;
+    dc.send('ceiling:' + total);
+    let sent = 0;
+    while (sent < total) {
+      if (dc.bufferedAmount > (12 << 20)) await new Promise(r => dc.onbufferedamountlow = r);
+      const n = Math.min(size, total - sent);
+      dc.send(n === size ? buf : buf.subarray(0, n));
+      sent += n;
+    }
+    return size;
+  },
+  async pairdrop(total) {
+    const dc = raw.dc;
+    const chunk = new Uint8Array(64000);
+    let acks = 0;
+    dc.onmessage = m => { if (m.data === 'ack') { acks++; raw.wake && raw.wake(); } };
+    dc.send('pairdrop:' + total);
+    let sent = 0, partition = 0, waited = 0;
+    while (sent < total) {
+      const n = Math.min(64000, total - sent);
+      dc.send(n === 64000 ? chunk : chunk.subarray(0, n));
+      sent += n; partition += n;
+      if (partition >= 1000000 && sent < total) {
+        partition = 0; waited++;
+        while (acks < waited) await new Promise(r => raw.wake = r);
+      }
+      if (dc.bufferedAmount > (8 << 20)) await new Promise(r => { dc.bufferedAmountLowThreshold = 1 << 20; dc.onbufferedamountlow = r; });
+    }
+    return waited;
+  },
+};
+true
+"#;
+
+fn raw_connect(a: &mut Browser, b: &mut Browser) {
+    a.eval(RAW_JS);
+    b.eval(RAW_JS);
+    let offer = a.eval("raw.offer()");
+    let answer = b.eval(&format!("raw.answer({})", serde_json::to_string(&offer).unwrap()));
+    a.eval(&format!("raw.accept({})", serde_json::to_string(&answer).unwrap()));
+}
+
+/// MB/s of a raw run (`ceiling` or `pairdrop`), timed on the receiver.
+fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64) -> f64 {
+    a.eval(&format!("raw.{mode}({bytes}).then(v => (window.rawSent = v, true))"));
+    let ms = b.wait_for("raw.done", Duration::from_secs(900));
+    b.eval("raw.done = null");
+    bytes as f64 / 1e6 / (ms.as_f64().unwrap() / 1000.0)
+}
+
+/// MB/s through homedrop's own UI: from accept to the verified file in the list.
+fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -> f64 {
+    s.a.click("[data-peer]");
+    s.a.set_files("[data-file-input]", &[file]);
+    s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(30));
+    let t = Instant::now();
+    s.b.click("[data-accept]");
+    let sel = format!("document.querySelector('[data-received-file][data-name=\"{name}\"]')");
+    s.b.wait_for(&sel, Duration::from_secs(1800));
+    let secs = t.elapsed().as_secs_f64();
+    // Clear the received list (deletes stored chunks) so runs stay independent.
+    s.b.eval("document.querySelectorAll('[data-received-file] [data-dismiss]').forEach(b => b.click())");
+    s.a.click("[data-peer]");
+    bytes as f64 / 1e6 / secs
+}
+
+fn main() {
+    let mib: u64 = std::env::var("HOMEDROP_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let bytes = mib * MIB;
+    let dir = support::TempDir::new("bench");
+    let file = dir.0.join("bench.bin");
+    generate(&file, bytes, 42);
+    let mut results: Vec<(String, Value)> = Vec::new();
+    for (label, delay) in [("40 ms RTT", Some(20)), ("no added delay", None)] {
+        let mut s = Setup::new(delay);
+        let hd = homedrop_run(&mut s, &file, "bench.bin", bytes);
+        let (mut a, mut b) = (Browser::launch(Some(&s.lan.hosts[0])), Browser::launch(Some(&s.lan.hosts[1])));
+        a.goto(&s.url);
+        b.goto(&s.url);
+        raw_connect(&mut a, &mut b);
+        let ceiling = raw_run(&mut a, &mut b, "ceiling", bytes);
+        let pairdrop = raw_run(&mut a, &mut b, "pairdrop", bytes);
+        println!(
+            "{label}, {mib} MiB: homedrop {hd:.1} MB/s, raw ceiling {ceiling:.1} MB/s, PairDrop protocol {pairdrop:.1} MB/s"
+        );
+        println!(
+            "  homedrop / ceiling = {:.2} (target >= 0.85); homedrop / PairDrop = {:.2} (target >= 1.5 at 40 ms)",
+            hd / ceiling,
+            hd / pairdrop
+        );
+        results.push((
+            label.to_string(),
+            json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
+                   "vsCeiling": hd / ceiling, "vsPairdrop": hd / pairdrop}),
+        ));
+    }
+    let out = serde_json::Map::from_iter(results);
+    let _ = std::fs::create_dir_all("bench/out");
+    let _ = std::fs::write("bench/out/transfer.json", serde_json::to_string_pretty(&out).unwrap());
+}

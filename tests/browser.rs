@@ -1,0 +1,253 @@
+//! Two headless Chromium processes, each in its own network namespace, drive the real UI
+//! served by the real release binary from a private LAN address over plain http (the
+//! insecure context phones get: no crypto.subtle, no OPFS).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::support::browser::Browser;
+use crate::support::netns::Lan;
+use crate::support::TempDir;
+
+/// Browser tests share two CPU cores: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const MIB: u64 = 1024 * 1024;
+
+/// The release binary the README's test command builds before the tests.
+pub fn release_binary() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/homedrop");
+    assert!(p.exists(), "{} is missing: build it with `cargo build --release` (the test command does)", p.display());
+    p
+}
+
+/// Write `size` bytes of deterministic pseudo-random content; returns its SHA-256 (hex).
+pub fn generate(path: &Path, size: u64, seed: u64) -> String {
+    let mut f = std::io::BufWriter::with_capacity(4 << 20, std::fs::File::create(path).unwrap());
+    let mut h = Sha256::new();
+    let mut x = seed | 1;
+    let mut buf = vec![0u8; MIB as usize];
+    let mut left = size;
+    while left > 0 {
+        for chunk in buf.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(MIB) as usize;
+        f.write_all(&buf[..n]).unwrap();
+        h.update(&buf[..n]);
+        left -= n as u64;
+    }
+    f.flush().unwrap();
+    hex(&h.finalize())
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 4 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    hex(&h.finalize())
+}
+
+/// A LAN with homedrop on the router and two browsers that see each other.
+#[allow(dead_code)]
+pub struct Setup {
+    pub lan: Lan,
+    pub a: Browser,
+    pub b: Browser,
+    pub url: String,
+}
+
+impl Setup {
+    pub fn new(delay_ms: Option<u32>) -> Setup {
+        let bin = release_binary();
+        let mut lan = Lan::new(2);
+        if let Some(ms) = delay_ms {
+            lan.delay(0, ms);
+            lan.delay(1, ms);
+        }
+        let http = format!("{}:8080", lan.server_ip());
+        lan.spawn_in_router(bin.to_str().unwrap(), &["--http", &http, "--no-mdns", "--log", "warn"]);
+        let url = format!("http://{http}/");
+        let mut a = Browser::launch(Some(&lan.hosts[0]));
+        let mut b = Browser::launch(Some(&lan.hosts[1]));
+        for br in [&mut a, &mut b] {
+            wait_page(br, &url);
+            assert_eq!(br.eval("window.isSecureContext"), json!(false), "the page must be an insecure context");
+        }
+        for br in [&mut a, &mut b] {
+            br.wait_for("document.querySelectorAll('[data-peer]').length === 1", Duration::from_secs(20));
+        }
+        Setup { lan, a, b, url }
+    }
+}
+
+/// Load the page, retrying while homedrop starts in its namespace.
+fn wait_page(br: &mut Browser, url: &str) {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        br.goto(url);
+        if br.eval("!!document.querySelector('[data-peer-list]')") == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < end, "page never loaded from {url}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Peak of a browser's process-tree RSS, sampled in the background.
+struct RssWatch {
+    peak: Arc<AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssWatch {
+    fn start(pid: u32) -> RssWatch {
+        let peak = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(crate::support::browser::tree_rss(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        RssWatch { peak, stop, handle: Some(handle) }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+fn count(br: &mut Browser, selector: &str) -> u64 {
+    let sel = serde_json::to_string(selector).unwrap();
+    br.eval(&format!("document.querySelectorAll({sel}).length")).as_u64().unwrap()
+}
+
+#[test]
+fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("files");
+    let files = [("one-byte.bin", 1u64, 1u64), ("ten-mib.bin", 10 * MIB, 2), ("one-gib.bin", 1024 * MIB, 3)];
+    let mut expect = Vec::new();
+    for (name, size, seed) in files {
+        let p = dir.0.join(name);
+        expect.push((name, size, generate(&p, size, seed), p));
+    }
+    let mut s = Setup::new(None);
+    let b_name = s.b.eval("document.querySelector('[data-self-name]').textContent.trim()");
+    let tile = format!("[data-peer][data-peer-name={b_name}]");
+    s.a.click(&tile);
+    let paths: Vec<&Path> = expect.iter().map(|e| e.3.as_path()).collect();
+    s.a.set_files("[data-file-input]", &paths);
+
+    s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(20));
+    assert_eq!(count(&mut s.b, "[data-request-file]"), 3);
+    let offered = s.b.eval("[...document.querySelectorAll('[data-request-file]')].map(e => [e.dataset.name, Number(e.dataset.size)])");
+    assert_eq!(offered, json!([["one-byte.bin", 1], ["ten-mib.bin", 10 * MIB], ["one-gib.bin", 1024 * MIB]]));
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = s.b.tree_rss();
+    let watch = RssWatch::start(s.b.pid());
+    let t = Instant::now();
+    s.b.click("[data-accept]");
+    s.b.wait_for("document.querySelectorAll('[data-received-file]').length === 3", Duration::from_secs(900));
+    let took = t.elapsed();
+    let peak = watch.finish();
+    let rise = peak.saturating_sub(idle) / MIB;
+    eprintln!("1 GiB + 10 MiB in {took:?}; receiver tree idle {} MiB, peak +{rise} MiB", idle / MIB);
+    assert!(rise < 400, "receiver memory rose {rise} MiB above idle");
+
+    // Sender shows every transfer done; receiver saves each file; hashes match the originals.
+    s.a.wait_for("[...document.querySelectorAll('[data-transfer][data-direction=send]')].every(e => e.dataset.state === 'done')", Duration::from_secs(30));
+    for (name, size, sha, _) in &expect {
+        let sel = format!("[data-received-file][data-name=\"{name}\"]");
+        let attr = s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
+        assert_eq!(attr, json!(sha), "{name}: hash shown in the UI");
+        s.b.click(&format!("{sel} [data-save]"));
+        let saved = s.b.wait_download(name, Duration::from_secs(300));
+        assert_eq!(std::fs::metadata(&saved).unwrap().len(), *size, "{name}: size on disk");
+        assert_eq!(&sha256_file(&saved), sha, "{name}: SHA-256 on disk");
+    }
+
+    // Then a text.
+    let text = "Dinner at 7 — bring the photos! <b>not bold</b>";
+    s.a.fill("[data-text-input]", text);
+    s.a.click("[data-send-text]");
+    let got = s.b.wait_for("[...document.querySelectorAll('[data-received-text]')].map(e => e.textContent).join('\\n')", Duration::from_secs(10));
+    assert!(got.as_str().unwrap().contains(text), "{got}");
+    assert_eq!(count(&mut s.b, "[data-received-text] b"), 0, "text is never parsed as HTML");
+}
+
+#[test]
+fn cancel_from_either_side_and_reload_is_noticed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("cancel");
+    let big = dir.0.join("big.bin");
+    generate(&big, 300 * MIB, 9);
+    let small = dir.0.join("small.txt");
+    let small_sha = generate(&small, 1000, 10);
+    let mut s = Setup::new(None);
+    s.a.click("[data-peer]");
+
+    for canceller in ["receiver", "sender"] {
+        s.a.set_files("[data-file-input]", &[&big]);
+        s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(20));
+        s.b.click("[data-accept]");
+        let active = "[...document.querySelectorAll('[data-transfer]')].some(e => e.dataset.state === 'active' && Number(e.querySelector('[data-progress]').value) > 0)";
+        s.b.wait_for(active, Duration::from_secs(60));
+        let who = if canceller == "receiver" { &mut s.b } else { &mut s.a };
+        who.click("[data-transfer][data-state=active] [data-cancel]");
+        for br in [&mut s.a, &mut s.b] {
+            br.wait_for(
+                "[...document.querySelectorAll('[data-transfer]')].every(e => !['active','waiting'].includes(e.dataset.state))",
+                Duration::from_secs(15),
+            );
+            assert_eq!(count(br, "[data-received-file][data-name=\"big.bin\"]"), 0, "{canceller}: no partial file offered");
+            let states = br.eval("[...document.querySelectorAll('[data-transfer]')].map(e => e.dataset.state)");
+            assert!(states.as_array().unwrap().iter().any(|v| v == "cancelled"), "{canceller}: {states}");
+        }
+    }
+    // Both UIs still work: a small file goes through.
+    s.a.set_files("[data-file-input]", &[&small]);
+    s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(20));
+    s.b.click("[data-accept]");
+    let sel = "[data-received-file][data-name=\"small.txt\"]";
+    s.b.wait_for(&format!("document.querySelector('{sel}')"), Duration::from_secs(30));
+    assert_eq!(s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256")), json!(small_sha));
+
+    // A reload on one side is noticed by the other within 10 s.
+    let old_id = s.a.eval("document.querySelector('[data-peer]').dataset.peerId");
+    let t = Instant::now();
+    s.b.reload();
+    let gone = format!("![...document.querySelectorAll('[data-peer]')].some(e => e.dataset.peerId === {old_id})");
+    s.a.wait_for(&gone, Duration::from_secs(10));
+    assert!(t.elapsed() < Duration::from_secs(10));
+    s.a.wait_for("document.querySelectorAll('[data-peer]').length === 1", Duration::from_secs(10));
+    let _ = &s.url;
+}

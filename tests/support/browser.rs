@@ -1,0 +1,333 @@
+//! A headless Chromium driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`).
+//!
+//! A pipe rather than a TCP debugging port: the browser can run inside a network namespace
+//! (through `ip netns exec`) while the test drives it from the root namespace, and nothing
+//! listens on any port. Messages are JSON separated by NUL bytes: fd 3 carries commands to
+//! the browser, fd 4 carries answers and events back.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::TempDir;
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+type Waiters = Arc<Mutex<HashMap<u64, Sender<Value>>>>;
+
+/// One browser process with one page.
+pub struct Browser {
+    child: Child,
+    to_browser: File,
+    waiters: Waiters,
+    events: Arc<Mutex<Vec<Value>>>,
+    next_id: u64,
+    session: String,
+    pub downloads: PathBuf,
+    _profile: TempDir,
+}
+
+fn pipe() -> (RawFd, RawFd) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid two-element array for pipe2 to fill.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2 failed");
+    (fds[0], fds[1])
+}
+
+impl Browser {
+    /// Start Chromium, in network namespace `netns` when given.
+    pub fn launch(netns: Option<&str>) -> Browser {
+        assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: run the README's test command, which installs it");
+        let profile = TempDir::new("chromium");
+        let downloads = profile.0.join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
+        let (cmd_read, cmd_write) = pipe();
+        let (ev_read, ev_write) = pipe();
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, CHROMIUM]);
+                c
+            }
+            None => Command::new(CHROMIUM),
+        };
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--remote-debugging-pipe",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "about:blank",
+        ])
+        .arg(format!("--user-data-dir={}", profile.0.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        // SAFETY: only dup2 (async-signal-safe) runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(cmd_read, 3) < 0 || libc::dup2(ev_write, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("start chromium");
+        // SAFETY: we own these descriptors; the child has its own copies.
+        let to_browser = unsafe {
+            libc::close(cmd_read);
+            libc::close(ev_write);
+            File::from_raw_fd(cmd_write)
+        };
+        let from_browser = unsafe { File::from_raw_fd(ev_read) };
+        let waiters: Waiters = Arc::default();
+        let events: Arc<Mutex<Vec<Value>>> = Arc::default();
+        spawn_reader(from_browser, waiters.clone(), events.clone());
+        let mut b = Browser {
+            child,
+            to_browser,
+            waiters,
+            events,
+            next_id: 1,
+            session: String::new(),
+            downloads,
+            _profile: profile,
+        };
+        b.attach();
+        b
+    }
+
+    fn attach(&mut self) {
+        let targets = self.call_browser("Target.getTargets", json!({}));
+        let page = targets["targetInfos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .map(|t| t["targetId"].as_str().unwrap().to_string());
+        let target = match page {
+            Some(t) => t,
+            None => self.call_browser("Target.createTarget", json!({"url":"about:blank"}))["targetId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        };
+        let s = self.call_browser("Target.attachToTarget", json!({"targetId": target, "flatten": true}));
+        self.session = s["sessionId"].as_str().unwrap().to_string();
+        self.call("Page.enable", json!({}));
+        self.call("Runtime.enable", json!({}));
+        let dir = self.downloads.display().to_string();
+        self.call_browser(
+            "Browser.setDownloadBehavior",
+            json!({"behavior":"allow","downloadPath":dir,"eventsEnabled":true}),
+        );
+    }
+
+    /// Pid of the process started (the browser itself: `ip netns exec` execs in place).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn send(&mut self, method: &str, params: Value, session: Option<&str>) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        let (tx, rx) = channel();
+        self.waiters.lock().unwrap().insert(id, tx);
+        let mut bytes = msg.to_string().into_bytes();
+        bytes.push(0);
+        self.to_browser.write_all(&bytes).expect("write to chromium");
+        let reply = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
+        if let Some(err) = reply.get("error") {
+            panic!("{method} failed: {err}");
+        }
+        reply["result"].clone()
+    }
+
+    pub fn call_browser(&mut self, method: &str, params: Value) -> Value {
+        self.send(method, params, None)
+    }
+
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let s = self.session.clone();
+        self.send(method, params, Some(&s))
+    }
+
+    pub fn goto(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url}));
+        self.wait_for("document.readyState === 'complete'", Duration::from_secs(20));
+    }
+
+    pub fn reload(&mut self) {
+        self.call("Page.reload", json!({}));
+        std::thread::sleep(Duration::from_millis(300));
+        self.wait_for("document.readyState === 'complete'", Duration::from_secs(20));
+    }
+
+    /// Evaluate an expression (promises awaited) and return its JSON value.
+    pub fn eval(&mut self, expr: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expr, "awaitPromise": true, "returnByValue": true}),
+        );
+        if let Some(ex) = r.get("exceptionDetails") {
+            panic!("script failed: {expr}\n{ex}");
+        }
+        r["result"]["value"].clone()
+    }
+
+    /// Poll until `expr` is truthy.
+    pub fn wait_for(&mut self, expr: &str, timeout: Duration) -> Value {
+        let end = Instant::now() + timeout;
+        loop {
+            let v = self.eval(expr);
+            if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
+                return v;
+            }
+            assert!(Instant::now() < end, "timed out waiting for: {expr}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn click(&mut self, selector: &str) {
+        let sel = serde_json::to_string(selector).unwrap();
+        let ok = self.eval(&format!(
+            "(() => {{ const e = document.querySelector({sel}); if (!e) return false; e.click(); return true; }})()"
+        ));
+        assert_eq!(ok, json!(true), "nothing to click at {selector}");
+    }
+
+    /// Fill an input or textarea and fire `input`.
+    pub fn fill(&mut self, selector: &str, text: &str) {
+        let sel = serde_json::to_string(selector).unwrap();
+        let val = serde_json::to_string(text).unwrap();
+        self.eval(&format!(
+            "(() => {{ const e = document.querySelector({sel}); e.value = {val}; e.dispatchEvent(new Event('input', {{bubbles:true}})); }})()"
+        ));
+    }
+
+    /// Choose files on a file input, as a user picking them would.
+    pub fn set_files(&mut self, selector: &str, files: &[&Path]) {
+        let doc = self.call("DOM.getDocument", json!({"depth": 0}));
+        let root = doc["root"]["nodeId"].clone();
+        let node = self.call("DOM.querySelector", json!({"nodeId": root, "selector": selector}));
+        let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        self.call("DOM.setFileInputFiles", json!({"nodeId": node["nodeId"], "files": paths}));
+    }
+
+    /// Wait for a finished download with this file name; returns its path.
+    pub fn wait_download(&mut self, name: &str, timeout: Duration) -> PathBuf {
+        let end = Instant::now() + timeout;
+        let path = self.downloads.join(name);
+        loop {
+            let done = self.events.lock().unwrap().iter().any(|e| {
+                e["method"] == "Browser.downloadProgress" && e["params"]["state"] == "completed"
+            });
+            if done && path.exists() {
+                // Several downloads may be under way: wait for this one's final size to settle.
+                let partial = self.downloads.read_dir().unwrap().any(|e| {
+                    e.map(|e| e.file_name().to_string_lossy().ends_with(".crdownload")).unwrap_or(false)
+                });
+                if !partial {
+                    return path;
+                }
+            }
+            assert!(Instant::now() < end, "download {name} did not finish");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Sum of RSS of this browser and all its descendants, in bytes.
+    pub fn tree_rss(&self) -> u64 {
+        tree_rss(self.pid())
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_reader(from: File, waiters: Waiters, events: Arc<Mutex<Vec<Value>>>) {
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(from);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(0, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if buf.last() == Some(&0) {
+                buf.pop();
+            }
+            let Ok(v) = serde_json::from_slice::<Value>(&buf) else { continue };
+            if let Some(id) = v.get("id").and_then(Value::as_u64) {
+                if let Some(tx) = waiters.lock().unwrap().remove(&id) {
+                    let _ = tx.send(v);
+                }
+            } else {
+                let mut ev = events.lock().unwrap();
+                if ev.len() < 10_000 {
+                    ev.push(v);
+                }
+            }
+        }
+    });
+}
+
+/// Sum of RSS of `root` and every descendant, from /proc.
+pub fn tree_rss(root: u32) -> u64 {
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    let mut rss: HashMap<u32, u64> = HashMap::new();
+    let page = 4096u64;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // The command name may contain spaces: fields resume after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() > 22 {
+            parent.insert(pid, f[1].parse().unwrap_or(0));
+            rss.insert(pid, f[21].parse::<u64>().unwrap_or(0) * page);
+        }
+    }
+    rss.iter()
+        .filter(|(pid, _)| {
+            let mut p = **pid;
+            for _ in 0..64 {
+                if p == root {
+                    return true;
+                }
+                match parent.get(&p) {
+                    Some(&pp) if pp != 0 => p = pp,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .map(|(_, r)| r)
+        .sum()
+}

@@ -1,0 +1,90 @@
+//! Network namespaces the tests create (and always delete) for LAN topologies.
+//!
+//! `Lan::new(n)` makes a "router" namespace holding a bridge at 10.X.0.1/24 (where homedrop
+//! runs) and `n` host namespaces at 10.X.0.2.. each with a veth into the bridge and a default
+//! route (Chromium gathers no ICE candidates without one). Pages are then served from a
+//! private, non-loopback address: exactly the insecure context phones get.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Run a command, panicking with its stderr on failure.
+pub fn sh(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A bridge LAN in namespaces.
+pub struct Lan {
+    pub router: String,
+    pub hosts: Vec<String>,
+    pub subnet: u8,
+    children: Vec<Child>,
+}
+
+impl Lan {
+    pub fn new(n: usize) -> Lan {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}{}", std::process::id() % 100_000, seq);
+        let subnet = (100 + (std::process::id() + seq * 7) % 100) as u8;
+        let router = format!("hdr{tag}");
+        let mut lan = Lan { router: router.clone(), hosts: Vec::new(), subnet, children: Vec::new() };
+        sh(&["ip", "netns", "add", &router]);
+        sh(&["ip", "-n", &router, "link", "set", "lo", "up"]);
+        sh(&["ip", "-n", &router, "link", "add", "br0", "type", "bridge"]);
+        sh(&["ip", "-n", &router, "addr", "add", &format!("10.{subnet}.0.1/24"), "dev", "br0"]);
+        sh(&["ip", "-n", &router, "link", "set", "br0", "up"]);
+        for i in 0..n {
+            let host = format!("hdh{tag}x{i}");
+            sh(&["ip", "netns", "add", &host]);
+            lan.hosts.push(host.clone());
+            let port = format!("p{i}");
+            sh(&["ip", "-n", &router, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host]);
+            sh(&["ip", "-n", &router, "link", "set", &port, "master", "br0"]);
+            sh(&["ip", "-n", &router, "link", "set", &port, "up"]);
+            sh(&["ip", "-n", &host, "link", "set", "lo", "up"]);
+            sh(&["ip", "-n", &host, "addr", "add", &format!("10.{subnet}.0.{}/24", i + 2), "dev", "eth0"]);
+            sh(&["ip", "-n", &host, "link", "set", "eth0", "up"]);
+            sh(&["ip", "-n", &host, "route", "add", "default", "via", &format!("10.{subnet}.0.1")]);
+        }
+        lan
+    }
+
+    /// The router's (homedrop's) address.
+    pub fn server_ip(&self) -> String {
+        format!("10.{}.0.1", self.subnet)
+    }
+
+    /// Add `ms` of one-way delay on a host's link (netem).
+    pub fn delay(&self, host: usize, ms: u32) {
+        sh(&["ip", "netns", "exec", &self.hosts[host], "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", &format!("{ms}ms"), "limit", "100000"]);
+    }
+
+    /// Start a process inside the router namespace; killed when the LAN is dropped.
+    pub fn spawn_in_router(&mut self, program: &str, args: &[&str]) -> u32 {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.router, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn in namespace");
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in self.hosts.iter().chain(std::iter::once(&self.router)) {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
