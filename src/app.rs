@@ -112,12 +112,16 @@ pub async fn run_with_hub(
             }
         })
     };
+    let watchdog = tokio::spawn(systemd_watchdog(token.clone()));
+    notify(&[sd_notify::NotifyState::Ready]);
     shutdown.await;
+    notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("shutting down: telling clients, draining connections");
     hub.broadcast_restarting();
     token.cancel();
     let _ = server.await;
     let _ = sweeper.await;
+    let _ = watchdog.await;
     shared.tasks.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, shared.tasks.wait())
         .await
@@ -126,4 +130,23 @@ pub async fn run_with_hub(
         tracing::warn!("some connections did not close within {DRAIN_TIMEOUT:?}");
     }
     Ok(())
+}
+
+/// Tell systemd (when it started us with `Type=notify`); a no-op elsewhere.
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
+
+/// Pet the systemd watchdog at half its interval while the server runs.
+async fn systemd_watchdog(token: CancellationToken) {
+    let Some(every) = sd_notify::watchdog_enabled() else { return };
+    let mut tick = tokio::time::interval(every / 2);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => notify(&[sd_notify::NotifyState::Watchdog]),
+            _ = token.cancelled() => break,
+        }
+    }
 }

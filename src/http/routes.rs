@@ -191,7 +191,6 @@ fn security_headers(res: &mut Res) {
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
-        "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
     h.insert(
