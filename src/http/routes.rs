@@ -191,9 +191,6 @@ fn security_headers(res: &mut Res) {
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(self), microphone=(self), geolocation=()"),
     );
