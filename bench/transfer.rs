@@ -104,13 +104,21 @@ fn raw_connect(a: &mut Browser, b: &mut Browser) {
     a.eval(RAW_JS);
     b.eval(RAW_JS);
     let offer = a.eval("raw.offer()");
-    let answer = b.eval(&format!("raw.answer({})", serde_json::to_string(&offer).unwrap()));
-    a.eval(&format!("raw.accept({})", serde_json::to_string(&answer).unwrap()));
+    let answer = b.eval(&format!(
+        "raw.answer({})",
+        serde_json::to_string(&offer).unwrap()
+    ));
+    a.eval(&format!(
+        "raw.accept({})",
+        serde_json::to_string(&answer).unwrap()
+    ));
 }
 
 /// MB/s of a raw run (`ceiling` or `pairdrop`), timed on the receiver.
 fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64) -> f64 {
-    a.eval(&format!("raw.{mode}({bytes}).then(v => (window.rawSent = v, true))"));
+    a.eval(&format!(
+        "raw.{mode}({bytes}).then(v => (window.rawSent = v, true))"
+    ));
     let ms = b.wait_for("raw.done", Duration::from_secs(900));
     b.eval("raw.done = null");
     bytes as f64 / 1e6 / (ms.as_f64().unwrap() / 1000.0)
@@ -120,20 +128,28 @@ fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64) -> f64 {
 fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -> f64 {
     s.a.click("[data-peer]");
     s.a.set_files("[data-file-input]", &[file]);
-    s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(30));
+    s.b.wait_for(
+        "document.querySelector('[data-request]')",
+        Duration::from_secs(30),
+    );
     let t = Instant::now();
     s.b.click("[data-accept]");
     let sel = format!("document.querySelector('[data-received-file][data-name=\"{name}\"]')");
     s.b.wait_for(&sel, Duration::from_secs(1800));
     let secs = t.elapsed().as_secs_f64();
     // Clear the received list (deletes stored chunks) so runs stay independent.
-    s.b.eval("document.querySelectorAll('[data-received-file] [data-dismiss]').forEach(b => b.click())");
+    s.b.eval(
+        "document.querySelectorAll('[data-received-file] [data-dismiss]').forEach(b => b.click())",
+    );
     s.a.click("[data-peer]");
     bytes as f64 / 1e6 / secs
 }
 
 fn main() {
-    let mib: u64 = std::env::var("HOMEDROP_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let mib: u64 = std::env::var("HOMEDROP_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let bytes = mib * MIB;
     let dir = support::TempDir::new("bench");
     let file = dir.0.join("bench.bin");
@@ -142,7 +158,10 @@ fn main() {
     for (label, delay) in [("40 ms RTT", Some(20)), ("no added delay", None)] {
         let mut s = Setup::new(delay);
         let hd = homedrop_run(&mut s, &file, "bench.bin", bytes);
-        let (mut a, mut b) = (Browser::launch(Some(&s.lan.hosts[0])), Browser::launch(Some(&s.lan.hosts[1])));
+        let (mut a, mut b) = (
+            Browser::launch(Some(&s.lan.hosts[0])),
+            Browser::launch(Some(&s.lan.hosts[1])),
+        );
         a.goto(&s.url);
         b.goto(&s.url);
         raw_connect(&mut a, &mut b);
@@ -164,5 +183,8 @@ fn main() {
     }
     let out = serde_json::Map::from_iter(results);
     let _ = std::fs::create_dir_all("bench/out");
-    let _ = std::fs::write("bench/out/transfer.json", serde_json::to_string_pretty(&out).unwrap());
+    let _ = std::fs::write(
+        "bench/out/transfer.json",
+        serde_json::to_string_pretty(&out).unwrap(),
+    );
 }

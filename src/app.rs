@@ -141,7 +141,9 @@ fn notify(state: &[sd_notify::NotifyState]) {
 
 /// Pet the systemd watchdog at half its interval while the server runs.
 async fn systemd_watchdog(token: CancellationToken) {
-    let Some(every) = sd_notify::watchdog_enabled() else { return };
+    let Some(every) = sd_notify::watchdog_enabled() else {
+        return;
+    };
     let mut tick = tokio::time::interval(every / 2);
     loop {
         tokio::select! {

@@ -20,7 +20,10 @@ fn invalid_values_exit_2_with_one_line_naming_the_flag() {
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         assert!(err.contains(flag), "{err}");
     }
-    let out = Command::new(binary()).env("HOMEDROP_HTTP", "nope").output().unwrap();
+    let out = Command::new(binary())
+        .env("HOMEDROP_HTTP", "nope")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--http"));
 }
@@ -30,7 +33,16 @@ fn help_documents_every_flag() {
     let out = Command::new(binary()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--http", "--state-dir", "--no-mdns", "--config", "--log", "--trusted-proxy", "--room-capacity", "--max-connections"] {
+    for flag in [
+        "--http",
+        "--state-dir",
+        "--no-mdns",
+        "--config",
+        "--log",
+        "--trusted-proxy",
+        "--room-capacity",
+        "--max-connections",
+    ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
     assert!(help.contains("HOMEDROP_HTTP"), "env vars are documented");

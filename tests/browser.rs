@@ -23,7 +23,11 @@ const MIB: u64 = 1024 * 1024;
 /// The release binary the README's test command builds before the tests.
 pub fn release_binary() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/homedrop");
-    assert!(p.exists(), "{} is missing: build it with `cargo build --release` (the test command does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: build it with `cargo build --release` (the test command does)",
+        p.display()
+    );
     p
 }
 
@@ -87,16 +91,26 @@ impl Setup {
             lan.delay(1, ms);
         }
         let http = format!("{}:8080", lan.server_ip());
-        lan.spawn_in_router(bin.to_str().unwrap(), &["--http", &http, "--no-mdns", "--log", "warn"]);
+        lan.spawn_in_router(
+            bin.to_str().unwrap(),
+            &["--http", &http, "--no-mdns", "--log", "warn"],
+        );
         let url = format!("http://{http}/");
         let mut a = Browser::launch(Some(&lan.hosts[0]));
         let mut b = Browser::launch(Some(&lan.hosts[1]));
         for br in [&mut a, &mut b] {
             wait_page(br, &url);
-            assert_eq!(br.eval("window.isSecureContext"), json!(false), "the page must be an insecure context");
+            assert_eq!(
+                br.eval("window.isSecureContext"),
+                json!(false),
+                "the page must be an insecure context"
+            );
         }
         for br in [&mut a, &mut b] {
-            br.wait_for("document.querySelectorAll('[data-peer]').length === 1", Duration::from_secs(20));
+            br.wait_for(
+                "document.querySelectorAll('[data-peer]').length === 1",
+                Duration::from_secs(20),
+            );
         }
         Setup { lan, a, b, url }
     }
@@ -129,11 +143,27 @@ impl RssWatch {
         let (p, s) = (peak.clone(), stop.clone());
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                p.fetch_max(crate::support::browser::tree_rss(pid), Ordering::Relaxed);
+                let parts = crate::support::browser::tree_breakdown(pid);
+                let sum: u64 = parts.iter().map(|x| x.2).sum();
+                if sum > p.fetch_max(sum, Ordering::Relaxed)
+                    && std::env::var_os("HOMEDROP_RSS_DEBUG").is_some()
+                {
+                    let mut v: Vec<String> = parts
+                        .iter()
+                        .filter(|x| x.2 > 20 * MIB)
+                        .map(|x| format!("{}={}M", x.1, x.2 / MIB))
+                        .collect();
+                    v.sort();
+                    eprintln!("peak {} MiB: {}", sum / MIB, v.join(" "));
+                }
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        RssWatch { peak, stop, handle: Some(handle) }
+        RssWatch {
+            peak,
+            stop,
+            handle: Some(handle),
+        }
     }
 
     fn finish(mut self) -> u64 {
@@ -147,51 +177,79 @@ impl RssWatch {
 
 fn count(br: &mut Browser, selector: &str) -> u64 {
     let sel = serde_json::to_string(selector).unwrap();
-    br.eval(&format!("document.querySelectorAll({sel}).length")).as_u64().unwrap()
+    br.eval(&format!("document.querySelectorAll({sel}).length"))
+        .as_u64()
+        .unwrap()
 }
 
 #[test]
 fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("files");
-    let files = [("one-byte.bin", 1u64, 1u64), ("ten-mib.bin", 10 * MIB, 2), ("one-gib.bin", 1024 * MIB, 3)];
+    let files = [
+        ("one-byte.bin", 1u64, 1u64),
+        ("ten-mib.bin", 10 * MIB, 2),
+        ("one-gib.bin", 1024 * MIB, 3),
+    ];
     let mut expect = Vec::new();
     for (name, size, seed) in files {
         let p = dir.0.join(name);
         expect.push((name, size, generate(&p, size, seed), p));
     }
     let mut s = Setup::new(None);
-    let b_name = s.b.eval("document.querySelector('[data-self-name]').textContent.trim()");
+    let b_name =
+        s.b.eval("document.querySelector('[data-self-name]').textContent.trim()");
     let tile = format!("[data-peer][data-peer-name={b_name}]");
     s.a.click(&tile);
     let paths: Vec<&Path> = expect.iter().map(|e| e.3.as_path()).collect();
     s.a.set_files("[data-file-input]", &paths);
 
-    s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(20));
+    s.b.wait_for(
+        "document.querySelector('[data-request]')",
+        Duration::from_secs(20),
+    );
     assert_eq!(count(&mut s.b, "[data-request-file]"), 3);
     let offered = s.b.eval("[...document.querySelectorAll('[data-request-file]')].map(e => [e.dataset.name, Number(e.dataset.size)])");
-    assert_eq!(offered, json!([["one-byte.bin", 1], ["ten-mib.bin", 10 * MIB], ["one-gib.bin", 1024 * MIB]]));
+    assert_eq!(
+        offered,
+        json!([
+            ["one-byte.bin", 1],
+            ["ten-mib.bin", 10 * MIB],
+            ["one-gib.bin", 1024 * MIB]
+        ])
+    );
     std::thread::sleep(Duration::from_secs(2));
     let idle = s.b.tree_rss();
     let watch = RssWatch::start(s.b.pid());
     let t = Instant::now();
     s.b.click("[data-accept]");
-    s.b.wait_for("document.querySelectorAll('[data-received-file]').length === 3", Duration::from_secs(900));
+    s.b.wait_for(
+        "document.querySelectorAll('[data-received-file]').length === 3",
+        Duration::from_secs(900),
+    );
     let took = t.elapsed();
     let peak = watch.finish();
     let rise = peak.saturating_sub(idle) / MIB;
-    eprintln!("1 GiB + 10 MiB in {took:?}; receiver tree idle {} MiB, peak +{rise} MiB", idle / MIB);
+    eprintln!(
+        "1 GiB + 10 MiB in {took:?}; receiver tree idle {} MiB, peak +{rise} MiB",
+        idle / MIB
+    );
     assert!(rise < 400, "receiver memory rose {rise} MiB above idle");
 
     // Sender shows every transfer done; receiver saves each file; hashes match the originals.
     s.a.wait_for("[...document.querySelectorAll('[data-transfer][data-direction=send]')].every(e => e.dataset.state === 'done')", Duration::from_secs(30));
     for (name, size, sha, _) in &expect {
         let sel = format!("[data-received-file][data-name=\"{name}\"]");
-        let attr = s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
+        let attr =
+            s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
         assert_eq!(attr, json!(sha), "{name}: hash shown in the UI");
         s.b.click(&format!("{sel} [data-save]"));
         let saved = s.b.wait_download(name, Duration::from_secs(300));
-        assert_eq!(std::fs::metadata(&saved).unwrap().len(), *size, "{name}: size on disk");
+        assert_eq!(
+            std::fs::metadata(&saved).unwrap().len(),
+            *size,
+            "{name}: size on disk"
+        );
         assert_eq!(&sha256_file(&saved), sha, "{name}: SHA-256 on disk");
     }
 
@@ -201,7 +259,11 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
     s.a.click("[data-send-text]");
     let got = s.b.wait_for("[...document.querySelectorAll('[data-received-text]')].map(e => e.textContent).join('\\n')", Duration::from_secs(10));
     assert!(got.as_str().unwrap().contains(text), "{got}");
-    assert_eq!(count(&mut s.b, "[data-received-text] b"), 0, "text is never parsed as HTML");
+    assert_eq!(
+        count(&mut s.b, "[data-received-text] b"),
+        0,
+        "text is never parsed as HTML"
+    );
 }
 
 #[test]
@@ -217,37 +279,68 @@ fn cancel_from_either_side_and_reload_is_noticed() {
 
     for canceller in ["receiver", "sender"] {
         s.a.set_files("[data-file-input]", &[&big]);
-        s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(20));
+        s.b.wait_for(
+            "document.querySelector('[data-request]')",
+            Duration::from_secs(20),
+        );
         s.b.click("[data-accept]");
         let active = "[...document.querySelectorAll('[data-transfer]')].some(e => e.dataset.state === 'active' && Number(e.querySelector('[data-progress]').value) > 0)";
         s.b.wait_for(active, Duration::from_secs(60));
-        let who = if canceller == "receiver" { &mut s.b } else { &mut s.a };
+        let who = if canceller == "receiver" {
+            &mut s.b
+        } else {
+            &mut s.a
+        };
         who.click("[data-transfer][data-state=active] [data-cancel]");
         for br in [&mut s.a, &mut s.b] {
             br.wait_for(
                 "[...document.querySelectorAll('[data-transfer]')].every(e => !['active','waiting'].includes(e.dataset.state))",
                 Duration::from_secs(15),
             );
-            assert_eq!(count(br, "[data-received-file][data-name=\"big.bin\"]"), 0, "{canceller}: no partial file offered");
-            let states = br.eval("[...document.querySelectorAll('[data-transfer]')].map(e => e.dataset.state)");
-            assert!(states.as_array().unwrap().iter().any(|v| v == "cancelled"), "{canceller}: {states}");
+            assert_eq!(
+                count(br, "[data-received-file][data-name=\"big.bin\"]"),
+                0,
+                "{canceller}: no partial file offered"
+            );
+            let states = br.eval(
+                "[...document.querySelectorAll('[data-transfer]')].map(e => e.dataset.state)",
+            );
+            assert!(
+                states.as_array().unwrap().iter().any(|v| v == "cancelled"),
+                "{canceller}: {states}"
+            );
         }
     }
     // Both UIs still work: a small file goes through.
     s.a.set_files("[data-file-input]", &[&small]);
-    s.b.wait_for("document.querySelector('[data-request]')", Duration::from_secs(20));
+    s.b.wait_for(
+        "document.querySelector('[data-request]')",
+        Duration::from_secs(20),
+    );
     s.b.click("[data-accept]");
     let sel = "[data-received-file][data-name=\"small.txt\"]";
-    s.b.wait_for(&format!("document.querySelector('{sel}')"), Duration::from_secs(30));
-    assert_eq!(s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256")), json!(small_sha));
+    s.b.wait_for(
+        &format!("document.querySelector('{sel}')"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256")),
+        json!(small_sha)
+    );
 
     // A reload on one side is noticed by the other within 10 s.
-    let old_id = s.a.eval("document.querySelector('[data-peer]').dataset.peerId");
+    let old_id =
+        s.a.eval("document.querySelector('[data-peer]').dataset.peerId");
     let t = Instant::now();
     s.b.reload();
-    let gone = format!("![...document.querySelectorAll('[data-peer]')].some(e => e.dataset.peerId === {old_id})");
+    let gone = format!(
+        "![...document.querySelectorAll('[data-peer]')].some(e => e.dataset.peerId === {old_id})"
+    );
     s.a.wait_for(&gone, Duration::from_secs(10));
     assert!(t.elapsed() < Duration::from_secs(10));
-    s.a.wait_for("document.querySelectorAll('[data-peer]').length === 1", Duration::from_secs(10));
+    s.a.wait_for(
+        "document.querySelectorAll('[data-peer]').length === 1",
+        Duration::from_secs(10),
+    );
     let _ = &s.url;
 }

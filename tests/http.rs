@@ -13,17 +13,29 @@ async fn serves_the_embedded_page_with_security_headers() {
     assert_eq!(status, 200);
     assert_eq!(header(&h, "content-type"), Some("text/html; charset=utf-8"));
     let csp = header(&h, "content-security-policy").unwrap();
-    assert!(!csp.contains("unsafe-inline") && csp.contains("default-src 'self'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && csp.contains("default-src 'self'"),
+        "{csp}"
+    );
     assert_eq!(header(&h, "x-content-type-options"), Some("nosniff"));
     assert_eq!(header(&h, "referrer-policy"), Some("no-referrer"));
     assert_eq!(header(&h, "cache-control"), Some("no-cache"));
     let html = String::from_utf8(body).unwrap();
-    assert!(html.contains("<script type=\"module\""), "module entry point");
-    assert!(!html.contains("/v/VERSION/"), "version placeholder filled in");
+    assert!(
+        html.contains("<script type=\"module\""),
+        "module entry point"
+    );
+    assert!(
+        !html.contains("/v/VERSION/"),
+        "version placeholder filled in"
+    );
 
     let (status, h, _) = http_get(app.addr, "/js/main.js", "").await;
     assert_eq!(status, 200);
-    assert_eq!(header(&h, "content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     let (_, h, _) = http_get(app.addr, "/css/app.css", "").await;
     assert_eq!(header(&h, "content-type"), Some("text/css; charset=utf-8"));
 }
@@ -33,7 +45,12 @@ async fn etags_give_304_and_versioned_assets_are_immutable() {
     let app = TestApp::spawn().await;
     let (_, h, _) = http_get(app.addr, "/js/main.js", "").await;
     let etag = header(&h, "etag").unwrap().to_string();
-    let (status, _, body) = http_get(app.addr, "/js/main.js", &format!("if-none-match: {etag}\r\n")).await;
+    let (status, _, body) = http_get(
+        app.addr,
+        "/js/main.js",
+        &format!("if-none-match: {etag}\r\n"),
+    )
+    .await;
     assert_eq!(status, 304);
     assert!(body.is_empty());
     let (status, _, _) = http_get(app.addr, "/js/main.js", "if-none-match: \"other\"\r\n").await;
@@ -44,7 +61,9 @@ async fn etags_give_304_and_versioned_assets_are_immutable() {
     assert_eq!(status, 200);
     assert!(header(&h, "cache-control").unwrap().contains("immutable"));
     let (_, _, body) = http_get(app.addr, "/", "").await;
-    assert!(String::from_utf8(body).unwrap().contains(&format!("/v/{version}/")));
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains(&format!("/v/{version}/")));
 }
 
 #[tokio::test]
@@ -52,13 +71,23 @@ async fn health_qr_404_and_traversal() {
     let app = TestApp::spawn().await;
     let (status, _, body) = http_get(app.addr, "/healthz", "").await;
     assert_eq!((status, body.as_slice()), (200, b"ok\n".as_slice()));
-    let (status, h, body) = http_get(app.addr, "/qr.svg?d=http%3A%2F%2F192.168.1.2%3A8080%2F%23room%3DABCDEF", "").await;
+    let (status, h, body) = http_get(
+        app.addr,
+        "/qr.svg?d=http%3A%2F%2F192.168.1.2%3A8080%2F%23room%3DABCDEF",
+        "",
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(header(&h, "content-type"), Some("image/svg+xml"));
     assert!(String::from_utf8(body).unwrap().contains("<svg"));
     let (status, _, _) = http_get(app.addr, &format!("/qr.svg?d={}", "a".repeat(600)), "").await;
     assert_eq!(status, 400);
-    for p in ["/nope", "/js/../index.html", "/..%2f..%2fetc/passwd", "/js//main.js"] {
+    for p in [
+        "/nope",
+        "/js/../index.html",
+        "/..%2f..%2fetc/passwd",
+        "/js//main.js",
+    ] {
         let (status, h, _) = http_get(app.addr, p, "").await;
         assert_eq!(status, 404, "{p}");
         assert_eq!(header(&h, "x-content-type-options"), Some("nosniff"));

@@ -52,12 +52,17 @@ async fn rooms_create_join_full_unknown_and_expired() {
     let joined = a.expect("roomJoined").await;
     let code = joined["code"].as_str().unwrap().to_string();
     assert_eq!(code.len(), 6);
-    assert!(code.bytes().all(|c| b"ABCDEFGHJKMNPQRSTUVWXYZ23456789".contains(&c)), "{code}");
+    assert!(
+        code.bytes()
+            .all(|c| b"ABCDEFGHJKMNPQRSTUVWXYZ23456789".contains(&c)),
+        "{code}"
+    );
     assert_eq!(joined["capacity"], 2);
 
     let mut b = app.client_from("8.8.8.2").await;
     b.hello("B").await;
-    b.send(json!({"type":"roomJoin","code":code.to_lowercase()})).await;
+    b.send(json!({"type":"roomJoin","code":code.to_lowercase()}))
+        .await;
     assert_eq!(b.expect("roomJoined").await["members"], 2);
     let seen = b.peers_until(|p| !p.is_empty()).await;
     assert_eq!(seen, vec![a.id.clone()]);
@@ -110,7 +115,10 @@ async fn pairing_works_across_groups_and_after_reconnect() {
     let mut x = app.client_from("8.8.8.8").await;
     x.hello("Aunt's Phone").await;
     a.send(json!({"type":"pairStart"})).await;
-    let key = a.expect("pairKey").await["key"].as_str().unwrap().to_string();
+    let key = a.expect("pairKey").await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(key.len(), 6);
     assert!(key.bytes().all(|b| b.is_ascii_digit()));
     x.send(json!({"type":"pairJoin","key":"000000"})).await;
@@ -129,9 +137,11 @@ async fn pairing_works_across_groups_and_after_reconnect() {
     drop(a);
     drop(x);
     let mut a2 = app.client_from("9.9.9.9").await;
-    a2.send(json!({"type":"hello","v":1,"name":"Home PC","kind":"desktop","pairs":[secret]})).await;
+    a2.send(json!({"type":"hello","v":1,"name":"Home PC","kind":"desktop","pairs":[secret]}))
+        .await;
     let mut x2 = app.client_from("8.8.4.4").await;
-    x2.send(json!({"type":"hello","v":1,"name":"Aunt","kind":"phone","pairs":[secret]})).await;
+    x2.send(json!({"type":"hello","v":1,"name":"Aunt","kind":"phone","pairs":[secret]}))
+        .await;
     let seen = x2.peers_until(|p| !p.is_empty()).await;
     assert_eq!(seen, vec![a2.id.clone()]);
 }
@@ -147,7 +157,8 @@ async fn signals_relay_within_a_room_and_are_refused_across_groups() {
     h.hello("Home").await;
 
     // Not linked yet: refused.
-    a.send(json!({"type":"signal","to":b.id,"data":{"description":{"type":"offer","sdp":"v=0"}}})).await;
+    a.send(json!({"type":"signal","to":b.id,"data":{"description":{"type":"offer","sdp":"v=0"}}}))
+        .await;
     let e = a.expect("error").await;
     assert_eq!(e["code"], "notAllowed");
     assert_eq!(e["ref"], "signal");
@@ -157,7 +168,8 @@ async fn signals_relay_within_a_room_and_are_refused_across_groups() {
     b.send(json!({"type":"roomJoin","code":code})).await;
     b.expect("roomJoined").await;
     a.peers_until(|p| p.len() == 1).await;
-    a.send(json!({"type":"signal","to":b.id,"data":{"candidate":{"candidate":"c"}}})).await;
+    a.send(json!({"type":"signal","to":b.id,"data":{"candidate":{"candidate":"c"}}}))
+        .await;
     let s = b.expect("signal").await;
     assert_eq!(s["from"], a.id.as_str());
     assert_eq!(s["data"]["candidate"]["candidate"], "c");
@@ -185,12 +197,18 @@ async fn bad_input_gets_errors_and_others_are_still_served() {
     let e = bad.expect("error").await;
     assert_eq!(e["code"], "unknownType");
     assert_eq!(e["ref"], "launchMissiles");
-    bad.send(json!({"type":"hello","v":1,"name":"","kind":"phone"})).await;
+    bad.send(json!({"type":"hello","v":1,"name":"","kind":"phone"}))
+        .await;
     assert_eq!(bad.expect("error").await["code"], "badRequest");
-    bad.send(json!({"type":"hello","v":1,"name":"x".repeat(41)})).await;
+    bad.send(json!({"type":"hello","v":1,"name":"x".repeat(41)}))
+        .await;
     assert_eq!(bad.expect("error").await["code"], "badRequest");
     bad.hello("Bad").await;
-    bad.send_raw(format!("{{\"type\":\"rename\",\"name\":\"{}\"}}", "x".repeat(100_000))).await;
+    bad.send_raw(format!(
+        "{{\"type\":\"rename\",\"name\":\"{}\"}}",
+        "x".repeat(100_000)
+    ))
+    .await;
     let e = bad.expect("error").await;
     assert_eq!(e["code"], "tooLarge");
     // Still connected and served after each error.
@@ -199,7 +217,11 @@ async fn bad_input_gets_errors_and_others_are_still_served() {
 
     // A flood is rate limited and eventually closed with 1002; the good client is unaffected.
     for i in 0..400 {
-        if bad.ws_send_nowait(json!({"type":"rename","name":format!("n{i}")})).await.is_err() {
+        if bad
+            .ws_send_nowait(json!({"type":"rename","name":format!("n{i}")}))
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -247,7 +269,10 @@ impl crate::support::Ws {
     async fn ws_send_nowait(&mut self, v: serde_json::Value) -> Result<(), ()> {
         use futures_util::SinkExt;
         use tokio_tungstenite::tungstenite::Message;
-        self.ws.feed(Message::text(v.to_string())).await.map_err(|_| ())?;
+        self.ws
+            .feed(Message::text(v.to_string()))
+            .await
+            .map_err(|_| ())?;
         self.ws.flush().await.map_err(|_| ())
     }
 
@@ -256,8 +281,12 @@ impl crate::support::Ws {
         use tokio_tungstenite::tungstenite::Message;
         loop {
             match self.ws.next().await?.ok()? {
-                Message::Text(t) => return Some(Frame::Text(serde_json::from_str(t.as_str()).ok()?)),
-                Message::Close(f) => return Some(Frame::Close(f.map(|f| u16::from(f.code)).unwrap_or(0))),
+                Message::Text(t) => {
+                    return Some(Frame::Text(serde_json::from_str(t.as_str()).ok()?))
+                }
+                Message::Close(f) => {
+                    return Some(Frame::Close(f.map(|f| u16::from(f.code)).unwrap_or(0)))
+                }
                 _ => continue,
             }
         }

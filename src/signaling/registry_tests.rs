@@ -60,7 +60,10 @@ fn rooms_create_join_full_and_expire() {
     assert_eq!(peers_of(&out, "x").unwrap(), vec!["a"]);
     assert_eq!(r.links("a", "x"), vec![Link::Room { code: code.clone() }]);
     r.join_room("y", &code, t0).unwrap();
-    assert_eq!(r.join_room("z", &code, t0).unwrap_err().0, ErrorCode::RoomFull);
+    assert_eq!(
+        r.join_room("z", &code, t0).unwrap_err().0,
+        ErrorCode::RoomFull
+    );
     assert_eq!(
         r.join_room("z", "ZZZZZZ", t0).unwrap_err().0,
         ErrorCode::NoSuchRoom

@@ -47,7 +47,10 @@ fn pipe() -> (RawFd, RawFd) {
 impl Browser {
     /// Start Chromium, in network namespace `netns` when given.
     pub fn launch(netns: Option<&str>) -> Browser {
-        assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: run the README's test command, which installs it");
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "{CHROMIUM} is missing: run the README's test command, which installs it"
+        );
         let profile = TempDir::new("chromium");
         let downloads = profile.0.join("downloads");
         std::fs::create_dir_all(&downloads).unwrap();
@@ -78,10 +81,16 @@ impl Browser {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-        // SAFETY: only dup2 (async-signal-safe) runs between fork and exec.
+        // SAFETY: only fcntl and dup2 (async-signal-safe) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(cmd_read, 3) < 0 || libc::dup2(ev_write, 4) < 0 {
+                // Move both out of the way first: either may already sit at 3 or 4, and
+                // dup2 onto itself would keep the close-on-exec flag.
+                let (a, b) = (
+                    libc::fcntl(cmd_read, libc::F_DUPFD, 10),
+                    libc::fcntl(ev_write, libc::F_DUPFD, 10),
+                );
+                if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -122,12 +131,16 @@ impl Browser {
             .map(|t| t["targetId"].as_str().unwrap().to_string());
         let target = match page {
             Some(t) => t,
-            None => self.call_browser("Target.createTarget", json!({"url":"about:blank"}))["targetId"]
+            None => self.call_browser("Target.createTarget", json!({"url":"about:blank"}))
+                ["targetId"]
                 .as_str()
                 .unwrap()
                 .to_string(),
         };
-        let s = self.call_browser("Target.attachToTarget", json!({"targetId": target, "flatten": true}));
+        let s = self.call_browser(
+            "Target.attachToTarget",
+            json!({"targetId": target, "flatten": true}),
+        );
         self.session = s["sessionId"].as_str().unwrap().to_string();
         self.call("Page.enable", json!({}));
         self.call("Runtime.enable", json!({}));
@@ -154,7 +167,9 @@ impl Browser {
         self.waiters.lock().unwrap().insert(id, tx);
         let mut bytes = msg.to_string().into_bytes();
         bytes.push(0);
-        self.to_browser.write_all(&bytes).expect("write to chromium");
+        self.to_browser
+            .write_all(&bytes)
+            .expect("write to chromium");
         let reply = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
@@ -175,13 +190,19 @@ impl Browser {
 
     pub fn goto(&mut self, url: &str) {
         self.call("Page.navigate", json!({"url": url}));
-        self.wait_for("document.readyState === 'complete'", Duration::from_secs(20));
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(20),
+        );
     }
 
     pub fn reload(&mut self) {
         self.call("Page.reload", json!({}));
         std::thread::sleep(Duration::from_millis(300));
-        self.wait_for("document.readyState === 'complete'", Duration::from_secs(20));
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(20),
+        );
     }
 
     /// Evaluate an expression (promises awaited) and return its JSON value.
@@ -230,9 +251,15 @@ impl Browser {
     pub fn set_files(&mut self, selector: &str, files: &[&Path]) {
         let doc = self.call("DOM.getDocument", json!({"depth": 0}));
         let root = doc["root"]["nodeId"].clone();
-        let node = self.call("DOM.querySelector", json!({"nodeId": root, "selector": selector}));
+        let node = self.call(
+            "DOM.querySelector",
+            json!({"nodeId": root, "selector": selector}),
+        );
         let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-        self.call("DOM.setFileInputFiles", json!({"nodeId": node["nodeId"], "files": paths}));
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({"nodeId": node["nodeId"], "files": paths}),
+        );
     }
 
     /// Wait for a finished download with this file name; returns its path.
@@ -246,7 +273,8 @@ impl Browser {
             if done && path.exists() {
                 // Several downloads may be under way: wait for this one's final size to settle.
                 let partial = self.downloads.read_dir().unwrap().any(|e| {
-                    e.map(|e| e.file_name().to_string_lossy().ends_with(".crdownload")).unwrap_or(false)
+                    e.map(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+                        .unwrap_or(false)
                 });
                 if !partial {
                     return path;
@@ -283,7 +311,9 @@ fn spawn_reader(from: File, waiters: Waiters, events: Arc<Mutex<Vec<Value>>>) {
             if buf.last() == Some(&0) {
                 buf.pop();
             }
-            let Ok(v) = serde_json::from_slice::<Value>(&buf) else { continue };
+            let Ok(v) = serde_json::from_slice::<Value>(&buf) else {
+                continue;
+            };
             if let Some(id) = v.get("id").and_then(Value::as_u64) {
                 if let Some(tx) = waiters.lock().unwrap().remove(&id) {
                     let _ = tx.send(v);
@@ -300,14 +330,25 @@ fn spawn_reader(from: File, waiters: Waiters, events: Arc<Mutex<Vec<Value>>>) {
 
 /// Sum of RSS of `root` and every descendant, from /proc.
 pub fn tree_rss(root: u32) -> u64 {
+    tree_breakdown(root).iter().map(|(_, _, r)| r).sum()
+}
+
+/// (pid, process type, RSS) of `root` and every descendant.
+pub fn tree_breakdown(root: u32) -> Vec<(u32, String, u64)> {
     let mut parent: HashMap<u32, u32> = HashMap::new();
     let mut rss: HashMap<u32, u64> = HashMap::new();
     let page = 4096u64;
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // The command name may contain spaces: fields resume after the last ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f.len() > 22 {
             parent.insert(pid, f[1].parse().unwrap_or(0));
@@ -328,6 +369,18 @@ pub fn tree_rss(root: u32) -> u64 {
             }
             false
         })
-        .map(|(_, r)| r)
-        .sum()
+        .map(|(pid, r)| {
+            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let kind = cmd
+                .split(['\0', ' '])
+                .find_map(|a| a.strip_prefix("--type="))
+                .unwrap_or("browser")
+                .to_string()
+                + "/"
+                + std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .unwrap_or_default()
+                    .trim();
+            (*pid, kind, *r)
+        })
+        .collect()
 }

@@ -50,9 +50,17 @@ impl TestApp {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            homedrop::app::run_with_hub(config, listener, h, shutdown).await.unwrap();
+            homedrop::app::run_with_hub(config, listener, h, shutdown)
+                .await
+                .unwrap();
         });
-        TestApp { addr, hub, stop: Some(stop), task: Some(task), _dir: dir }
+        TestApp {
+            addr,
+            hub,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -101,10 +109,15 @@ impl Ws {
     pub async fn connect(addr: SocketAddr, xff: Option<&str>) -> Ws {
         let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
         if let Some(ip) = xff {
-            req.headers_mut().insert("x-forwarded-for", ip.parse().unwrap());
+            req.headers_mut()
+                .insert("x-forwarded-for", ip.parse().unwrap());
         }
         let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let mut c = Ws { ws, id: String::new(), welcome: Value::Null };
+        let mut c = Ws {
+            ws,
+            id: String::new(),
+            welcome: Value::Null,
+        };
         let w = c.recv().await;
         assert_eq!(w["type"], "welcome", "{w}");
         c.id = w["id"].as_str().unwrap().to_string();
@@ -114,7 +127,8 @@ impl Ws {
 
     /// Connect and say hello with a name.
     pub async fn hello(&mut self, name: &str) {
-        self.send(json!({"type":"hello","v":1,"name":name,"kind":"phone","pairs":[]})).await;
+        self.send(json!({"type":"hello","v":1,"name":name,"kind":"phone","pairs":[]}))
+            .await;
     }
 
     pub async fn send(&mut self, v: Value) {
@@ -127,13 +141,17 @@ impl Ws {
 
     /// Next JSON message (pings are answered by tungstenite while reading).
     pub async fn recv(&mut self) -> Value {
-        self.try_recv(Duration::from_secs(5)).await.expect("no message within 5 s")
+        self.try_recv(Duration::from_secs(5))
+            .await
+            .expect("no message within 5 s")
     }
 
     pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??;
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??;
             match msg.ok()? {
                 Message::Text(t) => return Some(serde_json::from_str(t.as_str()).unwrap()),
                 Message::Close(_) => return None,
@@ -147,7 +165,10 @@ impl Ws {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let m = self.try_recv(left).await.unwrap_or_else(|| panic!("no {ty} message"));
+            let m = self
+                .try_recv(left)
+                .await
+                .unwrap_or_else(|| panic!("no {ty} message"));
             if m["type"] == ty {
                 return m;
             }
@@ -161,8 +182,12 @@ impl Ws {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let m = self.try_recv(left).await.expect("peer list never matched");
             if m["type"] == "peers" {
-                let ids: Vec<String> =
-                    m["peers"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+                let ids: Vec<String> = m["peers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["id"].as_str().unwrap().to_string())
+                    .collect();
                 if pred(&ids) {
                     return ids;
                 }
@@ -196,18 +221,32 @@ impl Drop for TempDir {
 }
 
 /// Plain HTTP/1.1 GET over a raw socket; returns (status, headers lowercased, body).
-pub async fn http_get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    extra: &str,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n{extra}\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("no header end");
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no header end");
     let head = String::from_utf8_lossy(&buf[..split]).to_string();
     let body = buf[split + 4..].to_vec();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))

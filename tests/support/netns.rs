@@ -10,8 +10,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Run a command, panicking with its stderr on failure.
 pub fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A bridge LAN in namespaces.
@@ -29,24 +36,59 @@ impl Lan {
         let tag = format!("{}{}", std::process::id() % 100_000, seq);
         let subnet = (100 + (std::process::id() + seq * 7) % 100) as u8;
         let router = format!("hdr{tag}");
-        let mut lan = Lan { router: router.clone(), hosts: Vec::new(), subnet, children: Vec::new() };
+        let mut lan = Lan {
+            router: router.clone(),
+            hosts: Vec::new(),
+            subnet,
+            children: Vec::new(),
+        };
         sh(&["ip", "netns", "add", &router]);
         sh(&["ip", "-n", &router, "link", "set", "lo", "up"]);
         sh(&["ip", "-n", &router, "link", "add", "br0", "type", "bridge"]);
-        sh(&["ip", "-n", &router, "addr", "add", &format!("10.{subnet}.0.1/24"), "dev", "br0"]);
+        sh(&[
+            "ip",
+            "-n",
+            &router,
+            "addr",
+            "add",
+            &format!("10.{subnet}.0.1/24"),
+            "dev",
+            "br0",
+        ]);
         sh(&["ip", "-n", &router, "link", "set", "br0", "up"]);
         for i in 0..n {
             let host = format!("hdh{tag}x{i}");
             sh(&["ip", "netns", "add", &host]);
             lan.hosts.push(host.clone());
             let port = format!("p{i}");
-            sh(&["ip", "-n", &router, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host]);
+            sh(&[
+                "ip", "-n", &router, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                "netns", &host,
+            ]);
             sh(&["ip", "-n", &router, "link", "set", &port, "master", "br0"]);
             sh(&["ip", "-n", &router, "link", "set", &port, "up"]);
             sh(&["ip", "-n", &host, "link", "set", "lo", "up"]);
-            sh(&["ip", "-n", &host, "addr", "add", &format!("10.{subnet}.0.{}/24", i + 2), "dev", "eth0"]);
+            sh(&[
+                "ip",
+                "-n",
+                &host,
+                "addr",
+                "add",
+                &format!("10.{subnet}.0.{}/24", i + 2),
+                "dev",
+                "eth0",
+            ]);
             sh(&["ip", "-n", &host, "link", "set", "eth0", "up"]);
-            sh(&["ip", "-n", &host, "route", "add", "default", "via", &format!("10.{subnet}.0.1")]);
+            sh(&[
+                "ip",
+                "-n",
+                &host,
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("10.{subnet}.0.1"),
+            ]);
         }
         lan
     }
@@ -58,7 +100,23 @@ impl Lan {
 
     /// Add `ms` of one-way delay on a host's link (netem).
     pub fn delay(&self, host: usize, ms: u32) {
-        sh(&["ip", "netns", "exec", &self.hosts[host], "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", &format!("{ms}ms"), "limit", "100000"]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.hosts[host],
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            "eth0",
+            "root",
+            "netem",
+            "delay",
+            &format!("{ms}ms"),
+            "limit",
+            "100000",
+        ]);
     }
 
     /// Start a process inside the router namespace; killed when the LAN is dropped.

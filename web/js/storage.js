@@ -82,14 +82,25 @@ class IdbSink {
     this.count = 0;
   }
 
-  async write(blob) {
+  /** Stores one batch (an array of ArrayBuffers); resolves to the same buffers. */
+  write(buffers) {
     const key = batchKey(this.name, this.count);
-    await idb('readwrite', (s) => s.put(blob, key));
     this.count += 1;
-    const back = await idb('readonly', (s) => s.get(key));
-    if (!(back instanceof Blob) || back.size !== blob.size) {
-      throw new Error('the browser could not store the received data');
-    }
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(new URL('./store-worker.js', import.meta.url));
+      worker.onmessage = ({ data }) => {
+        worker.terminate(); // frees every Blob handle the worker held (see store-worker.js)
+        if (data.ok) return resolve(data.buffers);
+        const err = new Error(data.message);
+        err.name = data.name;
+        reject(err);
+      };
+      worker.onerror = (e) => {
+        worker.terminate();
+        reject(new Error(e.message || 'storage worker failed'));
+      };
+      worker.postMessage({ key, buffers }, buffers);
+    });
   }
 
   async finish() {
@@ -121,9 +132,11 @@ class OpfsSink {
     this.writable = await this.handle.createWritable();
   }
 
-  async write(blob) {
+  /** Writes one batch (an array of ArrayBuffers) in place; resolves to the same buffers. */
+  async write(buffers) {
     if (!this.writable) await this.open();
-    await this.writable.write(blob);
+    for (const buf of buffers) await this.writable.write(buf);
+    return buffers;
   }
 
   async finish() {
@@ -146,7 +159,7 @@ class OpfsSink {
   }
 }
 
-/** A sink for one received file: write(blob) per batch, finish() → Blob, discard(). */
+/** A sink for one received file: write(buffers) per batch, finish() → Blob, discard(). */
 export function openSink(tid, index, mime) {
   const name = `${session}-${tid}-${index}`;
   return useOpfs() ? new OpfsSink(name, mime) : new IdbSink(name, mime);

@@ -114,9 +114,9 @@ export class Receiver {
       this.m.fail(inc.t, 'The sender sent more data than announced.');
       return;
     }
-    inc.parts.push(new Blob([data])); // copies the bytes; then the buffer goes to the hasher
+    // Keep the buffers until the batch is full; storage.js turns each batch into one Blob.
+    inc.parts.push(data);
     inc.partBytes += n;
-    inc.hasher.update(data);
     inc.file.bytes += n;
     inc.t.bytes += n;
     this.m.touch(inc.t);
@@ -126,13 +126,14 @@ export class Receiver {
   /** Stores the collected batch (in order, after earlier ones) and acks it once stored. */
   flush(inc) {
     if (inc.partBytes === 0) return;
-    const blob = new Blob(inc.parts);
+    const buffers = inc.parts;
     const upTo = inc.received;
     inc.parts = [];
     inc.partBytes = 0;
     inc.chain = inc.chain.then(async () => {
       if (this.m.isFinal(inc.t)) return;
-      await inc.sink.write(blob);
+      // Stored first (in a worker), then hashed: batches stay in order on this chain.
+      for (const buf of await inc.sink.write(buffers)) inc.hasher.update(buf);
       this.m.tell(inc.t, { type: 'ack', tid: inc.t.tid, index: inc.index, bytes: upTo });
     });
     inc.chain.catch((err) => this.storageFailed(inc, err));
