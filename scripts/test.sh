@@ -10,6 +10,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tc >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
+command -v ethtool >/dev/null || need+=(ethtool)
 command -v cc >/dev/null || need+=(build-essential)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

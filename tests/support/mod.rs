@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod delay;
 pub mod netns;
 
 use std::net::SocketAddr;
