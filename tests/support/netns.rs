@@ -98,25 +98,21 @@ impl Lan {
         format!("10.{}.0.1", self.subnet)
     }
 
-    /// Add `ms` of one-way delay on a host's link (netem).
+    /// Add `ms` of delay each way on a host's link: the host's port leaves the bridge and a
+    /// user-space delay line (see `delay.rs`; this kernel has no netem) joins it back.
     pub fn delay(&self, host: usize, ms: u32) {
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.hosts[host],
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            "eth0",
-            "root",
-            "netem",
-            "delay",
-            &format!("{ms}ms"),
-            "limit",
-            "100000",
-        ]);
+        let r = &self.router;
+        let (port, near, far) = (format!("p{host}"), format!("d{host}a"), format!("d{host}b"));
+        sh(&["ip", "-n", r, "link", "set", &port, "nomaster"]);
+        sh(&["ip", "-n", r, "link", "add", &near, "type", "veth", "peer", "name", &far]);
+        sh(&["ip", "-n", r, "link", "set", &near, "master", "br0"]);
+        for dev in [&port, &near, &far] {
+            sh(&["ip", "-n", r, "link", "set", dev, "up", "promisc", "on"]);
+            sh(&["ip", "netns", "exec", r, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off"]);
+        }
+        let host_ns = &self.hosts[host];
+        sh(&["ip", "netns", "exec", host_ns, "ethtool", "-K", "eth0", "tso", "off", "gso", "off", "gro", "off"]);
+        super::delay::delay_line(r, &port, &far, std::time::Duration::from_millis(ms as u64));
     }
 
     /// Start a process inside the router namespace; killed when the LAN is dropped.
