@@ -169,7 +169,10 @@ fn main() {
             "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
             Duration::from_secs(20),
         );
-        println!("{label}: measured ICE round-trip time {:.1} ms", rtt.as_f64().unwrap_or(0.0));
+        println!(
+            "{label}: measured ICE round-trip time {:.1} ms",
+            rtt.as_f64().unwrap_or(0.0)
+        );
         let ceiling = raw_run(&mut a, &mut b, "ceiling", bytes);
         let pairdrop = raw_run(&mut a, &mut b, "pairdrop", bytes);
         println!(

@@ -344,3 +344,40 @@ fn cancel_from_either_side_and_reload_is_noticed() {
     );
     let _ = &s.url;
 }
+
+#[test]
+fn delay_line_adds_latency_without_netem() {
+    let bin = release_binary();
+    let mut lan = Lan::new(1);
+    lan.delay(0, 20);
+    let http = format!("{}:8080", lan.server_ip());
+    lan.spawn_in_router(bin.to_str().unwrap(), &["--http", &http, "--no-mdns"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lan.hosts[0],
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{time_connect}",
+            &format!("http://{http}/healthz"),
+        ])
+        .output()
+        .unwrap();
+    let connect: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    eprintln!(
+        "TCP connect through the delay line: {:.1} ms",
+        connect * 1000.0
+    );
+    assert!(connect >= 0.039, "connect took {connect} s: no delay added");
+    assert!(connect < 1.0, "connect took {connect} s");
+}

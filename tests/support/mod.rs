@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 pub mod browser;
-pub mod delay;
 pub mod netns;
 
 use std::net::SocketAddr;

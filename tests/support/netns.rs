@@ -99,20 +99,39 @@ impl Lan {
     }
 
     /// Add `ms` of delay each way on a host's link: the host's port leaves the bridge and a
-    /// user-space delay line (see `delay.rs`; this kernel has no netem) joins it back.
-    pub fn delay(&self, host: usize, ms: u32) {
-        let r = &self.router;
+    /// user-space delay line (`tests/support/delayline.py`; this kernel has no netem
+    /// qdisc) joins it back.
+    pub fn delay(&mut self, host: usize, ms: u32) {
+        let r = &self.router.clone();
         let (port, near, far) = (format!("p{host}"), format!("d{host}a"), format!("d{host}b"));
         sh(&["ip", "-n", r, "link", "set", &port, "nomaster"]);
-        sh(&["ip", "-n", r, "link", "add", &near, "type", "veth", "peer", "name", &far]);
+        sh(&[
+            "ip", "-n", r, "link", "add", &near, "type", "veth", "peer", "name", &far,
+        ]);
         sh(&["ip", "-n", r, "link", "set", &near, "master", "br0"]);
+        // Frames are copied as captured: checksums must be complete (no tx offload) and no
+        // frame may exceed the MTU (no segmentation offloads).
+        let offloads = ["tx", "off", "tso", "off", "gso", "off", "gro", "off"];
         for dev in [&port, &near, &far] {
             sh(&["ip", "-n", r, "link", "set", dev, "up", "promisc", "on"]);
-            sh(&["ip", "netns", "exec", r, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off"]);
         }
-        let host_ns = &self.hosts[host];
-        sh(&["ip", "netns", "exec", host_ns, "ethtool", "-K", "eth0", "tso", "off", "gso", "off", "gro", "off"]);
-        super::delay::delay_line(r, &port, &far, std::time::Duration::from_millis(ms as u64));
+        for dev in [&port, &near, &far, &"br0".to_string()] {
+            sh(&[
+                &["ip", "netns", "exec", r, "ethtool", "-K", dev][..],
+                &offloads[..],
+            ]
+            .concat());
+        }
+        let host_ns = &self.hosts[host].clone();
+        sh(&[
+            &["ip", "netns", "exec", host_ns, "ethtool", "-K", "eth0"][..],
+            &offloads[..],
+        ]
+        .concat());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/delayline.py");
+        let secs = format!("{}", ms as f64 / 1000.0);
+        self.spawn_in_router("python3", &[script, &port, &far, &secs]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 
     /// Start a process inside the router namespace; killed when the LAN is dropped.
