@@ -155,7 +155,7 @@ fn main() {
     let file = dir.0.join("bench.bin");
     generate(&file, bytes, 42);
     let mut results: Vec<(String, Value)> = Vec::new();
-    for (label, delay) in [("40 ms RTT", Some(20)), ("no added delay", None)] {
+    for (label, delay) in [("40 ms RTT", Some(10)), ("no added delay", None)] {
         let mut s = Setup::new(delay);
         let hd = homedrop_run(&mut s, &file, "bench.bin", bytes);
         let (mut a, mut b) = (

@@ -83,6 +83,7 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// `delay_ms` is added each way on each host's link (so A↔B RTT is 4 × delay_ms).
     pub fn new(delay_ms: Option<u32>) -> Setup {
         let bin = release_binary();
         let mut lan = Lan::new(2);
