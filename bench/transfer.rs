@@ -117,7 +117,7 @@ fn raw_connect(a: &mut Browser, b: &mut Browser) {
 /// MB/s of a raw run (`ceiling` or `pairdrop`), timed on the receiver.
 fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64) -> f64 {
     a.eval(&format!(
-        "raw.{mode}({bytes}).then(v => (window.rawSent = v, true))"
+        "(raw.{mode}({bytes}).then(v => (window.rawSent = v)), true)"
     ));
     let ms = b.wait_for("raw.done", Duration::from_secs(900));
     b.eval("raw.done = null");
