@@ -11,7 +11,6 @@
 //! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size).
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 #[path = "../tests/browser.rs"]

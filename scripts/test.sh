@@ -12,11 +12,23 @@ command -v tc >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v cc >/dev/null || need+=(build-essential)
+# coturn's client tools (turnutils_uclient, turnutils_peer, turnutils_stunclient) for the
+# relay interop tests. Its server is never started: it would take port 3478.
+{ command -v turnutils_uclient && command -v turnutils_peer && command -v turnutils_stunclient; } \
+  >/dev/null || need+=(coturn)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Keep package scripts from starting services (coturn's) while installing.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+  fi
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  [ -z "$policy" ] || rm -f "$policy"
+  case " ${need[*]} " in *" coturn "*) systemctl disable coturn >/dev/null 2>&1 || true ;; esac
 fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 

@@ -3,7 +3,8 @@
 //! Like mini-redis, [`run`] takes already-bound sockets and a shutdown future, so tests start
 //! the whole application in-process on port 0, and `main` stays a thin shell. On shutdown
 //! it stops accepting, tells every connected client that homedrop is restarting, and waits
-//! (at most [`DRAIN_TIMEOUT`]) for every task to finish.
+//! (at most [`DRAIN_TIMEOUT`]) for every task to finish. The STUN/TURN relay (when enabled)
+//! is bound here too and drains under the same token.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::net::{local_subnets, Subnet};
+use crate::relay;
 use crate::signaling::{Hub, HubSettings};
 
 /// Longest wait for connections to close on shutdown.
@@ -99,6 +101,10 @@ pub async fn run_with_hub(
     if let Ok(addr) = http.local_addr() {
         tracing::info!("serving http on {addr}");
     }
+    let relay = match shared.config.turn {
+        Some(addr) => Some(start_relay(&shared.config, addr, token.clone()).await?),
+        None => None,
+    };
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
     let sweeper = {
         let (hub, token) = (hub.clone(), token.clone());
@@ -122,6 +128,19 @@ pub async fn run_with_hub(
     let _ = server.await;
     let _ = sweeper.await;
     let _ = watchdog.await;
+    if let Some((shell, task)) = relay {
+        match tokio::time::timeout(DRAIN_TIMEOUT, task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("relay stopped with an error: {e}"),
+            Ok(Err(e)) => tracing::warn!("relay task failed: {e}"),
+            Err(_) => tracing::warn!("the relay did not drain within {DRAIN_TIMEOUT:?}"),
+        }
+        tracing::info!(
+            "relay stopped; {:?}; {:?}",
+            shell.stats(),
+            shell.shell_stats()
+        );
+    }
     shared.tasks.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, shared.tasks.wait())
         .await
@@ -130,6 +149,33 @@ pub async fn run_with_hub(
         tracing::warn!("some connections did not close within {DRAIN_TIMEOUT:?}");
     }
     Ok(())
+}
+
+type RelayTask = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Binds the STUN/TURN relay on `addr` (UDP and TCP) and runs it until `token` is cancelled.
+async fn start_relay(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    token: CancellationToken,
+) -> anyhow::Result<(relay::Shell, RelayTask)> {
+    use anyhow::Context;
+    let secret = crate::config::turn_secret(config).context("cannot set up the TURN secret")?;
+    let core = relay::Config {
+        secret: secret.into_bytes(),
+        advertised_ip: config.relay_ip,
+        ..relay::Config::default()
+    };
+    let relay = relay::Relay::bind(core, addr, addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (--turn)"))?;
+    let (udp, tcp) = relay.local_addrs();
+    tracing::info!(
+        "STUN/TURN relay on udp {udp} and tcp {tcp}, relayed addresses on {}",
+        config.relay_ip
+    );
+    let shell = relay.shell();
+    Ok((shell, tokio::spawn(relay.run(token))))
 }
 
 /// Tell systemd (when it started us with `Type=notify`); a no-op elsewhere.

@@ -56,6 +56,27 @@ pub struct Args {
     /// Most simultaneous HTTP/WebSocket connections, 1 to 100000 [default: 1024]
     #[arg(long, env = "HOMEDROP_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<String>,
+
+    /// Address and port of the STUN/TURN relay, UDP and TCP [default: 0.0.0.0:3478]
+    #[arg(long, env = "HOMEDROP_TURN", value_name = "ADDR")]
+    pub turn: Option<String>,
+
+    /// Do not run the STUN/TURN relay
+    #[arg(long, env = "HOMEDROP_NO_TURN")]
+    pub no_turn: bool,
+
+    /// Shared secret for TURN credentials, at least 16 characters [default: generated once, kept in <state-dir>/turn-secret]
+    #[arg(
+        long,
+        env = "HOMEDROP_TURN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub turn_secret: Option<String>,
+
+    /// IPv4 address the relay advertises in relayed addresses [default: first private IPv4 of a non-loopback interface, else 127.0.0.1]
+    #[arg(long, env = "HOMEDROP_RELAY_IP", value_name = "IP")]
+    pub relay_ip: Option<String>,
 }
 
 /// The keys a config file may hold: the long flags, with `-` or `_`.
@@ -75,6 +96,13 @@ struct FileConfig {
     room_capacity: Option<u32>,
     #[serde(alias = "max_connections")]
     max_connections: Option<u32>,
+    turn: Option<String>,
+    #[serde(alias = "no_turn")]
+    no_turn: Option<bool>,
+    #[serde(alias = "turn_secret")]
+    turn_secret: Option<String>,
+    #[serde(alias = "relay_ip")]
+    relay_ip: Option<String>,
 }
 
 /// Validated configuration the whole application runs from.
@@ -89,7 +117,19 @@ pub struct Config {
     pub max_connections: usize,
     /// How long an empty room lives (not a flag: 10 minutes; tests shorten it).
     pub room_idle_ttl: std::time::Duration,
+    /// STUN/TURN relay address (UDP and TCP); `None` with `--no-turn`.
+    pub turn: Option<SocketAddr>,
+    /// The TURN REST secret given by flag/env/file; `None`: the one kept in the state
+    /// directory (see [`turn_secret`]).
+    pub turn_secret: Option<String>,
+    /// The IPv4 address put in relayed addresses.
+    pub relay_ip: IpAddr,
 }
+
+/// Shortest accepted TURN secret (characters).
+pub const MIN_TURN_SECRET: usize = 16;
+/// File in the state directory holding the generated TURN secret.
+pub const TURN_SECRET_FILE: &str = "turn-secret";
 
 /// A configuration problem, printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -115,17 +155,21 @@ impl Default for Config {
             room_capacity: 10,
             max_connections: 1024,
             room_idle_ttl: std::time::Duration::from_secs(600),
+            turn: Some(SocketAddr::from(([0, 0, 0, 0], 3478))),
+            turn_secret: None,
+            relay_ip: IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
 
 impl Config {
-    /// A configuration for tests: loopback, port 0, no mDNS.
+    /// A configuration for tests: loopback, port 0, no mDNS, no TURN relay.
     pub fn for_tests(state_dir: &Path) -> Self {
         Config {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_dir: state_dir.to_path_buf(),
             mdns: false,
+            turn: None,
             ..Config::default()
         }
     }
@@ -186,6 +230,31 @@ impl Config {
             c.max_connections =
                 parse_num(&v, 1, 100_000).map_err(|r| flag_err("max-connections", &v, r))? as usize;
         }
+        if let Some(v) = file.turn {
+            c.turn = Some(parse_addr(&v).map_err(|r| file_err(&file_name, "turn", &v, r))?);
+        }
+        if let Some(v) = args.turn {
+            c.turn = Some(parse_addr(&v).map_err(|reason| flag_err("turn", &v, reason))?);
+        }
+        if args.no_turn || file.no_turn.unwrap_or(false) {
+            c.turn = None;
+        }
+        if let Some(v) = file.turn_secret {
+            validate_secret(&v).map_err(|r| file_err(&file_name, "turn-secret", "…", r))?;
+            c.turn_secret = Some(v);
+        }
+        if let Some(v) = args.turn_secret {
+            // The value is a secret: never echoed in the error.
+            validate_secret(&v).map_err(|reason| flag_err("turn-secret", "…", reason))?;
+            c.turn_secret = Some(v);
+        }
+        c.relay_ip = match (args.relay_ip, file.relay_ip) {
+            (Some(v), _) => parse_relay_ip(&v).map_err(|r| flag_err("relay-ip", &v, r))?,
+            (None, Some(v)) => {
+                parse_relay_ip(&v).map_err(|r| file_err(&file_name, "relay-ip", &v, r))?
+            }
+            (None, None) => crate::net::default_relay_ip(),
+        };
         Ok(c)
     }
 }
@@ -248,6 +317,81 @@ fn check_range(n: u64, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
+fn validate_secret(v: &str) -> Result<(), String> {
+    let n = v.chars().count();
+    if n < MIN_TURN_SECRET {
+        return Err(format!("at least {MIN_TURN_SECRET} characters"));
+    }
+    if n > 256 {
+        return Err("longer than 256 characters".into());
+    }
+    if v.trim() != v || v.chars().any(char::is_control) {
+        return Err("no surrounding spaces or control characters".into());
+    }
+    Ok(())
+}
+
+fn parse_relay_ip(v: &str) -> Result<IpAddr, String> {
+    let ip = v
+        .trim()
+        .parse::<IpAddr>()
+        .map_err(|_| "expected an IPv4 address, for example 192.168.1.10".to_string())?;
+    match ip {
+        IpAddr::V4(v4) if !v4.is_unspecified() && !v4.is_multicast() && !v4.is_broadcast() => {
+            Ok(ip)
+        }
+        IpAddr::V4(_) => Err("must be an address clients can reach".into()),
+        IpAddr::V6(_) => Err("the relay hands out IPv4 relayed addresses only".into()),
+    }
+}
+
+/// The TURN secret: the configured one, else the one kept in `<state-dir>/turn-secret`,
+/// generated (32 random bytes, hex) on first start. The state directory is created with
+/// mode 0700 and the file with 0600.
+pub fn turn_secret(config: &Config) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Write};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(s) = &config.turn_secret {
+        return Ok(s.clone());
+    }
+    let dir = &config.state_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let path = dir.join(TURN_SECRET_FILE);
+    let invalid = |reason: String| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("{}: {reason}", path.display()),
+        )
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = text.trim().to_string();
+            validate_secret(&secret).map_err(invalid)?;
+            return Ok(secret);
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::new(e.kind(), format!("{}: {e}", path.display()))),
+    }
+    let secret = crate::signaling::registry::random_hex(32);
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(f) => f,
+        // Another process created it meanwhile: use that one.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return turn_secret(config),
+        Err(e) => return Err(Error::new(e.kind(), format!("{}: {e}", path.display()))),
+    };
+    file.write_all(format!("{secret}\n").as_bytes())?;
+    file.sync_all()?;
+    Ok(secret)
+}
+
 fn validate_log(v: &str) -> Result<(), String> {
     if v.len() > 256 {
         return Err("longer than 256 characters".into());
@@ -281,14 +425,69 @@ mod tests {
     }
 
     #[test]
+    fn turn_flags() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.turn, Some("0.0.0.0:3478".parse().unwrap()));
+        assert!(c.turn_secret.is_none());
+        assert!(c.relay_ip.is_ipv4() && !c.relay_ip.is_unspecified());
+        assert_eq!(parse(&["--no-turn"]).unwrap().turn, None);
+        let c = parse(&["--turn", "127.0.0.1:5000", "--relay-ip", "10.0.0.2"]).unwrap();
+        assert_eq!(c.turn, Some("127.0.0.1:5000".parse().unwrap()));
+        assert_eq!(c.relay_ip, "10.0.0.2".parse::<IpAddr>().unwrap());
+        let c = parse(&["--turn-secret", "0123456789abcdef"]).unwrap();
+        assert_eq!(c.turn_secret.as_deref(), Some("0123456789abcdef"));
+        let e = parse(&["--turn-secret", "0123456789abcde"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--turn-secret") && !e.contains("abcde"), "{e}");
+        for bad in ["::1", "0.0.0.0", "224.0.0.1", "host"] {
+            let e = parse(&["--relay-ip", bad]).unwrap_err().to_string();
+            assert!(e.contains("--relay-ip"), "{e}");
+        }
+        assert!(parse(&["--turn", "3478"]).is_err());
+    }
+
+    #[test]
+    fn turn_secret_is_generated_once_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("hd-secret-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = dir.join("state");
+        let c = Config::for_tests(&state);
+        let first = turn_secret(&c).unwrap();
+        assert_eq!(first.len(), 64, "32 bytes as hex");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join(TURN_SECRET_FILE)), 0o600);
+        assert_eq!(turn_secret(&c).unwrap(), first, "read back on later starts");
+        let given = Config {
+            turn_secret: Some("given-secret-0123".into()),
+            ..c.clone()
+        };
+        assert_eq!(turn_secret(&given).unwrap(), "given-secret-0123");
+        std::fs::write(state.join(TURN_SECRET_FILE), "short\n").unwrap();
+        assert!(
+            turn_secret(&c).is_err(),
+            "a bad file is an error, not replaced"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn file_is_below_flags() {
         let dir = std::env::temp_dir().join(format!("hd-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("c.toml");
-        std::fs::write(&f, "http = \"127.0.0.1:9000\"\nroom-capacity = 3\n").unwrap();
+        std::fs::write(
+            &f,
+            "http = \"127.0.0.1:9000\"\nroom-capacity = 3\nturn = \"127.0.0.1:3479\"\nrelay-ip = \"10.1.2.3\"\n",
+        )
+        .unwrap();
         let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
         assert_eq!(c.http.port(), 9000);
         assert_eq!(c.room_capacity, 3);
+        assert_eq!(c.turn, Some("127.0.0.1:3479".parse().unwrap()));
+        assert_eq!(c.relay_ip, "10.1.2.3".parse::<IpAddr>().unwrap());
         let c = parse(&["--config", f.to_str().unwrap(), "--http", "127.0.0.1:9001"]).unwrap();
         assert_eq!(c.http.port(), 9001);
         std::fs::write(&f, "htp = \"x\"\n").unwrap();

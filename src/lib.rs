@@ -1,5 +1,5 @@
 //! homedrop: send files, text and photos between devices, at home and beyond, with no
-//! outside service. One binary serves the web client, WebSocket signaling and (later) its own
+//! outside service. One binary serves the web client, WebSocket signaling and its own
 //! STUN/TURN relay; file bytes travel browser to browser over WebRTC data channels.
 //!
 //! # Layout
@@ -8,9 +8,11 @@
 //! - [`http`]: hyper server, embedded assets, routes, errors → status codes.
 //! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing.
 //! - [`net`]: which clients form the home group.
+//! - [`relay`]: STUN/TURN relay: a sans-IO core on the `stun` codec plus its tokio shell.
 
 pub mod app;
 pub mod config;
 pub mod http;
 pub mod net;
+pub mod relay;
 pub mod signaling;

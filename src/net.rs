@@ -61,6 +61,20 @@ fn mask_eq(a: &[u8], b: &[u8], prefix: u8) -> bool {
     true
 }
 
+/// The address the TURN relay advertises by default: the first private IPv4 address of a
+/// non-loopback interface, else 127.0.0.1.
+pub fn default_relay_ip() -> IpAddr {
+    let ifaces = if_addrs::get_if_addrs().unwrap_or_default();
+    ifaces
+        .iter()
+        .filter(|i| !i.is_loopback())
+        .find_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(ref a) if a.ip.is_private() => Some(IpAddr::V4(a.ip)),
+            _ => None,
+        })
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
 /// The subnets of this machine's interfaces (loopback excluded: it is private anyway).
 pub fn local_subnets() -> Vec<Subnet> {
     let Ok(ifaces) = if_addrs::get_if_addrs() else {
@@ -69,15 +83,15 @@ pub fn local_subnets() -> Vec<Subnet> {
     ifaces
         .into_iter()
         .filter(|i| !i.is_loopback())
-        .filter_map(|i| match i.addr {
-            if_addrs::IfAddr::V4(a) => Some(Subnet {
+        .map(|i| match i.addr {
+            if_addrs::IfAddr::V4(a) => Subnet {
                 addr: IpAddr::V4(a.ip),
                 prefix: prefix_len(&a.netmask.octets()),
-            }),
-            if_addrs::IfAddr::V6(a) => Some(Subnet {
+            },
+            if_addrs::IfAddr::V6(a) => Subnet {
                 addr: IpAddr::V6(a.ip),
                 prefix: prefix_len(&a.netmask.octets()),
-            }),
+            },
         })
         .collect()
 }

@@ -12,6 +12,10 @@ fn invalid_values_exit_2_with_one_line_naming_the_flag() {
         (&["--max-connections", "x"], "--max-connections"),
         (&["--log", "=[bad"], "--log"),
         (&["--trusted-proxy", "proxy.example"], "--trusted-proxy"),
+        (&["--turn", "3478"], "--turn"),
+        (&["--turn-secret", "too-short"], "--turn-secret"),
+        (&["--relay-ip", "::1"], "--relay-ip"),
+        (&["--relay-ip", "0.0.0.0"], "--relay-ip"),
     ];
     for (args, flag) in cases {
         let out = Command::new(binary()).args(*args).output().unwrap();
@@ -42,6 +46,10 @@ fn help_documents_every_flag() {
         "--trusted-proxy",
         "--room-capacity",
         "--max-connections",
+        "--turn",
+        "--no-turn",
+        "--turn-secret",
+        "--relay-ip",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

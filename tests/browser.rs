@@ -94,7 +94,8 @@ impl Setup {
         let http = format!("{}:8080", lan.server_ip());
         lan.spawn_in_router(
             bin.to_str().unwrap(),
-            &["--http", &http, "--no-mdns", "--log", "warn"],
+            // Browsers get no TURN credentials yet: no relay (and no secret in ./homedrop-state).
+            &["--http", &http, "--no-mdns", "--no-turn", "--log", "warn"],
         );
         let url = format!("http://{http}/");
         let mut a = Browser::launch(Some(&lan.hosts[0]));

@@ -8,5 +8,11 @@ mod binary;
 mod browser;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
+mod relay_flood;
+/// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).
+mod relay_interop;
+/// The relay's stream limits (connections, framing, first-frame timeout) and drain.
+mod relay_shell;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;

@@ -1,0 +1,124 @@
+//! [`Relay`]: bind sockets, build the core, run the shell. The one-call way
+//! to get a TURN server (what homedrop's main and the interop tests use).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::CancellationToken;
+
+use super::shell::{Shell, ShellConfig, ShellStats};
+use super::{Config, Server, Stats};
+
+/// Attempts at giving TCP the same ephemeral port as UDP.
+const SAME_PORT_TRIES: usize = 16;
+
+/// A bound, not yet running relay.
+pub struct Relay {
+    shell: Shell,
+    tcp: TcpListener,
+    udp_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl Relay {
+    /// Binds UDP on `udp_addr` and TCP on `tcp_addr` with default shell
+    /// settings and a random core seed. When both are the same address with
+    /// port 0, TCP gets the port UDP was given (TURN clients use one port
+    /// for both; `turnutils_uclient -t` does).
+    pub async fn bind(
+        config: Config,
+        udp_addr: SocketAddr,
+        tcp_addr: SocketAddr,
+    ) -> io::Result<Relay> {
+        Self::bind_with(config, ShellConfig::default(), udp_addr, tcp_addr).await
+    }
+
+    /// [`Relay::bind`] with explicit shell settings.
+    pub async fn bind_with(
+        config: Config,
+        opts: ShellConfig,
+        udp_addr: SocketAddr,
+        tcp_addr: SocketAddr,
+    ) -> io::Result<Relay> {
+        let (udp, tcp) = bind_pair(udp_addr, tcp_addr).await?;
+        let (udp_addr, tcp_addr) = (udp.local_addr()?, tcp.local_addr()?);
+        let core = Arc::new(Mutex::new(Server::new(config, seed())));
+        let shutdown = CancellationToken::new();
+        let shell = Shell::new(core, udp, opts, shutdown.clone());
+        Ok(Relay {
+            shell,
+            tcp,
+            udp_addr,
+            tcp_addr,
+            shutdown,
+        })
+    }
+
+    /// The bound (UDP, TCP) addresses.
+    pub fn local_addrs(&self) -> (SocketAddr, SocketAddr) {
+        (self.udp_addr, self.tcp_addr)
+    }
+
+    /// A handle for stats and for adding TLS connections while running.
+    pub fn shell(&self) -> Shell {
+        self.shell.clone()
+    }
+
+    /// The core's counters.
+    pub fn stats(&self) -> Stats {
+        self.shell.stats()
+    }
+
+    /// The shell's counters.
+    pub fn shell_stats(&self) -> ShellStats {
+        self.shell.shell_stats()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains every task.
+    pub async fn run(self, shutdown: CancellationToken) -> io::Result<()> {
+        let Relay {
+            shell,
+            tcp,
+            shutdown: own,
+            ..
+        } = self;
+        // Link the caller's token to the shell's own one.
+        let link = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            own.cancel();
+        });
+        let result = shell.run(tcp).await;
+        link.abort();
+        result
+    }
+}
+
+async fn bind_pair(
+    udp_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+) -> io::Result<(UdpSocket, TcpListener)> {
+    let same_ephemeral = udp_addr == tcp_addr && udp_addr.port() == 0;
+    if same_ephemeral {
+        for _ in 0..SAME_PORT_TRIES {
+            let udp = UdpSocket::bind(udp_addr).await?;
+            let mut want = udp_addr;
+            want.set_port(udp.local_addr()?.port());
+            if let Ok(tcp) = TcpListener::bind(want).await {
+                return Ok((udp, tcp));
+            }
+        }
+    }
+    Ok((
+        UdpSocket::bind(udp_addr).await?,
+        TcpListener::bind(tcp_addr).await?,
+    ))
+}
+
+/// A core seed from the OS-seeded hasher keys (no extra dependency).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}

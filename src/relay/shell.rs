@@ -1,0 +1,271 @@
+//! The tokio shell around the sans-IO core: sockets, tasks, timers.
+//!
+//! Why it is shaped like this:
+//! * The core ([`Server`]) is synchronous and does no I/O, so it sits behind a
+//!   `std::sync::Mutex` that is only held for one `handle` call (microseconds)
+//!   and never across an `.await`. One UDP receive loop, one task per TCP/TLS
+//!   connection and one timer task share it.
+//! * `Server::handle` returns at most one [`Output`]. Where it goes depends on
+//!   the receiver's transport: UDP clients get a datagram on the one UDP
+//!   socket; stream clients get a frame pushed into their connection's bounded
+//!   writer queue ([`STREAM_QUEUE`]). Relayed data for a stream client whose
+//!   queue is full is dropped (UDP semantics: TURN data has no delivery
+//!   guarantee and a slow reader must not stall the relay for everyone);
+//!   replies to a connection's own requests wait for room instead, which pushes
+//!   back on that client only.
+//! * Every task is spawned on one [`TaskTracker`], so shutdown = cancel the
+//!   token, then wait for the tracker: connection tasks tell the core the
+//!   client is gone and their writers flush before `run` returns.
+//!
+//! UDP details are in `udp.rs`, stream (TCP, later TLS) details in `tcp.rs`,
+//! the bind-and-run convenience [`Relay`] in `service.rs`.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{ClientAddr, Now, Output, Server, Stats};
+
+/// Frames queued per stream connection before relayed data to it is dropped.
+pub const STREAM_QUEUE: usize = 256;
+
+/// Tunables of the shell (the core has its own [`super::Config`]).
+#[derive(Debug, Clone)]
+pub struct ShellConfig {
+    /// SO_RCVBUF / SO_SNDBUF for the UDP socket. All clients share one socket,
+    /// so a burst from many clients lands in one kernel queue: with Linux's
+    /// 212 KiB default, 50 uclient clients lost 0.7-4 % of packets
+    /// (`Udp RcvbufErrors`); 4 MiB made it 0. Linux caps the value at
+    /// `net.core.rmem_max` / `wmem_max` (a warning is logged when it does).
+    pub udp_buffer: usize,
+    /// Largest accepted stream frame (STUN message or ChannelData incl.
+    /// padding); a bigger frame closes the connection.
+    pub max_frame: usize,
+    /// Concurrent stream connections; further ones are closed on accept.
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed (which deletes
+    /// its allocation). Longer than the default allocation lifetime, so a
+    /// client that only refreshes is never cut off.
+    pub idle_timeout: Duration,
+    /// A new connection must deliver its first complete frame within this
+    /// (keeps idle sockets from holding connection slots).
+    pub first_frame_timeout: Duration,
+    /// How long a closing connection may take to flush its queued frames.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ShellConfig {
+    fn default() -> Self {
+        Self {
+            udp_buffer: 4 << 20,
+            max_frame: 20 + 65535,
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(660),
+            first_frame_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Shell counters (the core's are in [`Stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShellStats {
+    pub udp_received: u64,
+    pub udp_sent: u64,
+    pub udp_send_errors: u64,
+    pub stream_accepted: u64,
+    pub stream_rejected: u64,
+    pub stream_current: u64,
+    /// Frames for stream clients dropped (queue full or connection gone).
+    pub stream_dropped: u64,
+    /// Connections closed for bad framing or an oversized frame.
+    pub stream_frame_errors: u64,
+    pub stream_idle_closed: u64,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub udp_received: AtomicU64,
+    pub udp_sent: AtomicU64,
+    pub udp_send_errors: AtomicU64,
+    pub stream_accepted: AtomicU64,
+    pub stream_rejected: AtomicU64,
+    pub stream_current: AtomicU64,
+    pub stream_dropped: AtomicU64,
+    pub stream_frame_errors: AtomicU64,
+    pub stream_idle_closed: AtomicU64,
+}
+
+pub(super) fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+pub(super) struct Inner {
+    pub core: Arc<Mutex<Server>>,
+    pub udp: Arc<UdpSocket>,
+    pub streams: Mutex<HashMap<ClientAddr, mpsc::Sender<Bytes>>>,
+    pub opts: ShellConfig,
+    pub counters: Counters,
+    pub conn_slots: Arc<Semaphore>,
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+/// A cheap, cloneable handle on a running shell: feeds the core, routes its
+/// outputs, and accepts extra stream connections (e.g. TLS) via
+/// [`Shell::spawn_stream`].
+#[derive(Clone)]
+pub struct Shell {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl Shell {
+    /// Wraps `core` and the UDP socket (whose buffers are enlarged here).
+    /// Nothing runs until [`Shell::run`].
+    pub fn new(
+        core: Arc<Mutex<Server>>,
+        udp: UdpSocket,
+        opts: ShellConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        super::udp::tune_buffers(&udp, opts.udp_buffer);
+        let inner = Inner {
+            core,
+            udp: Arc::new(udp),
+            streams: Mutex::new(HashMap::new()),
+            conn_slots: Arc::new(Semaphore::new(opts.max_connections)),
+            opts,
+            counters: Counters::default(),
+            tracker: TaskTracker::new(),
+            shutdown,
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Runs the UDP loop, the TCP accept loop and the timer until the
+    /// shutdown token is cancelled, then waits for every connection task.
+    pub async fn run(&self, tcp: TcpListener) -> io::Result<()> {
+        let inner = &self.inner;
+        inner.tracker.spawn(self.clone().udp_loop());
+        inner.tracker.spawn(self.clone().timer_loop());
+        let accept = self.accept_loop(tcp).await;
+        inner.shutdown.cancel(); // a failed listener stops everything
+        inner.tracker.close();
+        inner.tracker.wait().await;
+        accept
+    }
+
+    /// The core's counters.
+    pub fn stats(&self) -> Stats {
+        self.core().stats()
+    }
+
+    /// The shell's counters.
+    pub fn shell_stats(&self) -> ShellStats {
+        let c = &self.inner.counters;
+        ShellStats {
+            udp_received: c.udp_received.load(Relaxed),
+            udp_sent: c.udp_sent.load(Relaxed),
+            udp_send_errors: c.udp_send_errors.load(Relaxed),
+            stream_accepted: c.stream_accepted.load(Relaxed),
+            stream_rejected: c.stream_rejected.load(Relaxed),
+            stream_current: c.stream_current.load(Relaxed),
+            stream_dropped: c.stream_dropped.load(Relaxed),
+            stream_frame_errors: c.stream_frame_errors.load(Relaxed),
+            stream_idle_closed: c.stream_idle_closed.load(Relaxed),
+        }
+    }
+
+    /// Locks the core. Never hold the guard across an `.await`.
+    pub(super) fn core(&self) -> MutexGuard<'_, Server> {
+        // A panic inside the core must not take the relay down with a
+        // poisoned lock; the core's state is still consistent per call.
+        self.inner.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Feeds one datagram / frame to the core.
+    pub(super) fn feed(&self, bytes: &[u8], from: ClientAddr) -> Option<Output> {
+        self.core().handle(bytes, from, Now::system())
+    }
+
+    /// Sends an output that is not a reply on the connection that is
+    /// currently reading (those go through the connection's own queue).
+    pub(super) async fn route(&self, out: Output) {
+        let to = out.to();
+        let bytes = match out {
+            Output::Reply { bytes, .. } | Output::Deliver { bytes, .. } => bytes,
+        };
+        if to.transport.is_stream() {
+            self.push_stream(to, Bytes::from(bytes));
+            return;
+        }
+        let c = &self.inner.counters;
+        match self.inner.udp.send_to(&bytes, to.addr).await {
+            Ok(_) => bump(&c.udp_sent),
+            Err(e) => {
+                bump(&c.udp_send_errors);
+                tracing::debug!(to = %to.addr, error = %e, "udp send failed");
+            }
+        }
+    }
+
+    /// Queues a frame for a stream client without waiting; drops it when the
+    /// queue is full or the connection is gone.
+    fn push_stream(&self, to: ClientAddr, bytes: Bytes) {
+        let tx = self
+            .inner
+            .streams
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&to).cloned());
+        let sent = tx.is_some_and(|tx| tx.try_send(bytes).is_ok());
+        if !sent {
+            bump(&self.inner.counters.stream_dropped);
+        }
+    }
+
+    /// Drives `handle_timeout`: at the core's `next_timeout`, and at least
+    /// once a second (allocations created meanwhile may expire earlier than
+    /// the deadline computed before they existed; 1 s bounds that error).
+    async fn timer_loop(self) {
+        let shutdown = self.inner.shutdown.clone();
+        loop {
+            let now = tokio::time::Instant::now();
+            let cap = now + Duration::from_secs(1);
+            let next = self
+                .core()
+                .next_timeout()
+                .map(tokio::time::Instant::from_std);
+            let at = next.map_or(cap, |n| n.clamp(now, cap));
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(at) => {}
+            }
+            self.core().handle_timeout(std::time::Instant::now());
+        }
+    }
+}
+
+/// Runs a relay shell on already-bound sockets until `shutdown` is
+/// cancelled; returns after all tasks have finished. Stream connections for
+/// other transports (TLS) can be added with [`Shell::spawn_stream`] on a
+/// shell built with [`Shell::new`] instead.
+pub async fn run(
+    core: Arc<Mutex<Server>>,
+    udp: UdpSocket,
+    tcp: TcpListener,
+    opts: ShellConfig,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    Shell::new(core, udp, opts, shutdown).run(tcp).await
+}

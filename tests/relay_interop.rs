@@ -1,0 +1,214 @@
+//! Interop against coturn's real client tools (`apt-get install -y coturn`;
+//! the server itself is never started). Each test runs the relay in-process on
+//! 127.0.0.1 with ephemeral ports, advertised relay IP 127.0.0.1 and virtual
+//! relay ports 20000-20999 (below Linux's ephemeral range, so the echo peer's
+//! port is never one of them).
+//!
+//! Tool quirks this setup accounts for (see the report):
+//! * `-W` signs usernames `now + 24 h`, beyond the core's default 12 h
+//!   horizon: `credential_horizon` is raised to 25 h here.
+//! * Without `-u` the REST username is a bare timestamp, which homedrop
+//!   refuses (it wants `<expiry>:<id>`): `-u interop` is passed.
+//! * Without `-c` uclient allocates RTP/RTCP pairs with EVEN-PORT(R) and then
+//!   RESERVATION-TOKEN, which the core does not issue (508): `-c` is passed.
+//! * uclient picks channel numbers up to 0x7FFF (RFC 5766 range).
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use homedrop::relay::{Config, Relay, Shell};
+use tokio::process::Command;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "interop-secret";
+/// The tools load the CPU; the machine is small. One tool run at a time.
+static TOOL_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Running {
+    port: u16,
+    shell: Shell,
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start() -> Running {
+        let config = Config {
+            secret: SECRET.into(),
+            advertised_ip: [127, 0, 0, 1].into(),
+            port_min: 20000,
+            port_max: 20999,
+            max_allocations_per_user: 100,
+            credential_horizon: Duration::from_secs(25 * 3600),
+            ..Config::default()
+        };
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let relay = Relay::bind(config, any, any).await.expect("bind");
+        let (udp, tcp) = relay.local_addrs();
+        assert_eq!(udp.port(), tcp.port(), "uclient -t uses the same port");
+        let stop = CancellationToken::new();
+        let shell = relay.shell();
+        let task = tokio::spawn(relay.run(stop.clone()));
+        Running {
+            port: udp.port(),
+            shell,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the relay and checks that shutdown drains within 5 s.
+    async fn stop(self) {
+        self.stop.cancel();
+        let res = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+        res.expect("shutdown drains").unwrap().expect("run ok");
+    }
+}
+
+/// Runs a coturn tool to completion (60 s limit), returns stdout+stderr.
+async fn tool(name: &str, args: &[String]) -> String {
+    let child = Command::new(name)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name}: {e} (apt-get install -y coturn)"));
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{name} timed out"))
+        .expect("tool output");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+fn args(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The number after `key` on the last line containing it.
+fn number_after(out: &str, key: &str) -> Option<f64> {
+    let line = out.lines().rev().find(|l| l.contains(key))?;
+    let rest = &line[line.find(key)? + key.len()..];
+    let num: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    num.parse().ok()
+}
+
+/// uclient's summary: (lost, sent, received, average RTT ms).
+fn summary(out: &str) -> (f64, f64, f64, f64) {
+    let get = |k| number_after(out, k).unwrap_or_else(|| panic!("no {k:?} in:\n{out}"));
+    (
+        get("Total lost packets "),
+        get("tot_send_msgs="),
+        get("tot_recv_msgs="),
+        get("Average round trip delay "),
+    )
+}
+
+async fn client_to_client(transport_flag: &str) {
+    let _one = TOOL_LOCK.lock().await;
+    let relay = Running::start().await;
+    let a = format!(
+        "{transport_flag} -W {SECRET} -u interop -p {} -y -c -n 200 -m 10 -l 1000 127.0.0.1",
+        relay.port
+    );
+    let out = tool("turnutils_uclient", &args(&a)).await;
+    let (lost, sent, recv, rtt) = summary(&out);
+    let stats = relay.shell.stats();
+    println!(
+        "uclient {transport_flag:>2} -y: lost {lost}, sent {sent}, received {recv}, \
+         avg RTT {rtt} ms; core {stats:?}; shell {:?}",
+        relay.shell.shell_stats()
+    );
+    assert_eq!(lost, 0.0, "{out}");
+    assert_eq!(sent, 2000.0, "{out}");
+    assert_eq!(sent, recv, "{out}");
+    assert_eq!(stats.packets_relayed, 2000);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uclient_udp_client_to_client() {
+    client_to_client("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uclient_tcp_client_to_client() {
+    client_to_client("-t").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stunclient_binding() {
+    let _one = TOOL_LOCK.lock().await;
+    let relay = Running::start().await;
+    let out = tool(
+        "turnutils_stunclient",
+        &args(&format!("-p {} 127.0.0.1", relay.port)),
+    )
+    .await;
+    println!("{}", out.trim());
+    assert!(out.contains("UDP reflexive addr: 127.0.0.1:"), "{out}");
+    relay.stop().await;
+}
+
+/// An echo peer on loopback that demonstrably answers, so that a silent
+/// relay run proves refusal rather than a missing peer.
+async fn echo_peer() -> (tokio::process::Child, u16) {
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let child = Command::new("turnutils_peer")
+        .args(args(&format!("-L 127.0.0.1 -p {port}")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("turnutils_peer (apt-get install -y coturn)");
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..50 {
+        sock.send_to(b"ping", ("127.0.0.1", port)).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_millis(100), sock.recv(&mut buf)).await;
+        if matches!(got, Ok(Ok(4))) {
+            return (child, port);
+        }
+    }
+    panic!("echo peer on {port} never answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_echo_peer_is_refused() {
+    let _one = TOOL_LOCK.lock().await;
+    let (_peer, peer_port) = echo_peer().await;
+    assert!(!(20000..=20999).contains(&peer_port));
+    let relay = Running::start().await;
+    // Channels (ChannelBind) and Send indications (-s, CreatePermission).
+    for mode in ["", "-s"] {
+        let before = relay.shell.stats().policy_refusals;
+        let a = format!(
+            "{mode} -W {SECRET} -u interop -p {} -c -e 127.0.0.1 -r {peer_port} -n 20 -m 2 -l 100 127.0.0.1",
+            relay.port
+        );
+        let out = tool("turnutils_uclient", &args(&a)).await;
+        let refusals = relay.shell.stats().policy_refusals - before;
+        let recv = number_after(&out, "tot_recv_msgs=").unwrap_or(0.0);
+        println!(
+            "uclient {mode:>2} -> echo peer 127.0.0.1:{peer_port}: policy refusals {refusals}, \
+             received {recv}; output: {}",
+            out.lines().last().unwrap_or("").trim()
+        );
+        assert!(out.contains("403 (Forbidden)"), "{out}");
+        assert_eq!(recv, 0.0, "{out}");
+        // uclient gives up at the first refusal.
+        assert!(refusals >= 1, "{out}");
+    }
+    assert_eq!(relay.shell.stats().packets_relayed, 0);
+    relay.stop().await;
+}
