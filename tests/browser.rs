@@ -353,7 +353,10 @@ fn delay_line_adds_latency_without_netem() {
     let mut lan = Lan::new(1);
     lan.delay(0, 20);
     let http = format!("{}:8080", lan.server_ip());
-    lan.spawn_in_router(bin.to_str().unwrap(), &["--http", &http, "--no-mdns", "--no-turn"]);
+    lan.spawn_in_router(
+        bin.to_str().unwrap(),
+        &["--http", &http, "--no-mdns", "--no-turn"],
+    );
     std::thread::sleep(Duration::from_millis(500));
     let out = std::process::Command::new("ip")
         .args([
