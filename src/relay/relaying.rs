@@ -87,15 +87,13 @@ impl Server {
         now: Instant,
     ) -> Result<Message, ErrorCode> {
         let port = self.own_allocation(from, user, now)?;
-        let number: ChannelNumber = wire::opt_attr(m, ATTR_CHANNEL_NUMBER)
-            .map_err(|_| CODE_BAD_REQUEST)?
-            .ok_or(CODE_BAD_REQUEST)?;
+        let number: ChannelNumber =
+            wire::required_attr(m, ATTR_CHANNEL_NUMBER).ok_or(CODE_BAD_REQUEST)?;
         if !CHANNEL_NUMBERS.contains(&number.0) {
             return Err(CODE_BAD_REQUEST);
         }
-        let peer: PeerAddress = wire::opt_attr(m, ATTR_XOR_PEER_ADDRESS)
-            .map_err(|_| CODE_BAD_REQUEST)?
-            .ok_or(CODE_BAD_REQUEST)?;
+        let peer: PeerAddress =
+            wire::required_attr(m, ATTR_XOR_PEER_ADDRESS).ok_or(CODE_BAD_REQUEST)?;
         let peer = PeerAddr(std::net::SocketAddr::new(peer.ip, peer.port));
         self.check_peer(peer)?;
         let alloc = self.allocs.by_port_mut(port).ok_or(CODE_ALLOC_MISMATCH)?;

@@ -316,9 +316,8 @@ impl Server {
         // malformed, the server rejects the request with a 400"; "If the
         // attribute is included but specifies a protocol that is not
         // supported by the server, the server rejects the request with a 442".
-        let rt: RequestedTransport = wire::opt_attr(m, ATTR_REQUESTED_TRANSPORT)
-            .map_err(|_| CODE_BAD_REQUEST)?
-            .ok_or(CODE_BAD_REQUEST)?;
+        let rt: RequestedTransport =
+            wire::required_attr(m, ATTR_REQUESTED_TRANSPORT).ok_or(CODE_BAD_REQUEST)?;
         if rt.protocol != PROTO_UDP {
             return Err(CODE_UNSUPPORTED_TRANS_PROTO);
         }

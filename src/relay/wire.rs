@@ -131,6 +131,11 @@ pub fn opt_attr<G: Getter + Default>(m: &Message, t: AttrType) -> Result<Option<
     g.get_from(m).map(|_| Some(g)).map_err(|_| MalformedAttr(t))
 }
 
+/// Reads an attribute the request must carry: `None` when missing or malformed (→ 400).
+pub fn required_attr<G: Getter + Default>(m: &Message, t: AttrType) -> Option<G> {
+    opt_attr(m, t).ok().flatten()
+}
+
 /// Raw value of the first attribute of type `t`.
 pub fn raw_attr(m: &Message, t: AttrType) -> Option<Vec<u8>> {
     m.get(t).ok()
