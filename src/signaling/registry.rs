@@ -49,6 +49,14 @@ struct Room {
     emptied_at: Option<Instant>,
 }
 
+impl Room {
+    /// Empty for at least the idle TTL.
+    fn expired(&self, now: Instant, ttl: Duration) -> bool {
+        self.emptied_at
+            .is_some_and(|t| now.duration_since(t) >= ttl)
+    }
+}
+
 #[derive(Debug)]
 struct PairKey {
     owner: PeerId,
@@ -201,8 +209,12 @@ impl Registry {
 
     /// Join an existing room (codes are case-insensitive).
     pub fn join_room(&mut self, id: &str, code: &str, now: Instant) -> Result<Outbox, Refusal> {
-        self.sweep(now);
         let code = normalize_code(code).ok_or((ErrorCode::NoSuchRoom, "No room has this code."))?;
+        // The periodic sweep may not have run yet: an expired room is gone for joiners too.
+        let ttl = self.settings.room_idle_ttl;
+        if self.rooms.get(&code).is_some_and(|r| r.expired(now, ttl)) {
+            self.rooms.remove(&code);
+        }
         let in_rooms = self.peers.get(id).map(|p| p.rooms.len()).unwrap_or(0);
         let before = self.visible_ids(id);
         let room = self
@@ -255,8 +267,7 @@ impl Registry {
     /// Remove rooms empty for longer than the idle TTL and expired pairing keys.
     pub fn sweep(&mut self, now: Instant) {
         let ttl = self.settings.room_idle_ttl;
-        self.rooms
-            .retain(|_, r| r.emptied_at.is_none_or(|t| now.duration_since(t) < ttl));
+        self.rooms.retain(|_, r| !r.expired(now, ttl));
         self.pair_keys.retain(|_, k| k.expires > now);
     }
 
