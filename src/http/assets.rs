@@ -9,6 +9,7 @@
 //! one never downloads twice.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use rust_embed::RustEmbed;
@@ -42,22 +43,45 @@ pub fn version() -> &'static str {
     })
 }
 
-/// `index.html` with its `/v/VERSION/` placeholders filled in, computed once.
-fn index() -> &'static Asset {
-    static I: OnceLock<Asset> = OnceLock::new();
-    I.get_or_init(|| {
-        let raw = Web::get("index.html")
-            .map(|f| f.data.into_owned())
-            .unwrap_or_default();
-        let text =
-            String::from_utf8_lossy(&raw).replace("/v/VERSION/", &format!("/v/{}/", version()));
-        let etag = format!("\"{}\"", hex(&Sha256::digest(text.as_bytes())[..12]));
-        Asset {
-            body: Cow::Owned(text.into_bytes()),
-            etag,
-            mime: "text/html; charset=utf-8".into(),
-        }
+/// Every embedded file, ready to serve, built once; `index.html` has its `/v/VERSION/`
+/// placeholders filled in.
+fn all() -> &'static HashMap<String, Asset> {
+    static ALL: OnceLock<HashMap<String, Asset>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        Web::iter()
+            .filter_map(|name| {
+                let f = Web::get(&name)?;
+                let asset = if name == "index.html" {
+                    let text = String::from_utf8_lossy(&f.data)
+                        .replace("/v/VERSION/", &format!("/v/{}/", version()));
+                    Asset {
+                        etag: format!("\"{}\"", hex(&Sha256::digest(text.as_bytes())[..12])),
+                        body: Cow::Owned(text.into_bytes()),
+                        mime: "text/html; charset=utf-8".into(),
+                    }
+                } else {
+                    Asset {
+                        etag: format!("\"{}\"", hex(&f.metadata.sha256_hash()[..12])),
+                        body: f.data,
+                        mime: mime_for(&name),
+                    }
+                };
+                Some((name.into_owned(), asset))
+            })
+            .collect()
     })
+}
+
+fn mime_for(path: &str) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    match mime.type_() {
+        mime_guess::mime::TEXT | mime_guess::mime::APPLICATION
+            if mime.subtype() != "octet-stream" && mime.subtype() != "wasm" =>
+        {
+            format!("{mime}; charset=utf-8")
+        }
+        _ => mime.to_string(),
+    }
 }
 
 /// Look up an asset by request path; the second value says whether it is versioned
@@ -71,45 +95,14 @@ pub fn lookup(path: &str) -> Option<(&'static Asset, bool)> {
         None => (path.trim_start_matches('/'), false),
     };
     let path = if path.is_empty() { "index.html" } else { path };
-    if path == "index.html" {
-        return Some((index(), false));
-    }
     if path
         .split('/')
         .any(|seg| seg.is_empty() || seg == "." || seg == "..")
     {
         return None;
     }
-    Some((cached(path)?, versioned))
-}
-
-fn cached(path: &str) -> Option<&'static Asset> {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    static CACHE: OnceLock<Mutex<HashMap<String, &'static Asset>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(a) = map.get(path) {
-        return Some(a);
-    }
-    let f = Web::get(path)?;
-    let mime = mime_guess::from_path(path).first_or_octet_stream();
-    let mime = match mime.type_() {
-        mime_guess::mime::TEXT | mime_guess::mime::APPLICATION
-            if mime.subtype() != "octet-stream" && mime.subtype() != "wasm" =>
-        {
-            format!("{mime}; charset=utf-8")
-        }
-        _ => mime.to_string(),
-    };
-    // Leaked once per distinct embedded file: bounded by the number of files.
-    let asset: &'static Asset = Box::leak(Box::new(Asset {
-        etag: format!("\"{}\"", hex(&f.metadata.sha256_hash()[..12])),
-        body: f.data,
-        mime,
-    }));
-    map.insert(path.to_string(), asset);
-    Some(asset)
+    let versioned = versioned && path != "index.html";
+    Some((all().get(path)?, versioned))
 }
 
 fn hex(bytes: &[u8]) -> String {
