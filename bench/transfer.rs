@@ -126,11 +126,7 @@ fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64) -> f64 {
 /// MB/s through homedrop's own UI: from accept to the verified file in the list.
 fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -> f64 {
     s.a.click("[data-peer]");
-    s.a.set_files("[data-file-input]", &[file]);
-    s.b.wait_for(
-        "document.querySelector('[data-request]')",
-        Duration::from_secs(30),
-    );
+    s.offer(&[file]);
     let t = Instant::now();
     s.b.click("[data-accept]");
     let sel = format!("document.querySelector('[data-received-file][data-name=\"{name}\"]')");

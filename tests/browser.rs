@@ -118,6 +118,17 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// A picks `files` for the selected device; wait until B shows the request.
+    pub fn offer(&mut self, files: &[&Path]) {
+        self.a.set_files("[data-file-input]", files);
+        self.b.wait_for(
+            "document.querySelector('[data-request]')",
+            Duration::from_secs(20),
+        );
+    }
+}
+
 /// Load the page, retrying while homedrop starts in its namespace.
 fn wait_page(br: &mut Browser, url: &str) {
     let end = Instant::now() + Duration::from_secs(20);
@@ -204,12 +215,7 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
     let tile = format!("[data-peer][data-peer-name={b_name}]");
     s.a.click(&tile);
     let paths: Vec<&Path> = expect.iter().map(|e| e.3.as_path()).collect();
-    s.a.set_files("[data-file-input]", &paths);
-
-    s.b.wait_for(
-        "document.querySelector('[data-request]')",
-        Duration::from_secs(20),
-    );
+    s.offer(&paths);
     assert_eq!(count(&mut s.b, "[data-request-file]"), 3);
     let offered = s.b.eval("[...document.querySelectorAll('[data-request-file]')].map(e => [e.dataset.name, Number(e.dataset.size)])");
     assert_eq!(
@@ -280,11 +286,7 @@ fn cancel_from_either_side_and_reload_is_noticed() {
     s.a.click("[data-peer]");
 
     for canceller in ["receiver", "sender"] {
-        s.a.set_files("[data-file-input]", &[&big]);
-        s.b.wait_for(
-            "document.querySelector('[data-request]')",
-            Duration::from_secs(20),
-        );
+        s.offer(&[&big]);
         s.b.click("[data-accept]");
         let active = "[...document.querySelectorAll('[data-transfer]')].some(e => e.dataset.state === 'active' && Number(e.querySelector('[data-progress]').value) > 0)";
         s.b.wait_for(active, Duration::from_secs(60));
@@ -314,11 +316,7 @@ fn cancel_from_either_side_and_reload_is_noticed() {
         }
     }
     // Both UIs still work: a small file goes through.
-    s.a.set_files("[data-file-input]", &[&small]);
-    s.b.wait_for(
-        "document.querySelector('[data-request]')",
-        Duration::from_secs(20),
-    );
+    s.offer(&[&small]);
     s.b.click("[data-accept]");
     let sel = "[data-received-file][data-name=\"small.txt\"]";
     s.b.wait_for(
