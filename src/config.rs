@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::signaling::ice::parse_host;
+
 /// Raw command line / environment, before validation. Options are `Option` so that the
 /// file and the defaults can fill what is not given.
 #[derive(Debug, Parser, Default)]
@@ -77,6 +79,10 @@ pub struct Args {
     /// IPv4 address the relay advertises in relayed addresses [default: first private IPv4 of a non-loopback interface, else 127.0.0.1]
     #[arg(long, env = "HOMEDROP_RELAY_IP", value_name = "IP")]
     pub relay_ip: Option<String>,
+
+    /// DNS name or address remote clients use to reach this homedrop (its TURN port) from the internet
+    #[arg(long, env = "HOMEDROP_PUBLIC_HOST", value_name = "HOST")]
+    pub public_host: Option<String>,
 }
 
 /// The keys a config file may hold: the long flags, with `-` or `_`.
@@ -103,6 +109,8 @@ struct FileConfig {
     turn_secret: Option<String>,
     #[serde(alias = "relay_ip")]
     relay_ip: Option<String>,
+    #[serde(alias = "public_host")]
+    public_host: Option<String>,
 }
 
 /// Validated configuration the whole application runs from.
@@ -124,6 +132,10 @@ pub struct Config {
     pub turn_secret: Option<String>,
     /// The IPv4 address put in relayed addresses.
     pub relay_ip: IpAddr,
+    /// Host remote clients use for the TURN port (`--public-host`).
+    pub public_host: Option<String>,
+    /// Lifetime of TURN credentials handed to browsers (not a flag: 12 h; tests shorten it).
+    pub turn_credential_ttl: std::time::Duration,
 }
 
 /// Shortest accepted TURN secret (characters).
@@ -158,6 +170,8 @@ impl Default for Config {
             turn: Some(SocketAddr::from(([0, 0, 0, 0], 3478))),
             turn_secret: None,
             relay_ip: IpAddr::from([127, 0, 0, 1]),
+            public_host: None,
+            turn_credential_ttl: std::time::Duration::from_secs(12 * 3600),
         }
     }
 }
@@ -254,6 +268,13 @@ impl Config {
                 parse_relay_ip(&v).map_err(|r| file_err(&file_name, "relay-ip", &v, r))?
             }
             (None, None) => crate::net::default_relay_ip(),
+        };
+        c.public_host = match (args.public_host, file.public_host) {
+            (Some(v), _) => Some(parse_host(&v).map_err(|r| flag_err("public-host", &v, r))?),
+            (None, Some(v)) => {
+                Some(parse_host(&v).map_err(|r| file_err(&file_name, "public-host", &v, r))?)
+            }
+            (None, None) => None,
         };
         Ok(c)
     }
@@ -445,6 +466,12 @@ mod tests {
             assert!(e.contains("--relay-ip"), "{e}");
         }
         assert!(parse(&["--turn", "3478"]).is_err());
+        let c = parse(&["--public-host", "Home.Example.org"]).unwrap();
+        assert_eq!(c.public_host.as_deref(), Some("home.example.org"));
+        let e = parse(&["--public-host", "bad host"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--public-host"), "{e}");
     }
 
     #[test]

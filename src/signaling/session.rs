@@ -41,10 +41,12 @@ pub fn ws_config() -> WebSocketConfig {
 }
 
 /// Where a connection comes from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Origin {
     pub ip: IpAddr,
     pub group: NetGroup,
+    /// The page's host when it is one of homedrop's own ([`super::ice::own_host`]).
+    pub own_host: Option<String>,
 }
 
 struct Session {
@@ -69,7 +71,7 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(OUT_QUEUE);
     let id = random_hex(16);
-    hub.connect(&id, origin.group, tx.clone());
+    hub.connect(&id, origin.group, origin.own_host.clone(), tx.clone());
     let quota = Quota::per_second(NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN));
     let mut s = Session {
@@ -84,7 +86,7 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
         id: id.clone(),
-        ice_servers: hub.ice_servers(),
+        ice_servers: hub.ice_servers(&id),
         max_message_bytes: MAX_MESSAGE_BYTES,
     };
     s.send(welcome);
@@ -111,6 +113,7 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
                 None => break Some((CloseCode::Policy, "too slow")),
             },
             _ = ping.tick() => {
+                hub.refresh_ice(&id);
                 if last_seen.elapsed() > hub.settings.dead_after {
                     tracing::debug!(peer = short(&id), "no pong, dropping");
                     break None;
