@@ -173,6 +173,13 @@ async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
     b.hello("Bob").await;
     assert!(b.peers_until(|p| p.is_empty()).await.is_empty());
     no_credentials(&mut b, Duration::from_millis(800)).await;
+    // A second tab of the stranger: same public address, so they see each other, but
+    // that earns no relay.
+    let mut b2 = app.client_from("198.51.100.9").await;
+    b2.hello("Bob's tab").await;
+    b2.peers_until(|p| p.len() == 1).await;
+    no_credentials(&mut b2, Duration::from_millis(800)).await;
+    drop(b2);
 
     // Joining by code links them: both get TURN over UDP and TCP with fresh credentials.
     b.send(json!({"type":"roomJoin","code":code})).await;
@@ -395,7 +402,15 @@ fn client_isolation_at_home_falls_back_to_the_relay() {
 async fn ws_in(ns: &str, host: &str) -> Ws {
     let addr: SocketAddr = format!("{host}:8080").parse().unwrap();
     let tcp = nat::in_netns(ns, move || {
-        let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        // homedrop may still be starting in its namespace.
+        let end = Instant::now() + Duration::from_secs(15);
+        let s = loop {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() > end => panic!("homedrop at {addr}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        };
         s.set_nonblocking(true).unwrap();
         s
     });
@@ -420,7 +435,6 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
     let dir = TempDir::new("relay-e2e-c");
     let mut nat = Nat::new(1);
     start_homedrop(&mut nat, &dir);
-    let mut stranger_page = open(&nat.internet, HOME_WAN_IP);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         // A home device and the relative share a room: they get TURN credentials.
@@ -435,6 +449,18 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
         let (udp, _, _, _) = turn_entry(&rel.expect("iceServers").await["iceServers"]);
         assert_eq!(udp, format!("turn:{HOME_WAN_IP}:3478?transport=udp"));
 
+        // Keep both connections read (pings answered); remember the most peers home saw.
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(1));
+        let seen = most.clone();
+        let keep_home = tokio::spawn(async move {
+            while let Some(m) = home.try_recv(Duration::from_secs(60)).await {
+                if let Some(p) = m["peers"].as_array() {
+                    seen.fetch_max(p.len(), std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        let keep_rel = tokio::spawn(async move { while rel.try_recv(Duration::from_secs(60)).await.is_some() {} });
+
         // The stranger, with no code: STUN only, no peer, no credentials, even after a
         // wrong code.
         let mut s = ws_in(&nat.internet, HOME_WAN_IP).await;
@@ -444,7 +470,21 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
         s.send(json!({"type":"roomJoin","code":"ZZZZZZ"})).await;
         assert_eq!(s.expect("error").await["code"], "noSuchRoom");
         no_credentials(&mut s, Duration::from_secs(3)).await;
-        assert_eq!(peers(&mut stranger_page), 0, "the stranger's page shows no peer");
+        drop(s);
+        // The stranger's browser (the socket above is gone: it would share its address)
+        // shows no peer while the home and the relative are still connected.
+        let mut page = open(&nat.internet, HOME_WAN_IP);
+        page.wait_for(
+            "document.querySelector('[data-status]')?.dataset.state === 'online'",
+            Duration::from_secs(10),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(peers(&mut page), 0, "the stranger's page shows no peer");
+        // ... and the home, still online with the relative, never saw the stranger.
+        assert!(!keep_home.is_finished() && !keep_rel.is_finished(), "home and relative online");
+        assert_eq!(most.load(std::sync::atomic::Ordering::Relaxed), 1, "home saw a stranger");
+        keep_home.abort();
+        keep_rel.abort();
     });
 
     // From the internet: an Allocate with forged credentials fails (401); the same request

@@ -7,8 +7,8 @@
 //! - [`ice`]: the ICE servers (homedrop's own STUN/TURN) handed to each client.
 //!
 //! The [`Hub`] joins them: it owns the registry and each connection's outgoing queue. It also
-//! hands TURN credentials to a connection the first time a peer list with someone in it goes
-//! out to it (a link: home group, room or pairing), and again before they expire.
+//! hands TURN credentials to a connection the first time a peer list goes out to it with
+//! someone it shares the household, a room or a pairing with, and again before they expire.
 
 pub mod ice;
 pub mod protocol;
@@ -69,7 +69,9 @@ struct Conn {
     own_host: Option<String>,
     /// When TURN credentials last went out; `None`: never (no link yet).
     turn_sent: Option<Instant>,
-    /// The last peer list sent to it was not empty.
+    /// It connected from the household (private or on-link address).
+    home: bool,
+    /// The last peer list sent to it holds someone it may use the relay with.
     linked: bool,
 }
 
@@ -135,6 +137,7 @@ impl Hub {
             tx,
             own_host,
             turn_sent: None,
+            home: group == crate::net::NetGroup::Home,
             linked: false,
         };
         st.queues.insert(id.to_string(), conn);
@@ -215,7 +218,7 @@ fn deliver(st: &mut State, out: Outbox) {
     for (to, msg) in out {
         let first_link = match (&msg, st.queues.get_mut(&to)) {
             (ServerMsg::Peers { peers }, Some(c)) => {
-                c.linked = !peers.is_empty();
+                c.linked = relay_worthy(c.home, peers);
                 c.linked && c.turn_sent.is_none()
             }
             _ => false,
@@ -225,6 +228,16 @@ fn deliver(st: &mut State, out: Outbox) {
             send_turn(st, &to);
         }
     }
+}
+
+/// A link that earns TURN credentials: the household, a room or a pairing. Two devices of
+/// strangers behind one public address see each other (like PairDrop) but get no relay:
+/// a stranger with no code never gets credentials, however many tabs it opens.
+fn relay_worthy(home: bool, peers: &[protocol::PeerInfo]) -> bool {
+    peers
+        .iter()
+        .flat_map(|p| &p.links)
+        .any(|l| home || !matches!(l, protocol::Link::Home))
 }
 
 fn send(st: &mut State, to: &str, msg: ServerMsg) {

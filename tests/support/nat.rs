@@ -141,7 +141,7 @@ impl Nat {
             home,
             r#"table ip hdhome {
   chain postrouting { type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan" ip saddr 192.168.77.0/24 masquerade }
+    oifname "wan" ip saddr 192.168.77.0/24 masquerade; }
 }"#,
         );
     }
@@ -187,10 +187,10 @@ impl Nat {
             router,
             r#"table ip hdrel {
   chain postrouting { type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan" masquerade }
+    oifname "wan" masquerade; }
   chain forward { type filter hook forward priority filter; policy drop;
     ct state established,related accept
-    iifname "lan" accept }
+    iifname "lan" accept; }
 }"#,
         );
     }
