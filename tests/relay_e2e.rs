@@ -372,21 +372,24 @@ fn client_isolation_at_home_falls_back_to_the_relay() {
     let file = dir.0.join("isolated.bin");
     let sha = generate(&file, 20 * MIB, 23);
     let mut nat = Nat::new(2);
-    nat.isolate();
-    // The isolation is real: the hosts cannot reach each other, but both reach homedrop.
-    let ping = |ns: &str, to: &str| {
-        std::process::Command::new("ip")
-            .args(["netns", "exec", ns, "ping", "-c1", "-W1", to])
-            .output()
-            .unwrap()
-            .status
-            .success()
+    // A listener on the second host; the first reaches it before isolation, not after.
+    let listener = nat::in_netns(&nat.hosts[1], || {
+        std::net::TcpListener::bind("192.168.77.12:9000").unwrap()
+    });
+    let reach = |ns: &str, to: &str| {
+        let to: SocketAddr = to.parse().unwrap();
+        nat::in_netns(ns, move || {
+            std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2)).is_ok()
+        })
     };
-    assert!(!ping(&nat.hosts[0], "192.168.77.12"), "hosts are isolated");
-    assert!(ping(&nat.hosts[0], HOME_LAN_IP) && ping(&nat.hosts[1], HOME_LAN_IP));
+    assert!(reach(&nat.hosts[0], "192.168.77.12:9000"), "control: hosts talk");
+    nat.isolate();
+    assert!(!reach(&nat.hosts[0], "192.168.77.12:9000"), "hosts are isolated");
+    drop(listener);
     start_homedrop(&mut nat, &dir);
     let mut a = open(&nat.hosts[0], HOME_LAN_IP);
     let mut b = open(&nat.hosts[1], HOME_LAN_IP);
+    assert!(reach(&nat.hosts[1], &format!("{HOME_LAN_IP}:8080")), "homedrop stays reachable");
     for br in [&mut a, &mut b] {
         br.wait_for(
             "document.querySelectorAll('[data-peer]').length === 1",
