@@ -89,7 +89,11 @@ fn error_code(m: &Message) -> Option<u16> {
 /// `Ok(relayed address)` or `Err(error code)`.
 fn allocate(sock: &UdpSocket, server: SocketAddr, user: &str, pass: &str) -> Result<String, u16> {
     let challenge = transact(sock, server, &allocate_request(None));
-    assert_eq!(error_code(&challenge), Some(401), "unauthenticated Allocate");
+    assert_eq!(
+        error_code(&challenge),
+        Some(401),
+        "unauthenticated Allocate"
+    );
     let text = |a| TextAttribute::get_from_as(&challenge, a).unwrap().text;
     let (realm, nonce) = (text(ATTR_REALM), text(ATTR_NONCE));
     let resp = transact(
@@ -220,7 +224,9 @@ async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
 
 /// A WebSocket client whose request names `host` in the Host header.
 async fn client_with_host(app: &TestApp, host: &str) -> Ws {
-    let mut req = format!("ws://{}/ws", app.addr).into_client_request().unwrap();
+    let mut req = format!("ws://{}/ws", app.addr)
+        .into_client_request()
+        .unwrap();
     req.headers_mut().insert("host", host.parse().unwrap());
     let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let mut c = Ws {
@@ -362,7 +368,9 @@ fn relative_behind_nat_joins_by_code_and_100_mib_goes_each_way_through_the_relay
     }
     let down = transfer(&mut home, &mut rel, &to_rel, &sha_to_rel, RELAYED);
     let up = transfer(&mut rel, &mut home, &to_home, &sha_to_home, RELAYED);
-    eprintln!("100 MiB through the relay: home→relative {down:.1} MiB/s, relative→home {up:.1} MiB/s");
+    eprintln!(
+        "100 MiB through the relay: home→relative {down:.1} MiB/s, relative→home {up:.1} MiB/s"
+    );
 }
 
 #[test]
@@ -382,14 +390,23 @@ fn client_isolation_at_home_falls_back_to_the_relay() {
             std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2)).is_ok()
         })
     };
-    assert!(reach(&nat.hosts[0], "192.168.77.12:9000"), "control: hosts talk");
+    assert!(
+        reach(&nat.hosts[0], "192.168.77.12:9000"),
+        "control: hosts talk"
+    );
     nat.isolate();
-    assert!(!reach(&nat.hosts[0], "192.168.77.12:9000"), "hosts are isolated");
+    assert!(
+        !reach(&nat.hosts[0], "192.168.77.12:9000"),
+        "hosts are isolated"
+    );
     drop(listener);
     start_homedrop(&mut nat, &dir);
     let mut a = open(&nat.hosts[0], HOME_LAN_IP);
     let mut b = open(&nat.hosts[1], HOME_LAN_IP);
-    assert!(reach(&nat.hosts[1], &format!("{HOME_LAN_IP}:8080")), "homedrop stays reachable");
+    assert!(
+        reach(&nat.hosts[1], &format!("{HOME_LAN_IP}:8080")),
+        "homedrop stays reachable"
+    );
     for br in [&mut a, &mut b] {
         br.wait_for(
             "document.querySelectorAll('[data-peer]').length === 1",
@@ -418,10 +435,13 @@ async fn ws_in(ns: &str, host: &str) -> Ws {
         s
     });
     let tcp = tokio::net::TcpStream::from_std(tcp).unwrap();
-    let req = format!("ws://{host}:8080/ws").into_client_request().unwrap();
-    let (ws, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
-        .await
+    let req = format!("ws://{host}:8080/ws")
+        .into_client_request()
         .unwrap();
+    let (ws, _) =
+        tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap();
     let mut c = Ws {
         ws,
         id: String::new(),
@@ -462,7 +482,10 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
                 }
             }
         });
-        let keep_rel = tokio::spawn(async move { while rel.try_recv(Duration::from_secs(60)).await.is_some() {} });
+        let keep_rel =
+            tokio::spawn(
+                async move { while rel.try_recv(Duration::from_secs(60)).await.is_some() {} },
+            );
 
         // The stranger, with no code: STUN only, no peer, no credentials, even after a
         // wrong code.
@@ -484,8 +507,15 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
         std::thread::sleep(Duration::from_secs(2));
         assert_eq!(peers(&mut page), 0, "the stranger's page shows no peer");
         // ... and the home, still online with the relative, never saw the stranger.
-        assert!(!keep_home.is_finished() && !keep_rel.is_finished(), "home and relative online");
-        assert_eq!(most.load(std::sync::atomic::Ordering::Relaxed), 1, "home saw a stranger");
+        assert!(
+            !keep_home.is_finished() && !keep_rel.is_finished(),
+            "home and relative online"
+        );
+        assert_eq!(
+            most.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "home saw a stranger"
+        );
         keep_home.abort();
         keep_rel.abort();
     });
@@ -495,18 +525,30 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
     let server: SocketAddr = format!("{HOME_WAN_IP}:3478").parse().unwrap();
     let (forged, real) = nat::in_netns(&nat.internet, move || {
         let now = unix_now();
-        let (user, _) = homedrop::relay::issue_credentials(b"x", "s", now, Duration::from_secs(600));
-        let (_, forged_pass) =
-            homedrop::relay::issue_credentials(b"not-the-secret!!", "s", now, Duration::from_secs(600));
+        let (user, _) =
+            homedrop::relay::issue_credentials(b"x", "s", now, Duration::from_secs(600));
+        let (_, forged_pass) = homedrop::relay::issue_credentials(
+            b"not-the-secret!!",
+            "s",
+            now,
+            Duration::from_secs(600),
+        );
         let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
         let forged = allocate(&sock, server, &user, &forged_pass);
-        let (user, pass) =
-            homedrop::relay::issue_credentials(SECRET.as_bytes(), "s", now, Duration::from_secs(600));
+        let (user, pass) = homedrop::relay::issue_credentials(
+            SECRET.as_bytes(),
+            "s",
+            now,
+            Duration::from_secs(600),
+        );
         let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
         (forged, allocate(&sock, server, &user, &pass))
     });
     assert_eq!(forged, Err(401), "forged credentials");
     let relayed = real.expect("real credentials");
-    assert!(relayed.starts_with(HOME_LAN_IP), "relayed address {relayed}");
+    assert!(
+        relayed.starts_with(HOME_LAN_IP),
+        "relayed address {relayed}"
+    );
     drop(rt);
 }

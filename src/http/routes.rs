@@ -82,7 +82,10 @@ fn upgrade(
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
     let ip = crate::net::client_ip(peer, xff, &shared.config.trusted_proxies);
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
     let origin = Origin {
         ip,
         group: crate::net::classify(ip, &shared.subnets()),

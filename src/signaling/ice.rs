@@ -155,7 +155,15 @@ mod tests {
         assert_eq!(parse_host("Home.Example.org.").unwrap(), "home.example.org");
         assert_eq!(parse_host("[2001:db8::1]").unwrap(), "2001:db8::1");
         assert_eq!(parse_host("203.0.113.5").unwrap(), "203.0.113.5");
-        for bad in ["", "a b", "-x.org", "x..org", "0.0.0.0", "evil.org/x", "a:b:c"] {
+        for bad in [
+            "",
+            "a b",
+            "-x.org",
+            "x..org",
+            "0.0.0.0",
+            "evil.org/x",
+            "a:b:c",
+        ] {
             assert!(parse_host(bad).is_err(), "{bad}");
         }
         assert!(parse_host(&"a".repeat(254)).is_err());
@@ -175,10 +183,7 @@ mod tests {
             own_host(Some("homedrop.local"), &subnets).as_deref(),
             Some("homedrop.local")
         );
-        assert_eq!(
-            own_host(Some("[::1]:80"), &subnets).as_deref(),
-            Some("::1")
-        );
+        assert_eq!(own_host(Some("[::1]:80"), &subnets).as_deref(), Some("::1"));
         assert_eq!(own_host(Some("192.168.1.3:8080"), &subnets), None);
         assert_eq!(own_host(Some("evil.example:80"), &subnets), None);
         assert_eq!(own_host(None, &subnets), None);

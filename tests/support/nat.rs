@@ -153,10 +153,16 @@ impl Nat {
             home,
             &format!("link add wan type veth peer name home netns {inet}"),
         );
-        ip(home, &format!("addr add {HOME_WAN_IP} peer {INTERNET_IP} dev wan"));
+        ip(
+            home,
+            &format!("addr add {HOME_WAN_IP} peer {INTERNET_IP} dev wan"),
+        );
         ip(home, "link set wan up");
         ip(home, &format!("route add default via {INTERNET_IP}"));
-        ip(inet, &format!("addr add {INTERNET_IP} peer {HOME_WAN_IP} dev home"));
+        ip(
+            inet,
+            &format!("addr add {INTERNET_IP} peer {HOME_WAN_IP} dev home"),
+        );
         ip(inet, "link set home up");
         ip(
             inet,
