@@ -1,262 +1,24 @@
-//! homedrop's own relay wired to browsers, end to end.
-//!
-//! Over WebSocket (in-process app): who gets TURN credentials and when, which host the
-//! URLs name, and that the credentials open the real relay while forged ones do not.
-//! In namespaces (`support::nat`, release binary, headless Chromium): a relative behind a
-//! masquerading NAT joins a room and files go both ways through the relay; two home devices
-//! under client isolation fall back to the relay; a stranger on the internet gets nothing.
+//! homedrop's relay wired to browsers, end to end in namespaces (`support::nat`, the release
+//! binary, headless Chromium): a relative behind a masquerading NAT joins a room and files go
+//! both ways through the relay; two home devices under client isolation fall back to the
+//! relay, also when one of them has no UDP at all; a running transfer survives an ICE restart
+//! from the LAN to the relay; a stranger on the internet gets no peer and no credential.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stun::agent::TransactionId;
-use stun::attributes::*;
-use stun::error_code::ErrorCodeAttribute;
-use stun::integrity::MessageIntegrity;
-use stun::message::*;
-use stun::textattrs::TextAttribute;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use turn::proto::reqtrans::RequestedTransport;
-use turn::proto::PROTO_UDP;
 
 use crate::browser::{generate, offer, release_binary, sha256_file, wait_page, ONE_AT_A_TIME};
+use crate::relay_credentials::{allocate, no_credentials, stun_only, turn_entry, unix_now, SECRET};
 use crate::support::browser::Browser;
 use crate::support::nat::{self, Nat, HOME_LAN_IP, HOME_WAN_IP};
-use crate::support::{TempDir, TestApp, Ws};
+use crate::support::{TempDir, Ws};
 
-const SECRET: &str = "relay-e2e-secret-0123";
 const MIB: u64 = 1024 * 1024;
 const RELAYED: &str = "relayed through homedrop";
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// One request on `sock`, retransmitted; the response with the same transaction id.
-fn transact(sock: &UdpSocket, server: SocketAddr, req: &Message) -> Message {
-    sock.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut buf = [0u8; 1500];
-    for _ in 0..10 {
-        sock.send_to(&req.raw, server).unwrap();
-        while let Ok(n) = sock.recv(&mut buf) {
-            let mut m = Message {
-                raw: buf[..n].to_vec(),
-                ..Default::default()
-            };
-            if m.decode().is_ok() && m.transaction_id == req.transaction_id {
-                return m;
-            }
-        }
-    }
-    panic!("no answer from the relay at {server}");
-}
-
-fn allocate_request(auth: Option<(&str, &str, &str, &str)>) -> Message {
-    let mut setters: Vec<Box<dyn Setter>> = vec![
-        Box::new(TransactionId::new()),
-        Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
-        Box::new(RequestedTransport {
-            protocol: PROTO_UDP,
-        }),
-    ];
-    if let Some((user, pass, realm, nonce)) = auth {
-        setters.push(Box::new(TextAttribute::new(ATTR_USERNAME, user.into())));
-        setters.push(Box::new(TextAttribute::new(ATTR_REALM, realm.into())));
-        setters.push(Box::new(TextAttribute::new(ATTR_NONCE, nonce.into())));
-        setters.push(Box::new(MessageIntegrity::new_long_term_integrity(
-            user.into(),
-            realm.into(),
-            pass.into(),
-        )));
-    }
-    let mut m = Message::new();
-    m.build(&setters).unwrap();
-    m
-}
-
-fn error_code(m: &Message) -> Option<u16> {
-    let mut err = ErrorCodeAttribute::default();
-    err.get_from(m).ok().map(|_| err.code.0)
-}
-
-/// A TURN Allocate over UDP with these REST credentials (after the 401 challenge).
-/// `Ok(relayed address)` or `Err(error code)`.
-fn allocate(sock: &UdpSocket, server: SocketAddr, user: &str, pass: &str) -> Result<String, u16> {
-    let challenge = transact(sock, server, &allocate_request(None));
-    assert_eq!(
-        error_code(&challenge),
-        Some(401),
-        "unauthenticated Allocate"
-    );
-    let text = |a| TextAttribute::get_from_as(&challenge, a).unwrap().text;
-    let (realm, nonce) = (text(ATTR_REALM), text(ATTR_NONCE));
-    let resp = transact(
-        sock,
-        server,
-        &allocate_request(Some((user, pass, &realm, &nonce))),
-    );
-    if resp.typ.class == CLASS_SUCCESS_RESPONSE {
-        let mut relayed = turn::proto::relayaddr::RelayedAddress::default();
-        relayed.get_from(&resp).unwrap();
-        return Ok(format!("{}:{}", relayed.ip, relayed.port));
-    }
-    Err(error_code(&resp).unwrap_or(0))
-}
-
-/// The TURN entry of an `iceServers` list: (udp url, tcp url, username, credential).
-fn turn_entry(servers: &Value) -> (String, String, String, String) {
-    let t = servers
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["username"].is_string())
-        .unwrap_or_else(|| panic!("no TURN entry in {servers}"));
-    let urls: Vec<String> = t["urls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap().to_string())
-        .collect();
-    let udp = urls.iter().find(|u| u.ends_with("transport=udp")).unwrap();
-    let tcp = urls.iter().find(|u| u.ends_with("transport=tcp")).unwrap();
-    let s = |k: &str| t[k].as_str().unwrap().to_string();
-    (udp.clone(), tcp.clone(), s("username"), s("credential"))
-}
-
-/// No `iceServers` message (and no credential anywhere) within `wait`.
-async fn no_credentials(ws: &mut Ws, wait: Duration) {
-    let end = tokio::time::Instant::now() + wait;
-    while let Some(m) = ws.try_recv(end - tokio::time::Instant::now()).await {
-        assert_ne!(m["type"], "iceServers", "credentials for a stranger: {m}");
-        assert!(!m.to_string().contains("credential"), "{m}");
-    }
-}
-
-fn stun_only(welcome: &Value, host_port: &str) {
-    assert_eq!(
-        welcome["iceServers"],
-        json!([{ "urls": [format!("stun:{host_port}")] }]),
-        "welcome carries homedrop's STUN only"
-    );
-}
-
-async fn app_with_relay(ttl: Duration, public_host: Option<&str>) -> TestApp {
-    let public_host = public_host.map(str::to_string);
-    TestApp::spawn_with(move |c| {
-        c.turn = Some("127.0.0.1:0".parse().unwrap());
-        c.turn_secret = Some(SECRET.into());
-        c.turn_credential_ttl = ttl;
-        c.public_host = public_host;
-    })
-    .await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
-    let app = app_with_relay(Duration::from_secs(4), None).await;
-    let mut a = app.client_from("203.0.113.7").await;
-    let stun = a.welcome["iceServers"][0]["urls"][0].as_str().unwrap();
-    let port = stun.rsplit(':').next().unwrap().to_string();
-    stun_only(&a.welcome, &format!("127.0.0.1:{port}"));
-    a.hello("Alice").await;
-    a.send(json!({"type":"roomCreate"})).await;
-    let code = a.expect("roomJoined").await["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    no_credentials(&mut a, Duration::from_millis(800)).await;
-
-    // A stranger from elsewhere: no peer, no credentials.
-    let mut b = app.client_from("198.51.100.9").await;
-    b.hello("Bob").await;
-    assert!(b.peers_until(|p| p.is_empty()).await.is_empty());
-    no_credentials(&mut b, Duration::from_millis(800)).await;
-    // A second tab of the stranger: same public address, so they see each other, but
-    // that earns no relay.
-    let mut b2 = app.client_from("198.51.100.9").await;
-    b2.hello("Bob's tab").await;
-    b2.peers_until(|p| p.len() == 1).await;
-    no_credentials(&mut b2, Duration::from_millis(800)).await;
-    drop(b2);
-
-    // Joining by code links them: both get TURN over UDP and TCP with fresh credentials.
-    b.send(json!({"type":"roomJoin","code":code})).await;
-    let mut creds = Vec::new();
-    for ws in [&mut a, &mut b] {
-        let m = ws.expect("iceServers").await;
-        assert_eq!(m["expiresInSecs"], 4);
-        let (udp, tcp, user, pass) = turn_entry(&m["iceServers"]);
-        assert_eq!(udp, format!("turn:127.0.0.1:{port}?transport=udp"));
-        assert!(tcp.starts_with("turn:127.0.0.1:"), "{tcp}");
-        let expiry: u64 = user.split(':').next().unwrap().parse().unwrap();
-        let now = unix_now();
-        assert!(expiry > now && expiry <= now + 5, "{user}");
-        creds.push((user, pass));
-    }
-
-    // They open the real relay; the same username with a forged password does not.
-    let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let (user, pass) = creds[0].clone();
-    let results = tokio::task::spawn_blocking(move || {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let good = allocate(&sock, server, &user, &pass);
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let forged = allocate(&sock, server, &user, "Zm9yZ2VkIHBhc3N3b3JkIQ==");
-        (good, forged)
-    })
-    .await
-    .unwrap();
-    assert!(results.0.is_ok(), "issued credentials: {:?}", results.0);
-    assert_eq!(results.1, Err(401), "forged password");
-
-    // Before they expire, new ones arrive with a later expiry.
-    let renewed = a.expect("iceServers").await;
-    let (_, _, user2, _) = turn_entry(&renewed["iceServers"]);
-    assert_ne!(user2, creds[0].0, "renewed credentials");
-    app.stop().await;
-}
-
-/// A WebSocket client whose request names `host` in the Host header.
-async fn client_with_host(app: &TestApp, host: &str) -> Ws {
-    let mut req = format!("ws://{}/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert("host", host.parse().unwrap());
-    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let mut c = Ws {
-        ws,
-        id: String::new(),
-        welcome: Value::Null,
-    };
-    c.welcome = c.recv().await;
-    c
-}
-
-#[tokio::test]
-async fn relay_urls_name_the_host_the_client_used_else_public_host() {
-    let app = app_with_relay(Duration::from_secs(3600), Some("home.example.org")).await;
-    let own = client_with_host(&app, &app.addr.to_string()).await;
-    let url = own.welcome["iceServers"][0]["urls"][0].as_str().unwrap();
-    assert!(url.starts_with("stun:127.0.0.1:"), "{url}");
-    let port = url.rsplit(':').next().unwrap();
-    for foreign in ["home.example.org", "evil.example:8080", "10.99.0.1"] {
-        let c = client_with_host(&app, foreign).await;
-        stun_only(&c.welcome, &format!("home.example.org:{port}"));
-    }
-    // Without --public-host, a foreign name falls back to the relay's LAN address.
-    let app2 = app_with_relay(Duration::from_secs(3600), None).await;
-    let c = client_with_host(&app2, "evil.example").await;
-    let url = c.welcome["iceServers"][0]["urls"][0].as_str().unwrap();
-    assert!(url.starts_with("stun:127.0.0.1:"), "{url}");
-    app.stop().await;
-    app2.stop().await;
-}
 
 // ---- namespaces, the release binary and Chromium ----
 
@@ -384,29 +146,49 @@ fn client_isolation_at_home_falls_back_to_the_relay() {
     let listener = nat::in_netns(&nat.hosts[1], || {
         std::net::TcpListener::bind("192.168.77.12:9000").unwrap()
     });
-    let reach = |ns: &str, to: &str| {
-        let to: SocketAddr = to.parse().unwrap();
-        nat::in_netns(ns, move || {
-            std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2)).is_ok()
-        })
-    };
-    assert!(
-        reach(&nat.hosts[0], "192.168.77.12:9000"),
-        "control: hosts talk"
-    );
+    assert!(reach(&nat.hosts[0], "192.168.77.12:9000"), "control: hosts talk");
     nat.isolate();
-    assert!(
-        !reach(&nat.hosts[0], "192.168.77.12:9000"),
-        "hosts are isolated"
-    );
+    assert!(!reach(&nat.hosts[0], "192.168.77.12:9000"), "hosts are isolated");
     drop(listener);
-    start_homedrop(&mut nat, &dir);
+    let (mut a, mut b) = two_at_home(&mut nat, &dir);
+    assert!(reach(&nat.hosts[1], &format!("{HOME_LAN_IP}:8080")), "homedrop stays reachable");
+    let rate = transfer(&mut a, &mut b, &file, &sha, RELAYED);
+    eprintln!("20 MiB between isolated home hosts through the relay: {rate:.1} MiB/s");
+}
+
+/// Does a STUN Binding over UDP from namespace `ns` to `server` get an answer?
+fn stun_over_udp_answered(ns: &str, server: SocketAddr) -> bool {
+    use stun::message::{Message, Setter, BINDING_REQUEST};
+    nat::in_netns(ns, move || {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut req = Message::new();
+        let setters: Vec<Box<dyn Setter>> = vec![
+            Box::new(stun::agent::TransactionId::new()),
+            Box::new(BINDING_REQUEST),
+        ];
+        req.build(&setters).unwrap();
+        let mut buf = [0u8; 1500];
+        (0..4).any(|_| {
+            let _ = sock.send_to(&req.raw, server);
+            sock.recv(&mut buf).is_ok()
+        })
+    })
+}
+
+fn reach(ns: &str, to: &str) -> bool {
+    let to: SocketAddr = to.parse().unwrap();
+    nat::in_netns(ns, move || {
+        std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2)).is_ok()
+    })
+}
+
+/// Two home hosts that see each other, with the first one's tile for the second selected.
+fn two_at_home(nat: &mut Nat, dir: &TempDir) -> (Browser, Browser) {
+    start_homedrop(nat, dir);
     let mut a = open(&nat.hosts[0], HOME_LAN_IP);
     let mut b = open(&nat.hosts[1], HOME_LAN_IP);
-    assert!(
-        reach(&nat.hosts[1], &format!("{HOME_LAN_IP}:8080")),
-        "homedrop stays reachable"
-    );
     for br in [&mut a, &mut b] {
         br.wait_for(
             "document.querySelectorAll('[data-peer]').length === 1",
@@ -414,8 +196,67 @@ fn client_isolation_at_home_falls_back_to_the_relay() {
         );
     }
     a.click("[data-peer]");
+    (a, b)
+}
+
+#[test]
+fn with_udp_blocked_the_tcp_relay_carries_the_transfer() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("relay-e2e-tcp");
+    let file = dir.0.join("over-tcp.bin");
+    let sha = generate(&file, 10 * MIB, 24);
+    let mut nat = Nat::new(2);
+    nat.isolate();
+    let relay: SocketAddr = format!("{HOME_LAN_IP}:3478").parse().unwrap();
+    let (a_ns, b_ns) = (nat.hosts[0].clone(), nat.hosts[1].clone());
+    let (mut a, mut b) = two_at_home(&mut nat, &dir);
+    assert!(stun_over_udp_answered(&b_ns, relay), "control: STUN over UDP works");
+    nat.block_udp(&b_ns);
+    assert!(!stun_over_udp_answered(&b_ns, relay), "UDP is blocked");
+    assert!(reach(&b_ns, &relay.to_string()), "TCP to the relay is not");
+    assert!(stun_over_udp_answered(&a_ns, relay));
+    // The second device has no UDP path anywhere: only TURN over TCP can carry this.
     let rate = transfer(&mut a, &mut b, &file, &sha, RELAYED);
-    eprintln!("20 MiB between isolated home hosts through the relay: {rate:.1} MiB/s");
+    eprintln!("10 MiB with one side on the TCP relay: {rate:.1} MiB/s");
+}
+
+#[test]
+fn a_running_transfer_survives_an_ice_restart_from_the_lan_to_the_relay() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("relay-e2e-restart");
+    let file = dir.0.join("moving.bin");
+    let sha = generate(&file, 300 * MIB, 25);
+    let mut nat = Nat::new(2);
+    // No relay candidates at first: the connection is direct on the LAN.
+    nat.block_relay();
+    let (mut a, mut b) = two_at_home(&mut nat, &dir);
+    offer(&mut a, &mut b, &[&file]);
+    b.click("[data-accept]");
+    for br in [&mut a, &mut b] {
+        assert_eq!(shown_path(br), "direct on the LAN");
+    }
+    b.wait_for(
+        "Number(document.querySelector('[data-transfer] [data-progress]').value) > 20 * 1024 * 1024",
+        Duration::from_secs(120),
+    );
+    // The LAN path dies (client isolation) and the relay becomes reachable: only new
+    // candidates, gathered by an ICE restart, can carry the rest.
+    nat.isolate();
+    nat.unblock_relay();
+    let t = Instant::now();
+    let sel = "[data-received-file][data-name=\"moving.bin\"]";
+    b.wait_for(
+        &format!("document.querySelector('{sel}')"),
+        Duration::from_secs(600),
+    );
+    eprintln!("transfer finished {:.0} s after the LAN path died", t.elapsed().as_secs_f64());
+    let shown = b.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
+    assert_eq!(shown, json!(sha), "SHA-256 after the restart");
+    for br in [&mut a, &mut b] {
+        let state = br.eval("document.querySelector('[data-transfer]').dataset.state");
+        assert_eq!(state, json!("done"));
+        assert_eq!(shown_path(br), RELAYED, "the row follows the new path");
+    }
 }
 
 /// A signaling client whose socket lives in namespace `ns`.

@@ -211,6 +211,29 @@ impl Nat {
         );
     }
 
+    /// Drop STUN/TURN (port 3478, UDP and TCP) on its way into homedrop: browsers gather no
+    /// relay candidates. Undone by [`Nat::unblock_relay`].
+    pub fn block_relay(&self) {
+        nft(
+            &self.home,
+            "table inet hdnorelay {\n  chain input { type filter hook input priority 0; policy accept;\n    udp dport 3478 drop; tcp dport 3478 drop; }\n}\n",
+        );
+    }
+
+    pub fn unblock_relay(&self) {
+        sh(&[
+            "ip", "netns", "exec", &self.home, "nft", "delete", "table", "inet", "hdnorelay",
+        ]);
+    }
+
+    /// No UDP at all in and out of namespace `ns` (loopback aside): a network that blocks UDP.
+    pub fn block_udp(&self, ns: &str) {
+        nft(
+            ns,
+            "table inet hdnoudp {\n  chain output { type filter hook output priority 0; policy accept;\n    oifname != \"lo\" meta l4proto udp drop; }\n  chain input { type filter hook input priority 0; policy accept;\n    iifname != \"lo\" meta l4proto udp drop; }\n}\n",
+        );
+    }
+
     /// Start a process in namespace `ns`; killed when the topology is dropped.
     pub fn spawn(&mut self, ns: &str, program: &str, args: &[&str]) -> u32 {
         let child = Command::new("ip")
