@@ -8,10 +8,10 @@ mod binary;
 mod browser;
 /// HTTP: assets, caching, headers, limits.
 mod http;
-/// The relay wired to browsers: credentials over signaling, NAT, client isolation, strangers.
-mod relay_e2e;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.
 mod relay_credentials;
+/// The relay wired to browsers: credentials over signaling, NAT, client isolation, strangers.
+mod relay_e2e;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
 mod relay_flood;
 /// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).

@@ -78,7 +78,12 @@ pub fn error_code(m: &Message) -> Option<u16> {
 
 /// A TURN Allocate over UDP with these REST credentials (after the 401 challenge).
 /// `Ok(relayed address)` or `Err(error code)`.
-pub fn allocate(sock: &UdpSocket, server: SocketAddr, user: &str, pass: &str) -> Result<String, u16> {
+pub fn allocate(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    user: &str,
+    pass: &str,
+) -> Result<String, u16> {
     let challenge = transact(sock, server, &allocate_request(None));
     assert_eq!(
         error_code(&challenge),

@@ -285,6 +285,29 @@ impl Browser {
         }
     }
 
+    /// The page's console messages so far (`Runtime.consoleAPICalled`), one line each.
+    pub fn console(&self) -> Vec<String> {
+        let ev = self.events.lock().unwrap();
+        ev.iter()
+            .filter(|e| e["method"] == "Runtime.consoleAPICalled")
+            .map(|e| {
+                let p = &e["params"];
+                let args: Vec<String> = p["args"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| match &v["value"] {
+                                Value::Null => v["description"].to_string(),
+                                x => x.to_string(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!("{}: {}", p["type"].as_str().unwrap_or(""), args.join(" "))
+            })
+            .collect()
+    }
+
     /// Sum of RSS of this browser and all its descendants, in bytes.
     pub fn tree_rss(&self) -> u64 {
         tree_rss(self.pid())

@@ -222,7 +222,15 @@ impl Nat {
 
     pub fn unblock_relay(&self) {
         sh(&[
-            "ip", "netns", "exec", &self.home, "nft", "delete", "table", "inet", "hdnorelay",
+            "ip",
+            "netns",
+            "exec",
+            &self.home,
+            "nft",
+            "delete",
+            "table",
+            "inet",
+            "hdnorelay",
         ]);
     }
 

@@ -5,8 +5,11 @@
 // path in use (see pathOf) is reported so each transfer can show it.
 
 const OPEN_TIMEOUT_MS = 25000;
-/** ICE restarts tried before a failed connection is closed. */
+/** ICE restarts tried in a row (without reconnecting) before a failed connection is closed. */
 const MAX_ICE_RESTARTS = 3;
+/** A connection 'disconnected' this long is treated as failed: Chromium may stay there for
+ * good (e.g. while a relay candidate is still pending) instead of reaching 'failed'. */
+const DISCONNECTED_GRACE_MS = 5000;
 /** How often the selected candidate pair is re-read while a link is open. */
 const PATH_POLL_MS = 3000;
 
@@ -57,6 +60,7 @@ export class PeerLink {
     this.path = null;
     this.restarts = 0;
     this.pathTimer = null;
+    this.graceTimer = null;
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.closed = false;
@@ -88,12 +92,20 @@ export class PeerLink {
     };
     pc.oniceconnectionstatechange = () => {
       const state = pc.iceConnectionState;
+      console.debug('homedrop: ICE', state);
+      clearTimeout(this.graceTimer);
       if (state === 'failed') this.restartIce();
-      else if (state === 'connected' || state === 'completed') this.updatePath();
+      else if (state === 'disconnected') {
+        this.graceTimer = setTimeout(() => this.restartIce(), DISCONNECTED_GRACE_MS);
+      } else if (state === 'connected' || state === 'completed') {
+        this.restarts = 0;
+        this.updatePath();
+      }
     };
   }
 
-  /** ICE failed (a path went away, e.g. Wi-Fi to mobile): gather again and renegotiate. */
+  /** ICE failed or stayed disconnected (a path went away, e.g. Wi-Fi to mobile, or client
+   * isolation): gather again and renegotiate. */
   restartIce() {
     if (this.closed) return;
     if (this.restarts >= MAX_ICE_RESTARTS) {
@@ -101,6 +113,7 @@ export class PeerLink {
       return;
     }
     this.restarts += 1;
+    console.info('homedrop: ICE restart', this.restarts);
     // negotiationneeded follows; makeOffer's implicit offer then carries new ICE credentials
     // (the same as createOffer({iceRestart: true})).
     this.pc.restartIce();
@@ -223,6 +236,7 @@ export class PeerLink {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.pathTimer);
+    clearTimeout(this.graceTimer);
     this.rejectOpen(new Error('connection closed'));
     try {
       this.dc.close();
