@@ -94,7 +94,7 @@ impl Setup {
         let http = format!("{}:8080", lan.server_ip());
         lan.spawn_in_router(
             bin.to_str().unwrap(),
-            // Browsers get no TURN credentials yet: no relay (and no secret in ./homedrop-state).
+            // LAN tests run without the relay (and keep no secret in ./homedrop-state).
             &["--http", &http, "--no-mdns", "--no-turn", "--log", "warn"],
         );
         let url = format!("http://{http}/");
