@@ -153,6 +153,25 @@ async fn app_with_relay(ttl: Duration, public_host: Option<&str>) -> TestApp {
     .await
 }
 
+/// Issued credentials open the relay at 127.0.0.1:`port`; the same username with a forged
+/// password gets 401.
+async fn opens_the_relay(port: &str, (user, pass): (String, String)) {
+    let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (good, forged) = tokio::task::spawn_blocking(move || {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let good = allocate(&sock, server, &user, &pass);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        (
+            good,
+            allocate(&sock, server, &user, "Zm9yZ2VkIHBhc3N3b3JkIQ=="),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(good.is_ok(), "issued credentials: {good:?}");
+    assert_eq!(forged, Err(401), "forged password");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
     let app = app_with_relay(Duration::from_secs(4), None).await;
@@ -197,19 +216,7 @@ async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
     }
 
     // They open the real relay; the same username with a forged password does not.
-    let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let (user, pass) = creds[0].clone();
-    let results = tokio::task::spawn_blocking(move || {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let good = allocate(&sock, server, &user, &pass);
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let forged = allocate(&sock, server, &user, "Zm9yZ2VkIHBhc3N3b3JkIQ==");
-        (good, forged)
-    })
-    .await
-    .unwrap();
-    assert!(results.0.is_ok(), "issued credentials: {:?}", results.0);
-    assert_eq!(results.1, Err(401), "forged password");
+    opens_the_relay(&port, creds[0].clone()).await;
 
     // Before they expire, new ones arrive with a later expiry.
     let renewed = a.expect("iceServers").await;

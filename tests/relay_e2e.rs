@@ -6,6 +6,8 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -328,6 +330,56 @@ async fn ws_in(ns: &str, host: &str) -> Ws {
     c
 }
 
+/// A home device and the relative in one room, kept online (pings answered) by two tasks;
+/// the counter holds the most peers the home device was ever shown.
+async fn home_and_relative_in_a_room(
+    nat: &Nat,
+) -> (Vec<tokio::task::JoinHandle<()>>, Arc<AtomicUsize>) {
+    let mut home = ws_in(&nat.hosts[0], HOME_LAN_IP).await;
+    stun_only(&home.welcome, &format!("{HOME_LAN_IP}:3478"));
+    home.hello("Home").await;
+    home.send(json!({"type":"roomCreate"})).await;
+    let code = home.expect("roomJoined").await["code"].clone();
+    let mut rel = ws_in(&nat.relative, HOME_WAN_IP).await;
+    rel.hello("Relative").await;
+    rel.send(json!({"type":"roomJoin","code":code})).await;
+    let (udp, _, _, _) = turn_entry(&rel.expect("iceServers").await["iceServers"]);
+    assert_eq!(udp, format!("turn:{HOME_WAN_IP}:3478?transport=udp"));
+    let most = Arc::new(AtomicUsize::new(1));
+    let seen = most.clone();
+    let keep_home = tokio::spawn(async move {
+        while let Some(m) = home.try_recv(Duration::from_secs(60)).await {
+            if let Some(p) = m["peers"].as_array() {
+                seen.fetch_max(p.len(), Ordering::Relaxed);
+            }
+        }
+    });
+    let keep_rel =
+        tokio::spawn(async move { while rel.try_recv(Duration::from_secs(60)).await.is_some() {} });
+    (vec![keep_home, keep_rel], most)
+}
+
+/// From the internet: (Allocate with credentials signed by a wrong secret, Allocate with
+/// credentials signed by the real one).
+fn allocate_from_the_internet(nat: &Nat) -> (Result<String, u16>, Result<String, u16>) {
+    let server: SocketAddr = format!("{HOME_WAN_IP}:3478").parse().unwrap();
+    nat::in_netns(&nat.internet, move || {
+        let ttl = Duration::from_secs(600);
+        let issue =
+            |secret: &[u8]| homedrop::relay::issue_credentials(secret, "s", unix_now(), ttl);
+        let (user, forged_pass) = issue(b"not-the-secret!!");
+        let forged = allocate(
+            &UdpSocket::bind("0.0.0.0:0").unwrap(),
+            server,
+            &user,
+            &forged_pass,
+        );
+        let (user, pass) = issue(SECRET.as_bytes());
+        let real = allocate(&UdpSocket::bind("0.0.0.0:0").unwrap(), server, &user, &pass);
+        (forged, real)
+    })
+}
+
 #[test]
 fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -336,33 +388,7 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
     start_homedrop(&mut nat, &dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        // A home device and the relative share a room: they get TURN credentials.
-        let mut home = ws_in(&nat.hosts[0], HOME_LAN_IP).await;
-        stun_only(&home.welcome, &format!("{HOME_LAN_IP}:3478"));
-        home.hello("Home").await;
-        home.send(json!({"type":"roomCreate"})).await;
-        let code = home.expect("roomJoined").await["code"].clone();
-        let mut rel = ws_in(&nat.relative, HOME_WAN_IP).await;
-        rel.hello("Relative").await;
-        rel.send(json!({"type":"roomJoin","code":code})).await;
-        let (udp, _, _, _) = turn_entry(&rel.expect("iceServers").await["iceServers"]);
-        assert_eq!(udp, format!("turn:{HOME_WAN_IP}:3478?transport=udp"));
-
-        // Keep both connections read (pings answered); remember the most peers home saw.
-        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(1));
-        let seen = most.clone();
-        let keep_home = tokio::spawn(async move {
-            while let Some(m) = home.try_recv(Duration::from_secs(60)).await {
-                if let Some(p) = m["peers"].as_array() {
-                    seen.fetch_max(p.len(), std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        });
-        let keep_rel =
-            tokio::spawn(
-                async move { while rel.try_recv(Duration::from_secs(60)).await.is_some() {} },
-            );
-
+        let (online, most) = home_and_relative_in_a_room(&nat).await;
         // The stranger, with no code: STUN only, no peer, no credentials, even after a
         // wrong code.
         let mut s = ws_in(&nat.internet, HOME_WAN_IP).await;
@@ -374,7 +400,7 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
         no_credentials(&mut s, Duration::from_secs(3)).await;
         drop(s);
         // The stranger's browser (the socket above is gone: it would share its address)
-        // shows no peer while the home and the relative are still connected.
+        // shows no peer while the home and the relative are still connected ...
         let mut page = open(&nat.internet, HOME_WAN_IP);
         page.wait_for(
             "document.querySelector('[data-status]')?.dataset.state === 'online'",
@@ -382,44 +408,16 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
         );
         std::thread::sleep(Duration::from_secs(2));
         assert_eq!(peers(&mut page), 0, "the stranger's page shows no peer");
-        // ... and the home, still online with the relative, never saw the stranger.
+        // ... and the home device never saw the stranger.
         assert!(
-            !keep_home.is_finished() && !keep_rel.is_finished(),
+            online.iter().all(|t| !t.is_finished()),
             "home and relative online"
         );
-        assert_eq!(
-            most.load(std::sync::atomic::Ordering::Relaxed),
-            1,
-            "home saw a stranger"
-        );
-        keep_home.abort();
-        keep_rel.abort();
+        assert_eq!(most.load(Ordering::Relaxed), 1, "home saw a stranger");
+        online.iter().for_each(|t| t.abort());
     });
-
-    // From the internet: an Allocate with forged credentials fails (401); the same request
-    // signed with the real secret succeeds, so the refusal is not a dead port.
-    let server: SocketAddr = format!("{HOME_WAN_IP}:3478").parse().unwrap();
-    let (forged, real) = nat::in_netns(&nat.internet, move || {
-        let now = unix_now();
-        let (user, _) =
-            homedrop::relay::issue_credentials(b"x", "s", now, Duration::from_secs(600));
-        let (_, forged_pass) = homedrop::relay::issue_credentials(
-            b"not-the-secret!!",
-            "s",
-            now,
-            Duration::from_secs(600),
-        );
-        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
-        let forged = allocate(&sock, server, &user, &forged_pass);
-        let (user, pass) = homedrop::relay::issue_credentials(
-            SECRET.as_bytes(),
-            "s",
-            now,
-            Duration::from_secs(600),
-        );
-        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
-        (forged, allocate(&sock, server, &user, &pass))
-    });
+    // A forged Allocate fails; a correctly signed one succeeds, so the port is live.
+    let (forged, real) = allocate_from_the_internet(&nat);
     assert_eq!(forged, Err(401), "forged credentials");
     let relayed = real.expect("real credentials");
     assert!(
