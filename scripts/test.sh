@@ -12,6 +12,8 @@ command -v tc >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v cc >/dev/null || need+=(build-essential)
+# systemd-analyze checks the shipped unit offline (systemd need not be running).
+command -v systemd-analyze >/dev/null || need+=(systemd)
 # coturn's client tools (turnutils_uclient, turnutils_peer, turnutils_stunclient) for the
 # relay interop tests. Its server is never started: it would take port 3478.
 { command -v turnutils_uclient && command -v turnutils_peer && command -v turnutils_stunclient; } \

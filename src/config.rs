@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use serde::Deserialize;
 
+mod file;
+pub use file::config_path;
+
 /// Raw command line / environment, before validation. Options are `Option` so that the
 /// file and the defaults can fill what is not given.
 #[derive(Debug, Parser, Default)]
@@ -28,13 +31,17 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Do not advertise homedrop on the LAN with mDNS
-    #[arg(long, env = "HOMEDROP_NO_MDNS")]
-    pub no_mdns: bool,
+    /// Do not advertise homedrop on the LAN with mDNS (`--no-mdns=false` undoes a file's `no-mdns = true`)
+    #[arg(long, env = "HOMEDROP_NO_MDNS", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_mdns: Option<bool>,
 
-    /// TOML file with the same keys as the long flags (e.g. `http = "0.0.0.0:80"`)
+    /// TOML file with the same keys as the long flags (e.g. `http = "0.0.0.0:80"`) [default: /etc/homedrop/homedrop.toml when it exists]
     #[arg(long, env = "HOMEDROP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Print the effective configuration (as a config file) and exit
+    #[arg(long)]
+    pub print_config: bool,
 
     /// Log level or filter: error, warn, info, debug, trace, or a tracing filter [default: info]
     #[arg(long, env = "HOMEDROP_LOG", value_name = "LEVEL")]
@@ -61,9 +68,9 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_TURN", value_name = "ADDR")]
     pub turn: Option<String>,
 
-    /// Do not run the STUN/TURN relay
-    #[arg(long, env = "HOMEDROP_NO_TURN")]
-    pub no_turn: bool,
+    /// Do not run the STUN/TURN relay (`--no-turn=false` undoes a file's `no-turn = true`)
+    #[arg(long, env = "HOMEDROP_NO_TURN", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_turn: Option<bool>,
 
     /// Shared secret for TURN credentials, at least 16 characters [default: generated once, kept in <state-dir>/turn-secret]
     #[arg(
@@ -124,7 +131,13 @@ pub struct Config {
     pub turn_secret: Option<String>,
     /// The IPv4 address put in relayed addresses.
     pub relay_ip: IpAddr,
+    /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when it
+    /// exists).
+    pub config_file: Option<PathBuf>,
 }
+
+/// Read when `--config` is not given, if it exists (the packaged, systemd-managed setup).
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/homedrop/homedrop.toml";
 
 /// Shortest accepted TURN secret (characters).
 pub const MIN_TURN_SECRET: usize = 16;
@@ -158,6 +171,7 @@ impl Default for Config {
             turn: Some(SocketAddr::from(([0, 0, 0, 0], 3478))),
             turn_secret: None,
             relay_ip: IpAddr::from([127, 0, 0, 1]),
+            config_file: None,
         }
     }
 }
@@ -176,12 +190,21 @@ impl Config {
 
     /// Merge flags/env over the file over the defaults, validating every value.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
-        let file = match &args.config {
-            Some(path) => load_file(path)?,
+        Self::from_args_with_default(args, Path::new(DEFAULT_CONFIG_FILE))
+    }
+
+    /// [`Config::from_args`] with the file read when `--config` is not given (tests).
+    pub fn from_args_with_default(args: Args, default: &Path) -> Result<Config, ConfigError> {
+        let path = file::config_path(args.config.clone(), default);
+        let file: FileConfig = match &path {
+            Some(path) => file::load(path)?,
             None => FileConfig::default(),
         };
-        let file_name = args.config.as_ref().map(|p| p.display().to_string());
-        let mut c = Config::default();
+        let file_name = path.as_ref().map(|p| p.display().to_string());
+        let mut c = Config {
+            config_file: path,
+            ..Config::default()
+        };
         // File values first (errors name the key and the file), then flags/env over them.
         if let Some(v) = file.http {
             c.http = parse_addr(&v).map_err(|r| file_err(&file_name, "http", &v, r))?;
@@ -189,28 +212,38 @@ impl Config {
         if let Some(v) = args.http {
             c.http = parse_addr(&v).map_err(|reason| flag_err("http", &v, reason))?;
         }
-        c.state_dir = args
-            .state_dir
-            .or(file.state_dir)
-            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from))
-            .unwrap_or(c.state_dir);
-        if c.state_dir.as_os_str().is_empty() {
-            return Err(flag_err("state-dir", "", "must not be empty".into()));
+        // systemd's StateDirectory= (exported as $STATE_DIRECTORY) is a default, below the file.
+        if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|d| !d.is_empty()) {
+            c.state_dir = PathBuf::from(dir);
         }
-        c.mdns = !(args.no_mdns || file.no_mdns.unwrap_or(false));
-        if let Some(v) = args.log.or(file.log) {
+        if let Some(v) = file.state_dir {
+            if v.as_os_str().is_empty() {
+                return Err(file_err(&file_name, "state-dir", "", "must not be empty".into()));
+            }
+            c.state_dir = v;
+        }
+        if let Some(v) = args.state_dir {
+            if v.as_os_str().is_empty() {
+                return Err(flag_err("state-dir", "", "must not be empty".into()));
+            }
+            c.state_dir = v;
+        }
+        c.mdns = !args.no_mdns.or(file.no_mdns).unwrap_or(false);
+        if let Some(v) = file.log {
+            validate_log(&v).map_err(|r| file_err(&file_name, "log", &v, r))?;
+            c.log = v;
+        }
+        if let Some(v) = args.log {
             validate_log(&v).map_err(|reason| flag_err("log", &v, reason))?;
             c.log = v;
         }
-        let proxies = if args.trusted_proxy.is_empty() {
-            file.trusted_proxy.unwrap_or_default()
-        } else {
-            args.trusted_proxy
-        };
-        for p in proxies {
-            let ip = p.trim().parse::<IpAddr>();
-            c.trusted_proxies
-                .push(ip.map_err(|e| flag_err("trusted-proxy", &p, e.to_string()))?);
+        if let Some(list) = file.trusted_proxy {
+            c.trusted_proxies = parse_ips(&list)
+                .map_err(|(p, r)| file_err(&file_name, "trusted-proxy", &p, r))?;
+        }
+        if !args.trusted_proxy.is_empty() {
+            c.trusted_proxies = parse_ips(&args.trusted_proxy)
+                .map_err(|(p, r)| flag_err("trusted-proxy", &p, r))?;
         }
         if let Some(v) = file.room_capacity {
             c.room_capacity = check_range(v as u64, 2, 50)
@@ -236,7 +269,7 @@ impl Config {
         if let Some(v) = args.turn {
             c.turn = Some(parse_addr(&v).map_err(|reason| flag_err("turn", &v, reason))?);
         }
-        if args.no_turn || file.no_turn.unwrap_or(false) {
+        if args.no_turn.or(file.no_turn).unwrap_or(false) {
             c.turn = None;
         }
         if let Some(v) = file.turn_secret {
@@ -274,25 +307,10 @@ fn file_err(file: &Option<String>, key: &str, value: &str, reason: String) -> Co
     }
 }
 
-fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        file: name.clone(),
-        reason: format!("cannot read: {e}"),
-    })?;
-    if text.len() > 64 * 1024 {
-        return Err(ConfigError::File {
-            file: name,
-            reason: "larger than 64 KiB".into(),
-        });
-    }
-    toml::from_str(&text).map_err(|e| ConfigError::File {
-        file: name,
-        reason: e.message().to_string()
-            + &e.span()
-                .map(|s| format!(" (at byte {})", s.start))
-                .unwrap_or_default(),
-    })
+fn parse_ips(list: &[String]) -> Result<Vec<IpAddr>, (String, String)> {
+    list.iter()
+        .map(|p| p.trim().parse::<IpAddr>().map_err(|e| (p.clone(), e.to_string())))
+        .collect()
 }
 
 fn parse_addr(v: &str) -> Result<SocketAddr, String> {

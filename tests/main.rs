@@ -4,6 +4,8 @@ mod support;
 
 /// The real binary: flags, exit codes, shutdown.
 mod binary;
+/// Configuration through the real binary: precedence, file errors, the example config.
+mod config;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
 /// HTTP: assets, caching, headers, limits.
@@ -16,3 +18,5 @@ mod relay_interop;
 mod relay_shell;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
+mod systemd;
