@@ -16,11 +16,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::metrics::Snapshot;
 use crate::net::{local_subnets, Subnet};
 use crate::relay;
 use crate::signaling::{Hub, HubSettings};
 
-/// Longest wait for connections to close on shutdown.
+/// Longest wait for connections (and the relay) to close on shutdown, all together; systemd
+/// and the tests expect the process gone within 5 s of SIGTERM.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often the interface list (for the home group) is re-read.
 const SUBNET_REFRESH: Duration = Duration::from_secs(5);
@@ -47,19 +49,20 @@ impl Shared {
         s.1.clone()
     }
 
-    /// `/stats` body.
-    pub fn stats_json(&self) -> String {
+    /// The numbers `/stats` and `/metrics` show (see [`crate::metrics`]).
+    pub fn snapshot(&self) -> Snapshot {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &self.hub.counters;
-        serde_json::json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptimeSecs": self.started.elapsed().as_secs(),
-            "peers": self.hub.peer_count(),
-            "rooms": self.hub.room_count(),
-            "connectionsTotal": c.connections_total.load(Relaxed),
-            "signalsRelayed": c.signals_relayed.load(Relaxed),
-        })
-        .to_string()
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: self.started.elapsed().as_secs(),
+            peers: self.hub.peer_count() as u64,
+            rooms: self.hub.room_count() as u64,
+            negotiating: self.hub.negotiating() as u64,
+            connections_total: c.connections_total.load(Relaxed),
+            signals_relayed: c.signals_relayed.load(Relaxed),
+            errors_sent: c.errors_sent.load(Relaxed),
+        }
     }
 }
 
@@ -123,13 +126,15 @@ pub async fn run_with_hub(
     shutdown.await;
     notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("shutting down: telling clients, draining connections");
-    hub.broadcast_restarting();
+    // One deadline for everything, so the process exits within DRAIN_TIMEOUT (+ a little).
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    // Each WebSocket session sees the token, sends `restarting` and closes with 1012.
     token.cancel();
     let _ = server.await;
     let _ = sweeper.await;
     let _ = watchdog.await;
     if let Some((shell, task)) = relay {
-        match tokio::time::timeout(DRAIN_TIMEOUT, task).await {
+        match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!("relay stopped with an error: {e}"),
             Ok(Err(e)) => tracing::warn!("relay task failed: {e}"),
@@ -142,7 +147,7 @@ pub async fn run_with_hub(
         );
     }
     shared.tasks.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, shared.tasks.wait())
+    if tokio::time::timeout_at(deadline, shared.tasks.wait())
         .await
         .is_err()
     {

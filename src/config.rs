@@ -218,7 +218,12 @@ impl Config {
         }
         if let Some(v) = file.state_dir {
             if v.as_os_str().is_empty() {
-                return Err(file_err(&file_name, "state-dir", "", "must not be empty".into()));
+                return Err(file_err(
+                    &file_name,
+                    "state-dir",
+                    "",
+                    "must not be empty".into(),
+                ));
             }
             c.state_dir = v;
         }
@@ -238,8 +243,8 @@ impl Config {
             c.log = v;
         }
         if let Some(list) = file.trusted_proxy {
-            c.trusted_proxies = parse_ips(&list)
-                .map_err(|(p, r)| file_err(&file_name, "trusted-proxy", &p, r))?;
+            c.trusted_proxies =
+                parse_ips(&list).map_err(|(p, r)| file_err(&file_name, "trusted-proxy", &p, r))?;
         }
         if !args.trusted_proxy.is_empty() {
             c.trusted_proxies = parse_ips(&args.trusted_proxy)
@@ -309,7 +314,11 @@ fn file_err(file: &Option<String>, key: &str, value: &str, reason: String) -> Co
 
 fn parse_ips(list: &[String]) -> Result<Vec<IpAddr>, (String, String)> {
     list.iter()
-        .map(|p| p.trim().parse::<IpAddr>().map_err(|e| (p.clone(), e.to_string())))
+        .map(|p| {
+            p.trim()
+                .parse::<IpAddr>()
+                .map_err(|e| (p.clone(), e.to_string()))
+        })
         .collect()
 }
 

@@ -6,6 +6,7 @@
 //! - [`config`]: flags / environment / file → one validated [`config::Config`].
 //! - [`app`]: builds the components and runs them under one shutdown token.
 //! - [`http`]: hyper server, embedded assets, routes, errors → status codes.
+//! - [`metrics`]: one counters snapshot, rendered as `/stats` (JSON) and `/metrics` (Prometheus).
 //! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing.
 //! - [`net`]: which clients form the home group.
 //! - [`relay`]: STUN/TURN relay: a sans-IO core on the `stun` codec plus its tokio shell.
@@ -13,6 +14,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod net;
 pub mod relay;
 pub mod signaling;

@@ -20,9 +20,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let filter = tracing_subscriber::EnvFilter::new(&config.log);
+    // Plain text unless a person is watching: journald stores stderr as is.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -38,7 +38,8 @@ fn effective(file: &Path, args: &[&str], env: &[(&str, &str)]) -> toml::Table {
 }
 
 fn get<'a>(t: &'a toml::Table, key: &str) -> &'a toml::Value {
-    t.get(key).unwrap_or_else(|| panic!("{key} missing from {t:?}"))
+    t.get(key)
+        .unwrap_or_else(|| panic!("{key} missing from {t:?}"))
 }
 
 #[test]
@@ -68,12 +69,24 @@ fn precedence_is_flags_then_env_then_file_then_defaults() {
         ("HOMEDROP_NO_MDNS", "false"),
     ];
     let layers = effective(&file, &["--max-connections", "50", "--no-mdns"], &env);
-    assert_eq!(get(&layers, "http").as_str(), Some("127.0.0.1:8001"), "file");
+    assert_eq!(
+        get(&layers, "http").as_str(),
+        Some("127.0.0.1:8001"),
+        "file"
+    );
     assert_eq!(get(&layers, "log").as_str(), Some("debug"), "file");
     assert_eq!(get(&layers, "room-capacity").as_integer(), Some(4), "env");
     assert_eq!(get(&layers, "no-turn").as_bool(), Some(false), "env");
-    assert_eq!(get(&layers, "turn").as_str(), Some("0.0.0.0:3478"), "default");
-    assert_eq!(get(&layers, "max-connections").as_integer(), Some(50), "flag");
+    assert_eq!(
+        get(&layers, "turn").as_str(),
+        Some("0.0.0.0:3478"),
+        "default"
+    );
+    assert_eq!(
+        get(&layers, "max-connections").as_integer(),
+        Some(50),
+        "flag"
+    );
     assert_eq!(get(&layers, "no-mdns").as_bool(), Some(true), "flag");
 
     // The printed configuration is itself a config file that reads back the same.
@@ -87,7 +100,10 @@ fn unknown_key_and_bad_value_exit_2_naming_key_and_file() {
     let dir = TempDir::new("config-bad");
     let file = dir.0.join("mine.toml");
     let cases = [
-        ("http = \"127.0.0.1:8001\"\nroom-capacty = 3\n", "room-capacty"),
+        (
+            "http = \"127.0.0.1:8001\"\nroom-capacty = 3\n",
+            "room-capacty",
+        ),
         ("room-capacity = 51\n", "room-capacity"),
         ("max-connections = \"many\"\n", "max-connections"),
         ("relay-ip = \"::1\"\n", "relay-ip"),
@@ -117,7 +133,10 @@ fn example_uncommented() -> (String, Vec<String>) {
     let mut keys = Vec::new();
     let mut text = String::new();
     for line in EXAMPLE.lines() {
-        let line = line.strip_prefix("# ").filter(|l| is_setting(l)).unwrap_or(line);
+        let line = line
+            .strip_prefix("# ")
+            .filter(|l| is_setting(l))
+            .unwrap_or(line);
         if is_setting(line) {
             keys.push(line.split('=').next().unwrap().trim().to_string());
         }
@@ -139,7 +158,11 @@ fn example_config_parses_and_documents_every_flag() {
     let shipped = dir.0.join("homedrop.toml");
     std::fs::write(&shipped, EXAMPLE).unwrap();
     let c = effective(&shipped, &[], &[]);
-    assert_eq!(get(&c, "http").as_str(), Some("0.0.0.0:80"), "the appliance serves port 80");
+    assert_eq!(
+        get(&c, "http").as_str(),
+        Some("0.0.0.0:80"),
+        "the appliance serves port 80"
+    );
 
     let (all_on, keys) = example_uncommented();
     let on = dir.0.join("all-on.toml");
@@ -159,6 +182,9 @@ fn example_config_parses_and_documents_every_flag() {
             "--{flag} has no key in systemd/homedrop.toml"
         );
         // ... and a comment explaining it, naming the flag.
-        assert!(EXAMPLE.contains(&format!("`--{flag}`")), "--{flag} not explained");
+        assert!(
+            EXAMPLE.contains(&format!("`--{flag}`")),
+            "--{flag} not explained"
+        );
     }
 }

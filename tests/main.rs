@@ -4,12 +4,14 @@ mod support;
 
 /// The real binary: flags, exit codes, shutdown.
 mod binary;
-/// Configuration through the real binary: precedence, file errors, the example config.
-mod config;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
+/// Configuration through the real binary: precedence, file errors, the example config.
+mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
+mod ops;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
 mod relay_flood;
 /// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).

@@ -73,10 +73,17 @@ fn shipped_unit_verifies_without_any_warning() {
     let root = install_root(UNIT);
     let out = analyze(&root, &["verify"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(text(&out).trim(), "", "systemd-analyze verify printed something");
+    assert_eq!(
+        text(&out).trim(),
+        "",
+        "systemd-analyze verify printed something"
+    );
 
     // The check can fail: a misspelt directive only warns (exit 0), and is caught as output.
-    let typo = UNIT.replace("NoNewPrivileges=yes", "NoNewPrivileges=yes\nNoNewPrivilege=yes");
+    let typo = UNIT.replace(
+        "NoNewPrivileges=yes",
+        "NoNewPrivileges=yes\nNoNewPrivilege=yes",
+    );
     let out = analyze(&install_root(&typo), &["verify"]);
     assert!(text(&out).contains("NoNewPrivilege"), "{}", text(&out));
 }
@@ -91,7 +98,10 @@ fn shipped_unit_exposure_is_at_most_2() {
     assert!(out.status.success(), "{report}");
     let level: f64 = report
         .lines()
-        .find_map(|l| l.split("Overall exposure level for homedrop.service:").nth(1))
+        .find_map(|l| {
+            l.split("Overall exposure level for homedrop.service:")
+                .nth(1)
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no exposure level in: {report}"));

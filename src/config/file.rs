@@ -116,7 +116,10 @@ mod tests {
         let default = dir.join("homedrop.toml");
         let given = dir.join("given.toml");
         assert_eq!(config_path(None, &default), None);
-        assert_eq!(config_path(Some(given.clone()), &default), Some(given.clone()));
+        assert_eq!(
+            config_path(Some(given.clone()), &default),
+            Some(given.clone())
+        );
         std::fs::write(&default, "room-capacity = 7\n").unwrap();
         assert_eq!(config_path(None, &default), Some(default.clone()));
         assert_eq!(config_path(Some(given.clone()), &default), Some(given));
@@ -131,7 +134,10 @@ mod tests {
         // A missing file named explicitly is an error, not silently skipped.
         let args = Args::try_parse_from(["homedrop", "--config", default.to_str().unwrap()]);
         let e = Config::from_args(args.unwrap()).unwrap_err().to_string();
-        assert!(e.contains("homedrop.toml") && e.contains("cannot read"), "{e}");
+        assert!(
+            e.contains("homedrop.toml") && e.contains("cannot read"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
