@@ -121,7 +121,7 @@ pub async fn run_with_hub(
             }
         })
     };
-    let watchdog = tokio::spawn(systemd_watchdog(token.clone()));
+    let watchdog = tokio::spawn(systemd_watchdog(hub.clone(), token.clone()));
     notify(&[sd_notify::NotifyState::Ready]);
     shutdown.await;
     notify(&[sd_notify::NotifyState::Stopping]);
@@ -190,15 +190,19 @@ fn notify(state: &[sd_notify::NotifyState]) {
     }
 }
 
-/// Pet the systemd watchdog at half its interval while the server runs.
-async fn systemd_watchdog(token: CancellationToken) {
+/// Pet the systemd watchdog at half its interval while the server runs. Each pet first takes
+/// the signaling hub's lock, so a stuck hub (not only a stuck runtime) gets homedrop restarted.
+async fn systemd_watchdog(hub: Arc<Hub>, token: CancellationToken) {
     let Some(every) = sd_notify::watchdog_enabled() else {
         return;
     };
     let mut tick = tokio::time::interval(every / 2);
     loop {
         tokio::select! {
-            _ = tick.tick() => notify(&[sd_notify::NotifyState::Watchdog]),
+            _ = tick.tick() => {
+                let _ = hub.peer_count();
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            }
             _ = token.cancelled() => break,
         }
     }

@@ -134,3 +134,54 @@ fn shipped_unit_runs_the_binary_without_flags_and_reads_the_default_config() {
     assert!(UNIT.contains("ConfigurationDirectory=homedrop\n"));
     assert!(UNIT.contains("StateDirectory=homedrop\n"));
 }
+
+/// The sd_notify protocol as systemd would see it: a datagram socket in NOTIFY_SOCKET.
+#[test]
+fn binary_notifies_ready_pets_the_watchdog_and_notifies_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("notify");
+    let path = dir.0.join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut child = Command::new(binary())
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--no-turn",
+            "--no-mdns",
+            "--config",
+            "/dev/null",
+        ])
+        .arg("--state-dir")
+        .arg(dir.0.join("state"))
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "200000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut next = || {
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("no notification within 10 s");
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    assert_eq!(next(), "READY=1\n");
+    // WatchdogSec=0.2 s: a pet every 0.1 s.
+    let start = Instant::now();
+    for _ in 0..3 {
+        assert_eq!(next(), "WATCHDOG=1\n");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let mut rest = next();
+    while rest == "WATCHDOG=1\n" {
+        rest = next();
+    }
+    assert_eq!(rest, "STOPPING=1\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
