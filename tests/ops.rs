@@ -253,3 +253,45 @@ fn read_all(child: &mut Child) -> String {
     child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
     s
 }
+
+/// The web client itself: told `restarting`, it goes offline, and once homedrop is back on
+/// the same port it reconnects with no action (headless Chromium on loopback).
+#[test]
+fn web_client_reconnects_after_a_restart() {
+    use crate::support::browser::Browser;
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let state = TempDir::new("reconnect");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut server = start(addr, &state);
+    drop(rt.block_on(connect_when_up(addr)));
+    let mut br = Browser::launch(None);
+    br.goto(&format!("http://{addr}/"));
+    let state_is =
+        |s: &str| format!("document.querySelector('[data-status]')?.dataset.state === '{s}'");
+    br.wait_for(&state_is("online"), Duration::from_secs(20));
+    assert_eq!(rt.block_on(stats(addr))["peers"], 1);
+
+    assert_eq!(unsafe { libc::kill(server.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(server.wait().unwrap().code(), Some(0));
+    br.wait_for(
+        "document.querySelector('[data-status]').dataset.state !== 'online'",
+        Duration::from_secs(5),
+    );
+    let log = read_all(&mut server);
+    assert!(log.contains("end=\"server restarting\""), "{log}");
+
+    let mut again = start(addr, &state);
+    br.wait_for(&state_is("online"), Duration::from_secs(30));
+    let s = rt.block_on(stats_until(addr, |s| s["peers"] == 1));
+    assert_eq!(
+        (s["peers"].as_u64(), s["connectionsTotal"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    drop(br);
+    unsafe { libc::kill(again.id() as i32, libc::SIGTERM) };
+    assert_eq!(again.wait().unwrap().code(), Some(0));
+}

@@ -161,7 +161,7 @@ fn binary_notifies_ready_pets_the_watchdog_and_notifies_stopping() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut next = || {
+    let next = || {
         let mut buf = [0u8; 256];
         let n = sock.recv(&mut buf).expect("no notification within 10 s");
         String::from_utf8_lossy(&buf[..n]).to_string()
