@@ -120,14 +120,15 @@ async fn stats_and_metrics_reflect_clients_rooms_and_negotiations() {
     app.stop().await;
 }
 
-/// The real binary on `addr`, with its stderr captured.
+/// The real binary on `addr`, with its stderr captured; debug level, so that the "nothing
+/// personal in the logs" check covers every line homedrop writes short of trace.
 fn start(addr: SocketAddr, state: &TempDir) -> Child {
     Command::new(binary())
         .args(["--http", &addr.to_string(), "--no-turn", "--no-mdns"])
         .arg("--state-dir")
         .arg(&state.0)
         .args(["--config", "/dev/null"])
-        .env("HOMEDROP_LOG", "info")
+        .env("HOMEDROP_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
