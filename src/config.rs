@@ -147,7 +147,10 @@ pub const TURN_SECRET_FILE: &str = "turn-secret";
 /// A configuration problem, printed as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("invalid value {value:?} for --{flag}: {reason}")]
+    #[error(
+        "invalid value {value:?} for --{flag} (or {}): {reason}",
+        env_name(flag)
+    )]
     Flag {
         flag: &'static str,
         value: String,
@@ -295,6 +298,11 @@ impl Config {
         };
         Ok(c)
     }
+}
+
+/// The environment variable of a flag: `room-capacity` → `HOMEDROP_ROOM_CAPACITY`.
+fn env_name(flag: &str) -> String {
+    format!("HOMEDROP_{}", flag.to_ascii_uppercase().replace('-', "_"))
 }
 
 fn flag_err(flag: &'static str, value: &str, reason: String) -> ConfigError {
@@ -446,7 +454,10 @@ mod tests {
         let e = parse(&["--http", "nonsense"]).unwrap_err().to_string();
         assert!(e.contains("--http"), "{e}");
         let e = parse(&["--room-capacity", "1"]).unwrap_err().to_string();
-        assert!(e.contains("--room-capacity"), "{e}");
+        assert!(
+            e.contains("--room-capacity") && e.contains("HOMEDROP_ROOM_CAPACITY"),
+            "{e}"
+        );
         let e = parse(&["--log", "a=b=c=["]).unwrap_err().to_string();
         assert!(e.contains("--log"), "{e}");
     }

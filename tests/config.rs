@@ -119,6 +119,13 @@ fn unknown_key_and_bad_value_exit_2_naming_key_and_file() {
             "{text:?}: {err}"
         );
     }
+    // A bad environment value names its variable.
+    let out = run(
+        &["--config", "/dev/null"],
+        &[("HOMEDROP_ROOM_CAPACITY", "0")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HOMEDROP_ROOM_CAPACITY"));
     // Via HOMEDROP_CONFIG too, and a missing file named explicitly is an error.
     let out = run(&[], &[("HOMEDROP_CONFIG", file.to_str().unwrap())]);
     assert_eq!(out.status.code(), Some(2));
