@@ -192,6 +192,10 @@ async fn sigterm_tells_clients_exits_0_within_5s_and_clients_reconnect() {
         .as_str()
         .unwrap()
         .to_string();
+    // Browsers also hold idle keep-alive HTTP connections, and a client may have connected
+    // without sending anything yet: neither may hold up the exit.
+    let idle = keep_alive_after_one_request(addr).await;
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
 
     let sent = Instant::now();
     assert_eq!(unsafe { libc::kill(server.id() as i32, libc::SIGTERM) }, 0);
@@ -210,6 +214,9 @@ async fn sigterm_tells_clients_exits_0_within_5s_and_clients_reconnect() {
     let took = sent.elapsed();
     assert_eq!(status.code(), Some(0), "exit status");
     eprintln!("SIGTERM to exit: {took:?}");
+    // Well below the 4 s drain deadline: idle connections were closed, not waited out.
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    drop((idle, silent));
     let log = read_all(&mut server);
 
     // One "session ended" line per client, with the story and nothing personal.
@@ -295,4 +302,21 @@ fn web_client_reconnects_after_a_restart() {
     drop(br);
     unsafe { libc::kill(again.id() as i32, libc::SIGTERM) };
     assert_eq!(again.wait().unwrap().code(), Some(0));
+}
+
+/// A connection that made one keep-alive request, read the response, and stays open.
+async fn keep_alive_after_one_request(addr: SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).ends_with("ok\n") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the response");
+        got.extend_from_slice(&buf[..n]);
+    }
+    s
 }
