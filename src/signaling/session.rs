@@ -109,10 +109,10 @@ impl Ending {
 /// session counts them without parsing.
 const SIGNAL_PREFIX: &str = r#"{"type":"signal","#;
 
-type Sink = futures_util::stream::SplitSink<
-    hyper_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
-    Message,
->;
+type WsStream =
+    hyper_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+type Sink = futures_util::stream::SplitSink<WsStream, Message>;
+type Stream = futures_util::stream::SplitStream<WsStream>;
 
 /// Serve one upgraded WebSocket until it closes, dies or the server shuts down.
 pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: CancellationToken) {
@@ -129,7 +129,6 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     hub.connect(&id, origin.group, tx.clone());
     let quota = Quota::per_second(NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN));
-    let ice_servers = hub.ice_servers();
     let mut s = Session {
         hub: hub.clone(),
         id: id.clone(),
@@ -145,15 +144,19 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
             signals_received: 0,
             rooms_joined: 0,
             pairings: 0,
-            turn_offered: !ice_servers.is_empty(),
+            turn_offered: false,
         },
     };
-    s.send(ServerMsg::Welcome {
+    let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
         id: id.clone(),
-        ice_servers,
+        ice_servers: hub.ice_servers(),
         max_message_bytes: MAX_MESSAGE_BYTES,
-    });
+    };
+    if let ServerMsg::Welcome { ice_servers, .. } = &welcome {
+        s.story.turn_offered = !ice_servers.is_empty();
+    }
+    s.send(welcome);
     tracing::debug!(peer = short(&id), "connected");
     let ending = s.run(&mut sink, &mut stream, &mut rx, &shutdown).await;
     hub.disconnect(&id);
@@ -210,9 +213,7 @@ impl Session {
     async fn run(
         &mut self,
         sink: &mut Sink,
-        stream: &mut futures_util::stream::SplitStream<
-            hyper_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
-        >,
+        stream: &mut Stream,
         rx: &mut mpsc::Receiver<String>,
         shutdown: &CancellationToken,
     ) -> Ending {
