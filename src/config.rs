@@ -32,6 +32,19 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_NO_MDNS")]
     pub no_mdns: bool,
 
+    /// Name on the LAN, advertised as NAME.local with mDNS: letters, digits and hyphens, at most 63 [default: homedrop]
+    #[arg(long, env = "HOMEDROP_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Advertise with mDNS only on these interfaces (repeatable, or comma separated) [default: every interface except loopback, docker*, veth*, br-*, virbr*]
+    #[arg(
+        long,
+        env = "HOMEDROP_MDNS_INTERFACE",
+        value_name = "IFACE",
+        value_delimiter = ','
+    )]
+    pub mdns_interface: Vec<String>,
+
     /// TOML file with the same keys as the long flags (e.g. `http = "0.0.0.0:80"`)
     #[arg(long, env = "HOMEDROP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -89,6 +102,9 @@ struct FileConfig {
     state_dir: Option<PathBuf>,
     #[serde(alias = "no_mdns")]
     no_mdns: Option<bool>,
+    name: Option<String>,
+    #[serde(alias = "mdns_interface")]
+    mdns_interface: Option<Vec<String>>,
     log: Option<String>,
     #[serde(alias = "trusted_proxy")]
     trusted_proxy: Option<Vec<String>>,
@@ -111,6 +127,10 @@ pub struct Config {
     pub http: SocketAddr,
     pub state_dir: PathBuf,
     pub mdns: bool,
+    /// The LAN name: `<name>.local` (mDNS host and service instance).
+    pub name: String,
+    /// Interfaces mDNS is limited to; empty: every LAN interface.
+    pub mdns_interfaces: Vec<String>,
     pub log: String,
     pub trusted_proxies: Vec<IpAddr>,
     pub room_capacity: u32,
@@ -150,6 +170,8 @@ impl Default for Config {
             http: SocketAddr::from(([0, 0, 0, 0], 8080)),
             state_dir: PathBuf::from("homedrop-state"),
             mdns: true,
+            name: "homedrop".into(),
+            mdns_interfaces: Vec::new(),
             log: "info".into(),
             trusted_proxies: Vec::new(),
             room_capacity: 10,
@@ -198,6 +220,27 @@ impl Config {
             return Err(flag_err("state-dir", "", "must not be empty".into()));
         }
         c.mdns = !(args.no_mdns || file.no_mdns.unwrap_or(false));
+        if let Some(v) = file.name {
+            crate::mdns::validate_name(&v).map_err(|r| file_err(&file_name, "name", &v, r))?;
+            c.name = v;
+        }
+        if let Some(v) = args.name {
+            crate::mdns::validate_name(&v).map_err(|reason| flag_err("name", &v, reason))?;
+            c.name = v;
+        }
+        let interfaces = if args.mdns_interface.is_empty() {
+            file.mdns_interface.unwrap_or_default()
+        } else {
+            args.mdns_interface
+        };
+        for i in interfaces {
+            let i = i.trim().to_string();
+            crate::mdns::validate_interface(&i).map_err(|r| flag_err("mdns-interface", &i, r))?;
+            c.mdns_interfaces.push(i);
+        }
+        if c.mdns_interfaces.len() > 32 {
+            return Err(flag_err("mdns-interface", "…", "at most 32 interfaces".into()));
+        }
         if let Some(v) = args.log.or(file.log) {
             validate_log(&v).map_err(|reason| flag_err("log", &v, reason))?;
             c.log = v;
