@@ -239,7 +239,11 @@ impl Config {
             c.mdns_interfaces.push(i);
         }
         if c.mdns_interfaces.len() > 32 {
-            return Err(flag_err("mdns-interface", "…", "at most 32 interfaces".into()));
+            return Err(flag_err(
+                "mdns-interface",
+                "…",
+                "at most 32 interfaces".into(),
+            ));
         }
         if let Some(v) = args.log.or(file.log) {
             validate_log(&v).map_err(|reason| flag_err("log", &v, reason))?;

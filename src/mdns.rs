@@ -84,7 +84,9 @@ pub fn validate_interface(v: &str) -> Result<(), String> {
     if v.is_empty() || v.len() > 15 {
         return Err("an interface name is 1 to 15 characters".into());
     }
-    if v.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == ':') {
+    if v.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == ':')
+    {
         return Err("not an interface name".into());
     }
     Ok(())
@@ -164,17 +166,18 @@ async fn log_events(events: mdns_sd::Receiver<DaemonEvent>, settings: Settings) 
     let mut host = format!("{}.local.", settings.name);
     while let Ok(event) = events.recv_async().await {
         match event {
-            DaemonEvent::NameChange(c) if matches!(c.rr_type, RRType::A | RRType::AAAA) => {
-                if c.new_name != host {
-                    let shown = c.new_name.trim_end_matches('.');
-                    tracing::warn!(
-                        "mDNS: {} is taken on this network; now advertised as {shown}: open {}",
-                        c.original.trim_end_matches('.'),
-                        crate::startup::url_for_host(shown, settings.http_port)
-                    );
-                    host = c.new_name;
-                }
+            DaemonEvent::NameChange(c)
+                if matches!(c.rr_type, RRType::A | RRType::AAAA) && c.new_name != host =>
+            {
+                let shown = c.new_name.trim_end_matches('.');
+                tracing::warn!(
+                    "mDNS: {} is taken on this network; now advertised as {shown}: open {}",
+                    c.original.trim_end_matches('.'),
+                    crate::startup::url_for_host(shown, settings.http_port)
+                );
+                host = c.new_name;
             }
+            DaemonEvent::NameChange(c) if matches!(c.rr_type, RRType::A | RRType::AAAA) => {}
             DaemonEvent::NameChange(c) => {
                 tracing::info!("mDNS: service {} renamed to {}", c.original, c.new_name);
             }

@@ -177,8 +177,7 @@ mod tests {
             for (x, &is_dark) in row.iter().enumerate() {
                 let inside = (QUIET_ZONE..QUIET_ZONE + w).contains(&x)
                     && (QUIET_ZONE..QUIET_ZONE + w).contains(&y);
-                let want =
-                    inside && colors[(y - QUIET_ZONE) * w + (x - QUIET_ZONE)] == Color::Dark;
+                let want = inside && colors[(y - QUIET_ZONE) * w + (x - QUIET_ZONE)] == Color::Dark;
                 assert_eq!(is_dark, want, "module ({x}, {y})");
             }
         }
@@ -190,8 +189,10 @@ mod tests {
 
     #[test]
     fn urls_list_the_mdns_name_and_each_lan_address_and_prefer_ipv4() {
-        let mut config = Config::default();
-        config.name = "kitchen".into();
+        let mut config = Config {
+            name: "kitchen".into(),
+            ..Config::default()
+        };
         let lan = vec![
             ("eth0".to_string(), "192.168.1.5".parse().unwrap()),
             ("eth0".to_string(), "2001:db8::5".parse().unwrap()),
