@@ -228,14 +228,17 @@ impl Config {
             crate::mdns::validate_name(&v).map_err(|reason| flag_err("name", &v, reason))?;
             c.name = v;
         }
-        let interfaces = if args.mdns_interface.is_empty() {
-            file.mdns_interface.unwrap_or_default()
-        } else {
-            args.mdns_interface
+        let from_file = args.mdns_interface.is_empty();
+        let interfaces = match from_file {
+            true => file.mdns_interface.unwrap_or_default(),
+            false => args.mdns_interface,
         };
         for i in interfaces {
             let i = i.trim().to_string();
-            crate::mdns::validate_interface(&i).map_err(|r| flag_err("mdns-interface", &i, r))?;
+            crate::mdns::validate_interface(&i).map_err(|r| match from_file {
+                true => file_err(&file_name, "mdns-interface", &i, r),
+                false => flag_err("mdns-interface", &i, r),
+            })?;
             c.mdns_interfaces.push(i);
         }
         if c.mdns_interfaces.len() > 32 {
@@ -469,6 +472,17 @@ mod tests {
         assert!(e.contains("--room-capacity"), "{e}");
         let e = parse(&["--log", "a=b=c=["]).unwrap_err().to_string();
         assert!(e.contains("--log"), "{e}");
+    }
+
+    #[test]
+    fn name_and_mdns_interfaces() {
+        let c = parse(&[]).unwrap();
+        assert_eq!((c.name.as_str(), c.mdns), ("homedrop", true));
+        let c = parse(&["--name", "kitchen", "--mdns-interface", "eth0,wlan0"]).unwrap();
+        assert_eq!(c.name, "kitchen");
+        assert_eq!(c.mdns_interfaces, ["eth0", "wlan0"]);
+        let e = parse(&["--name", "a.b"]).unwrap_err().to_string();
+        assert!(e.contains("--name"), "{e}");
     }
 
     #[test]

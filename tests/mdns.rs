@@ -340,6 +340,14 @@ fn invalid_names_and_interfaces_exit_2_naming_the_flag() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(flag), "{err}");
     }
+    let help = Command::new(binary()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for documented in ["--name", "HOMEDROP_NAME", "--mdns-interface", "--no-mdns"] {
+        assert!(
+            help.contains(documented),
+            "{documented} missing from --help"
+        );
+    }
     let out = Command::new(binary())
         .env("HOMEDROP_NAME", "bad_name")
         .output()
