@@ -5,6 +5,9 @@ scripts/test.sh). Runs inside a test namespace and prints one JSON object on std
   browse  IFACE_IP TYPE WANT TIMEOUT   services of TYPE (until WANT are resolved)
   resolve IFACE_IP HOST EXPECT TIMEOUT A records of HOST, asked afresh until they are
                                        exactly EXPECT (comma separated; "-": any answer)
+  follow  IFACE_IP HOST EXPECT TIMEOUT like resolve, but prints {"ready": true} first and
+                                       starts when a line arrives on stdin (the test changes
+                                       the address in between: python's start-up is not timed)
   gone    IFACE_IP TYPE INSTANCE TIMEOUT  prints {"seen": ...} once INSTANCE is browsed,
                                        then {"removed": ...} when its goodbye arrives
   fetch   URL                          GET URL: status and the start of the body
@@ -75,6 +78,12 @@ def resolve(iface, host, expect, timeout):
     out({"addresses": last, "secs": None})
 
 
+def follow(iface, host, expect, timeout):
+    out({"ready": True})
+    sys.stdin.readline()
+    resolve(iface, host, expect, timeout)
+
+
 def gone(iface, ty, instance, timeout):
     zc = Zeroconf(interfaces=[iface])
     seen, removed = threading.Event(), threading.Event()
@@ -109,6 +118,8 @@ def main(argv):
         browse(argv[2], argv[3], int(argv[4]), float(argv[5]))
     elif cmd == "resolve":
         resolve(argv[2], argv[3], argv[4], float(argv[5]))
+    elif cmd == "follow":
+        follow(argv[2], argv[3], argv[4], float(argv[5]))
     elif cmd == "gone":
         gone(argv[2], argv[3], argv[4], float(argv[5]))
     elif cmd == "fetch":
