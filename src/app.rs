@@ -101,9 +101,9 @@ pub async fn run_with_hub(
         started: Instant::now(),
         subnets: Mutex::new((Instant::now(), Arc::new(local_subnets()))),
     });
-    if let Ok(addr) = http.local_addr() {
-        tracing::info!("serving http on {addr}");
-    }
+    let bound = http.local_addr()?;
+    tracing::info!("serving http on {bound}");
+    crate::startup::announce(&shared.config, bound);
     let relay = match shared.config.turn {
         Some(addr) => Some(start_relay(&shared.config, addr, token.clone()).await?),
         None => None,
@@ -122,6 +122,7 @@ pub async fn run_with_hub(
         })
     };
     let watchdog = tokio::spawn(systemd_watchdog(hub.clone(), token.clone()));
+    let mdns = start_mdns(&shared.config, bound.port(), None);
     notify(&[sd_notify::NotifyState::Ready]);
     shutdown.await;
     notify(&[sd_notify::NotifyState::Stopping]);
@@ -130,6 +131,9 @@ pub async fn run_with_hub(
     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
     // Each WebSocket session sees the token, sends `restarting` and closes with 1012.
     token.cancel();
+    if let Some(mdns) = mdns {
+        mdns.stop().await;
+    }
     let _ = server.await;
     let _ = sweeper.await;
     let _ = watchdog.await;
@@ -181,6 +185,27 @@ async fn start_relay(
     );
     let shell = relay.shell();
     Ok((shell, tokio::spawn(relay.run(token))))
+}
+
+/// Advertise on the LAN unless `--no-mdns`; a failure (no multicast here) is logged, not
+/// fatal: the URLs with IP addresses still work. `https_port`: `_https._tcp` too.
+fn start_mdns(
+    config: &Config,
+    http_port: u16,
+    https_port: Option<u16>,
+) -> Option<crate::mdns::Mdns> {
+    if !config.mdns {
+        return None;
+    }
+    let settings = crate::mdns::Settings {
+        name: config.name.clone(),
+        http_port,
+        https_port,
+        interfaces: config.mdns_interfaces.clone(),
+    };
+    crate::mdns::Mdns::start(&settings)
+        .inspect_err(|e| tracing::warn!("not advertising on the LAN: {e}"))
+        .ok()
 }
 
 /// Tell systemd (when it started us with `Type=notify`); a no-op elsewhere.

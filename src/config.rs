@@ -35,6 +35,19 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_NO_MDNS", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_mdns: Option<bool>,
 
+    /// Name on the LAN, advertised as NAME.local with mDNS: letters, digits and hyphens, at most 63 [default: homedrop]
+    #[arg(long, env = "HOMEDROP_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Advertise with mDNS only on these interfaces (repeatable, or comma separated) [default: every interface except loopback, docker*, veth*, br-*, virbr*]
+    #[arg(
+        long,
+        env = "HOMEDROP_MDNS_INTERFACE",
+        value_name = "IFACE",
+        value_delimiter = ','
+    )]
+    pub mdns_interface: Vec<String>,
+
     /// TOML file with the same keys as the long flags (e.g. `http = "0.0.0.0:80"`) [default: /etc/homedrop/homedrop.toml when it exists]
     #[arg(long, env = "HOMEDROP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -96,6 +109,9 @@ struct FileConfig {
     state_dir: Option<PathBuf>,
     #[serde(alias = "no_mdns")]
     no_mdns: Option<bool>,
+    name: Option<String>,
+    #[serde(alias = "mdns_interface")]
+    mdns_interface: Option<Vec<String>>,
     log: Option<String>,
     #[serde(alias = "trusted_proxy")]
     trusted_proxy: Option<Vec<String>>,
@@ -118,6 +134,10 @@ pub struct Config {
     pub http: SocketAddr,
     pub state_dir: PathBuf,
     pub mdns: bool,
+    /// The LAN name: `<name>.local` (mDNS host and service instance).
+    pub name: String,
+    /// Interfaces mDNS is limited to; empty: every LAN interface.
+    pub mdns_interfaces: Vec<String>,
     pub log: String,
     pub trusted_proxies: Vec<IpAddr>,
     pub room_capacity: u32,
@@ -166,6 +186,8 @@ impl Default for Config {
             http: SocketAddr::from(([0, 0, 0, 0], 8080)),
             state_dir: PathBuf::from("homedrop-state"),
             mdns: true,
+            name: "homedrop".into(),
+            mdns_interfaces: Vec::new(),
             log: "info".into(),
             trusted_proxies: Vec::new(),
             room_capacity: 10,
@@ -237,6 +259,34 @@ impl Config {
             c.state_dir = v;
         }
         c.mdns = !args.no_mdns.or(file.no_mdns).unwrap_or(false);
+        if let Some(v) = file.name {
+            crate::mdns::validate_name(&v).map_err(|r| file_err(&file_name, "name", &v, r))?;
+            c.name = v;
+        }
+        if let Some(v) = args.name {
+            crate::mdns::validate_name(&v).map_err(|reason| flag_err("name", &v, reason))?;
+            c.name = v;
+        }
+        let from_file = args.mdns_interface.is_empty();
+        let interfaces = match from_file {
+            true => file.mdns_interface.unwrap_or_default(),
+            false => args.mdns_interface,
+        };
+        for i in interfaces {
+            let i = i.trim().to_string();
+            crate::mdns::validate_interface(&i).map_err(|r| match from_file {
+                true => file_err(&file_name, "mdns-interface", &i, r),
+                false => flag_err("mdns-interface", &i, r),
+            })?;
+            c.mdns_interfaces.push(i);
+        }
+        if c.mdns_interfaces.len() > 32 {
+            return Err(flag_err(
+                "mdns-interface",
+                "…",
+                "at most 32 interfaces".into(),
+            ));
+        }
         if let Some(v) = file.log {
             validate_log(&v).map_err(|r| file_err(&file_name, "log", &v, r))?;
             c.log = v;
@@ -460,6 +510,17 @@ mod tests {
         );
         let e = parse(&["--log", "a=b=c=["]).unwrap_err().to_string();
         assert!(e.contains("--log"), "{e}");
+    }
+
+    #[test]
+    fn name_and_mdns_interfaces() {
+        let c = parse(&[]).unwrap();
+        assert_eq!((c.name.as_str(), c.mdns), ("homedrop", true));
+        let c = parse(&["--name", "kitchen", "--mdns-interface", "eth0,wlan0"]).unwrap();
+        assert_eq!(c.name, "kitchen");
+        assert_eq!(c.mdns_interfaces, ["eth0", "wlan0"]);
+        let e = parse(&["--name", "a.b"]).unwrap_err().to_string();
+        assert!(e.contains("--name"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod browser;
 mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
+mod mdns;
 /// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
 mod ops;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.

@@ -80,6 +80,9 @@ impl Config {
         line("http", quote(&self.http.to_string()));
         line("state-dir", quote(&self.state_dir.display().to_string()));
         line("no-mdns", (!self.mdns).to_string());
+        line("name", quote(&self.name));
+        let ifaces: Vec<String> = self.mdns_interfaces.iter().map(|i| quote(i)).collect();
+        line("mdns-interface", format!("[{}]", ifaces.join(", ")));
         line("log", quote(&self.log));
         line("trusted-proxy", format!("[{}]", proxies.join(", ")));
         line("room-capacity", self.room_capacity.to_string());
