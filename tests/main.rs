@@ -6,8 +6,14 @@ mod support;
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
+/// Configuration through the real binary: precedence, file errors, the example config.
+mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
+mod mdns;
+/// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
+mod ops;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.
 mod relay_credentials;
 /// The relay wired to browsers: credentials over signaling, NAT, client isolation, strangers.
@@ -20,3 +26,5 @@ mod relay_interop;
 mod relay_shell;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
+mod systemd;
