@@ -57,6 +57,10 @@ fn start_homedrop(nat: &mut Nat, state: &TempDir) {
 fn open(ns: &str, host: &str) -> Browser {
     let mut b = Browser::launch(Some(ns));
     wait_page(&mut b, &format!("http://{host}:8080/"));
+    b.wait_for(
+        "document.querySelector('[data-status]')?.dataset.state === 'online'",
+        Duration::from_secs(20),
+    );
     b
 }
 
@@ -126,10 +130,16 @@ fn relative_behind_nat_joins_by_code_and_100_mib_goes_each_way_through_the_relay
     rel.fill("[data-room-code-input]", code.as_str().unwrap());
     rel.click("[data-room-join]");
     for b in [&mut home, &mut rel] {
-        b.wait_for(
-            "document.querySelectorAll('[data-peer]').length === 1",
-            Duration::from_secs(20),
-        );
+        let one = "document.querySelectorAll('[data-peer]').length === 1";
+        let shown = (Instant::now(), Duration::from_secs(20));
+        while b.eval(one) != json!(true) {
+            let state = b.eval("[document.querySelectorAll('[data-peer]').length, [...document.querySelectorAll('[data-room]')].map(e => e.dataset.code), [...document.querySelectorAll('[data-notice]')].map(e => e.textContent)]");
+            assert!(
+                shown.0.elapsed() < shown.1,
+                "peers, rooms, notices: {state}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         b.click("[data-peer]");
     }
     let down = transfer(&mut home, &mut rel, &to_rel, &sha_to_rel, RELAYED);
@@ -402,10 +412,6 @@ fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails(
         // The stranger's browser (the socket above is gone: it would share its address)
         // shows no peer while the home and the relative are still connected ...
         let mut page = open(&nat.internet, HOME_WAN_IP);
-        page.wait_for(
-            "document.querySelector('[data-status]')?.dataset.state === 'online'",
-            Duration::from_secs(10),
-        );
         std::thread::sleep(Duration::from_secs(2));
         assert_eq!(peers(&mut page), 0, "the stranger's page shows no peer");
         // ... and the home device never saw the stranger.
