@@ -53,6 +53,7 @@ fn rooms_create_join_full_and_expire() {
             code,
             capacity: 3,
             members: 1,
+            snap_on_join: false,
         } => code.clone(),
         m => panic!("{m:?}"),
     };

@@ -32,6 +32,8 @@ pub const MAX_ERRORS: u32 = 20;
 /// Sustained messages per second per connection, and the burst above it.
 pub const MSGS_PER_SEC: u32 = 50;
 pub const MSG_BURST: u32 = 200;
+/// Room invitations one connection may send per minute (also the burst).
+pub const INVITES_PER_MINUTE: u32 = 10;
 
 /// WebSocket limits used for the upgrade.
 pub fn ws_config() -> WebSocketConfig {
@@ -55,6 +57,7 @@ struct Session {
     hello: bool,
     errors: u32,
     limiter: DefaultDirectRateLimiter,
+    invites: DefaultDirectRateLimiter,
 }
 
 /// Serve one upgraded WebSocket until it closes, dies or the server shuts down.
@@ -80,6 +83,9 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         hello: false,
         errors: 0,
         limiter: RateLimiter::direct(quota),
+        invites: RateLimiter::direct(Quota::per_minute(
+            NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+        )),
     };
     let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
@@ -229,9 +235,24 @@ impl Session {
                 self.hub.with(|r| ((), r.rename(&id, name)));
                 Ok(())
             }
-            ClientMsg::RoomCreate { capacity } => {
-                self.hub.with(|r| split(r.create_room(&id, capacity)))
+            ClientMsg::RoomCreate {
+                capacity,
+                snap_on_join,
+            } => self
+                .hub
+                .with(|r| split(r.create_room_with(&id, capacity, snap_on_join))),
+            ClientMsg::RoomInvite { to, code } => {
+                if self.invites.check().is_err() {
+                    return Err((
+                        ErrorCode::RateLimited,
+                        "Too many invitations; wait a minute.",
+                    ));
+                }
+                self.hub.with(|r| split(r.room_invite(&id, &to, &code)))
             }
+            ClientMsg::RoomInviteReply { to, code, accept } => self
+                .hub
+                .with(|r| split(r.room_invite_reply(&id, &to, &code, accept, now))),
             ClientMsg::RoomJoin { code } => {
                 self.check_join()?;
                 self.hub.with(|r| split(r.join_room(&id, &code, now)))
