@@ -50,6 +50,8 @@ export class Chat {
     peers.onLink = (link) => this.attach(link);
     bus.on('server:peers', (m) => this.onPeers(Array.isArray(m.peers) ? m.peers : []));
     bus.on('transfer:request', (t) => this.maybeAccept(t));
+    // A lost connection to a member is dialled again (by the same rule as at first).
+    bus.on('link:closed', () => setTimeout(() => this.connectMembers(), 1000));
   }
 
   /** Adds the `chat` channel to a new peer connection (both sides do the same). */
@@ -76,16 +78,22 @@ export class Chat {
     return this.members(code).some((p) => p.id === peerId);
   }
 
-  /** Keeps a connection (and so a chat channel) to every member of every room we are in. */
   onPeers(list) {
     this.list = list.filter((p) => p && typeof p.id === 'string');
+    this.connectMembers();
+  }
+
+  /**
+   * Keeps a connection (and so a chat channel) to every member of every room we are in.
+   * Only the device with the smaller id dials: two devices that see each other join at the
+   * same moment would otherwise both offer at once (glare), which stalled connections.
+   */
+  connectMembers() {
+    const self = this.peers.selfId;
+    if (!self) return;
     for (const code of this.env.rooms()) {
       for (const p of this.members(code)) {
-        try {
-          this.peers.get(p.id);
-        } catch {
-          /* not connected to homedrop right now */
-        }
+        if (self < p.id && !this.peers.links.has(p.id)) this.peers.get(p.id);
       }
     }
   }
@@ -122,7 +130,11 @@ export class Chat {
     const dc = link.chat;
     if (dc?.readyState === 'open') return dc;
     await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('could not reach the device')), OPEN_WAIT_MS);
+      const timer = setTimeout(() => {
+        // A connection that never opened is dropped so that the next attempt starts afresh.
+        link.close();
+        reject(new Error('could not reach the device'));
+      }, OPEN_WAIT_MS);
       dc.addEventListener('open', () => {
         clearTimeout(timer);
         resolve();
@@ -215,6 +227,14 @@ export class Chat {
         }
       }),
     );
+  }
+
+  /** Plain data for diagnostics (window.homedrop.state().chat). */
+  snapshot() {
+    return {
+      channels: [...this.peers.links.values()].map((l) => ({ peerId: l.peerId, chat: l.chat?.readyState, pc: l.pc.connectionState })),
+      members: Object.fromEntries(this.env.rooms().map((c) => [c, this.members(c).map((p) => p.id)])),
+    };
   }
 
   // ---- incoming ----

@@ -95,6 +95,7 @@ window.homedrop = Object.freeze({
       peers: devices.peers,
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
+      chat: chat.snapshot(),
     }),
 });
 
