@@ -368,6 +368,27 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
         assert!((dur.as_f64().unwrap() - 1.0).abs() < 0.05, "duration {dur}");
     }
 
+    // B picks a picture as avatar (resized to at most 64 px) and a new name with /nick.
+    b.set_files("[data-avatar-file]", &[&photo]);
+    wait(
+        b,
+        "document.querySelector('[data-avatar] img')?.naturalWidth === 64",
+    );
+    say(b, "/nick Grandma B");
+    wait(
+        b,
+        "document.querySelector('[data-self-name]').textContent.trim() === 'Grandma B'",
+    );
+    say(b, "from _grandma_");
+    for x in [&mut *a, &mut *c] {
+        wait_text(x, &code, "from grandma");
+        let got = x.eval(&format!(
+            "(() => {{ const m = [...document.querySelectorAll('{} [data-chat-msg][data-from=peer]')].pop(); const i = m.querySelector('img[data-chat-avatar]'); return [m.querySelector('[data-chat-name]').textContent, i && Math.max(i.naturalWidth, i.naturalHeight), m.querySelector('[data-chat-text] em')?.textContent]; }})()",
+            log_sel(&code)
+        ));
+        assert_eq!(got, json!(["Grandma B", 64, "grandma"]));
+    }
+
     // /ping times each member over the data channel.
     say(b, "/ping");
     let pings = wait(b, "(() => { const r = [...document.querySelectorAll('[data-ping-result]')]; return r.length === 2 && r.map(e => [e.dataset.peerId, Number(e.dataset.rtt)]); })()");
@@ -392,7 +413,10 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     // History survives a reload; /clear empties it on that device only.
     let msgs = format!("{} [data-chat-msg]", log_sel(&code));
     let before = count(b, &msgs);
-    assert_eq!(before, 4, "two texts, a photo and an audio message");
+    assert_eq!(
+        before, 5,
+        "A's two texts and photo, C's audio, B's own text"
+    );
     b.reload();
     wait(
         b,

@@ -115,7 +115,9 @@ export class Chat {
   }
 
   nameOf(peerId) {
-    return this.env.peerInfo(peerId)?.name ?? this.profiles.get(peerId)?.name ?? 'Someone';
+    // The profile travels on the same ordered channel as the messages, so a `/nick` is
+    // already known when the next message arrives (the server's list may lag behind).
+    return this.profiles.get(peerId)?.name ?? this.env.peerInfo(peerId)?.name ?? 'Someone';
   }
 
   avatarOf(peerId) {
