@@ -119,9 +119,7 @@ fn write_wav(path: &Path) -> String {
     b.extend_from_slice(b"RIFF");
     b.extend_from_slice(&(36 + data).to_le_bytes());
     b.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
+    b.extend_from_slice(&16u32.to_le_bytes());
     for v in [1u16, 1] {
         b.extend_from_slice(&v.to_le_bytes());
     }
@@ -298,7 +296,7 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     }
 
     // HTML and script payloads show as text and run nothing.
-    let evil = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3) <b>b</b> [ok](https://example.org/p)";
+    let evil = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3) <b>b</b> [ok](https://example.org/p)\n```\n<i>code</i>\n```\n- one\n- two";
     say(a, evil);
     for x in [&mut *b, &mut *c] {
         let text = wait_text(x, &code, "<script>");
@@ -307,7 +305,14 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
             "{text}"
         );
         let sel = format!("{} [data-chat-text]", log_sel(&code));
-        for bad in ["img", "script", "b", "a[href^=javascript]", "[onerror]"] {
+        for bad in [
+            "img",
+            "script",
+            "b",
+            "i",
+            "a[href^=javascript]",
+            "[onerror]",
+        ] {
             assert_eq!(
                 count(x, &format!("{sel} {bad}")),
                 0,
@@ -322,6 +327,11 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
             1
         );
         assert_eq!(x.eval("typeof window.__pwned"), json!("undefined"));
+        let last = format!("[...document.querySelectorAll({})].pop()", js(&sel));
+        let blocks = x.eval(&format!(
+            "[{last}.querySelector('pre code')?.textContent, {last}.querySelectorAll('ul li').length]"
+        ));
+        assert_eq!(blocks, json!(["<i>code</i>", 2]), "code block and list");
     }
 
     // A photo through the capture input reaches both others, byte for byte.

@@ -1,6 +1,6 @@
 // Room conversations over a mesh of data channels: one ordered channel labelled `chat`
 // (negotiated, id 1) on every peer connection, beside the file channel (id 0). The server
-// never sees a message: text, profiles, pings and snap requests go browser to browser.
+// never sees a message: text, profiles and pings go browser to browser.
 // Photos, audio and files of a room go through the ordinary transfer machinery, one
 // transfer per member, announced first on the chat channel (`media`) so that the receiver
 // accepts them without asking (room members share media freely; see docs/protocol.md).
@@ -31,8 +31,8 @@ export function cleanAvatar(a) {
 }
 
 /**
- * Bus events: `chat:message` (record), `chat:profile` (peerId), `chat:snapRequest`
- * ({room, from}). Records: {room, id, from ('self' or peer id), name, avatar, ts, kind
+ * Bus events: `chat:message` (record), `chat:profile` (peerId), `chat:open` (peerId).
+ * Records: {room, id, from ('self' or peer id), name, avatar, ts, kind
  * ('text'/'photo'/'audio'/'file'), text?, fileName?, size?, mime?, tids?}.
  */
 export class Chat {
@@ -201,10 +201,6 @@ export class Chat {
     return rec;
   }
 
-  requestSnap(room) {
-    return this.toMembers(room, () => ({ type: 'snapRequest', room }));
-  }
-
   /** Round-trip time to each member over the chat channel: [{peerId, name, ms|null}]. */
   async ping(room) {
     return Promise.all(
@@ -257,7 +253,6 @@ export class Chat {
     else if (!CODE_RE.test(m.room ?? '') || !this.isMember(peerId, m.room)) return;
     else if (m.type === 'msg') this.onText(peerId, m);
     else if (m.type === 'media') this.onMedia(peerId, m);
-    else if (m.type === 'snapRequest') this.bus.emit('chat:snapRequest', { room: m.room, from: this.nameOf(peerId) });
   }
 
   onPong(nonce) {

@@ -25,7 +25,6 @@ export function initCapture(bus, env) {
   $('[data-snap]').addEventListener('click', snap);
   initRecorder(env);
   bus.on('room:snapPrompt', (code) => prompt(code, snap));
-  bus.on('chat:snapRequest', ({ room, from }) => prompt(room, snap, `${from} asks for a snap.`));
 }
 
 function initRecorder(env) {
