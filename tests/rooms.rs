@@ -362,6 +362,19 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
         );
         assert_eq!(count(x, "[data-request]"), 0, "room media is not asked for");
     }
+    let own = format!(
+        "{} [data-chat-msg][data-from=self][data-kind=photo] [data-chat-media][data-state=done]",
+        log_sel(&code)
+    );
+    let sha = wait(
+        a,
+        &format!("document.querySelector('{own}')?.dataset.sha256"),
+    );
+    assert_eq!(
+        sha,
+        json!(photo_sha),
+        "the sender's line is done once both have the photo"
+    );
 
     // An audio message (the recorder's file input on http) plays inline at both others.
     c.set_files("[data-audio-input]", &[&audio]);

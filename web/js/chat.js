@@ -128,6 +128,10 @@ export class Chat {
   async channel(peerId) {
     const open = this.channels.get(peerId);
     if (open?.readyState === 'open') return open;
+    // The smaller id dials (connectMembers); give its offer a moment before dialling too.
+    for (let i = 0; i < 30 && this.peers.selfId > peerId && !this.peers.links.has(peerId); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const link = this.peers.get(peerId);
     const dc = link.chat;
     if (dc?.readyState === 'open') return dc;
@@ -179,25 +183,31 @@ export class Chat {
     if (failed) this.bus.emit('notice', { kind: 'error', text: `The message did not reach ${failed} member(s).` });
   }
 
-  /** Sends a photo, audio or file to every member: one transfer each, announced first. */
+  /**
+   * Sends a photo, audio or file to every member: once the member's chat channel is open,
+   * one transfer each, announced on the chat channel before its offer goes out.
+   * Emits `chat:transfer` ({room, id, tid}) for each transfer started.
+   */
   sendMedia(room, file, kind) {
     const rec = this.selfRecord(room, kind, {
       fileName: file.name,
       size: file.size,
       mime: file.type || 'application/octet-stream',
       blob: file,
-      tids: [],
     });
     const members = this.members(room);
-    for (const p of members) {
-      const t = this.transfers.sendFiles(p.id, [file]);
-      rec.tids.push(t.tid);
-      const announce = { type: 'media', room, id: rec.id, tid: t.tid, kind, name: file.name, size: file.size, mime: rec.mime };
-      this.channel(p.id)
-        .then((dc) => dc.send(JSON.stringify(announce)))
-        .catch(() => {});
-    }
+    rec.sending = members.length > 0; // shown with progress until every member has it
     this.bus.emit('chat:message', rec);
+    for (const p of members) {
+      this.channel(p.id)
+        .then((dc) => {
+          const t = this.transfers.sendFiles(p.id, [file]);
+          const { name, size } = file;
+          dc.send(JSON.stringify({ type: 'media', room, id: rec.id, tid: t.tid, kind, name, size, mime: rec.mime }));
+          this.bus.emit('chat:transfer', { room, id: rec.id, tid: t.tid });
+        })
+        .catch(() => this.bus.emit('chat:system', { room, text: `Could not reach ${p.name}.` }));
+    }
     return rec;
   }
 

@@ -37,6 +37,7 @@ export class RoomChat {
     bus.on('room:left', (code) => this.onLeft(code));
     bus.on('chat:message', (rec) => this.add(rec, true));
     bus.on('chat:system', ({ room, text, attrs }) => this.system(room ?? this.current, text, attrs));
+    bus.on('chat:transfer', ({ room, id, tid }) => this.byTid.set(tid, { code: room, id, progress: new Map() }));
     bus.on('transfer:update', (t) => this.onTransfer(t));
     bus.on('received:file', (f) => this.onReceived(f));
     $('[data-chat-form]').addEventListener('submit', (e) => {
@@ -128,7 +129,7 @@ export class RoomChat {
   }
 
   store(rec) {
-    const { tids, ...keep } = rec;
+    const { tids, sending, ...keep } = rec; // eslint-disable-line no-unused-vars
     saveMessage(keep).catch((err) => console.warn('history not saved', err));
   }
 
@@ -146,7 +147,7 @@ export class RoomChat {
     setProgress(found.li, bytes, total, state, info);
     if (t.direction === 'send' && t.state === 'done' && t.files[0]?.sha256 && !found.rec.sha256) {
       found.rec.sha256 = t.files[0].sha256;
-      setMedia(found.li, found.rec);
+      found.li.querySelector('[data-chat-media]').dataset.sha256 = found.rec.sha256;
       this.store(found.rec);
     }
   }

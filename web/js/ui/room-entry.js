@@ -56,10 +56,10 @@ function mediaBody(rec) {
       'data-chat-media': true,
       'data-name': rec.fileName,
       'data-size': rec.size,
-      'data-state': rec.blob ? 'done' : 'active',
+      'data-state': rec.blob && !rec.sending ? 'done' : 'active',
     },
     h('span', { class: 'chat-file', text: `${rec.fileName} · ${formatBytes(rec.size)}` }),
-    h('progress', { class: 'chat-progress', max: Math.max(1, rec.size), value: rec.blob ? rec.size : 0, 'data-chat-progress': true }),
+    h('progress', { class: 'chat-progress', max: Math.max(1, rec.size), value: rec.blob && !rec.sending ? rec.size : 0, 'data-chat-progress': true }),
     h('span', { class: 'chat-media-info', 'data-chat-media-info': true }),
   );
   if (rec.sha256) box.dataset.sha256 = rec.sha256;
