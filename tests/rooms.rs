@@ -296,7 +296,7 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     }
 
     // HTML and script payloads show as text and run nothing.
-    let evil = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3) <b>b</b> [ok](https://example.org/p)\n```\n<i>code</i>\n```\n- one\n- two";
+    let evil = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3) <b>b</b> [ok](https://example.org/p) [d](data:text/html,<script>x</script>)\n```\n<i>code</i>\n```\n- one\n- two";
     say(a, evil);
     for x in [&mut *b, &mut *c] {
         let text = wait_text(x, &code, "<script>");
@@ -311,6 +311,7 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
             "b",
             "i",
             "a[href^=javascript]",
+            "a[href^=data]",
             "[onerror]",
         ] {
             assert_eq!(
