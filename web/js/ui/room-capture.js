@@ -5,6 +5,7 @@
 
 import { h, $ } from './dom.js';
 import { canPreviewCamera, canRecordAudio, openCamera, startRecording } from '../chat-media.js';
+import { deviceKind } from '../names.js';
 
 /** @param env {room(), send(file, kind), system(text)} */
 export function initCapture(bus, env) {
@@ -21,7 +22,9 @@ export function initCapture(bus, env) {
   take(snapInput, 'photo');
   take(audioInput, 'audio');
   take(fileInput, 'file');
-  const snap = () => (canPreviewCamera() ? cameraDialog(env).catch(() => snapInput.click()) : snapInput.click());
+  // Phones get their own camera app (better than a preview in a page), as on plain http.
+  const preview = canPreviewCamera() && deviceKind() === 'desktop';
+  const snap = () => (preview ? cameraDialog(env).catch(() => snapInput.click()) : snapInput.click());
   $('[data-snap]').addEventListener('click', snap);
   initRecorder(env);
   bus.on('room:snapPrompt', (code) => prompt(code, snap));
