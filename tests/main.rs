@@ -6,8 +6,14 @@ mod support;
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
+/// Configuration through the real binary: precedence, file errors, the example config.
+mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
+mod mdns;
+/// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
+mod ops;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
 mod relay_flood;
 /// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).
@@ -20,3 +26,5 @@ mod room_signaling;
 mod rooms;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
+mod systemd;
