@@ -24,6 +24,10 @@ mod relay_flood;
 mod relay_interop;
 /// The relay's stream limits (connections, framing, first-frame timeout) and drain.
 mod relay_shell;
+/// Room settings (capacity, snap on join) and invitations over real WebSocket clients.
+mod room_signaling;
+/// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
+mod rooms;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
 /// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.

@@ -237,7 +237,8 @@ impl Hub {
 
 /// Queue each message; a connection whose queue is full is cut off (its session ends when
 /// it sees the queue closed) rather than letting one slow client hold memory for all.
-/// A peer list with someone in it is a link: the first one brings TURN credentials.
+/// A peer list with someone in it is a link: the first one brings TURN credentials, just
+/// before it.
 fn deliver(st: &mut State, out: Outbox) {
     for (to, msg) in out {
         let first_link = match (&msg, st.queues.get_mut(&to)) {
@@ -247,10 +248,12 @@ fn deliver(st: &mut State, out: Outbox) {
             }
             _ => false,
         };
-        send(st, &to, msg);
+        // Credentials go first: a client may dial a peer the moment it sees it (room chat
+        // does), and a connection gathers candidates only from the servers it started with.
         if first_link {
             send_turn(st, &to);
         }
+        send(st, &to, msg);
     }
 }
 

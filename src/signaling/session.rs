@@ -32,6 +32,8 @@ pub const MAX_ERRORS: u32 = 20;
 /// Sustained messages per second per connection, and the burst above it.
 pub const MSGS_PER_SEC: u32 = 50;
 pub const MSG_BURST: u32 = 200;
+/// Room invitations one connection may send per minute (also the burst).
+pub const INVITES_PER_MINUTE: u32 = 10;
 
 /// WebSocket limits used for the upgrade.
 pub fn ws_config() -> WebSocketConfig {
@@ -57,6 +59,7 @@ struct Session {
     hello: bool,
     errors: u32,
     limiter: DefaultDirectRateLimiter,
+    invites: DefaultDirectRateLimiter,
     story: Story,
 }
 
@@ -141,6 +144,9 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         hello: false,
         errors: 0,
         limiter: RateLimiter::direct(quota),
+        invites: RateLimiter::direct(Quota::per_minute(
+            NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+        )),
         story: Story {
             joined_at: std::time::SystemTime::now(),
             started: Instant::now(),
@@ -357,9 +363,30 @@ impl Session {
                 self.hub.with(|r| ((), r.rename(&id, name)));
                 Ok(())
             }
-            ClientMsg::RoomCreate { capacity } => {
-                self.hub.with(|r| split(r.create_room(&id, capacity)))?;
+            ClientMsg::RoomCreate {
+                capacity,
+                snap_on_join,
+            } => {
+                self.hub
+                    .with(|r| split(r.create_room_with(&id, capacity, snap_on_join)))?;
                 self.story.rooms_joined += 1;
+                Ok(())
+            }
+            ClientMsg::RoomInvite { to, code } => {
+                if self.invites.check().is_err() {
+                    return Err((
+                        ErrorCode::RateLimited,
+                        "Too many invitations; wait a minute.",
+                    ));
+                }
+                self.hub.with(|r| split(r.room_invite(&id, &to, &code)))
+            }
+            ClientMsg::RoomInviteReply { to, code, accept } => {
+                self.hub
+                    .with(|r| split(r.room_invite_reply(&id, &to, &code, accept, now)))?;
+                if accept {
+                    self.story.rooms_joined += 1;
+                }
                 Ok(())
             }
             ClientMsg::RoomJoin { code } => {

@@ -285,25 +285,25 @@ impl Browser {
         }
     }
 
-    /// The page's console messages so far (`Runtime.consoleAPICalled`), one line each.
+    /// Console messages and uncaught exceptions of the page so far (for failure reports).
     pub fn console(&self) -> Vec<String> {
         let ev = self.events.lock().unwrap();
         ev.iter()
-            .filter(|e| e["method"] == "Runtime.consoleAPICalled")
-            .map(|e| {
-                let p = &e["params"];
-                let args: Vec<String> = p["args"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|v| match &v["value"] {
-                                Value::Null => v["description"].to_string(),
-                                x => x.to_string(),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                format!("{}: {}", p["type"].as_str().unwrap_or(""), args.join(" "))
+            .filter_map(|e| match e["method"].as_str()? {
+                "Runtime.consoleAPICalled" => Some(format!(
+                    "{}: {}",
+                    e["params"]["type"].as_str().unwrap_or(""),
+                    e["params"]["args"]
+                        .as_array()?
+                        .iter()
+                        .map(|a| a["value"].to_string() + a["description"].as_str().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )),
+                "Runtime.exceptionThrown" => {
+                    Some(format!("exception: {}", e["params"]["exceptionDetails"]))
+                }
+                _ => None,
             })
             .collect()
     }

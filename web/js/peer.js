@@ -257,6 +257,8 @@ export class PeerManager {
     this.selfId = null;
     this.iceServers = [];
     this.onMessage = () => {};
+    /** Called with every new PeerLink, before negotiation (room chat adds its channel). */
+    this.onLink = () => {};
     bus.on('welcome', ({ id, iceServers }) => {
       this.closeAll();
       this.selfId = id;
@@ -282,6 +284,7 @@ export class PeerManager {
         onPath: (l, path) => this.bus.emit('link:path', { peerId: l.peerId, path }),
       });
       this.links.set(peerId, link);
+      this.onLink(link);
     }
     return link;
   }
