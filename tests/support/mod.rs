@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod delayline;
+pub mod delayline_probe;
 pub mod netns;
 
 use std::net::SocketAddr;
