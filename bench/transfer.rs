@@ -1,12 +1,16 @@
 //! Transfer throughput, printed as ratios measured in one run (never a timed test).
 //!
 //! Two headless Chromium processes in two network namespaces on a bridge LAN, homedrop on
-//! the router. For each link (40 ms RTT by netem, then no added delay) and 256 MiB:
+//! the router. For each link (40 ms RTT, then no added delay) and 256 MiB:
 //! - `homedrop`: the real web client, through its UI (hashing both sides, disk path).
 //! - `ceiling`: a raw data channel, one sender pushing maximum-size messages with a deep
 //!   buffer, no hashing, the receiver discarding.
 //! - `pairdrop`: PairDrop's protocol rebuilt here: 64,000-byte chunks, and after each
 //!   1,000,000-byte partition the sender waits for the receiver's acknowledgement.
+//!
+//! Each variant runs `HOMEDROP_BENCH_ROUNDS` times (default 2), interleaved, and the median
+//! is reported. The 40 ms link is the test-support delay line (this kernel has no netem):
+//! 10 ms each way on each browser's link.
 //!
 //! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size).
 
@@ -140,54 +144,85 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
     bytes as f64 / 1e6 / secs
 }
 
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    (v[(n - 1) / 2] + v[n / 2]) / 2.0
+}
+
+/// One link: every variant `rounds` times, interleaved so background load hits all alike.
+fn measure(
+    label: &str,
+    delay: Option<u32>,
+    file: &std::path::Path,
+    bytes: u64,
+    rounds: usize,
+) -> Value {
+    let mut s = Setup::new(delay);
+    let (mut a, mut b) = (
+        Browser::launch(Some(&s.lan.hosts[0])),
+        Browser::launch(Some(&s.lan.hosts[1])),
+    );
+    a.goto(&s.url);
+    b.goto(&s.url);
+    raw_connect(&mut a, &mut b);
+    let rtt = a.wait_for(
+        "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
+        Duration::from_secs(20),
+    );
+    let rtt = rtt.as_f64().unwrap_or(0.0);
+    println!("{label}: measured ICE round-trip time {rtt:.1} ms");
+    let (mut hd, mut ceiling, mut pairdrop) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        hd.push(homedrop_run(&mut s, file, "bench.bin", bytes));
+        ceiling.push(raw_run(&mut a, &mut b, "ceiling", bytes));
+        pairdrop.push(raw_run(&mut a, &mut b, "pairdrop", bytes));
+        println!(
+            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s",
+            hd[round - 1],
+            ceiling[round - 1],
+            pairdrop[round - 1]
+        );
+    }
+    let runs = json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop});
+    let (hd, ceiling, pairdrop) = (median(hd), median(ceiling), median(pairdrop));
+    println!(
+        "{label}, {} MiB (median of {rounds}): homedrop {hd:.1} MB/s, raw ceiling {ceiling:.1} MB/s, PairDrop protocol {pairdrop:.1} MB/s",
+        bytes / MIB
+    );
+    println!(
+        "  homedrop / ceiling = {:.2} (target >= 0.85); homedrop / PairDrop = {:.2} (target >= 1.5 at 40 ms)",
+        hd / ceiling,
+        hd / pairdrop
+    );
+    json!({"iceRttMs": rtt, "homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
+           "vsCeiling": hd / ceiling, "vsPairdrop": hd / pairdrop, "runs": runs})
+}
+
 fn main() {
-    let mib: u64 = std::env::var("HOMEDROP_BENCH_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (mib, rounds) = (
+        env("HOMEDROP_BENCH_MIB", 256),
+        env("HOMEDROP_BENCH_ROUNDS", 2),
+    );
     let bytes = mib * MIB;
     let dir = support::TempDir::new("bench");
     let file = dir.0.join("bench.bin");
     generate(&file, bytes, 42);
-    let mut results: Vec<(String, Value)> = Vec::new();
+    let mut results = serde_json::Map::new();
     for (label, delay) in [("40 ms RTT", Some(10)), ("no added delay", None)] {
-        let mut s = Setup::new(delay);
-        let hd = homedrop_run(&mut s, &file, "bench.bin", bytes);
-        let (mut a, mut b) = (
-            Browser::launch(Some(&s.lan.hosts[0])),
-            Browser::launch(Some(&s.lan.hosts[1])),
-        );
-        a.goto(&s.url);
-        b.goto(&s.url);
-        raw_connect(&mut a, &mut b);
-        let rtt = a.wait_for(
-            "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
-            Duration::from_secs(20),
-        );
-        println!(
-            "{label}: measured ICE round-trip time {:.1} ms",
-            rtt.as_f64().unwrap_or(0.0)
-        );
-        let ceiling = raw_run(&mut a, &mut b, "ceiling", bytes);
-        let pairdrop = raw_run(&mut a, &mut b, "pairdrop", bytes);
-        println!(
-            "{label}, {mib} MiB: homedrop {hd:.1} MB/s, raw ceiling {ceiling:.1} MB/s, PairDrop protocol {pairdrop:.1} MB/s"
-        );
-        println!(
-            "  homedrop / ceiling = {:.2} (target >= 0.85); homedrop / PairDrop = {:.2} (target >= 1.5 at 40 ms)",
-            hd / ceiling,
-            hd / pairdrop
-        );
-        results.push((
-            label.to_string(),
-            json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
-                   "vsCeiling": hd / ceiling, "vsPairdrop": hd / pairdrop}),
-        ));
+        let r = measure(label, delay, &file, bytes, rounds as usize);
+        results.insert(label.to_string(), r);
     }
-    let out = serde_json::Map::from_iter(results);
     let _ = std::fs::create_dir_all("bench/out");
     let _ = std::fs::write(
         "bench/out/transfer.json",
-        serde_json::to_string_pretty(&out).unwrap(),
+        serde_json::to_string_pretty(&Value::Object(results)).unwrap(),
     );
 }

@@ -361,7 +361,10 @@ fn delay_line_adds_latency_without_netem() {
 
     let (delayed, direct) = (udp_rtt(&r, &ip, &slow, 20), udp_rtt(&r, &ip, &fast, 20));
     eprintln!("UDP round trip: {delayed:?} through the delay line, {direct:?} direct");
-    assert!(delayed >= Duration::from_millis(40), "{delayed:?}: no delay");
+    assert!(
+        delayed >= Duration::from_millis(40),
+        "{delayed:?}: no delay"
+    );
     assert!(delayed < direct + Duration::from_millis(50), "{delayed:?}");
 
     let bytes = 256 << 20;
@@ -370,6 +373,12 @@ fn delay_line_adds_latency_without_netem() {
         tcp_goodput(&r, &ip, &fast, bytes),
     );
     eprintln!("TCP: {tcp_line:.0} MB/s through the line (40 ms RTT), {tcp_direct:.0} MB/s direct");
+    // ~0.3 measured (the line copies every frame through user space); 0.15 of a path that
+    // carries 250-300 MB/s here is still 2x what two browsers reach.
+    assert!(
+        tcp_line >= 0.15 * tcp_direct,
+        "the line carries {tcp_line:.0} MB/s, direct {tcp_direct:.0} MB/s"
+    );
 
     let udp = udp_stream(&r, &ip, &slow, 100_000, 60.0);
     eprintln!("UDP at 60 MB/s through the line: {udp:?}");

@@ -106,8 +106,8 @@ pub fn tcp_goodput(router: &str, ip: &str, host: &str, bytes: usize) -> f64 {
         },
     );
     spawn_in_netns(host, move || {
-        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .unwrap();
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         force_buffers(&sock);
         sock.connect(&addr.into()).unwrap();
         let mut c: TcpStream = sock.into();
