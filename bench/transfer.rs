@@ -144,6 +144,27 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
     bytes as f64 / 1e6 / secs
 }
 
+/// UDP datagrams the hosts' kernels dropped because a socket's receive buffer was full
+/// (`RcvbufErrors` in each host namespace's /proc/net/snmp): Chromium asks for small UDP
+/// buffers, so this is where SCTP packets get lost when a browser falls behind.
+fn udp_drops(lan: &support::netns::Lan) -> u64 {
+    lan.hosts
+        .iter()
+        .map(|ns| {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+                .output()
+                .expect("read /proc/net/snmp");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut udp = text.lines().filter(|l| l.starts_with("Udp:"));
+            let (names, values) = (udp.next().unwrap_or(""), udp.next().unwrap_or(""));
+            let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
+            at.and_then(|i| values.split_whitespace().nth(i)?.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
 /// The middle value (the mean of the two middle ones for an even count).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -164,8 +185,10 @@ fn measure(
         Browser::launch(Some(&s.lan.hosts[0])),
         Browser::launch(Some(&s.lan.hosts[1])),
     );
-    a.goto(&s.url);
-    b.goto(&s.url);
+    // Not the app's page: these two must not show up as devices on the LAN.
+    let plain = format!("{}healthz", s.url);
+    a.goto(&plain);
+    b.goto(&plain);
     raw_connect(&mut a, &mut b);
     let rtt = a.wait_for(
         "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
@@ -174,18 +197,27 @@ fn measure(
     let rtt = rtt.as_f64().unwrap_or(0.0);
     println!("{label}: measured ICE round-trip time {rtt:.1} ms");
     let (mut hd, mut ceiling, mut pairdrop) = (Vec::new(), Vec::new(), Vec::new());
+    let mut drops = [0u64; 3];
     for round in 1..=rounds {
+        let d0 = udp_drops(&s.lan);
         hd.push(homedrop_run(&mut s, file, "bench.bin", bytes));
+        let d1 = udp_drops(&s.lan);
         ceiling.push(raw_run(&mut a, &mut b, "ceiling", bytes));
+        let d2 = udp_drops(&s.lan);
         pairdrop.push(raw_run(&mut a, &mut b, "pairdrop", bytes));
+        let d3 = udp_drops(&s.lan);
+        let d = [d1 - d0, d2 - d1, d3 - d2];
+        (0..3).for_each(|i| drops[i] += d[i]);
         println!(
-            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s",
+            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s (UDP receive-buffer drops {} / {} / {})",
             hd[round - 1],
             ceiling[round - 1],
-            pairdrop[round - 1]
+            pairdrop[round - 1],
+            d[0], d[1], d[2]
         );
     }
-    let runs = json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop});
+    let runs = json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
+                      "udpReceiveBufferDrops": drops});
     let (hd, ceiling, pairdrop) = (median(hd), median(ceiling), median(pairdrop));
     println!(
         "{label}, {} MiB (median of {rounds}): homedrop {hd:.1} MB/s, raw ceiling {ceiling:.1} MB/s, PairDrop protocol {pairdrop:.1} MB/s",

@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// `linux/if_packet.h`: skip frames this socket (or any other on the host) sends.
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
@@ -76,16 +76,20 @@ fn direction(
     let queue = Arc::new(Queue::default());
     let (q, s) = (queue.clone(), stop.clone());
     let reader = std::thread::spawn(move || {
+        realtime();
         let mut buf = vec![0u8; 65536];
         while !s.load(Ordering::Relaxed) {
-            let Ok(n) = src.recv(&mut buf) else { continue };
-            let due = Instant::now() + delay;
+            let Ok((n, arrived)) = src.recv(&mut buf) else {
+                continue;
+            };
+            let due = arrived + delay;
             q.frames.lock().unwrap().push_back((due, buf[..n].to_vec()));
             q.ready.notify_one();
         }
     });
     let s = stop.clone();
     let writer = std::thread::spawn(move || {
+        realtime();
         let mut batch = Vec::new();
         while !s.load(Ordering::Relaxed) {
             take_due(&queue, &mut batch);
@@ -97,12 +101,24 @@ fn direction(
                     if !full || s.load(Ordering::Relaxed) {
                         break;
                     }
-                    std::thread::yield_now();
+                    std::thread::sleep(Duration::from_micros(50));
                 }
             }
         }
     });
     [reader, writer]
+}
+
+/// Run this thread under SCHED_FIFO, as the kernel's own netem timer would: a delay line
+/// that wakes late on a loaded machine releases its frames in bursts that the receiving
+/// browser's small UDP buffer (128 KiB in Chromium) drops. Both threads block between
+/// frames, so this costs no CPU. Best effort: without the privilege the line still works.
+fn realtime() {
+    let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: sched_setscheduler(2) on the calling thread with a valid param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+        eprintln!("delay line: no SCHED_FIFO ({})", io::Error::last_os_error());
+    }
 }
 
 /// Wait until the oldest frame is due (or `POLL` passes), then move every due frame out.
@@ -141,6 +157,7 @@ impl PacketSocket {
         sock.set(libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, SOCKET_BUFFER)?;
         sock.set(libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)?;
         sock.set(libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1)?;
+        sock.set(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
         let tv = libc::timeval {
             tv_sec: 0,
             tv_usec: POLL.as_micros() as libc::suseconds_t,
@@ -188,13 +205,27 @@ impl PacketSocket {
         Ok(())
     }
 
-    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: buf is valid for writes of buf.len() bytes.
-        let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    /// One frame and when the kernel received it (so a reader that runs late still keeps
+    /// the frames' spacing).
+    fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, Instant)> {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u64; 16];
+        // SAFETY: msghdr is plain data; all-zero is a valid start.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        // SAFETY: msg points to live iov/control buffers of the stated sizes.
+        let n = unsafe { libc::recvmsg(self.0.as_raw_fd(), &mut msg, 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(n as usize)
+        let now = (Instant::now(), SystemTime::now());
+        Ok((n as usize, stamp(&msg).map_or(now.0, |at| since(now, at))))
     }
 
     fn send(&self, frame: &[u8]) -> io::Result<()> {
@@ -206,4 +237,28 @@ impl PacketSocket {
         }
         Ok(())
     }
+}
+
+/// The SCM_TIMESTAMPNS control message of a received frame, if any.
+fn stamp(msg: &libc::msghdr) -> Option<SystemTime> {
+    // SAFETY: walking the control buffer recvmsg filled, with the kernel's own macros.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+                return Some(SystemTime::UNIX_EPOCH + d);
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    None
+}
+
+/// The monotonic instant of wall-clock time `at`, given a (monotonic, wall) pair taken now.
+fn since((mono, wall): (Instant, SystemTime), at: SystemTime) -> Instant {
+    let ago = wall.duration_since(at).unwrap_or_default();
+    mono.checked_sub(ago.min(Duration::from_secs(1)))
+        .unwrap_or(mono)
 }
