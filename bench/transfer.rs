@@ -34,6 +34,7 @@ const MIB: u64 = 1024 * 1024;
 const RAW_JS: &str = r#"
 window.raw = {
   async offer() {
+    if (raw.pc) raw.pc.close();
     const pc = new RTCPeerConnection();
     raw.pc = pc;
     raw.dc = pc.createDataChannel('raw', { ordered: true });
@@ -43,6 +44,7 @@ window.raw = {
     return JSON.stringify(pc.localDescription);
   },
   async answer(offer) {
+    if (raw.pc) raw.pc.close();
     const pc = new RTCPeerConnection();
     raw.pc = pc;
     raw.got = 0; raw.done = null;
@@ -103,9 +105,9 @@ window.raw = {
 true
 "#;
 
+/// A fresh raw connection for every run: SCTP's congestion state (a window halved by an
+/// earlier loss) must not carry over from one run to the next.
 fn raw_connect(a: &mut Browser, b: &mut Browser) {
-    a.eval(RAW_JS);
-    b.eval(RAW_JS);
     let offer = a.eval("raw.offer()");
     let answer = b.eval(&format!(
         "raw.answer({})",
@@ -119,6 +121,7 @@ fn raw_connect(a: &mut Browser, b: &mut Browser) {
 
 /// MB/s of a raw run (`ceiling` or `pairdrop`), timed on the receiver.
 fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64) -> f64 {
+    raw_connect(a, b);
     a.eval(&format!(
         "(raw.{mode}({bytes}).then(v => (window.rawSent = v)), true)"
     ));
@@ -140,7 +143,21 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
     s.b.eval(
         "document.querySelectorAll('[data-received-file] [data-dismiss]').forEach(b => b.click())",
     );
-    s.a.click("[data-peer]");
+    // A new page on B, so the next run starts on a new connection (as raw runs do).
+    let old =
+        s.a.eval("document.querySelector('[data-peer]').dataset.peerId");
+    s.b.reload();
+    s.a.wait_for(
+        &format!(
+            "[...document.querySelectorAll('[data-peer]')].filter(e => e.dataset.peerId !== {old}).length === 1 && document.querySelectorAll('[data-peer]').length === 1"
+        ),
+        Duration::from_secs(30),
+    );
+    s.b.wait_for(
+        "document.querySelectorAll('[data-peer]').length === 1",
+        Duration::from_secs(30),
+    );
+    prioritize(&s.lan);
     bytes as f64 / 1e6 / secs
 }
 
@@ -163,6 +180,35 @@ fn udp_drops(lan: &support::netns::Lan) -> u64 {
                 .unwrap_or(0)
         })
         .sum()
+}
+
+/// Run every process in the hosts' namespaces (the four browsers) at nice -10. This machine
+/// is shared; a browser that waits for a CPU overflows the small UDP receive buffer Chromium
+/// asks for (128 KiB), and each lost SCTP packet halves the congestion window, which regrows
+/// by one packet per round trip: at 40 ms that noise, not the protocol, would set the
+/// numbers. All variants get the same treatment.
+fn prioritize(lan: &support::netns::Lan) {
+    for ns in &lan.hosts {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .expect("ip netns pids");
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            // Nice values are per thread on Linux: every thread of the process.
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            let tids: Vec<String> = tasks
+                .flatten()
+                .map(|t| t.file_name().to_string_lossy().into_owned())
+                .collect();
+            let _ = std::process::Command::new("renice")
+                .args(["-n", "-10", "-p"])
+                .args(&tids)
+                .stdout(std::process::Stdio::null())
+                .status();
+        }
+    }
 }
 
 /// The middle value (the mean of the two middle ones for an even count).
@@ -189,12 +235,15 @@ fn measure(
     let plain = format!("{}healthz", s.url);
     a.goto(&plain);
     b.goto(&plain);
+    a.eval(RAW_JS);
+    b.eval(RAW_JS);
     raw_connect(&mut a, &mut b);
     let rtt = a.wait_for(
         "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
         Duration::from_secs(20),
     );
     let rtt = rtt.as_f64().unwrap_or(0.0);
+    prioritize(&s.lan);
     println!("{label}: measured ICE round-trip time {rtt:.1} ms");
     let (mut hd, mut ceiling, mut pairdrop) = (Vec::new(), Vec::new(), Vec::new());
     let mut drops = [0u64; 3];
