@@ -12,7 +12,8 @@
 //! is reported. The 40 ms link is the test-support delay line (this kernel has no netem):
 //! 10 ms each way on each browser's link.
 //!
-//! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size).
+//! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size;
+//! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -67,9 +68,9 @@ window.raw = {
     await new Promise(r => raw.dc.readyState === 'open' ? r() : (raw.dc.onopen = r));
     return true;
   },
-  async ceiling(total) {
+  async ceiling(total, want) {
     const dc = raw.dc;
-    const size = Math.min(raw.pc.sctp.maxMessageSize || 65536, 262144);
+    const size = Math.min(raw.pc.sctp.maxMessageSize || 65536, want || 262144);
     const buf = new Uint8Array(size);
     dc.bufferedAmountLowThreshold = 4 << 20;
     dc.send('ceiling:' + total);
@@ -124,11 +125,12 @@ const WIRE_BYTES: &str = "raw.pc.getStats().then(s => { for (const r of s.values
 
 /// A raw run (`ceiling` or `pairdrop`): MB/s timed on the receiver, and the bytes the
 /// sender's transport sent per payload byte (~1.05 is headers alone; more is retransmission).
-fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64) -> (f64, f64) {
+/// `more` adds arguments to the call (the ceiling's message size).
+fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64, more: &str) -> (f64, f64) {
     raw_connect(a, b);
     let before = a.eval(WIRE_BYTES).as_f64().unwrap_or(0.0);
     a.eval(&format!(
-        "(raw.{mode}({bytes}).then(v => (window.rawSent = v)), true)"
+        "(raw.{mode}({bytes}{more}).then(v => (window.rawSent = v)), true)"
     ));
     let ms = b.wait_for("raw.done", Duration::from_secs(900));
     b.eval("raw.done = null");
@@ -235,15 +237,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     (v[(n - 1) / 2] + v[n / 2]) / 2.0
 }
 
-/// One link: every variant `rounds` times, interleaved so background load hits all alike.
-fn measure(
-    label: &str,
-    delay: Option<u32>,
-    file: &std::path::Path,
-    bytes: u64,
-    rounds: usize,
-) -> Value {
-    let mut s = Setup::new(delay);
+/// Two more browsers on the LAN for the raw runs, connected; and the measured ICE RTT (ms).
+fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
     let (mut a, mut b) = (
         Browser::launch(Some(&s.lan.hosts[0])),
         Browser::launch(Some(&s.lan.hosts[1])),
@@ -259,8 +254,47 @@ fn measure(
         "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
         Duration::from_secs(20),
     );
-    let rtt = rtt.as_f64().unwrap_or(0.0);
     prioritize(&s.lan);
+    (a, b, rtt.as_f64().unwrap_or(0.0))
+}
+
+/// `HOMEDROP_BENCH_SWEEP=1`: the raw ceiling alone at three round-trip times and two message
+/// sizes. A ceiling that falls as 1/RTT with bytes in flight (rate × RTT) constant is held by
+/// a window, not by the link or the CPU.
+fn sweep(bytes: u64, rounds: usize) -> Value {
+    let mut out = Vec::new();
+    for ms in [2, 5, 10] {
+        let s = Setup::new(Some(ms));
+        let (mut a, mut b, rtt) = raw_browsers(&s);
+        for size in [262144, 64000] {
+            let runs: Vec<f64> = (0..rounds)
+                .map(|_| raw_run(&mut a, &mut b, "ceiling", bytes, &format!(", {size}")).0)
+                .collect();
+            let rate = median(runs.clone());
+            let in_flight = rate * 1e6 * rtt / 1000.0;
+            println!(
+                "sweep: RTT {rtt:.0} ms, {size}-byte messages: {rate:.1} MB/s (runs {runs:.1?}), {:.0} KB in flight",
+                in_flight / 1000.0
+            );
+            out.push(
+                json!({"rttMs": rtt, "message": size, "mbps": rate, "runs": runs,
+                            "inFlightBytes": in_flight}),
+            );
+        }
+    }
+    Value::Array(out)
+}
+
+/// One link: every variant `rounds` times, interleaved so background load hits all alike.
+fn measure(
+    label: &str,
+    delay: Option<u32>,
+    file: &std::path::Path,
+    bytes: u64,
+    rounds: usize,
+) -> Value {
+    let mut s = Setup::new(delay);
+    let (mut a, mut b, rtt) = raw_browsers(&s);
     println!("{label}: measured ICE round-trip time {rtt:.1} ms");
     let (mut hd, mut ceiling, mut pairdrop) = (Vec::new(), Vec::new(), Vec::new());
     let mut drops = [0u64; 3];
@@ -269,11 +303,11 @@ fn measure(
         let d0 = udp_drops(&s.lan);
         hd.push(homedrop_run(&mut s, file, "bench.bin", bytes));
         let d1 = udp_drops(&s.lan);
-        let (rate, over) = raw_run(&mut a, &mut b, "ceiling", bytes);
+        let (rate, over) = raw_run(&mut a, &mut b, "ceiling", bytes, "");
         ceiling.push(rate);
         wire.0.push(over);
         let d2 = udp_drops(&s.lan);
-        let (rate, over) = raw_run(&mut a, &mut b, "pairdrop", bytes);
+        let (rate, over) = raw_run(&mut a, &mut b, "pairdrop", bytes, "");
         pairdrop.push(rate);
         wire.1.push(over);
         let d3 = udp_drops(&s.lan);
@@ -319,12 +353,18 @@ fn main() {
     let dir = support::TempDir::new("bench");
     let file = dir.0.join("bench.bin");
     generate(&file, bytes, 42);
+    let _ = std::fs::create_dir_all("bench/out");
+    if std::env::var_os("HOMEDROP_BENCH_SWEEP").is_some() {
+        let r = sweep(bytes, rounds as usize);
+        let text = serde_json::to_string_pretty(&r).unwrap();
+        let _ = std::fs::write("bench/out/rtt-sweep.json", text);
+        return;
+    }
     let mut results = serde_json::Map::new();
     for (label, delay) in [("40 ms RTT", Some(10)), ("no added delay", None)] {
         let r = measure(label, delay, &file, bytes, rounds as usize);
         results.insert(label.to_string(), r);
     }
-    let _ = std::fs::create_dir_all("bench/out");
     let _ = std::fs::write(
         "bench/out/transfer.json",
         serde_json::to_string_pretty(&Value::Object(results)).unwrap(),
