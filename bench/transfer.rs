@@ -230,6 +230,58 @@ fn prioritize(lan: &support::netns::Lan) {
     }
 }
 
+/// Counters of the hosts' namespaces at one moment, to diff around a run.
+struct Probe {
+    drops: u64,
+    cpu_secs: f64,
+    at: Instant,
+}
+
+impl Probe {
+    fn take(lan: &support::netns::Lan) -> Probe {
+        Probe {
+            drops: udp_drops(lan),
+            cpu_secs: cpu_secs(lan),
+            at: Instant::now(),
+        }
+    }
+
+    fn drops_to(&self, later: &Probe) -> u64 {
+        later.drops - self.drops
+    }
+
+    /// CPU used by the browsers between the two probes, in cores (2.0 = both of this VM's).
+    fn cores_to(&self, later: &Probe) -> f64 {
+        (later.cpu_secs - self.cpu_secs) / later.at.duration_since(self.at).as_secs_f64()
+    }
+}
+
+/// CPU seconds (user + system) used so far by every process in the hosts' namespaces.
+fn cpu_secs(lan: &support::netns::Lan) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut ticks = 0u64;
+    for ns in &lan.hosts {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .expect("ip netns pids");
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the command name (which may hold spaces): utime is the 12th.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            ticks += f.iter().sum::<u64>();
+        }
+    }
+    ticks as f64 / hz
+}
+
 /// The middle value (the mean of the two middle ones for an even count).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -299,30 +351,33 @@ fn measure(
     let (mut hd, mut ceiling, mut pairdrop) = (Vec::new(), Vec::new(), Vec::new());
     let mut drops = [0u64; 3];
     let mut wire = (Vec::new(), Vec::new());
+    let mut cores = Vec::new();
     for round in 1..=rounds {
-        let d0 = udp_drops(&s.lan);
+        let p0 = Probe::take(&s.lan);
         hd.push(homedrop_run(&mut s, file, "bench.bin", bytes));
-        let d1 = udp_drops(&s.lan);
+        let p1 = Probe::take(&s.lan);
         let (rate, over) = raw_run(&mut a, &mut b, "ceiling", bytes, "");
         ceiling.push(rate);
         wire.0.push(over);
-        let d2 = udp_drops(&s.lan);
+        let p2 = Probe::take(&s.lan);
         let (rate, over) = raw_run(&mut a, &mut b, "pairdrop", bytes, "");
         pairdrop.push(rate);
         wire.1.push(over);
-        let d3 = udp_drops(&s.lan);
-        let d = [d1 - d0, d2 - d1, d3 - d2];
+        let p3 = Probe::take(&s.lan);
+        let d = [p0.drops_to(&p1), p1.drops_to(&p2), p2.drops_to(&p3)];
+        let c = [p0.cores_to(&p1), p1.cores_to(&p2), p2.cores_to(&p3)];
         (0..3).for_each(|i| drops[i] += d[i]);
+        cores.push(c);
         println!(
-            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s (UDP receive-buffer drops {} / {} / {}; wire bytes per payload byte: ceiling {:.3}, PairDrop {:.3})",
+            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s (UDP receive-buffer drops {} / {} / {}; browsers' CPU {:.2} / {:.2} / {:.2} cores; wire bytes per payload byte: ceiling {:.3}, PairDrop {:.3})",
             hd[round - 1],
             ceiling[round - 1],
             pairdrop[round - 1],
-            d[0], d[1], d[2], wire.0[round - 1], wire.1[round - 1]
+            d[0], d[1], d[2], c[0], c[1], c[2], wire.0[round - 1], wire.1[round - 1]
         );
     }
     let runs = json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
-                      "udpReceiveBufferDrops": drops,
+                      "udpReceiveBufferDrops": drops, "browserCores": cores,
                       "wirePerPayload": {"ceiling": wire.0, "pairdrop": wire.1}});
     let (hd, ceiling, pairdrop) = (median(hd), median(ceiling), median(pairdrop));
     println!(
