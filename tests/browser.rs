@@ -350,42 +350,43 @@ fn cancel_from_either_side_and_reload_is_noticed() {
     let _ = &s.url;
 }
 
+/// The delay line (no netem on this kernel) is a faithful long link: it adds its delay, keeps
+/// order, loses nothing, and carries far more than two browsers push (~20 MB/s). Capacity is
+/// a ratio to the undelayed host's path in the same run (both send frame by frame: offloads
+/// off), not a timed threshold.
 #[test]
 fn delay_line_adds_latency_without_netem() {
-    let bin = release_binary();
-    let mut lan = Lan::new(1);
+    use crate::support::delayline_probe::{tcp_goodput, udp_rtt, udp_stream};
+    let mut lan = Lan::new(2);
     lan.delay(0, 20);
-    let http = format!("{}:8080", lan.server_ip());
-    lan.spawn_in_router(
-        bin.to_str().unwrap(),
-        &["--http", &http, "--no-mdns", "--no-turn"],
+    crate::support::netns::no_offloads(&lan.hosts[1], "eth0");
+    crate::support::netns::no_offloads(&lan.router, "p1");
+    let (r, ip) = (lan.router.clone(), lan.server_ip());
+    let (slow, fast) = (lan.hosts[0].clone(), lan.hosts[1].clone());
+
+    let (delayed, direct) = (udp_rtt(&r, &ip, &slow, 20), udp_rtt(&r, &ip, &fast, 20));
+    eprintln!("UDP round trip: {delayed:?} through the delay line, {direct:?} direct");
+    assert!(
+        delayed >= Duration::from_millis(40),
+        "{delayed:?}: no delay"
     );
-    std::thread::sleep(Duration::from_millis(500));
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lan.hosts[0],
-            "curl",
-            "-s",
-            "-m",
-            "5",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{time_connect}",
-            &format!("http://{http}/healthz"),
-        ])
-        .output()
-        .unwrap();
-    let connect: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0.0);
-    eprintln!(
-        "TCP connect through the delay line: {:.1} ms",
-        connect * 1000.0
+    assert!(delayed < direct + Duration::from_millis(50), "{delayed:?}");
+
+    let bytes = 256 << 20;
+    let (tcp_line, tcp_direct) = (
+        tcp_goodput(&r, &ip, &slow, bytes),
+        tcp_goodput(&r, &ip, &fast, bytes),
     );
-    assert!(connect >= 0.039, "connect took {connect} s: no delay added");
-    assert!(connect < 1.0, "connect took {connect} s");
+    eprintln!("TCP: {tcp_line:.0} MB/s through the line (40 ms RTT), {tcp_direct:.0} MB/s direct");
+    // ~0.3 measured (the line copies every frame through user space); 0.15 of a path that
+    // carries 250-300 MB/s here is still 2x what two browsers reach.
+    assert!(
+        tcp_line >= 0.15 * tcp_direct,
+        "the line carries {tcp_line:.0} MB/s, direct {tcp_direct:.0} MB/s"
+    );
+
+    let udp = udp_stream(&r, &ip, &slow, 100_000, 60.0);
+    eprintln!("UDP at 60 MB/s through the line: {udp:?}");
+    assert_eq!(udp.reordered, 0, "the line reordered datagrams");
+    assert_eq!(udp.received, udp.sent, "the line lost datagrams");
 }

@@ -4,6 +4,8 @@
 
 pub mod browser;
 pub mod nat;
+pub mod delayline;
+pub mod delayline_probe;
 pub mod netns;
 
 use std::net::SocketAddr;

@@ -5,8 +5,12 @@
 //! route (Chromium gathers no ICE candidates without one). Pages are then served from a
 //! private, non-loopback address: exactly the insecure context phones get.
 
+use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::delayline::DelayLine;
 
 /// Run a command, panicking with its stderr on failure.
 pub fn sh(args: &[&str]) {
@@ -27,6 +31,7 @@ pub struct Lan {
     pub hosts: Vec<String>,
     pub subnet: u8,
     children: Vec<Child>,
+    lines: Vec<DelayLine>,
 }
 
 impl Lan {
@@ -41,6 +46,7 @@ impl Lan {
             hosts: Vec::new(),
             subnet,
             children: Vec::new(),
+            lines: Vec::new(),
         };
         sh(&["ip", "netns", "add", &router]);
         sh(&["ip", "-n", &router, "link", "set", "lo", "up"]);
@@ -99,8 +105,7 @@ impl Lan {
     }
 
     /// Add `ms` of delay each way on a host's link: the host's port leaves the bridge and a
-    /// user-space delay line (`tests/support/delayline.py`; this kernel has no netem
-    /// qdisc) joins it back.
+    /// user-space delay line (`delayline.rs`; this kernel has no netem qdisc) joins it back.
     pub fn delay(&mut self, host: usize, ms: u32) {
         let r = &self.router.clone();
         let (port, near, far) = (format!("p{host}"), format!("d{host}a"), format!("d{host}b"));
@@ -109,29 +114,16 @@ impl Lan {
             "ip", "-n", r, "link", "add", &near, "type", "veth", "peer", "name", &far,
         ]);
         sh(&["ip", "-n", r, "link", "set", &near, "master", "br0"]);
-        // Frames are copied as captured: checksums must be complete (no tx offload) and no
-        // frame may exceed the MTU (no segmentation offloads).
-        let offloads = ["tx", "off", "tso", "off", "gso", "off", "gro", "off"];
         for dev in [&port, &near, &far] {
             sh(&["ip", "-n", r, "link", "set", dev, "up", "promisc", "on"]);
         }
         for dev in [&port, &near, &far, &"br0".to_string()] {
-            sh(&[
-                &["ip", "netns", "exec", r, "ethtool", "-K", dev][..],
-                &offloads[..],
-            ]
-            .concat());
+            no_offloads(r, dev);
         }
-        let host_ns = &self.hosts[host].clone();
-        sh(&[
-            &["ip", "netns", "exec", host_ns, "ethtool", "-K", "eth0"][..],
-            &offloads[..],
-        ]
-        .concat());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/delayline.py");
-        let secs = format!("{}", ms as f64 / 1000.0);
-        self.spawn_in_router("python3", &[script, &port, &far, &secs]);
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        no_offloads(&self.hosts[host].clone(), "eth0");
+        let line = DelayLine::start(r, &port, &far, Duration::from_millis(ms.into()))
+            .expect("start the delay line");
+        self.lines.push(line);
     }
 
     /// Start a process inside the router namespace; killed when the LAN is dropped.
@@ -152,6 +144,7 @@ impl Lan {
 
 impl Drop for Lan {
     fn drop(&mut self) {
+        self.lines.clear();
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
@@ -160,4 +153,33 @@ impl Drop for Lan {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
     }
+}
+
+/// Frames cross the delay line as captured: checksums must be complete (no tx offload) and
+/// no frame may exceed the MTU (no segmentation offloads).
+pub fn no_offloads(ns: &str, dev: &str) {
+    sh(&[
+        "ip", "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off",
+        "gro", "off",
+    ]);
+}
+
+/// Run `f` on a thread that has entered namespace `ns` (sockets it opens stay there).
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    spawn_in_netns(ns, f).join().expect("thread in namespace")
+}
+
+/// Start `f` on a new thread inside namespace `ns`.
+pub fn spawn_in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns(2) on a namespace fd we own; it changes only this thread.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
 }
