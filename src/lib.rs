@@ -8,11 +8,13 @@
 //! - [`http`]: hyper server, embedded assets, routes, errors → status codes.
 //! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing.
 //! - [`net`]: which clients form the home group.
+//! - [`probe`]: the connection check (does UDP reach homedrop? RTT and loss).
 //! - [`relay`]: STUN/TURN relay: a sans-IO core on the `stun` codec plus its tokio shell.
 
 pub mod app;
 pub mod config;
 pub mod http;
 pub mod net;
+pub mod probe;
 pub mod relay;
 pub mod signaling;

@@ -8,6 +8,10 @@ mod binary;
 mod browser;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
+mod https;
+/// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
+mod probe;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
 mod relay_flood;
 /// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).

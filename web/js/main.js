@@ -18,6 +18,7 @@ import { Rooms, parseRoomCode } from './ui/rooms.js';
 import { Pairing } from './ui/pairing.js';
 import { initShare } from './ui/qr.js';
 import { initServerErrors } from './ui/errors.js';
+import { initProbe } from './probe.js';
 
 const bus = new Bus();
 let name = loadName();
@@ -54,6 +55,7 @@ new RequestDialogs(bus, {
 const rooms = new Rooms(bus, signaling);
 const pairing = new Pairing(bus, signaling, () => signaling.restart(true));
 initShare();
+initProbe();
 
 /** #room=CODE and #pair=KEY links: act on them once, then clear the fragment. */
 function handleFragment() {
