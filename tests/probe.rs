@@ -85,7 +85,10 @@ async fn readiness_does_not_wait_for_the_key() {
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     let cand = v["candidate"]["candidate"].as_str().unwrap();
-    assert!(cand.contains(" 127.0.0.1 ") && cand.ends_with("typ host"), "{cand}");
+    assert!(
+        cand.contains(" 127.0.0.1 ") && cand.ends_with("typ host"),
+        "{cand}"
+    );
     assert!(v["answer"]["sdp"].as_str().unwrap().contains("a=ice-lite"));
     assert_eq!(stats(app.addr).await["probe"], "ready");
     eprintln!("healthz + signaling served after {served:?}; probe answered after {ready:?}");
@@ -160,8 +163,16 @@ fn chromium_measures_rtt_and_loss_over_udp() {
     lan.spawn_in_router(
         bin.to_str().unwrap(),
         &[
-            "--http", &http, "--no-mdns", "--no-turn", "--probe", "0.0.0.0:3479", "--log",
-            "warn", "--state-dir", state.0.to_str().unwrap(),
+            "--http",
+            &http,
+            "--no-mdns",
+            "--no-turn",
+            "--probe",
+            "0.0.0.0:3479",
+            "--log",
+            "warn",
+            "--state-dir",
+            state.0.to_str().unwrap(),
         ],
     );
     let url = format!("http://{http}/");
@@ -188,9 +199,20 @@ fn chromium_measures_rtt_and_loss_over_udp() {
 
     // Drop UDP to the check's port on the appliance: the page must say UDP does not get through.
     let router = lan.router.clone();
-    sh(&["ip", "netns", "exec", &router, "nft", "add", "table", "ip", "hdprobe"]);
     sh(&[
-        "ip", "netns", "exec", &router, "nft", "add", "chain", "ip", "hdprobe", "input",
+        "ip", "netns", "exec", &router, "nft", "add", "table", "ip", "hdprobe",
+    ]);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &router,
+        "nft",
+        "add",
+        "chain",
+        "ip",
+        "hdprobe",
+        "input",
         "{ type filter hook input priority 0; policy accept; }",
     ]);
     sh(&[
@@ -200,5 +222,8 @@ fn chromium_measures_rtt_and_loss_over_udp() {
     let r = probe_result(&mut br);
     eprintln!("connection check with UDP dropped: {r}");
     assert_eq!(r["state"], "blocked", "{r}");
-    assert!(r["text"].as_str().unwrap().contains("UDP does not reach"), "{r}");
+    assert!(
+        r["text"].as_str().unwrap().contains("UDP does not reach"),
+        "{r}"
+    );
 }

@@ -76,10 +76,16 @@ async fn serve_with(
         shared.clone().tasks.spawn(async move {
             match tls {
                 None => serve_connection(stream, shared, peer, info).await,
-                Some(acceptor) => match tls::handshake(&acceptor, stream).await {
-                    Ok(s) => serve_connection(s, shared, peer, info).await,
-                    Err(e) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
-                },
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        r = tls::handshake(&acceptor, stream) => r,
+                        _ = shared.shutdown.cancelled() => return,
+                    };
+                    match handshake {
+                        Ok(s) => serve_connection(s, shared, peer, info).await,
+                        Err(e) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                    }
+                }
             }
             drop(permit);
         });
