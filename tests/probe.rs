@@ -222,6 +222,8 @@ fn chromium_measures_rtt_and_loss_over_udp() {
     let r = probe_result(&mut br);
     eprintln!("connection check with UDP dropped: {r}");
     assert_eq!(r["state"], "blocked", "{r}");
+    assert_eq!(r["loss"], "100", "{r}");
+    assert!(r.get("rttMs").is_none(), "{r}");
     assert!(
         r["text"].as_str().unwrap().contains("UDP does not reach"),
         "{r}"

@@ -72,6 +72,7 @@ export function initProbe() {
   if (!button || !out) return;
   button.addEventListener('click', async () => {
     button.disabled = true;
+    for (const k of ['rttMs', 'loss', 'sent', 'received']) delete out.dataset[k];
     show(out, 'running', 'Checking…');
     try {
       const r = await runProbe();
@@ -89,6 +90,7 @@ export function initProbe() {
       }
     } catch (err) {
       const blocked = err.message === 'blocked';
+      if (blocked) Object.assign(out.dataset, { sent: 0, received: 0, loss: 100 });
       show(out, blocked ? 'blocked' : 'error', blocked
         ? 'UDP does not reach homedrop: transfers can only work through a relay.'
         : `The check failed: ${err.message}`);
