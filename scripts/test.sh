@@ -12,6 +12,9 @@ command -v tc >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v cc >/dev/null || need+=(build-essential)
+# The vendored OpenSSL (webrtc-unreliable, the connection check) is configured by perl scripts
+# that need modules beyond perl-base.
+perl -MIPC::Cmd -MFile::Compare -e1 2>/dev/null || need+=(perl)
 # coturn's client tools (turnutils_uclient, turnutils_peer, turnutils_stunclient) for the
 # relay interop tests. Its server is never started: it would take port 3478.
 { command -v turnutils_uclient && command -v turnutils_peer && command -v turnutils_stunclient; } \
