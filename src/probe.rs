@@ -8,13 +8,13 @@
 //! - `POST /probe` takes the browser's SDP offer (at most [`MAX_OFFER`] bytes) and answers
 //!   with the SDP answer and the one host candidate, set to the address the browser used to
 //!   reach the HTTP server (the probe itself usually listens on every address).
-//! - The UDP socket is bound at start (a busy port is a start-up error), but webrtc-unreliable
-//!   generates an RSA-4096 key first (0.2 to 1.3 s on x86, seconds on a Pi): that runs on a
+//! - The UDP socket is bound at start (a busy port turns the check off with a warning), but
+//!   webrtc-unreliable generates an RSA-4096 key first (0.2 to 1.3 s on x86, seconds on a Pi): that runs on a
 //!   blocking thread, so nothing else waits for it; `/probe` waits up to [`READY_WAIT`].
 //! - The echo returns every message of at most [`MAX_MESSAGE`] bytes as is (the crate has no
 //!   fragmentation: larger ones are lost on the way anyway); at most [`MAX_SESSIONS`] offers
-//!   are answered per [`SESSION_WINDOW`]. Echoes are one for one, to a peer that completed ICE and DTLS: no
-//!   amplification.
+//!   are answered per [`SESSION_WINDOW`]. Echoes are one for one, to a peer that completed
+//!   ICE and DTLS: no amplification, no reflection to a third party.
 
 use std::collections::VecDeque;
 use std::io;
@@ -24,10 +24,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-
-use crate::http::error::HttpError;
 use tokio_util::sync::CancellationToken;
 use webrtc_unreliable::{runtime, SessionEndpoint, SslConfig};
+
+use crate::http::error::HttpError;
 
 /// Largest SDP offer accepted (Chromium's is under 1 KiB; candidates can add a few).
 pub const MAX_OFFER: usize = 16 * 1024;
