@@ -1,7 +1,8 @@
 //! HTTPS against the in-process app with a real TLS client (OpenSSL): a given certificate
 //! (made here with rcgen, checked against its CA and name), the generated one (kept across
 //! restarts, key 0600), the page and `/ws` over TLS, and clients that must be refused (plain
-//! HTTP, TLS 1.1 only, one that never speaks) without harming the others.
+//! HTTP, TLS 1.1 only, one that never speaks) without harming the others; and Chromium on a LAN
+//! host getting a secure context from the real binary over HTTPS.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -303,5 +304,70 @@ async fn unreadable_certificate_is_a_readable_error() {
     assert!(
         text.contains("cert.pem") && text.contains("HTTPS"),
         "{text}"
+    );
+}
+
+/// Chromium on a LAN host opens the real binary's page over HTTPS with the generated
+/// certificate (its warning accepted, as a user would): a secure context, and signaling over
+/// `wss://` comes online.
+#[test]
+fn chromium_gets_a_secure_context_over_https() {
+    use crate::support::browser::Browser;
+    use crate::support::netns::Lan;
+    use serde_json::json;
+    let bin = crate::browser::release_binary();
+    let state = TempDir::new("https-state");
+    let mut lan = Lan::new(1);
+    let https = format!("{}:8443", lan.server_ip());
+    let http = format!("{}:8080", lan.server_ip());
+    lan.spawn_in_router(
+        bin.to_str().unwrap(),
+        &[
+            "--http",
+            &http,
+            "--https",
+            &https,
+            "--no-mdns",
+            "--no-turn",
+            "--no-probe",
+            "--log",
+            "warn",
+            "--state-dir",
+            state.0.to_str().unwrap(),
+        ],
+    );
+    let mut br = Browser::launch(Some(&lan.hosts[0]));
+    // Stands in for the user's click-through of the self-signed certificate warning.
+    br.call_browser(
+        "Security.setIgnoreCertificateErrors",
+        json!({"ignore": true}),
+    );
+    let url = format!("https://{https}/");
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        br.goto(&url);
+        if br.eval("!!document.querySelector('[data-peer-list]')") == json!(true) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "page never loaded from {url}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(br.eval("location.protocol"), json!("https:"));
+    assert_eq!(br.eval("window.isSecureContext"), json!(true));
+    assert_eq!(
+        br.eval("!!(crypto.subtle && navigator.storage && navigator.storage.getDirectory)"),
+        json!(true),
+        "crypto.subtle and OPFS exist in the secure context"
+    );
+    br.wait_for(
+        "document.querySelector('[data-status]').dataset.state === 'online'",
+        Duration::from_secs(20),
+    );
+    assert!(
+        state.0.join(homedrop::http::tls::CERT_FILE).exists(),
+        "the generated certificate is kept in the state directory"
     );
 }
