@@ -38,7 +38,7 @@ pub const MAX_SESSIONS: usize = 64;
 /// The window [`MAX_SESSIONS`] counts over.
 pub const SESSION_WINDOW: Duration = Duration::from_secs(60);
 /// How long `POST /probe` waits for the key to be generated.
-pub const READY_WAIT: Duration = Duration::from_secs(15);
+pub const READY_WAIT: Duration = Duration::from_secs(30);
 
 /// Why an offer got no answer.
 #[derive(Debug, thiserror::Error)]

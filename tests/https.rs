@@ -364,7 +364,7 @@ fn chromium_gets_a_secure_context_over_https() {
     );
     br.wait_for(
         "document.querySelector('[data-status]').dataset.state === 'online'",
-        Duration::from_secs(20),
+        Duration::from_secs(40),
     );
     assert!(
         state.0.join(homedrop::http::tls::CERT_FILE).exists(),
