@@ -270,14 +270,17 @@ async fn run(
     token: CancellationToken,
 ) {
     let t0 = Instant::now();
+    // A plain thread, not spawn_blocking: the runtime's shutdown must not wait for it.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || tx.send(SslConfig::create()));
     let ssl = tokio::select! {
-        r = tokio::task::spawn_blocking(SslConfig::create) => r,
+        r = rx => r,
         _ = token.cancelled() => return,
     };
     let ssl = match ssl {
         Ok(Ok(ssl)) => ssl,
         Ok(Err(e)) => return fail(&state, &format!("cannot create its key: {e}")),
-        Err(e) => return fail(&state, &format!("key task failed: {e}")),
+        Err(_) => return fail(&state, "the key thread ended without a key"),
     };
     let udp = match socket.local_addr() {
         Ok(a) => a,

@@ -6,10 +6,16 @@ mod support;
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
+/// Configuration through the real binary: precedence, file errors, the example config.
+mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
 mod https;
+/// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
+mod mdns;
+/// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
+mod ops;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
@@ -18,5 +24,11 @@ mod relay_flood;
 mod relay_interop;
 /// The relay's stream limits (connections, framing, first-frame timeout) and drain.
 mod relay_shell;
+/// Room settings (capacity, snap on join) and invitations over real WebSocket clients.
+mod room_signaling;
+/// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
+mod rooms;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
+mod systemd;

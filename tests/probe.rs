@@ -60,7 +60,7 @@ async fn probe_off_is_a_clear_error() {
     let (status, body) = post(app.addr, OFFER.as_bytes()).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("turned off"), "{body}");
-    assert_eq!(stats(app.addr).await["probe"], "off");
+    assert_eq!(stats(app.addr).await["probeReady"], 0);
     app.stop().await;
 }
 
@@ -69,10 +69,10 @@ async fn readiness_does_not_wait_for_the_key() {
     let t0 = Instant::now();
     let app = app_with_probe().await;
     // RSA-4096 takes 0.2 s or more (0.7 to 4.4 s measured here): had start-up waited for
-    // it, the first answer would already say "ready".
-    let first = stats(app.addr).await["probe"].clone();
+    // it, the first answer would already say it is ready.
+    let first = stats(app.addr).await["probeReady"].clone();
     let answered = t0.elapsed();
-    assert_eq!(first, "starting", "first answer after {answered:?}");
+    assert_eq!(first, 0, "first answer after {answered:?}");
     let (status, _, _) = http_get(app.addr, "/healthz", "").await;
     assert_eq!(status, 200);
     let ws = app.client().await;
@@ -80,7 +80,7 @@ async fn readiness_does_not_wait_for_the_key() {
     let served = t0.elapsed();
     // The key arrives in the background (seconds on a busy machine), then offers are answered.
     let end = Instant::now() + Duration::from_secs(90);
-    while stats(app.addr).await["probe"] == "starting" {
+    while stats(app.addr).await["probeReady"] == 0 {
         assert!(Instant::now() < end, "the key never arrived");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -94,7 +94,7 @@ async fn readiness_does_not_wait_for_the_key() {
         "{cand}"
     );
     assert!(v["answer"]["sdp"].as_str().unwrap().contains("a=ice-lite"));
-    assert_eq!(stats(app.addr).await["probe"], "ready");
+    assert_eq!(stats(app.addr).await["probeReady"], 1);
     eprintln!("healthz + signaling served after {served:?}; probe ready after {ready:?}");
     app.stop().await;
 }

@@ -97,6 +97,7 @@ async fn serve_connection<S>(io: S, shared: Arc<Shared>, peer: std::net::SocketA
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let shutdown = shared.shutdown.clone();
     let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let shared = shared.clone();
         req.extensions_mut().insert(info);
@@ -108,7 +109,16 @@ where
         .max_buf_size(64 * 1024)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
-    if let Err(e) = conn.await {
+    tokio::pin!(conn);
+    // On shutdown, idle keep-alive connections close now, busy ones after their response.
+    let done = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = done {
         tracing::debug!("connection from {peer} ended: {e}");
     }
 }

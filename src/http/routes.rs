@@ -1,5 +1,5 @@
-//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, the `/ws` upgrade and the
-//! connection check's `POST /probe` ([`crate::probe`]).
+//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the `/ws` upgrade and
+//! the connection check's `POST /probe` ([`crate::probe`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -72,7 +72,12 @@ fn route(
         "/stats" => Ok(text(
             StatusCode::OK,
             "application/json",
-            shared.stats_json(),
+            shared.snapshot().to_json(),
+        )),
+        "/metrics" => Ok(text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            shared.snapshot().to_prometheus(),
         )),
         _ => asset(&req, &path),
     }

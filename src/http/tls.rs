@@ -5,8 +5,8 @@
 //! appliance serves the page over TLS too, with a given certificate (`--tls-cert` and
 //! `--tls-key`) or a self-signed one generated on first start and kept in the state directory
 //! ([`CERT_FILE`], [`KEY_FILE`] with mode 0600), so the browser's "accept this certificate"
-//! decision survives restarts. Its names: `homedrop.local`, `localhost` and each LAN address
-//! at the time it was made.
+//! decision survives restarts. Its names: `<--name>.local`, `homedrop.local`, `localhost` and
+//! each LAN address at the time it was made.
 //!
 //! A client speaking plain HTTP to the HTTPS port gets a short 400 telling it to use https://;
 //! one offering only TLS 1.1 or older fails the handshake (rustls implements neither). Both
@@ -57,7 +57,7 @@ fn file_err(path: &Path, reason: impl ToString) -> TlsError {
 pub fn acceptor(config: &Config) -> Result<TlsAcceptor, TlsError> {
     let (cert, key) = match &config.tls {
         Some(files) => (files.cert.clone(), files.key.clone()),
-        None => generated(&config.state_dir)?,
+        None => generated(&config.state_dir, &config.name)?,
     };
     let chain = read_pem(&cert, |b| {
         CertificateDer::pem_slice_iter(b).collect::<Result<Vec<_>, _>>()
@@ -90,7 +90,7 @@ fn read_pem<T, E: std::fmt::Display>(
 }
 
 /// Paths of the generated certificate and key, generating them if either is missing.
-fn generated(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
+fn generated(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), TlsError> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let (cert, key) = (dir.join(CERT_FILE), dir.join(KEY_FILE));
     if cert.exists() && key.exists() {
@@ -101,7 +101,7 @@ fn generated(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
         .mode(0o700)
         .create(dir)
         .map_err(|e| file_err(dir, e))?;
-    let made = rcgen::generate_simple_self_signed(subject_names())
+    let made = rcgen::generate_simple_self_signed(subject_names(name))
         .map_err(|e| TlsError::Generate(e.to_string()))?;
     let write = |path: &Path, text: String, mode: u32| -> Result<(), TlsError> {
         // Written beside, then renamed: a crash never leaves half a key behind.
@@ -128,10 +128,14 @@ fn generated(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     Ok((cert, key))
 }
 
-/// `homedrop.local`, `localhost`, and every non-loopback address of this machine.
-fn subject_names() -> Vec<String> {
-    let mut names = vec!["homedrop.local".to_string(), "localhost".to_string()];
-    names.push("127.0.0.1".into());
+/// `<name>.local` (`--name`), `homedrop.local`, `localhost`, and every address of this machine.
+fn subject_names(name: &str) -> Vec<String> {
+    let mut names = vec![format!("{name}.local")];
+    for n in ["homedrop.local", "localhost", "127.0.0.1"] {
+        if !names.iter().any(|x| x == n) {
+            names.push(n.to_string());
+        }
+    }
     if let Ok(ifs) = if_addrs::get_if_addrs() {
         for i in ifs.iter().filter(|i| !i.is_loopback()) {
             let ip = i.ip().to_string();
