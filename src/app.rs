@@ -111,7 +111,7 @@ pub async fn run_with_hub(
     tracing::info!("serving http on {bound}");
     crate::startup::announce(&shared.config, bound);
     let relay = match shared.config.turn {
-        Some(addr) => Some(start_relay(&shared.config, addr, token.clone()).await?),
+        Some(addr) => Some(start_relay(&shared.config, &hub, addr, token.clone()).await?),
         None => None,
     };
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
@@ -218,13 +218,14 @@ type RelayTask = tokio::task::JoinHandle<std::io::Result<()>>;
 /// Binds the STUN/TURN relay on `addr` (UDP and TCP) and runs it until `token` is cancelled.
 async fn start_relay(
     config: &Config,
+    hub: &Hub,
     addr: std::net::SocketAddr,
     token: CancellationToken,
 ) -> anyhow::Result<(relay::Shell, RelayTask)> {
     use anyhow::Context;
     let secret = crate::config::turn_secret(config).context("cannot set up the TURN secret")?;
     let core = relay::Config {
-        secret: secret.into_bytes(),
+        secret: secret.clone().into_bytes(),
         advertised_ip: config.relay_ip,
         ..relay::Config::default()
     };
@@ -236,6 +237,15 @@ async fn start_relay(
         "STUN/TURN relay on udp {udp} and tcp {tcp}, relayed addresses on {}",
         config.relay_ip
     );
+    // Browsers get this relay (and credentials for it) through signaling.
+    hub.enable_ice(crate::signaling::ice::IceSettings {
+        secret: secret.into_bytes(),
+        udp_port: udp.port(),
+        tcp_port: tcp.port(),
+        public_host: config.public_host.clone(),
+        fallback_host: config.relay_ip.to_string(),
+        ttl: config.turn_credential_ttl,
+    });
     let shell = relay.shell();
     Ok((shell, tokio::spawn(relay.run(token))))
 }

@@ -14,6 +14,8 @@ use serde::Deserialize;
 mod file;
 pub use file::config_path;
 
+use crate::signaling::ice::parse_host;
+
 /// Raw command line / environment, before validation. Options are `Option` so that the
 /// file and the defaults can fill what is not given.
 #[derive(Debug, Parser, Default)]
@@ -117,6 +119,9 @@ pub struct Args {
     /// PEM private key for HTTPS (with --tls-cert)
     #[arg(long, env = "HOMEDROP_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// DNS name or address remote clients use to reach this homedrop (its TURN port) from the internet
+    #[arg(long, env = "HOMEDROP_PUBLIC_HOST", value_name = "HOST")]
+    pub public_host: Option<String>,
 }
 
 /// The keys a config file may hold: the long flags, with `-` or `_`.
@@ -154,6 +159,8 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     #[serde(alias = "tls_key")]
     tls_key: Option<PathBuf>,
+    #[serde(alias = "public_host")]
+    public_host: Option<String>,
 }
 
 /// Validated configuration the whole application runs from.
@@ -185,6 +192,10 @@ pub struct Config {
     pub https: Option<SocketAddr>,
     /// Given certificate chain and key (both or neither); `None`: self-signed, in the state dir.
     pub tls: Option<TlsFiles>,
+    /// Host remote clients use for the TURN port (`--public-host`).
+    pub public_host: Option<String>,
+    /// Lifetime of TURN credentials handed to browsers (not a flag: 12 h; tests shorten it).
+    pub turn_credential_ttl: std::time::Duration,
     /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when it
     /// exists).
     pub config_file: Option<PathBuf>,
@@ -240,6 +251,8 @@ impl Default for Config {
             probe: Some(SocketAddr::from(([0, 0, 0, 0], 3479))),
             https: None,
             tls: None,
+            public_host: None,
+            turn_credential_ttl: std::time::Duration::from_secs(12 * 3600),
             config_file: None,
         }
     }
@@ -417,6 +430,13 @@ impl Config {
                     "needs --tls-cert too".into(),
                 ))
             }
+        };
+        c.public_host = match (args.public_host, file.public_host) {
+            (Some(v), _) => Some(parse_host(&v).map_err(|r| flag_err("public-host", &v, r))?),
+            (None, Some(v)) => {
+                Some(parse_host(&v).map_err(|r| file_err(&file_name, "public-host", &v, r))?)
+            }
+            (None, None) => None,
         };
         Ok(c)
     }
@@ -632,6 +652,12 @@ mod tests {
             assert!(e.contains("--relay-ip"), "{e}");
         }
         assert!(parse(&["--turn", "3478"]).is_err());
+        let c = parse(&["--public-host", "Home.Example.org"]).unwrap();
+        assert_eq!(c.public_host.as_deref(), Some("home.example.org"));
+        let e = parse(&["--public-host", "bad host"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--public-host"), "{e}");
     }
 
     #[test]

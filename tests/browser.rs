@@ -15,7 +15,7 @@ use crate::support::browser::Browser;
 use crate::support::netns::Lan;
 use crate::support::TempDir;
 
-/// Browser tests share two CPU cores: one at a time.
+/// Browser tests share two CPU cores: one at a time (also the relay's end-to-end tests).
 pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const MIB: u64 = 1024 * 1024;
@@ -94,7 +94,7 @@ impl Setup {
         let http = format!("{}:8080", lan.server_ip());
         lan.spawn_in_router(
             bin.to_str().unwrap(),
-            // Browsers get no TURN credentials yet: no relay (and no secret in ./homedrop-state).
+            // LAN tests run without the relay (and keep no secret in ./homedrop-state).
             &["--http", &http, "--no-mdns", "--no-turn", "--log", "warn"],
         );
         let url = format!("http://{http}/");
@@ -121,16 +121,21 @@ impl Setup {
 impl Setup {
     /// A picks `files` for the selected device; wait until B shows the request.
     pub fn offer(&mut self, files: &[&Path]) {
-        self.a.set_files("[data-file-input]", files);
-        self.b.wait_for(
-            "document.querySelector('[data-request]')",
-            Duration::from_secs(20),
-        );
+        offer(&mut self.a, &mut self.b, files);
     }
 }
 
+/// `from` picks `files` for its selected device; wait until `to` shows the request.
+pub fn offer(from: &mut Browser, to: &mut Browser, files: &[&Path]) {
+    from.set_files("[data-file-input]", files);
+    to.wait_for(
+        "document.querySelector('[data-request]')",
+        Duration::from_secs(20),
+    );
+}
+
 /// Load the page, retrying while homedrop starts in its namespace.
-fn wait_page(br: &mut Browser, url: &str) {
+pub fn wait_page(br: &mut Browser, url: &str) {
     let end = Instant::now() + Duration::from_secs(20);
     loop {
         br.goto(url);

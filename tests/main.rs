@@ -18,6 +18,10 @@ mod mdns;
 mod ops;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
+/// TURN credentials over signaling: when, for whom, which host; they open the relay.
+mod relay_credentials;
+/// The relay wired to browsers: credentials over signaling, NAT, client isolation, strangers.
+mod relay_e2e;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
 mod relay_flood;
 /// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).

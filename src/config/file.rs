@@ -103,6 +103,9 @@ impl Config {
             line("tls-cert", quote(&tls.cert.display().to_string()));
             line("tls-key", quote(&tls.key.display().to_string()));
         }
+        if let Some(host) = &self.public_host {
+            line("public-host", quote(host));
+        }
         out.push_str(match self.turn_secret {
             Some(_) => "# turn-secret: set (not shown)\n",
             None => "# turn-secret: not set, generated once into <state-dir>/turn-secret\n",

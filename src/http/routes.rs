@@ -98,9 +98,14 @@ fn upgrade(
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
     let ip = crate::net::client_ip(peer, xff, &shared.config.trusted_proxies);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
     let origin = Origin {
         ip,
         group: crate::net::classify(ip, &shared.subnets()),
+        own_host: crate::signaling::ice::own_host(host, &shared.subnets()),
     };
     let (res, ws) = hyper_tungstenite::upgrade(req, Some(session::ws_config()))
         .map_err(|_| HttpError::BadRequest("Invalid WebSocket upgrade request."))?;

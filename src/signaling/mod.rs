@@ -4,8 +4,13 @@
 //! - [`registry`]: pure state (who sees whom), unit-tested with explicit time.
 //! - [`session`]: one WebSocket's loop (limits, liveness, shutdown).
 //!
-//! The [`Hub`] joins them: it owns the registry and each connection's outgoing queue.
+//! - [`ice`]: the ICE servers (homedrop's own STUN/TURN) handed to each client.
+//!
+//! The [`Hub`] joins them: it owns the registry and each connection's outgoing queue. It also
+//! hands TURN credentials to a connection the first time a peer list goes out to it with
+//! someone it shares the household, a room or a pairing with, and again before they expire.
 
+pub mod ice;
 pub mod protocol;
 pub mod registry;
 pub mod session;
@@ -20,7 +25,8 @@ use std::time::{Duration, Instant};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
-use protocol::IceServer;
+use ice::IceSettings;
+use protocol::{IceServer, ServerMsg};
 use registry::{Outbox, PeerId, Registry, RegistrySettings};
 
 /// Outgoing queue depth per connection; a client that lets it fill up is dropped.
@@ -55,7 +61,21 @@ impl Default for HubSettings {
 
 struct State {
     registry: Registry,
-    queues: HashMap<PeerId, mpsc::Sender<String>>,
+    queues: HashMap<PeerId, Conn>,
+    ice: Option<IceSettings>,
+}
+
+/// One connection's outgoing queue and what it was told about ICE.
+struct Conn {
+    tx: mpsc::Sender<String>,
+    /// Host the client reached homedrop by, when it is homedrop's own (see [`ice::own_host`]).
+    own_host: Option<String>,
+    /// When TURN credentials last went out; `None`: never (no link yet).
+    turn_sent: Option<Instant>,
+    /// It connected from the household (private or on-link address).
+    home: bool,
+    /// The last peer list sent to it holds someone it may use the relay with.
+    linked: bool,
 }
 
 /// Counters for `/stats` and `/metrics`.
@@ -83,6 +103,7 @@ impl Hub {
             state: Mutex::new(State {
                 registry: Registry::new(settings.registry.clone()),
                 queues: HashMap::new(),
+                ice: None,
             }),
             negotiations: Mutex::new(HashMap::new()),
             joins: RateLimiter::keyed(Quota::per_minute(per_min)),
@@ -104,14 +125,49 @@ impl Hub {
         r
     }
 
-    /// Register a connection and its outgoing queue.
-    pub fn connect(&self, id: &str, group: crate::net::NetGroup, tx: mpsc::Sender<String>) {
+    /// Register a connection and its outgoing queue. `own_host` is the host the client
+    /// used to reach homedrop when that is one of homedrop's own (see [`ice::own_host`]).
+    pub fn connect(
+        &self,
+        id: &str,
+        group: crate::net::NetGroup,
+        own_host: Option<String>,
+        tx: mpsc::Sender<String>,
+    ) {
         self.counters
             .connections_total
             .fetch_add(1, Ordering::Relaxed);
         let mut st = self.lock();
         st.registry.connect(id, group);
-        st.queues.insert(id.to_string(), tx);
+        let conn = Conn {
+            tx,
+            own_host,
+            turn_sent: None,
+            home: group == crate::net::NetGroup::Home,
+            linked: false,
+        };
+        st.queues.insert(id.to_string(), conn);
+    }
+
+    /// Hand out ICE servers from now on (called once the relay listens).
+    pub fn enable_ice(&self, settings: IceSettings) {
+        self.lock().ice = Some(settings);
+    }
+
+    /// Re-send TURN credentials to `id` when half their lifetime has passed and it is still
+    /// linked to someone (called from the session's timer).
+    pub fn refresh_ice(&self, id: &str) {
+        let mut st = self.lock();
+        let Some(ttl) = st.ice.as_ref().map(|i| i.ttl) else {
+            return;
+        };
+        let due = st
+            .queues
+            .get(id)
+            .is_some_and(|c| c.linked && c.turn_sent.is_some_and(|t| t.elapsed() >= ttl / 2));
+        if due {
+            send_turn(&mut st, id);
+        }
     }
 
     pub fn disconnect(&self, id: &str) {
@@ -167,26 +223,73 @@ impl Hub {
         self.lock().registry.room_count()
     }
 
-    /// ICE servers handed to a client in `welcome`. Host candidates only for now: homedrop
-    /// must work with no internet at all, so no external STUN server is ever named.
-    pub fn ice_servers(&self) -> Vec<IceServer> {
-        Vec::new()
+    /// ICE servers handed to a client in `welcome`: homedrop's own STUN only (TURN comes
+    /// once the client is linked to someone), nothing when the relay is off. homedrop must
+    /// work with no internet at all, so no external STUN server is ever named.
+    pub fn ice_servers(&self, id: &str) -> Vec<IceServer> {
+        let st = self.lock();
+        let (Some(ice), Some(conn)) = (&st.ice, st.queues.get(id)) else {
+            return Vec::new();
+        };
+        ice.stun(&ice.host_for(conn.own_host.as_deref()))
     }
 }
 
 /// Queue each message; a connection whose queue is full is cut off (its session ends when
 /// it sees the queue closed) rather than letting one slow client hold memory for all.
+/// A peer list with someone in it is a link: the first one brings TURN credentials, just
+/// before it.
 fn deliver(st: &mut State, out: Outbox) {
     for (to, msg) in out {
-        let full = match st.queues.get(&to) {
-            Some(q) => q.try_send(msg.to_json()).is_err(),
-            None => false,
+        let first_link = match (&msg, st.queues.get_mut(&to)) {
+            (ServerMsg::Peers { peers }, Some(c)) => {
+                c.linked = relay_worthy(c.home, peers);
+                c.linked && c.turn_sent.is_none()
+            }
+            _ => false,
         };
-        if full {
-            tracing::warn!(peer = %short(&to), "outgoing queue full, dropping connection");
-            st.queues.remove(&to);
+        // Credentials go first: a client may dial a peer the moment it sees it (room chat
+        // does), and a connection gathers candidates only from the servers it started with.
+        if first_link {
+            send_turn(st, &to);
         }
+        send(st, &to, msg);
     }
+}
+
+/// A link that earns TURN credentials: the household, a room or a pairing. Two devices of
+/// strangers behind one public address see each other (like PairDrop) but get no relay:
+/// a stranger with no code never gets credentials, however many tabs it opens.
+fn relay_worthy(home: bool, peers: &[protocol::PeerInfo]) -> bool {
+    peers
+        .iter()
+        .flat_map(|p| &p.links)
+        .any(|l| home || !matches!(l, protocol::Link::Home))
+}
+
+fn send(st: &mut State, to: &str, msg: ServerMsg) {
+    let full = match st.queues.get(to) {
+        Some(q) => q.tx.try_send(msg.to_json()).is_err(),
+        None => false,
+    };
+    if full {
+        tracing::warn!(peer = %short(to), "outgoing queue full, dropping connection");
+        st.queues.remove(to);
+    }
+}
+
+/// Fresh TURN credentials for `to` (when the relay runs).
+fn send_turn(st: &mut State, to: &str) {
+    let (Some(ice), Some(conn)) = (&st.ice, st.queues.get_mut(to)) else {
+        return;
+    };
+    conn.turn_sent = Some(Instant::now());
+    let host = ice.host_for(conn.own_host.as_deref());
+    let msg = ServerMsg::IceServers {
+        ice_servers: ice.with_turn(&host, short(to), crate::relay::Now::system().unix),
+        expires_in_secs: ice.ttl.as_secs(),
+    };
+    send(st, to, msg);
 }
 
 /// First 8 characters of an id, enough for logs.

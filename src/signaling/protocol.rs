@@ -165,6 +165,13 @@ pub enum ServerMsg {
         from: String,
         data: serde_json::Value,
     },
+    /// ICE servers with TURN credentials, sent once this peer shares a group, room or
+    /// pairing with someone, and again before `expires_in_secs` runs out. Replaces the
+    /// `iceServers` of `welcome` for existing and new connections.
+    IceServers {
+        ice_servers: Vec<IceServer>,
+        expires_in_secs: u64,
+    },
     /// Another device of the home group invites you into a room.
     RoomInvited {
         from: String,

@@ -43,10 +43,12 @@ pub fn ws_config() -> WebSocketConfig {
 }
 
 /// Where a connection comes from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Origin {
     pub ip: IpAddr,
     pub group: NetGroup,
+    /// The page's host when it is one of homedrop's own ([`super::ice::own_host`]).
+    pub own_host: Option<String>,
 }
 
 struct Session {
@@ -111,6 +113,8 @@ impl Ending {
 /// Server messages carrying a signal start with this (serde writes the tag first); the
 /// session counts them without parsing.
 const SIGNAL_PREFIX: &str = r#"{"type":"signal","#;
+/// ... and messages carrying TURN credentials (the welcome never does) with this.
+const ICE_PREFIX: &str = r#"{"type":"iceServers","#;
 
 type WsStream =
     hyper_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
@@ -129,7 +133,7 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(OUT_QUEUE);
     let id = random_hex(16);
-    hub.connect(&id, origin.group, tx.clone());
+    hub.connect(&id, origin.group, origin.own_host.clone(), tx.clone());
     let quota = Quota::per_second(NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN));
     let mut s = Session {
@@ -156,12 +160,9 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
         id: id.clone(),
-        ice_servers: hub.ice_servers(),
+        ice_servers: hub.ice_servers(&id),
         max_message_bytes: MAX_MESSAGE_BYTES,
     };
-    if let ServerMsg::Welcome { ice_servers, .. } = &welcome {
-        s.story.turn_offered = !ice_servers.is_empty();
-    }
     s.send(welcome);
     tracing::debug!(peer = short(&id), "connected");
     let ending = s.run(&mut sink, &mut stream, &mut rx, &shutdown).await;
@@ -183,7 +184,7 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
-    s.story.log(&id, origin, ending);
+    s.story.log(&id, s.origin.clone(), ending);
 }
 
 impl Story {
@@ -248,6 +249,8 @@ impl Session {
                     Some(text) => {
                         if text.starts_with(SIGNAL_PREFIX) {
                             self.story.signals_received += 1;
+                        } else if text.starts_with(ICE_PREFIX) {
+                            self.story.turn_offered = true;
                         }
                         if sink.send(Message::text(text)).await.is_err() {
                             return Ending::ConnectionLost;
@@ -256,6 +259,7 @@ impl Session {
                     None => return Ending::TooSlow,
                 },
                 _ = ping.tick() => {
+                    self.hub.refresh_ice(&self.id);
                     if last_seen.elapsed() > settings.dead_after {
                         tracing::debug!(peer = short(&self.id), "no pong, dropping");
                         return Ending::NoPong;
@@ -484,5 +488,10 @@ mod tests {
         };
         assert!(m.to_json().starts_with(SIGNAL_PREFIX), "{}", m.to_json());
         assert!(!ServerMsg::Restarting.to_json().starts_with(SIGNAL_PREFIX));
+        let ice = ServerMsg::IceServers {
+            ice_servers: Vec::new(),
+            expires_in_secs: 1,
+        };
+        assert!(ice.to_json().starts_with(ICE_PREFIX), "{}", ice.to_json());
     }
 }

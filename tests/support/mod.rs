@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod nat;
 pub mod netns;
 
 use std::net::SocketAddr;

@@ -1,11 +1,54 @@
 // One RTCPeerConnection per pair of devices, negotiated with the "perfect negotiation"
 // pattern over `signal` messages, carrying one negotiated data channel (id 0, "homedrop").
+// ICE servers are homedrop's own STUN/TURN (from `welcome`, then `iceServers` with TURN
+// credentials once linked); a failed ICE connection is restarted before giving up, and the
+// path in use (see pathOf) is reported so each transfer can show it.
 
 const OPEN_TIMEOUT_MS = 25000;
+/** ICE restarts tried in a row (without reconnecting) before a failed connection is closed. */
+const MAX_ICE_RESTARTS = 3;
+/** A connection 'disconnected' this long is treated as failed: Chromium may stay there for
+ * good (e.g. while a relay candidate is still pending) instead of reaching 'failed'. */
+const DISCONNECTED_GRACE_MS = 5000;
+/** How often the selected candidate pair is re-read while a link is open. */
+const PATH_POLL_MS = 3000;
+
+export const PATH_LAN = 'direct on the LAN';
+export const PATH_INTERNET = 'direct over the internet';
+export const PATH_RELAY = 'relayed through homedrop';
+
+/** Private, loopback, link-local, ULA, mDNS or hidden: an address that stays at home. */
+function isLocalAddress(addr) {
+  const a = String(addr ?? '').toLowerCase();
+  if (!a || a.endsWith('.local')) return true;
+  if (a.includes(':')) return a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a);
+  const [x, y] = a.split('.').map(Number);
+  return x === 10 || x === 127 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254);
+}
+
+/** The path of the selected candidate pair in a getStats() report, or null before one. */
+export function pathOf(stats) {
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId) ?? pair;
+  });
+  if (!pair) {
+    stats.forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+    });
+  }
+  const local = pair && stats.get(pair.localCandidateId);
+  const remote = pair && stats.get(pair.remoteCandidateId);
+  if (!local || !remote) return null;
+  if (local.candidateType === 'relay' || remote.candidateType === 'relay') return PATH_RELAY;
+  const addr = (c) => c.address ?? c.ip;
+  return isLocalAddress(addr(local)) && isLocalAddress(addr(remote)) ? PATH_LAN : PATH_INTERNET;
+}
 
 export class PeerLink {
   /**
-   * @param opts {selfId, peerId, iceServers, sendSignal(data), onMessage(link, data), onClose(link)}
+   * @param opts {selfId, peerId, iceServers, sendSignal(data), onMessage(link, data), onClose(link),
+   *   onPath(link, path)}
    */
   constructor(opts) {
     this.peerId = opts.peerId;
@@ -13,6 +56,11 @@ export class PeerLink {
     this.sendSignal = opts.sendSignal;
     this.onMessage = opts.onMessage;
     this.onClose = opts.onClose;
+    this.onPath = opts.onPath ?? (() => {});
+    this.path = null;
+    this.restarts = 0;
+    this.pathTimer = null;
+    this.graceTimer = null;
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.closed = false;
@@ -24,6 +72,7 @@ export class PeerLink {
     this.dc.onmessage = (e) => this.onMessage(this, e.data);
     this.dc.onclose = () => this.close();
     this.dc.bufferedAmountLowThreshold = 1024 * 1024;
+    this.dc.addEventListener('open', () => this.watchPath(), { once: true });
     this.opened = new Promise((resolve, reject) => {
       this.dc.addEventListener('open', () => resolve(), { once: true });
       this.rejectOpen = reject;
@@ -39,8 +88,63 @@ export class PeerLink {
       if (candidate) this.sendSignal({ candidate: candidate.toJSON() });
     };
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.close();
+      if (pc.connectionState === 'closed') this.close();
     };
+    pc.oniceconnectionstatechange = () => {
+      const state = pc.iceConnectionState;
+      console.debug('homedrop: ICE', state);
+      clearTimeout(this.graceTimer);
+      if (state === 'failed') this.restartIce();
+      else if (state === 'disconnected') {
+        this.graceTimer = setTimeout(() => this.restartIce(), DISCONNECTED_GRACE_MS);
+      } else if (state === 'connected' || state === 'completed') {
+        this.restarts = 0;
+        this.updatePath();
+      }
+    };
+  }
+
+  /** ICE failed or stayed disconnected (a path went away, e.g. Wi-Fi to mobile, or client
+   * isolation): gather again and renegotiate. */
+  restartIce() {
+    if (this.closed) return;
+    if (this.restarts >= MAX_ICE_RESTARTS) {
+      this.close();
+      return;
+    }
+    this.restarts += 1;
+    console.info('homedrop: ICE restart', this.restarts);
+    // negotiationneeded follows; makeOffer's implicit offer then carries new ICE credentials
+    // (the same as createOffer({iceRestart: true})).
+    this.pc.restartIce();
+  }
+
+  /** New ICE servers (fresh TURN credentials): used by the next gathering or restart. */
+  setIceServers(iceServers) {
+    if (this.closed) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (err) {
+      console.warn('setConfiguration failed', err);
+    }
+  }
+
+  watchPath() {
+    this.updatePath();
+    this.pathTimer = setInterval(() => this.updatePath(), PATH_POLL_MS);
+  }
+
+  async updatePath() {
+    if (this.closed) return;
+    try {
+      const path = pathOf(await this.pc.getStats());
+      if (path && path !== this.path && !this.closed) {
+        this.path = path;
+        this.onPath(this, path);
+      }
+    } catch {
+      /* closed meanwhile */
+    }
   }
 
   async makeOffer() {
@@ -131,6 +235,8 @@ export class PeerLink {
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.pathTimer);
+    clearTimeout(this.graceTimer);
     this.rejectOpen(new Error('connection closed'));
     try {
       this.dc.close();
@@ -158,6 +264,7 @@ export class PeerManager {
       this.selfId = id;
       this.iceServers = iceServers;
     });
+    bus.on('server:iceServers', (m) => this.setIceServers(m.iceServers));
     bus.on('disconnected', () => this.closeAll());
     bus.on('server:signal', (m) => this.onSignal(m));
     bus.on('server:peers', (m) => this.prune(m.peers));
@@ -174,11 +281,24 @@ export class PeerManager {
         sendSignal: (data) => this.signaling.send({ type: 'signal', to: peerId, data }),
         onMessage: (l, data) => this.onMessage(l, data),
         onClose: (l) => this.forget(l),
+        onPath: (l, path) => this.bus.emit('link:path', { peerId: l.peerId, path }),
       });
       this.links.set(peerId, link);
       this.onLink(link);
     }
     return link;
+  }
+
+  /** TURN credentials arrived or were renewed: for new links and the ones already open. */
+  setIceServers(iceServers) {
+    if (!Array.isArray(iceServers)) return;
+    this.iceServers = iceServers;
+    for (const link of this.links.values()) link.setIceServers(iceServers);
+  }
+
+  /** The path of the link to `peerId`, once known. */
+  pathTo(peerId) {
+    return this.links.get(peerId)?.path ?? null;
   }
 
   onSignal({ from, data }) {

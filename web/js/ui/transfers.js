@@ -1,4 +1,5 @@
-// Transfer rows (data-transfer) with overall and per-file progress, speed, ETA and cancel.
+// Transfer rows (data-transfer) with overall and per-file progress, speed, ETA, cancel and
+// the network path (data-path: direct on the LAN / over the internet / relayed through homedrop).
 
 import { h, $, formatBytes, formatDuration } from './dom.js';
 
@@ -18,8 +19,20 @@ export class TransferList {
     this.root = $('[data-transfer-list]');
     this.empty = $('.transfers-empty');
     this.onCancel = onCancel;
-    this.rows = new Map(); // tid -> {el, speed, last}
+    this.rows = new Map(); // tid -> {el, speed, last, peerId}
+    this.paths = new Map(); // peerId -> path of its current connection
     bus.on('transfer:update', (t) => this.render(t));
+    bus.on('link:path', ({ peerId, path }) => this.showPath(peerId, path));
+    bus.on('link:closed', (peerId) => this.paths.delete(peerId));
+  }
+
+  /** A connection's path became known or changed: rows still running follow it. */
+  showPath(peerId, path) {
+    this.paths.set(peerId, path);
+    for (const row of this.rows.values()) {
+      const label = row.el.querySelector('[data-path]');
+      if (row.peerId === peerId && (!FINAL.has(row.el.dataset.state) || !label.textContent)) label.textContent = path;
+    }
   }
 
   render(t) {
@@ -44,6 +57,8 @@ export class TransferList {
       fp.li.dataset.state = f.state;
     });
     el.querySelector('[data-transfer-info]').textContent = this.info(t, row);
+    const path = el.querySelector('[data-path]');
+    if (!path.textContent && this.paths.has(t.peerId)) path.textContent = this.paths.get(t.peerId);
     el.querySelector('[data-cancel]').hidden = FINAL.has(t.state);
   }
 
@@ -84,10 +99,11 @@ export class TransferList {
         h('span', { class: 't-state' })),
       h('progress', { class: 't-progress', max: Math.max(t.total, 1), value: 0, 'data-progress': true, 'aria-label': 'Progress' }),
       h('p', { class: 't-info', 'data-transfer-info': true }),
+      h('p', { class: 't-path', 'data-path': true }),
       t.files.length > 1 ? h('ul', { class: 't-files' }, files.map((f) => f.li)) : null,
       h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.onCancel(t.tid) }, 'Cancel'),
     );
-    return { el, files, speed: 0, last: null };
+    return { el, files, speed: 0, last: null, peerId: t.peerId };
   }
 
   /** Forgets old finished rows so the list stays short. */

@@ -1,0 +1,218 @@
+//! ICE servers handed to each browser: homedrop's own STUN/TURN relay, nothing external.
+//!
+//! Why per client: a browser must reach the relay by the address it used to reach homedrop
+//! (the LAN address at home, `--public-host` from outside), so the URL host comes from the
+//! page's `Host` header when that names homedrop itself, else from `--public-host`.
+//! Why only once linked: TURN credentials let a client use the relay, so a stranger who shares
+//! no home group, room or pairing with anyone gets STUN only (see [`Hub`](super::Hub)).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::protocol::IceServer;
+use crate::net::Subnet;
+use crate::relay::issue_credentials;
+
+/// Longest accepted `--public-host` / `Host` name (DNS limit).
+pub const MAX_HOST_CHARS: usize = 253;
+
+/// What the hub needs to build ICE servers; set once the relay is listening.
+#[derive(Clone)]
+pub struct IceSettings {
+    /// TURN REST secret shared with the relay.
+    pub secret: Vec<u8>,
+    pub udp_port: u16,
+    pub tcp_port: u16,
+    /// Host for clients that reached homedrop by a name that is not its own (`--public-host`).
+    pub public_host: Option<String>,
+    /// Host when neither the page's host nor `--public-host` fits: the relay's LAN address.
+    pub fallback_host: String,
+    /// Credential lifetime (at most 12 h); re-sent after half of it.
+    pub ttl: Duration,
+}
+
+impl std::fmt::Debug for IceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceSettings")
+            .field("udp_port", &self.udp_port)
+            .field("tcp_port", &self.tcp_port)
+            .field("public_host", &self.public_host)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IceSettings {
+    /// The host a client should use for the relay: the page's own host when it is one of
+    /// homedrop's (`own`), else `--public-host`, else the LAN address.
+    pub fn host_for(&self, own: Option<&str>) -> String {
+        own.map(str::to_string)
+            .or_else(|| self.public_host.clone())
+            .unwrap_or_else(|| self.fallback_host.clone())
+    }
+
+    /// STUN only: what every client gets in `welcome`.
+    pub fn stun(&self, host: &str) -> Vec<IceServer> {
+        vec![IceServer {
+            urls: vec![format!("stun:{}:{}", url_host(host), self.udp_port)],
+            username: None,
+            credential: None,
+        }]
+    }
+
+    /// STUN plus TURN over UDP and TCP with fresh credentials for `user`, valid `ttl` from
+    /// `now_unix`.
+    pub fn with_turn(&self, host: &str, user: &str, now_unix: u64) -> Vec<IceServer> {
+        let (username, credential) = issue_credentials(&self.secret, user, now_unix, self.ttl);
+        let h = url_host(host);
+        let mut out = self.stun(host);
+        out.push(IceServer {
+            urls: vec![
+                format!("turn:{h}:{}?transport=udp", self.udp_port),
+                format!("turn:{h}:{}?transport=tcp", self.tcp_port),
+            ],
+            username: Some(username),
+            credential: Some(credential),
+        });
+        out
+    }
+}
+
+/// IPv6 literals go in brackets inside a URL.
+fn url_host(host: &str) -> String {
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
+        _ => host.to_string(),
+    }
+}
+
+/// A valid host: an IP address (IPv6 with or without brackets) or a DNS name of letters,
+/// digits, `-` and `.`, at most 253 characters. Returns it normalised (lowercase, no
+/// brackets, no trailing dot).
+pub fn parse_host(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    let bare = v
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(v);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        if ip.is_unspecified() || ip.is_multicast() {
+            return Err("must be an address clients can reach".into());
+        }
+        return Ok(ip.to_string());
+    }
+    let name = v.strip_suffix('.').unwrap_or(v).to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if name.is_empty() || name.len() > MAX_HOST_CHARS || !name.split('.').all(label_ok) {
+        return Err("expected a DNS name or an IP address, for example home.example.org".into());
+    }
+    Ok(name)
+}
+
+/// The host part of a `Host` header when it names homedrop itself: one of its interface
+/// addresses, a loopback address, or an mDNS `.local` name. `None` otherwise (the client came
+/// through a name or address homedrop cannot vouch for: use `--public-host`).
+pub fn own_host(header: Option<&str>, subnets: &[Subnet]) -> Option<String> {
+    let header = header?.trim();
+    if header.len() > MAX_HOST_CHARS + 8 {
+        return None;
+    }
+    let host = match header.rsplit_once(':') {
+        // "[v6]:port", "v4:port", "name:port"; a bare IPv6 literal has more colons.
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') => h,
+        _ => header,
+    };
+    let host = parse_host(host).ok()?;
+    match host.parse::<IpAddr>() {
+        Ok(ip) => (ip.is_loopback() || subnets.iter().any(|s| s.addr == ip)).then_some(host),
+        Err(_) => host.ends_with(".local").then_some(host),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> IceSettings {
+        IceSettings {
+            secret: b"0123456789abcdef".to_vec(),
+            udp_port: 3478,
+            tcp_port: 3479,
+            public_host: Some("home.example.org".into()),
+            fallback_host: "192.168.1.2".into(),
+            ttl: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn hosts_are_validated() {
+        assert_eq!(parse_host("Home.Example.org.").unwrap(), "home.example.org");
+        assert_eq!(parse_host("[2001:db8::1]").unwrap(), "2001:db8::1");
+        assert_eq!(parse_host("203.0.113.5").unwrap(), "203.0.113.5");
+        for bad in [
+            "",
+            "a b",
+            "-x.org",
+            "x..org",
+            "0.0.0.0",
+            "evil.org/x",
+            "a:b:c",
+        ] {
+            assert!(parse_host(bad).is_err(), "{bad}");
+        }
+        assert!(parse_host(&"a".repeat(254)).is_err());
+    }
+
+    #[test]
+    fn own_host_only_for_our_addresses_and_mdns() {
+        let subnets = [Subnet {
+            addr: "192.168.1.2".parse().unwrap(),
+            prefix: 24,
+        }];
+        assert_eq!(
+            own_host(Some("192.168.1.2:8080"), &subnets).as_deref(),
+            Some("192.168.1.2")
+        );
+        assert_eq!(
+            own_host(Some("homedrop.local"), &subnets).as_deref(),
+            Some("homedrop.local")
+        );
+        assert_eq!(own_host(Some("[::1]:80"), &subnets).as_deref(), Some("::1"));
+        assert_eq!(own_host(Some("192.168.1.3:8080"), &subnets), None);
+        assert_eq!(own_host(Some("evil.example:80"), &subnets), None);
+        assert_eq!(own_host(None, &subnets), None);
+    }
+
+    #[test]
+    fn urls_and_credentials() {
+        let s = settings();
+        assert_eq!(s.host_for(None), "home.example.org");
+        assert_eq!(s.host_for(Some("10.0.0.1")), "10.0.0.1");
+        let v = s.with_turn("2001:db8::1", "peer", 1000);
+        assert_eq!(v[0].urls, ["stun:[2001:db8::1]:3478"]);
+        assert_eq!(
+            v[1].urls,
+            [
+                "turn:[2001:db8::1]:3478?transport=udp",
+                "turn:[2001:db8::1]:3479?transport=tcp"
+            ]
+        );
+        let user = v[1].username.clone().unwrap();
+        assert_eq!(user, "4600:peer");
+        assert_eq!(
+            v[1].credential.as_deref(),
+            Some(crate::relay::auth::rest_password(&s.secret, &user).as_str())
+        );
+        let none = IceSettings {
+            public_host: None,
+            ..s
+        };
+        assert_eq!(none.host_for(None), "192.168.1.2");
+    }
+}
