@@ -12,6 +12,9 @@ command -v tc >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v cc >/dev/null || need+=(build-essential)
+# The vendored OpenSSL (webrtc-unreliable, the connection check) is configured by perl scripts
+# that need modules beyond perl-base.
+perl -MIPC::Cmd -MFile::Compare -e1 2>/dev/null || need+=(perl)
 # systemd-analyze checks the shipped unit offline (systemd need not be running).
 command -v systemd-analyze >/dev/null || need+=(systemd)
 # python-zeroconf (pip, below) is the independent mDNS resolver of tests/mdns.rs.

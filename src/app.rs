@@ -36,6 +36,8 @@ pub struct Shared {
     pub started: Instant,
     /// WebSocket sessions currently open are limited like HTTP connections.
     pub ws_slots: Arc<Semaphore>,
+    /// The connection check; `None` when off (or its port was taken).
+    pub probe: Option<crate::probe::Probe>,
     subnets: Mutex<(Instant, Arc<Vec<Subnet>>)>,
 }
 
@@ -62,6 +64,7 @@ impl Shared {
             connections_total: c.connections_total.load(Relaxed),
             signals_relayed: c.signals_relayed.load(Relaxed),
             errors_sent: c.errors_sent.load(Relaxed),
+            probe_ready: self.probe.as_ref().is_some_and(|p| p.status() == "ready") as u64,
         }
     }
 }
@@ -92,7 +95,10 @@ pub async fn run_with_hub(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let token = CancellationToken::new();
+    let probe = start_probe(&config, &token);
+    let https = bind_https(&config).await?;
     let shared = Arc::new(Shared {
+        probe: probe.as_ref().map(|(p, _)| p.clone()),
         ws_slots: Arc::new(Semaphore::new(config.max_connections)),
         config,
         hub: hub.clone(),
@@ -109,6 +115,7 @@ pub async fn run_with_hub(
         None => None,
     };
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
+    let https = https.map(|(l, tls)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
     let sweeper = {
         let (hub, token) = (hub.clone(), token.clone());
         tokio::spawn(async move {
@@ -135,6 +142,12 @@ pub async fn run_with_hub(
         mdns.stop().await;
     }
     let _ = server.await;
+    if let Some(h) = https {
+        let _ = h.await;
+    }
+    if let Some((_, task)) = probe {
+        let _ = task.await;
+    }
     let _ = sweeper.await;
     let _ = watchdog.await;
     if let Some((shell, task)) = relay {
@@ -158,6 +171,46 @@ pub async fn run_with_hub(
         tracing::warn!("some connections did not close within {DRAIN_TIMEOUT:?}");
     }
     Ok(())
+}
+
+/// Starts the connection check. Its key is generated in the background; a taken port only
+/// turns the check off (with a warning): it is a diagnostic, not worth refusing to start.
+fn start_probe(
+    config: &Config,
+    token: &CancellationToken,
+) -> Option<(crate::probe::Probe, tokio::task::JoinHandle<()>)> {
+    let addr = config.probe?;
+    match crate::probe::Probe::start(addr, token.clone()) {
+        Ok((probe, task)) => {
+            tracing::info!(
+                "connection check on udp {} (generating its key)",
+                probe.udp_addr()
+            );
+            Some((probe, task))
+        }
+        Err(e) => {
+            tracing::warn!(
+                "the connection check is off: cannot listen on udp {addr} (--probe): {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Binds the HTTPS listener and loads (or generates) its certificate, when `--https` is set.
+async fn bind_https(
+    config: &Config,
+) -> anyhow::Result<Option<(TcpListener, tokio_rustls::TlsAcceptor)>> {
+    use anyhow::Context;
+    let Some(addr) = config.https else {
+        return Ok(None);
+    };
+    let tls = crate::http::tls::acceptor(config).context("cannot set up HTTPS")?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (--https)"))?;
+    tracing::info!("serving https on {}", listener.local_addr()?);
+    Ok(Some((listener, tls)))
 }
 
 type RelayTask = tokio::task::JoinHandle<std::io::Result<()>>;

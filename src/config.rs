@@ -100,6 +100,25 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_RELAY_IP", value_name = "IP")]
     pub relay_ip: Option<String>,
 
+    /// Address and UDP port of the connection check (webrtc-unreliable echo) [default: 0.0.0.0:3479]
+    #[arg(long, env = "HOMEDROP_PROBE", value_name = "ADDR")]
+    pub probe: Option<String>,
+
+    /// Do not run the connection check (`--no-probe=false` undoes a file's `no-probe = true`)
+    #[arg(long, env = "HOMEDROP_NO_PROBE", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_probe: Option<bool>,
+
+    /// Also serve the page and signaling over HTTPS on this address, e.g. 0.0.0.0:8443 [default: off]
+    #[arg(long, env = "HOMEDROP_HTTPS", value_name = "ADDR")]
+    pub https: Option<String>,
+
+    /// PEM certificate chain for HTTPS (with --tls-key) [default: self-signed, kept in <state-dir>]
+    #[arg(long, env = "HOMEDROP_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for HTTPS (with --tls-cert)
+    #[arg(long, env = "HOMEDROP_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// DNS name or address remote clients use to reach this homedrop (its TURN port) from the internet
     #[arg(long, env = "HOMEDROP_PUBLIC_HOST", value_name = "HOST")]
     pub public_host: Option<String>,
@@ -132,6 +151,14 @@ struct FileConfig {
     turn_secret: Option<String>,
     #[serde(alias = "relay_ip")]
     relay_ip: Option<String>,
+    probe: Option<String>,
+    #[serde(alias = "no_probe")]
+    no_probe: Option<bool>,
+    https: Option<String>,
+    #[serde(alias = "tls_cert")]
+    tls_cert: Option<PathBuf>,
+    #[serde(alias = "tls_key")]
+    tls_key: Option<PathBuf>,
     #[serde(alias = "public_host")]
     public_host: Option<String>,
 }
@@ -159,6 +186,12 @@ pub struct Config {
     pub turn_secret: Option<String>,
     /// The IPv4 address put in relayed addresses.
     pub relay_ip: IpAddr,
+    /// UDP address of the connection check; `None` with `--no-probe`.
+    pub probe: Option<SocketAddr>,
+    /// HTTPS address; `None` (the default): no HTTPS.
+    pub https: Option<SocketAddr>,
+    /// Given certificate chain and key (both or neither); `None`: self-signed, in the state dir.
+    pub tls: Option<TlsFiles>,
     /// Host remote clients use for the TURN port (`--public-host`).
     pub public_host: Option<String>,
     /// Lifetime of TURN credentials handed to browsers (not a flag: 12 h; tests shorten it).
@@ -166,6 +199,13 @@ pub struct Config {
     /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when it
     /// exists).
     pub config_file: Option<PathBuf>,
+}
+
+/// A certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Read when `--config` is not given, if it exists (the packaged, systemd-managed setup).
@@ -208,6 +248,9 @@ impl Default for Config {
             turn: Some(SocketAddr::from(([0, 0, 0, 0], 3478))),
             turn_secret: None,
             relay_ip: IpAddr::from([127, 0, 0, 1]),
+            probe: Some(SocketAddr::from(([0, 0, 0, 0], 3479))),
+            https: None,
+            tls: None,
             public_host: None,
             turn_credential_ttl: std::time::Duration::from_secs(12 * 3600),
             config_file: None,
@@ -216,13 +259,15 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A configuration for tests: loopback, port 0, no mDNS, no TURN relay.
+    /// A configuration for tests: loopback, port 0, no mDNS, no TURN relay, no connection
+    /// check, no HTTPS.
     pub fn for_tests(state_dir: &Path) -> Self {
         Config {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_dir: state_dir.to_path_buf(),
             mdns: false,
             turn: None,
+            probe: None,
             ..Config::default()
         }
     }
@@ -360,6 +405,32 @@ impl Config {
             }
             (None, None) => crate::net::default_relay_ip(),
         };
+        c.probe = opt_addr("probe", args.probe, &file_name, file.probe)?.or(c.probe);
+        if args.no_probe.or(file.no_probe).unwrap_or(false) {
+            c.probe = None;
+        }
+        c.https = opt_addr("https", args.https, &file_name, file.https)?;
+        c.tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(c), None) => {
+                return Err(flag_err(
+                    "tls-cert",
+                    &c.display().to_string(),
+                    "needs --tls-key too".into(),
+                ))
+            }
+            (None, Some(k)) => {
+                return Err(flag_err(
+                    "tls-key",
+                    &k.display().to_string(),
+                    "needs --tls-cert too".into(),
+                ))
+            }
+        };
         c.public_host = match (args.public_host, file.public_host) {
             (Some(v), _) => Some(parse_host(&v).map_err(|r| flag_err("public-host", &v, r))?),
             (None, Some(v)) => {
@@ -368,6 +439,22 @@ impl Config {
             (None, None) => None,
         };
         Ok(c)
+    }
+}
+
+/// An address from the flag, else from the file; errors name whichever was wrong.
+fn opt_addr(
+    flag: &'static str,
+    arg: Option<String>,
+    file_name: &Option<String>,
+    file: Option<String>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    match (arg, file) {
+        (Some(v), _) => parse_addr(&v).map(Some).map_err(|r| flag_err(flag, &v, r)),
+        (None, Some(v)) => parse_addr(&v)
+            .map(Some)
+            .map_err(|r| file_err(file_name, flag, &v, r)),
+        (None, None) => Ok(None),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`metrics`]: one counters snapshot, rendered as `/stats` (JSON) and `/metrics` (Prometheus).
 //! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing.
 //! - [`net`]: which clients form the home group.
+//! - [`probe`]: the connection check (does UDP reach homedrop? RTT and loss).
 //! - [`mdns`]: `<name>.local` and `_http._tcp` on the LAN (mDNS / DNS-SD).
 //! - [`startup`]: the URLs to open, logged, and a QR code on a terminal.
 //! - [`relay`]: STUN/TURN relay: a sans-IO core on the `stun` codec plus its tokio shell.
@@ -19,6 +20,7 @@ pub mod http;
 pub mod mdns;
 pub mod metrics;
 pub mod net;
+pub mod probe;
 pub mod relay;
 pub mod signaling;
 pub mod startup;

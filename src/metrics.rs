@@ -57,6 +57,9 @@ snapshot! {
     signals_relayed: Counter,
     /// Error messages sent to clients since start (bad input, limits).
     errors_sent: Counter,
+    /// 1 when the connection check answers offers (its key is generated), else 0 (starting,
+    /// or off with `--no-probe`).
+    probe_ready: Gauge,
 }
 
 impl Snapshot {

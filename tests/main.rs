@@ -10,10 +10,14 @@ mod browser;
 mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
+mod https;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
 mod mdns;
 /// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
 mod ops;
+/// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
+mod probe;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.
 mod relay_credentials;
 /// The relay wired to browsers: credentials over signaling, NAT, client isolation, strangers.

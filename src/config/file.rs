@@ -92,6 +92,17 @@ impl Config {
             line("turn", quote(&turn.to_string()));
         }
         line("relay-ip", quote(&self.relay_ip.to_string()));
+        line("no-probe", self.probe.is_none().to_string());
+        if let Some(probe) = self.probe {
+            line("probe", quote(&probe.to_string()));
+        }
+        if let Some(https) = self.https {
+            line("https", quote(&https.to_string()));
+        }
+        if let Some(tls) = &self.tls {
+            line("tls-cert", quote(&tls.cert.display().to_string()));
+            line("tls-key", quote(&tls.key.display().to_string()));
+        }
         if let Some(host) = &self.public_host {
             line("public-host", quote(host));
         }

@@ -14,6 +14,10 @@ pub enum HttpError {
     BadRequest(&'static str),
     #[error("Too many connections; try again shortly.")]
     Busy,
+    #[error("{0}")]
+    TooLarge(&'static str),
+    #[error("{0}")]
+    Unavailable(&'static str),
 }
 
 impl HttpError {
@@ -23,6 +27,8 @@ impl HttpError {
             HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -1,12 +1,14 @@
-//! The HTTP server: hyper 1 over TCP, one task per connection.
+//! The HTTP server: hyper 1 over TCP (and over TLS, [`tls`]), one task per connection.
 //!
 //! Slow or idle clients cannot exhaust it: headers must arrive within
-//! [`HEADER_READ_TIMEOUT`], and at most `max_connections` connections are served at once
-//! (more are closed straight away with a 503).
+//! [`HEADER_READ_TIMEOUT`] (the TLS handshake within [`tls::HANDSHAKE_TIMEOUT`], inside the
+//! connection's task so accepting never waits for it), and at most `max_connections`
+//! connections per listener are served at once (more are closed straight away with a 503).
 
 pub mod assets;
 pub mod error;
 pub mod routes;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +23,30 @@ use crate::app::Shared;
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accept connections until shutdown; each is served in the shared task tracker.
+/// What a handler may want to know about the connection a request came on (a request
+/// extension).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// Our side of the connection: the address the client used to reach us.
+    pub local: std::net::SocketAddr,
+    pub tls: bool,
+}
+
+/// Accept plain-HTTP connections until shutdown; each is served in the shared task tracker.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    serve_with(listener, shared, None).await
+}
+
+/// The same routes over TLS.
+pub async fn serve_tls(listener: TcpListener, shared: Arc<Shared>, tls: tokio_rustls::TlsAcceptor) {
+    serve_with(listener, shared, Some(tls)).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let limit = Arc::new(Semaphore::new(shared.config.max_connections));
     loop {
         let (stream, peer) = tokio::select! {
@@ -43,33 +67,59 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let shared2 = shared.clone();
-        let shutdown = shared.shutdown.clone();
-        shared.tasks.spawn(async move {
-            let svc = service_fn(move |req| {
-                let shared = shared2.clone();
-                async move { Ok::<_, std::convert::Infallible>(routes::handle(shared, req, peer).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            tokio::pin!(conn);
-            // On shutdown, idle keep-alive connections close now, busy ones after their response.
-            let done = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+        let info = ConnInfo {
+            local: stream.local_addr().unwrap_or(peer),
+            tls: tls.is_some(),
+        };
+        let shared = shared.clone();
+        let tls = tls.clone();
+        shared.clone().tasks.spawn(async move {
+            match tls {
+                None => serve_connection(stream, shared, peer, info).await,
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        r = tls::handshake(&acceptor, stream) => r,
+                        _ = shared.shutdown.cancelled() => return,
+                    };
+                    match handshake {
+                        Ok(s) => serve_connection(s, shared, peer, info).await,
+                        Err(e) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                    }
                 }
-            };
-            if let Err(e) = done {
-                tracing::debug!("connection from {peer} ended: {e}");
             }
             drop(permit);
         });
+    }
+}
+
+/// Serve HTTP/1.1 (with upgrades, for `/ws`) on one connection, plain or TLS.
+async fn serve_connection<S>(io: S, shared: Arc<Shared>, peer: std::net::SocketAddr, info: ConnInfo)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let shutdown = shared.shutdown.clone();
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        let shared = shared.clone();
+        req.extensions_mut().insert(info);
+        async move { Ok::<_, std::convert::Infallible>(routes::handle(shared, req, peer).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    // On shutdown, idle keep-alive connections close now, busy ones after their response.
+    let done = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = done {
+        tracing::debug!("connection from {peer} ended: {e}");
     }
 }
 

@@ -1,4 +1,5 @@
-//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics` and the `/ws` upgrade.
+//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the `/ws` upgrade and
+//! the connection check's `POST /probe` ([`crate::probe`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -31,7 +32,17 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: std::net::SocketAddr,
 ) -> Res {
-    let mut res = match route(&shared, req, peer) {
+    let result = if req.uri().path() == "/probe" {
+        let local = req
+            .extensions()
+            .get::<super::ConnInfo>()
+            .map(|c| c.local.ip());
+        let local = local.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        crate::probe::route(shared.probe.as_ref(), req, local).await
+    } else {
+        route(&shared, req, peer)
+    };
+    let mut res = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };

@@ -18,6 +18,7 @@ import { Rooms, parseRoomCode } from './ui/rooms.js';
 import { Pairing } from './ui/pairing.js';
 import { initShare } from './ui/qr.js';
 import { initServerErrors } from './ui/errors.js';
+import { initProbe } from './probe.js';
 import { Chat } from './chat.js';
 import { RoomChat } from './ui/room-chat.js';
 import { RoomInvites } from './ui/room-invite.js';
@@ -74,6 +75,7 @@ const roomChat = new RoomChat(bus, chat, {
 new RoomInvites(bus, signaling, () => roomChat.current);
 const pairing = new Pairing(bus, signaling, () => signaling.restart(true));
 initShare();
+initProbe();
 
 /** #room=CODE and #pair=KEY links: act on them once, then clear the fragment. */
 function handleFragment() {
