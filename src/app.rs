@@ -115,6 +115,10 @@ pub async fn run_with_hub(
         None => None,
     };
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
+    let https_port = match &https {
+        Some((l, _)) => Some(l.local_addr()?.port()),
+        None => None,
+    };
     let https = https.map(|(l, tls)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
     let sweeper = {
         let (hub, token) = (hub.clone(), token.clone());
@@ -129,7 +133,7 @@ pub async fn run_with_hub(
         })
     };
     let watchdog = tokio::spawn(systemd_watchdog(hub.clone(), token.clone()));
-    let mdns = start_mdns(&shared.config, bound.port(), None);
+    let mdns = start_mdns(&shared.config, bound.port(), https_port);
     notify(&[sd_notify::NotifyState::Ready]);
     shutdown.await;
     notify(&[sd_notify::NotifyState::Stopping]);

@@ -381,3 +381,20 @@ fn invalid_names_and_interfaces_exit_2_naming_the_flag() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--name"));
 }
+
+#[test]
+fn https_is_advertised_as_its_own_service_when_served() {
+    let lan = Lan::new(1);
+    let name = unique_name();
+    let server = Homedrop::start(&lan.router, &["--name", &name, "--https", "0.0.0.0:8443"]);
+    server.expect_log("mDNS: advertising", 10);
+    let me = host_ip(&lan, 0);
+    let browsed = zeroconf(
+        &lan.hosts[0],
+        &["browse", &me, "_https._tcp.local.", "1", "15"],
+    );
+    let s = service(&browsed, &format!("{name}.local."));
+    assert_eq!(s["port"], 8443, "{browsed}");
+    assert_eq!(s["txt"]["path"], "/", "{browsed}");
+    assert_eq!(v4(s), serde_json::json!([lan.server_ip()]));
+}
