@@ -34,6 +34,8 @@ pub struct Shared {
     pub started: Instant,
     /// WebSocket sessions currently open are limited like HTTP connections.
     pub ws_slots: Arc<Semaphore>,
+    /// The STUN/TURN relay's counters (`None` with `--no-turn`).
+    pub relay_counters: Option<Arc<relay::Counters>>,
     subnets: Mutex<(Instant, Arc<Vec<Subnet>>)>,
 }
 
@@ -58,6 +60,7 @@ impl Shared {
             "rooms": self.hub.room_count(),
             "connectionsTotal": c.connections_total.load(Relaxed),
             "signalsRelayed": c.signals_relayed.load(Relaxed),
+            "relay": self.relay_counters.as_ref().map(|r| r.snapshot().to_json()),
         })
         .to_string()
     }
@@ -89,8 +92,13 @@ pub async fn run_with_hub(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let token = CancellationToken::new();
+    let relay = match config.turn {
+        Some(addr) => Some(start_relay(&config, addr, token.clone()).await?),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         ws_slots: Arc::new(Semaphore::new(config.max_connections)),
+        relay_counters: relay.as_ref().map(|(shell, _)| shell.counters()),
         config,
         hub: hub.clone(),
         shutdown: token.clone(),
@@ -101,10 +109,6 @@ pub async fn run_with_hub(
     if let Ok(addr) = http.local_addr() {
         tracing::info!("serving http on {addr}");
     }
-    let relay = match shared.config.turn {
-        Some(addr) => Some(start_relay(&shared.config, addr, token.clone()).await?),
-        None => None,
-    };
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
     let sweeper = {
         let (hub, token) = (hub.clone(), token.clone());
@@ -164,6 +168,8 @@ async fn start_relay(
     let core = relay::Config {
         secret: secret.into_bytes(),
         advertised_ip: config.relay_ip,
+        max_allocations_per_user: config.turn_user_quota,
+        max_allocations: config.turn_total_quota,
         ..relay::Config::default()
     };
     let relay = relay::Relay::bind(core, addr, addr)

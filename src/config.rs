@@ -77,6 +77,14 @@ pub struct Args {
     /// IPv4 address the relay advertises in relayed addresses [default: first private IPv4 of a non-loopback interface, else 127.0.0.1]
     #[arg(long, env = "HOMEDROP_RELAY_IP", value_name = "IP")]
     pub relay_ip: Option<String>,
+
+    /// Most TURN allocations per username, 1 to 16000 [default: 10]
+    #[arg(long, env = "HOMEDROP_TURN_USER_QUOTA", value_name = "N")]
+    pub turn_user_quota: Option<String>,
+
+    /// Most TURN allocations in total, 1 to 16000 [default: 200]
+    #[arg(long, env = "HOMEDROP_TURN_TOTAL_QUOTA", value_name = "N")]
+    pub turn_total_quota: Option<String>,
 }
 
 /// The keys a config file may hold: the long flags, with `-` or `_`.
@@ -103,6 +111,10 @@ struct FileConfig {
     turn_secret: Option<String>,
     #[serde(alias = "relay_ip")]
     relay_ip: Option<String>,
+    #[serde(alias = "turn_user_quota")]
+    turn_user_quota: Option<u32>,
+    #[serde(alias = "turn_total_quota")]
+    turn_total_quota: Option<u32>,
 }
 
 /// Validated configuration the whole application runs from.
@@ -124,7 +136,14 @@ pub struct Config {
     pub turn_secret: Option<String>,
     /// The IPv4 address put in relayed addresses.
     pub relay_ip: IpAddr,
+    /// TURN allocations per username (486 beyond).
+    pub turn_user_quota: usize,
+    /// TURN allocations in total (508 beyond).
+    pub turn_total_quota: usize,
 }
+
+/// Largest TURN quota (the relay port range 49152-65535 holds 16384 ports).
+pub const MAX_TURN_QUOTA: u64 = 16_000;
 
 /// Shortest accepted TURN secret (characters).
 pub const MIN_TURN_SECRET: usize = 16;
@@ -158,6 +177,8 @@ impl Default for Config {
             turn: Some(SocketAddr::from(([0, 0, 0, 0], 3478))),
             turn_secret: None,
             relay_ip: IpAddr::from([127, 0, 0, 1]),
+            turn_user_quota: 10,
+            turn_total_quota: 200,
         }
     }
 }
@@ -255,8 +276,41 @@ impl Config {
             }
             (None, None) => crate::net::default_relay_ip(),
         };
+        c.turn_user_quota = quota(
+            "turn-user-quota",
+            args.turn_user_quota,
+            file.turn_user_quota,
+            &file_name,
+        )?
+        .unwrap_or(c.turn_user_quota);
+        c.turn_total_quota = quota(
+            "turn-total-quota",
+            args.turn_total_quota,
+            file.turn_total_quota,
+            &file_name,
+        )?
+        .unwrap_or(c.turn_total_quota);
         Ok(c)
     }
+}
+
+/// A TURN quota from the flag (over) the file key, 1 to [`MAX_TURN_QUOTA`].
+fn quota(
+    flag: &'static str,
+    arg: Option<String>,
+    file: Option<u32>,
+    file_name: &Option<String>,
+) -> Result<Option<usize>, ConfigError> {
+    if let Some(v) = arg {
+        let n = parse_num(&v, 1, MAX_TURN_QUOTA).map_err(|r| flag_err(flag, &v, r))?;
+        return Ok(Some(n as usize));
+    }
+    file.map(|v| {
+        check_range(v.into(), 1, MAX_TURN_QUOTA)
+            .map(|n| n as usize)
+            .map_err(|r| file_err(file_name, flag, &v.to_string(), r))
+    })
+    .transpose()
 }
 
 fn flag_err(flag: &'static str, value: &str, reason: String) -> ConfigError {

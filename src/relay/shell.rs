@@ -110,6 +110,8 @@ pub(super) fn bump(c: &AtomicU64) {
 
 pub(super) struct Inner {
     pub core: Arc<Mutex<Server>>,
+    /// The core's counters, read without its lock.
+    pub relay_counters: Arc<super::Counters>,
     pub udp: Arc<UdpSocket>,
     pub streams: Mutex<HashMap<ClientAddr, mpsc::Sender<Bytes>>>,
     pub opts: ShellConfig,
@@ -137,8 +139,10 @@ impl Shell {
         shutdown: CancellationToken,
     ) -> Self {
         super::udp::tune_buffers(&udp, opts.udp_buffer);
+        let relay_counters = core.lock().unwrap_or_else(|e| e.into_inner()).counters();
         let inner = Inner {
             core,
+            relay_counters,
             udp: Arc::new(udp),
             streams: Mutex::new(HashMap::new()),
             conn_slots: Arc::new(Semaphore::new(opts.max_connections)),
@@ -165,9 +169,14 @@ impl Shell {
         accept
     }
 
-    /// The core's counters.
+    /// A snapshot of the core's counters (no lock taken).
     pub fn stats(&self) -> Stats {
-        self.core().stats()
+        self.inner.relay_counters.snapshot()
+    }
+
+    /// The core's live counters, e.g. for `/stats` and `/metrics`.
+    pub fn counters(&self) -> Arc<super::Counters> {
+        self.inner.relay_counters.clone()
     }
 
     /// The shell's counters.
