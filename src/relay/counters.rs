@@ -22,6 +22,7 @@ pub struct Counters {
     pub(super) quota_refusals: AtomicU64,
     pub(super) dropped_bandwidth: AtomicU64,
     pub(super) reservations_current: AtomicU64,
+    pub(super) reservations_redeemed: AtomicU64,
 }
 
 impl Counters {
@@ -38,6 +39,7 @@ impl Counters {
             quota_refusals: self.quota_refusals.load(Relaxed),
             dropped_bandwidth: self.dropped_bandwidth.load(Relaxed),
             reservations_current: self.reservations_current.load(Relaxed),
+            reservations_redeemed: self.reservations_redeemed.load(Relaxed),
         }
     }
 
@@ -67,6 +69,7 @@ impl Stats {
             "quotaRefusals": self.quota_refusals,
             "droppedBandwidth": self.dropped_bandwidth,
             "reservationsCurrent": self.reservations_current,
+            "reservationsRedeemed": self.reservations_redeemed,
         })
     }
 }

@@ -223,4 +223,6 @@ pub struct Stats {
     pub dropped_bandwidth: u64,
     /// Ports held for a RESERVATION-TOKEN now.
     pub reservations_current: u64,
+    /// Allocations that got their port by redeeming a RESERVATION-TOKEN.
+    pub reservations_redeemed: u64,
 }

@@ -12,6 +12,7 @@ use turn::proto::reqtrans::RequestedTransport;
 use turn::proto::PROTO_UDP;
 
 use super::allocation::find_free_port;
+use super::counters::Counters;
 use super::reservation::Token;
 use super::server::Server;
 use super::wire;
@@ -119,7 +120,10 @@ impl Server {
         let port = self.reservations.take(token, user, now);
         self.sync_gauges();
         match port {
-            Some(p) if self.allocs.is_free(p) => Ok((p, None)),
+            Some(p) if self.allocs.is_free(p) => {
+                Counters::bump(&self.counters.reservations_redeemed);
+                Ok((p, None))
+            }
             _ => Err(CODE_INSUFFICIENT_CAPACITY),
         }
     }

@@ -58,6 +58,7 @@ fn r_bit_reserves_the_next_port_for_the_token() {
     assert_eq!(relayed(&resp).port(), port + 1);
     assert!(wire::raw_attr(&resp, ATTR_RESERVATION_TOKEN).is_none());
     assert_eq!(s.stats().reservations_current, 0);
+    assert_eq!(s.stats().reservations_redeemed, 1);
     assert_eq!(s.stats().allocations_current, 2);
     // Used once: a second redemption is refused.
     let mut again = Client::new(46002, "phone", now);
