@@ -40,16 +40,21 @@ window.relayBench = {
     await new Promise(r => dc.readyState === 'open' ? r() : (dc.onopen = r));
     return true;
   },
-  // "relay/relay" once the selected pair is known.
-  async pairTypes() {
+  // {types: "relay/relay", local: "ip:port"} once the selected pair is known.
+  async selectedPair() {
     const stats = await relayBench.pc.getStats();
     for (const r of stats.values()) {
       if (r.type !== 'transport' || !r.selectedCandidatePairId) continue;
       const p = stats.get(r.selectedCandidatePairId);
       const l = stats.get(p.localCandidateId), rem = stats.get(p.remoteCandidateId);
-      return l.candidateType + '/' + rem.candidateType;
+      return { types: l.candidateType + '/' + rem.candidateType, local: l.address + ':' + l.port };
     }
     return null;
+  },
+  close() {
+    if (relayBench.pc) relayBench.pc.close();
+    relayBench.pc = null; relayBench.dc = null; relayBench.done = null;
+    return true;
   },
   // Sends `total` bytes in the largest messages SCTP allows, with a deep buffer.
   async push(total) {

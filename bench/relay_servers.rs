@@ -108,7 +108,17 @@ impl Server {
         let end = Instant::now() + Duration::from_secs(20);
         loop {
             let out = Command::new("ip")
-                .args(["netns", "exec", ns, "turnutils_stunclient", "-p"])
+                // stunclient never retransmits: a request sent before the
+                // server listened would hang it.
+                .args([
+                    "netns",
+                    "exec",
+                    ns,
+                    "timeout",
+                    "2",
+                    "turnutils_stunclient",
+                    "-p",
+                ])
                 .arg(self.port.to_string())
                 .arg(ip)
                 .output()
