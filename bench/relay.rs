@@ -20,7 +20,6 @@
 //! `=browser` runs one part only.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 #[path = "relay_browser.rs"]

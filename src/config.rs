@@ -551,4 +551,31 @@ mod tests {
         assert!(e.contains("htp") && e.contains("c.toml"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    #[test]
+    fn turn_quota_flags_and_file_keys() {
+        let c = parse(&[]).unwrap();
+        assert_eq!((c.turn_user_quota, c.turn_total_quota), (10, 200));
+        let c = parse(&["--turn-user-quota", "50", "--turn-total-quota", "16000"]).unwrap();
+        assert_eq!((c.turn_user_quota, c.turn_total_quota), (50, 16000));
+        for bad in ["0", "16001", "x"] {
+            let e = parse(&["--turn-total-quota", bad]).unwrap_err().to_string();
+            assert!(e.contains("--turn-total-quota"), "{e}");
+        }
+        let dir = std::env::temp_dir().join(format!("hd-quota-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("q.toml");
+        std::fs::write(&f, "turn-user-quota = 3\nturn_total_quota = 0\n").unwrap();
+        let e = parse(&["--config", f.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("turn-total-quota") && e.contains("q.toml"),
+            "{e}"
+        );
+        std::fs::write(&f, "turn-user-quota = 3\n").unwrap();
+        let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
+        assert_eq!(c.turn_user_quota, 3);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
