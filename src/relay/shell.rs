@@ -46,6 +46,9 @@ pub struct ShellConfig {
     /// (`Udp RcvbufErrors`); 4 MiB made it 0. Linux caps the value at
     /// `net.core.rmem_max` / `wmem_max` (a warning is logged when it does).
     pub udp_buffer: usize,
+    /// UDP sockets (and receive loops) on the relay's address, SO_REUSEPORT;
+    /// default: one per CPU (at most 4, `udp::MAX_UDP_SOCKETS`).
+    pub udp_sockets: usize,
     /// Largest accepted stream frame (STUN message or ChannelData incl.
     /// padding); a bigger frame closes the connection.
     pub max_frame: usize,
@@ -66,6 +69,7 @@ impl Default for ShellConfig {
     fn default() -> Self {
         Self {
             udp_buffer: 4 << 20,
+            udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_frame: 20 + 65535,
             max_connections: 256,
             idle_timeout: Duration::from_secs(660),
@@ -112,7 +116,8 @@ pub(super) struct Inner {
     pub core: Arc<Mutex<Server>>,
     /// The core's counters, read without its lock.
     pub relay_counters: Arc<super::Counters>,
-    pub udp: Arc<UdpSocket>,
+    /// Sends go out of the first; each one has its own receive loop.
+    pub udp: Vec<Arc<UdpSocket>>,
     pub streams: Mutex<HashMap<ClientAddr, mpsc::Sender<Bytes>>>,
     pub opts: ShellConfig,
     pub counters: Counters,
@@ -138,12 +143,25 @@ impl Shell {
         opts: ShellConfig,
         shutdown: CancellationToken,
     ) -> Self {
-        super::udp::tune_buffers(&udp, opts.udp_buffer);
+        Self::with_udp_sockets(core, vec![udp], opts, shutdown)
+    }
+
+    /// [`Shell::new`] with several UDP sockets bound to the same address
+    /// with SO_REUSEPORT (see `udp.rs`); at least one is required.
+    pub fn with_udp_sockets(
+        core: Arc<Mutex<Server>>,
+        udp: Vec<UdpSocket>,
+        opts: ShellConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        assert!(!udp.is_empty(), "a relay needs a UDP socket");
+        udp.iter()
+            .for_each(|u| super::udp::tune_buffers(u, opts.udp_buffer));
         let relay_counters = core.lock().unwrap_or_else(|e| e.into_inner()).counters();
         let inner = Inner {
             core,
             relay_counters,
-            udp: Arc::new(udp),
+            udp: udp.into_iter().map(Arc::new).collect(),
             streams: Mutex::new(HashMap::new()),
             conn_slots: Arc::new(Semaphore::new(opts.max_connections)),
             opts,
@@ -160,7 +178,9 @@ impl Shell {
     /// shutdown token is cancelled, then waits for every connection task.
     pub async fn run(&self, tcp: TcpListener) -> io::Result<()> {
         let inner = &self.inner;
-        inner.tracker.spawn(self.clone().udp_loop());
+        for sock in &inner.udp {
+            inner.tracker.spawn(self.clone().udp_loop(sock.clone()));
+        }
         inner.tracker.spawn(self.clone().timer_loop());
         let accept = self.accept_loop(tcp).await;
         inner.shutdown.cancel(); // a failed listener stops everything
@@ -219,7 +239,7 @@ impl Shell {
             return;
         }
         let c = &self.inner.counters;
-        match self.inner.udp.send_to(&bytes, to.addr).await {
+        match self.inner.udp[0].send_to(&bytes, to.addr).await {
             Ok(_) => bump(&c.udp_sent),
             Err(e) => {
                 bump(&c.udp_send_errors);
