@@ -12,7 +12,7 @@
 //!    packet <= 0.7 x coturn, RSS <= 0.5 x coturn.
 //! 2. Two headless Chromium in namespaces, RTCPeerConnection with
 //!    `iceTransportPolicy: 'relay'` through each server, a data channel
-//!    pushing `HOMEDROP_BENCH_RELAY_MIB` (default 128) MiB: throughput ratio
+//!    pushing `HOMEDROP_BENCH_RELAY_MIB` (default 128) MiB, `HOMEDROP_BENCH_RELAY_ROUNDS` (default 5) alternating rounds: ratio of medians
 //!    (target >= 1.0), with the selected pair checked to be relay/relay.
 //!
 //! Everything runs in namespaces the bench creates (tests/support/netns.rs);

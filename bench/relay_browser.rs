@@ -93,7 +93,7 @@ pub fn run(lan: &Lan, dir: &Path) -> Value {
     };
     let (mib, rounds) = (
         env("HOMEDROP_BENCH_RELAY_MIB", 128),
-        env("HOMEDROP_BENCH_RELAY_ROUNDS", 3),
+        env("HOMEDROP_BENCH_RELAY_ROUNDS", 5),
     );
     let bytes = mib * MIB;
     let mut a = Browser::launch(Some(&lan.hosts[0]));
