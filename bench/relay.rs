@@ -3,17 +3,20 @@
 //! `cargo bench --bench relay` (needs `coturn` and Chromium; see scripts/test.sh).
 //!
 //! 1. `turnutils_uclient -y -c` (client pairs talking through two allocations
-//!    on the server), 1000-byte messages every 20 ms per client, 50 and 200
-//!    pairs over UDP and 50 pairs over TCP (200 TCP pairs exceed homedrop's
+//!    on the server), 1000-byte messages: 50 and 200 pairs over UDP at an
+//!    equal 5000 messages/s (within uclient's ~10 k/s), 50 pairs over TCP,
+//!    and 200 pairs at 20 000/s (overload; 200 TCP pairs exceed homedrop's
 //!    256-connection stream limit with uclient's probe connections). Both
 //!    servers get the same tool and offered load, each a fresh process:
 //!    loss and RTT from uclient, server CPU per relayed packet from
-//!    /proc/PID/stat, peak RSS (VmHWM). Targets: loss <= coturn's, CPU per
-//!    packet <= 0.7 x coturn, RSS <= 0.5 x coturn.
+//!    /proc/PID/stat, peak RSS (VmHWM), UDP RcvbufErrors. Targets: loss <=
+//!    coturn's, CPU per packet <= 0.7 x coturn, RSS <= 0.5 x coturn.
 //! 2. Two headless Chromium in namespaces, RTCPeerConnection with
 //!    `iceTransportPolicy: 'relay'` through each server, a data channel
-//!    pushing `HOMEDROP_BENCH_RELAY_MIB` (default 128) MiB, `HOMEDROP_BENCH_RELAY_ROUNDS` (default 5) alternating rounds: ratio of medians
-//!    (target >= 1.0), with the selected pair checked to be relay/relay.
+//!    pushing `HOMEDROP_BENCH_RELAY_MIB` (default 128) MiB, for
+//!    `HOMEDROP_BENCH_RELAY_ROUNDS` (default 5) alternating rounds: ratio of
+//!    the medians (target >= 1.0), the selected pair checked to be
+//!    relay/relay on the server's address.
 //!
 //! Everything runs in namespaces the bench creates (tests/support/netns.rs);
 //! results go to `bench/out/relay.json`. `HOMEDROP_BENCH_RELAY=uclient` or

@@ -3,11 +3,11 @@
 //! Why it is shaped like this:
 //! * The core ([`Server`]) is synchronous and does no I/O, so it sits behind a
 //!   `std::sync::Mutex` that is only held for one `handle` call (microseconds)
-//!   and never across an `.await`. One UDP receive loop, one task per TCP/TLS
+//!   and never across an `.await`. One UDP receive loop per socket, one task per TCP/TLS
 //!   connection and one timer task share it.
 //! * `Server::handle` returns at most one [`Output`]. Where it goes depends on
-//!   the receiver's transport: UDP clients get a datagram on the one UDP
-//!   socket; stream clients get a frame pushed into their connection's bounded
+//!   the receiver's transport: UDP clients get a datagram from the (first)
+//!   UDP socket; stream clients get a frame pushed into their connection's bounded
 //!   writer queue ([`STREAM_QUEUE`]). Relayed data for a stream client whose
 //!   queue is full is dropped (UDP semantics: TURN data has no delivery
 //!   guarantee and a slow reader must not stall the relay for everyone);
