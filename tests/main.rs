@@ -6,13 +6,25 @@ mod support;
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
+/// Configuration through the real binary: precedence, file errors, the example config.
+mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
+mod mdns;
+/// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
+mod ops;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
 mod relay_flood;
 /// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).
 mod relay_interop;
 /// The relay's stream limits (connections, framing, first-frame timeout) and drain.
 mod relay_shell;
+/// Room settings (capacity, snap on join) and invitations over real WebSocket clients.
+mod room_signaling;
+/// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
+mod rooms;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
+mod systemd;

@@ -249,9 +249,9 @@ async fn loopback_echo_peer_is_refused() {
     relay.stop().await;
 }
 
-/// `/stats` of the whole app shows the relay's counters: uclient's
-/// allocations and relayed bytes, and an authentication failure for a wrong
-/// password.
+/// `/stats` (and `/metrics`) of the whole app show the relay's counters:
+/// uclient's allocations and relayed bytes, and an authentication failure
+/// for a wrong password.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_endpoint_shows_relay_counters() {
     let _one = TOOL_LOCK.lock().await;
@@ -286,6 +286,16 @@ async fn stats_endpoint_shows_relay_counters() {
     assert_eq!(after["packetsRelayed"], 20, "{after}");
     assert_eq!(after["bytesRelayed"], 20_000, "{after}");
     assert_eq!(after["authFailures"], 0, "{after}");
+    let (status, _, body) = crate::support::http_get(app.addr, "/metrics", "").await;
+    let metrics = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200);
+    for line in [
+        "homedrop_relay_bytes_total 20000\n",
+        "homedrop_relay_packets_total 20\n",
+        "homedrop_relay_allocations_total 3\n",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing in:\n{metrics}");
+    }
     let bad = format!("-u {user} -w wrong-password -p {port} -y -c -n 1 -m 2 127.0.0.1");
     let _ = tool("turnutils_uclient", &args(&bad)).await;
     let refused = relay_stats(&app).await;

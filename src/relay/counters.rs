@@ -55,21 +55,3 @@ impl Counters {
         counter.store(n, Relaxed);
     }
 }
-
-impl Stats {
-    /// The counters as a JSON object with camelCase keys (for `/stats`).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "allocationsCurrent": self.allocations_current,
-            "allocationsTotal": self.allocations_total,
-            "bytesRelayed": self.bytes_relayed,
-            "packetsRelayed": self.packets_relayed,
-            "authFailures": self.auth_failures,
-            "policyRefusals": self.policy_refusals,
-            "quotaRefusals": self.quota_refusals,
-            "droppedBandwidth": self.dropped_bandwidth,
-            "reservationsCurrent": self.reservations_current,
-            "reservationsRedeemed": self.reservations_redeemed,
-        })
-    }
-}

@@ -198,8 +198,9 @@ impl Default for Config {
 }
 
 /// A snapshot of the relay's counters (from [`Counters::snapshot`]), for
-/// `/stats` and `/metrics`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// `/stats` (camelCase keys) and `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Allocations alive now.
     pub allocations_current: u64,
