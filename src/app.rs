@@ -38,6 +38,8 @@ pub struct Shared {
     pub ws_slots: Arc<Semaphore>,
     /// The connection check; `None` when off (or its port was taken).
     pub probe: Option<crate::probe::Probe>,
+    /// The STUN/TURN relay's counters (`None` with `--no-turn`).
+    pub relay_counters: Option<Arc<relay::Counters>>,
     subnets: Mutex<(Instant, Arc<Vec<Subnet>>)>,
 }
 
@@ -65,6 +67,7 @@ impl Shared {
             signals_relayed: c.signals_relayed.load(Relaxed),
             errors_sent: c.errors_sent.load(Relaxed),
             probe_ready: self.probe.as_ref().is_some_and(|p| p.status() == "ready") as u64,
+            relay: self.relay_counters.as_ref().map(|r| r.snapshot()),
         }
     }
 }
@@ -97,9 +100,14 @@ pub async fn run_with_hub(
     let token = CancellationToken::new();
     let probe = start_probe(&config, &token);
     let https = bind_https(&config).await?;
+    let relay = match config.turn {
+        Some(addr) => Some(start_relay(&config, &hub, addr, token.clone()).await?),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         probe: probe.as_ref().map(|(p, _)| p.clone()),
         ws_slots: Arc::new(Semaphore::new(config.max_connections)),
+        relay_counters: relay.as_ref().map(|(shell, _)| shell.counters()),
         config,
         hub: hub.clone(),
         shutdown: token.clone(),
@@ -110,10 +118,6 @@ pub async fn run_with_hub(
     let bound = http.local_addr()?;
     tracing::info!("serving http on {bound}");
     crate::startup::announce(&shared.config, bound);
-    let relay = match shared.config.turn {
-        Some(addr) => Some(start_relay(&shared.config, &hub, addr, token.clone()).await?),
-        None => None,
-    };
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
     let https_port = match &https {
         Some((l, _)) => Some(l.local_addr()?.port()),
@@ -231,6 +235,8 @@ async fn start_relay(
     let core = relay::Config {
         secret: secret.clone().into_bytes(),
         advertised_ip: config.relay_ip,
+        max_allocations_per_user: config.turn_user_quota,
+        max_allocations: config.turn_total_quota,
         ..relay::Config::default()
     };
     let relay = relay::Relay::bind(core, addr, addr)

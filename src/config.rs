@@ -122,6 +122,14 @@ pub struct Args {
     /// DNS name or address remote clients use to reach this homedrop (its TURN port) from the internet
     #[arg(long, env = "HOMEDROP_PUBLIC_HOST", value_name = "HOST")]
     pub public_host: Option<String>,
+
+    /// Most TURN allocations per username, 1 to 16000 [default: 10]
+    #[arg(long, env = "HOMEDROP_TURN_USER_QUOTA", value_name = "N")]
+    pub turn_user_quota: Option<String>,
+
+    /// Most TURN allocations in total, 1 to 16000 [default: 200]
+    #[arg(long, env = "HOMEDROP_TURN_TOTAL_QUOTA", value_name = "N")]
+    pub turn_total_quota: Option<String>,
 }
 
 /// The keys a config file may hold: the long flags, with `-` or `_`.
@@ -161,6 +169,10 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     #[serde(alias = "public_host")]
     public_host: Option<String>,
+    #[serde(alias = "turn_user_quota")]
+    turn_user_quota: Option<u32>,
+    #[serde(alias = "turn_total_quota")]
+    turn_total_quota: Option<u32>,
 }
 
 /// Validated configuration the whole application runs from.
@@ -196,6 +208,10 @@ pub struct Config {
     pub public_host: Option<String>,
     /// Lifetime of TURN credentials handed to browsers (not a flag: 12 h; tests shorten it).
     pub turn_credential_ttl: std::time::Duration,
+    /// TURN allocations per username (486 beyond).
+    pub turn_user_quota: usize,
+    /// TURN allocations in total (508 beyond).
+    pub turn_total_quota: usize,
     /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when it
     /// exists).
     pub config_file: Option<PathBuf>,
@@ -207,6 +223,9 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
+
+/// Largest TURN quota (the relay port range 49152-65535 holds 16384 ports).
+pub const MAX_TURN_QUOTA: u64 = 16_000;
 
 /// Read when `--config` is not given, if it exists (the packaged, systemd-managed setup).
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/homedrop/homedrop.toml";
@@ -253,6 +272,8 @@ impl Default for Config {
             tls: None,
             public_host: None,
             turn_credential_ttl: std::time::Duration::from_secs(12 * 3600),
+            turn_user_quota: 10,
+            turn_total_quota: 200,
             config_file: None,
         }
     }
@@ -438,6 +459,20 @@ impl Config {
             }
             (None, None) => None,
         };
+        c.turn_user_quota = quota(
+            "turn-user-quota",
+            args.turn_user_quota,
+            file.turn_user_quota,
+            &file_name,
+        )?
+        .unwrap_or(c.turn_user_quota);
+        c.turn_total_quota = quota(
+            "turn-total-quota",
+            args.turn_total_quota,
+            file.turn_total_quota,
+            &file_name,
+        )?
+        .unwrap_or(c.turn_total_quota);
         Ok(c)
     }
 }
@@ -456,6 +491,25 @@ fn opt_addr(
             .map_err(|r| file_err(file_name, flag, &v, r)),
         (None, None) => Ok(None),
     }
+}
+
+/// A TURN quota from the flag (over) the file key, 1 to [`MAX_TURN_QUOTA`].
+fn quota(
+    flag: &'static str,
+    arg: Option<String>,
+    file: Option<u32>,
+    file_name: &Option<String>,
+) -> Result<Option<usize>, ConfigError> {
+    if let Some(v) = arg {
+        let n = parse_num(&v, 1, MAX_TURN_QUOTA).map_err(|r| flag_err(flag, &v, r))?;
+        return Ok(Some(n as usize));
+    }
+    file.map(|v| {
+        check_range(v.into(), 1, MAX_TURN_QUOTA)
+            .map(|n| n as usize)
+            .map_err(|r| file_err(file_name, flag, &v.to_string(), r))
+    })
+    .transpose()
 }
 
 /// The environment variable of a flag: `room-capacity` → `HOMEDROP_ROOM_CAPACITY`.
@@ -708,6 +762,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("htp") && e.contains("c.toml"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn turn_quota_flags_and_file_keys() {
+        let c = parse(&[]).unwrap();
+        assert_eq!((c.turn_user_quota, c.turn_total_quota), (10, 200));
+        let c = parse(&["--turn-user-quota", "50", "--turn-total-quota", "16000"]).unwrap();
+        assert_eq!((c.turn_user_quota, c.turn_total_quota), (50, 16000));
+        for bad in ["0", "16001", "x"] {
+            let e = parse(&["--turn-total-quota", bad]).unwrap_err().to_string();
+            assert!(e.contains("--turn-total-quota"), "{e}");
+        }
+        let dir = std::env::temp_dir().join(format!("hd-quota-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("q.toml");
+        std::fs::write(&f, "turn-user-quota = 3\nturn_total_quota = 0\n").unwrap();
+        let e = parse(&["--config", f.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("turn-total-quota") && e.contains("q.toml"),
+            "{e}"
+        );
+        std::fs::write(&f, "turn-user-quota = 3\n").unwrap();
+        let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
+        assert_eq!(c.turn_user_quota, 3);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -27,14 +27,22 @@ macro_rules! snapshot {
             /// The homedrop version (`homedrop_build_info{version=...}` in `/metrics`).
             pub version: &'static str,
             $( $(#[doc = $help])+ pub $field: u64, )*
+            /// The STUN/TURN relay's counters (`relay` object in `/stats`,
+            /// `homedrop_relay_*` in `/metrics`); absent with `--no-turn`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub relay: Option<crate::relay::Stats>,
         }
 
         impl Snapshot {
             /// Every number with its metric name, kind and help text, in declaration order.
             pub fn metrics(&self) -> Vec<(&'static str, Kind, &'static str, u64)> {
-                vec![$(
+                let mut all = vec![$(
                     (stringify!($field), Kind::$kind, concat!($($help),+), self.$field),
-                )*]
+                )*];
+                if let Some(r) = &self.relay {
+                    all.extend(relay_metrics(r));
+                }
+                all
             }
         }
     };
@@ -60,6 +68,73 @@ snapshot! {
     /// 1 when the connection check answers offers (its key is generated), else 0 (starting,
     /// or off with `--no-probe`).
     probe_ready: Gauge,
+}
+
+/// The relay's counters as metrics (names get the `homedrop_` prefix like the rest).
+fn relay_metrics(r: &crate::relay::Stats) -> Vec<(&'static str, Kind, &'static str, u64)> {
+    use Kind::{Counter, Gauge};
+    vec![
+        (
+            "relay_allocations",
+            Gauge,
+            "TURN allocations alive now.",
+            r.allocations_current,
+        ),
+        (
+            "relay_allocations",
+            Counter,
+            "TURN allocations granted since start.",
+            r.allocations_total,
+        ),
+        (
+            "relay_bytes",
+            Counter,
+            "Bytes relayed between allocations since start.",
+            r.bytes_relayed,
+        ),
+        (
+            "relay_packets",
+            Counter,
+            "Packets relayed between allocations since start.",
+            r.packets_relayed,
+        ),
+        (
+            "relay_auth_failures",
+            Counter,
+            "TURN requests refused for credentials presented (401, 441).",
+            r.auth_failures,
+        ),
+        (
+            "relay_policy_refusals",
+            Counter,
+            "Peers refused by the relay-to-relay policy (403).",
+            r.policy_refusals,
+        ),
+        (
+            "relay_quota_refusals",
+            Counter,
+            "Allocations refused by quota or capacity (486, 508).",
+            r.quota_refusals,
+        ),
+        (
+            "relay_dropped_bandwidth",
+            Counter,
+            "Packets dropped by a bandwidth cap.",
+            r.dropped_bandwidth,
+        ),
+        (
+            "relay_reservations",
+            Gauge,
+            "Ports reserved for a RESERVATION-TOKEN now.",
+            r.reservations_current,
+        ),
+        (
+            "relay_reservations_redeemed",
+            Counter,
+            "Allocations that redeemed a RESERVATION-TOKEN.",
+            r.reservations_redeemed,
+        ),
+    ]
 }
 
 impl Snapshot {

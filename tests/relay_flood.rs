@@ -7,9 +7,9 @@
 //! still gets Allocate + Refresh served.
 //!
 //! Pacing: requests go out in batches; after each batch a Binding probe must
-//! be answered. The relay answers in order on one socket, so the probe's
-//! answer means the batch was consumed (not just dropped by the kernel), and
-//! it proves the relay keeps answering during the flood.
+//! be answered (the relay keeps answering during the flood), and the batch's
+//! 401s are collected before the next batch (so the kernel's queues, not the
+//! relay, are never what drops them).
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -222,14 +222,27 @@ impl Flood {
         panic!("no Binding answer after {} flood requests", self.sent);
     }
 
-    /// Counts the 401 answers waiting on the flood sockets.
+    /// Counts the 401 answers on the flood sockets, waiting until every
+    /// request sent so far is answered or none arrived for 200 ms. (The
+    /// relay reads with one loop per SO_REUSEPORT socket, so the probe's
+    /// answer alone does not prove the batch was consumed: the probe may
+    /// land on another socket than the flood.)
     fn drain(&mut self) {
         let mut buf = [0u8; 1500];
-        for s in &self.socks {
-            while let Ok(n) = s.recv(&mut buf) {
-                if n >= 20 && buf[..2] == [0x01, 0x13] {
-                    self.answered += 1;
+        let mut quiet_since = Instant::now();
+        while self.answered < self.sent && quiet_since.elapsed() < Duration::from_millis(200) {
+            let before = self.answered;
+            for s in &self.socks {
+                while let Ok(n) = s.recv(&mut buf) {
+                    if n >= 20 && buf[..2] == [0x01, 0x13] {
+                        self.answered += 1;
+                    }
                 }
+            }
+            if self.answered > before {
+                quiet_since = Instant::now();
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     }

@@ -9,15 +9,16 @@
 //!   horizon: `credential_horizon` is raised to 25 h here.
 //! * Without `-u` the REST username is a bare timestamp, which homedrop
 //!   refuses (it wants `<expiry>:<id>`): `-u interop` is passed.
-//! * Without `-c` uclient allocates RTP/RTCP pairs with EVEN-PORT(R) and then
-//!   RESERVATION-TOKEN, which the core does not issue (508): `-c` is passed.
+//! * Without `-c` uclient allocates RTP/RTCP pairs: EVEN-PORT with the R bit,
+//!   then an Allocate carrying the RESERVATION-TOKEN it got (one token chain
+//!   across all its allocations, probe included). Both modes are tested.
 //! * uclient picks channel numbers up to 0x7FFF (RFC 5766 range).
 
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use homedrop::relay::{Config, Relay, Shell};
+use homedrop::relay::{Config, Relay, Shell, Stats};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -112,36 +113,71 @@ fn summary(out: &str) -> (f64, f64, f64, f64) {
     )
 }
 
-async fn client_to_client(transport_flag: &str) {
+/// uclient `-y` (two allocations on this server talking to each other) with
+/// `-m 10` clients of 200 messages; `pairs_flag` is `-c` (one allocation per
+/// client) or empty (RTP/RTCP port pairs via EVEN-PORT R + RESERVATION-TOKEN).
+async fn client_to_client(
+    transport_flag: &str,
+    pairs_flag: &str,
+    expect_sent: u64,
+) -> (Stats, String) {
     let _one = TOOL_LOCK.lock().await;
     let relay = Running::start().await;
     let a = format!(
-        "{transport_flag} -W {SECRET} -u interop -p {} -y -c -n 200 -m 10 -l 1000 127.0.0.1",
+        "{transport_flag} -W {SECRET} -u interop -p {} -y {pairs_flag} -n 200 -m 10 -l 1000 127.0.0.1",
         relay.port
     );
     let out = tool("turnutils_uclient", &args(&a)).await;
     let (lost, sent, recv, rtt) = summary(&out);
     let stats = relay.shell.stats();
     println!(
-        "uclient {transport_flag:>2} -y: lost {lost}, sent {sent}, received {recv}, \
+        "uclient {transport_flag:>2} -y {pairs_flag:>2}: lost {lost}, sent {sent}, received {recv}, \
          avg RTT {rtt} ms; core {stats:?}; shell {:?}",
         relay.shell.shell_stats()
     );
     assert_eq!(lost, 0.0, "{out}");
-    assert_eq!(sent, 2000.0, "{out}");
+    assert_eq!(sent, expect_sent as f64, "{out}");
     assert_eq!(sent, recv, "{out}");
-    assert_eq!(stats.packets_relayed, 2000);
+    assert_eq!(stats.packets_relayed, expect_sent);
+    assert_eq!(stats.quota_refusals, 0, "{out}");
     relay.stop().await;
+    (stats, out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uclient_udp_client_to_client() {
-    client_to_client("").await;
+    client_to_client("", "-c", 2000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uclient_tcp_client_to_client() {
-    client_to_client("-t").await;
+    client_to_client("-t", "-c", 2000).await;
+}
+
+/// Without `-c`: uclient's allocations alternate between EVEN-PORT(R) and
+/// an Allocate redeeming the token the previous one got. `-m 10` makes 3
+/// client-to-client groups of 4 sessions (RTP and RTCP of both ends, 12 x
+/// 200 messages) plus one probe allocation each: 15 allocations, 8 with R,
+/// 7 redeeming a token (the last reservation is left to expire).
+async fn port_pairs(transport_flag: &str) {
+    let (stats, out) = client_to_client(transport_flag, "", 2400).await;
+    println!(
+        "uclient {transport_flag:>2} -y (pairs): {} allocations, {} redeemed tokens",
+        stats.allocations_total, stats.reservations_redeemed
+    );
+    assert_eq!(stats.allocations_total, 15, "{stats:?}");
+    assert_eq!(stats.reservations_redeemed, 7, "{stats:?}");
+    assert!(!out.contains("error 508"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uclient_udp_port_pairs_with_reservation_tokens() {
+    port_pairs("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uclient_tcp_port_pairs_with_reservation_tokens() {
+    port_pairs("-t").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,4 +247,77 @@ async fn loopback_echo_peer_is_refused() {
     }
     assert_eq!(relay.shell.stats().packets_relayed, 0);
     relay.stop().await;
+}
+
+/// `/stats` (and `/metrics`) of the whole app show the relay's counters:
+/// uclient's allocations and relayed bytes, and an authentication failure
+/// for a wrong password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_endpoint_shows_relay_counters() {
+    let _one = TOOL_LOCK.lock().await;
+    let port = free_udp_tcp_port();
+    let secret = "stats-test-secret-0123456789";
+    let app = crate::support::TestApp::spawn_with(|c| {
+        c.turn = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+        c.turn_secret = Some(secret.into());
+        c.relay_ip = [127, 0, 0, 1].into();
+    })
+    .await;
+    let before = relay_stats(&app).await;
+    assert_eq!(before["allocationsTotal"], 0, "{before}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (user, pass) = homedrop::relay::issue_credentials(
+        secret.as_bytes(),
+        "stats",
+        now,
+        Duration::from_secs(3600),
+    );
+    let a = format!("-u {user} -w {pass} -p {port} -y -c -n 10 -m 2 -l 1000 127.0.0.1");
+    let out = tool("turnutils_uclient", &args(&a)).await;
+    let (lost, sent, _, _) = summary(&out);
+    assert_eq!((lost, sent), (0.0, 20.0), "{out}");
+    let after = relay_stats(&app).await;
+    println!("/stats relay after uclient: {after}");
+    // Two clients plus uclient's probe allocation; 20 x 1000 bytes.
+    assert_eq!(after["allocationsTotal"], 3, "{after}");
+    assert_eq!(after["packetsRelayed"], 20, "{after}");
+    assert_eq!(after["bytesRelayed"], 20_000, "{after}");
+    assert_eq!(after["authFailures"], 0, "{after}");
+    let (status, _, body) = crate::support::http_get(app.addr, "/metrics", "").await;
+    let metrics = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200);
+    for line in [
+        "homedrop_relay_bytes_total 20000\n",
+        "homedrop_relay_packets_total 20\n",
+        "homedrop_relay_allocations_total 3\n",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing in:\n{metrics}");
+    }
+    let bad = format!("-u {user} -w wrong-password -p {port} -y -c -n 1 -m 2 127.0.0.1");
+    let _ = tool("turnutils_uclient", &args(&bad)).await;
+    let refused = relay_stats(&app).await;
+    assert!(refused["authFailures"].as_u64().unwrap() >= 1, "{refused}");
+    assert_eq!(refused["allocationsTotal"], 3, "{refused}");
+    app.stop().await;
+}
+
+async fn relay_stats(app: &crate::support::TestApp) -> serde_json::Value {
+    let (status, _, body) = crate::support::http_get(app.addr, "/stats", "").await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["relay"].clone()
+}
+
+/// A loopback port free for both UDP and TCP right now.
+fn free_udp_tcp_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }

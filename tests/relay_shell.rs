@@ -81,3 +81,39 @@ async fn stream_limits_and_drain() {
     assert!(read_to_close(&mut ok).await.is_empty());
     assert_eq!(shell.shell_stats().stream_current, 0);
 }
+
+/// Four SO_REUSEPORT UDP sockets on one port: every client (the kernel
+/// spreads them by 4-tuple over the sockets) is answered from that one
+/// address, which a connected client socket requires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_sockets_share_one_port() {
+    let opts = ShellConfig {
+        udp_sockets: 4,
+        ..ShellConfig::default()
+    };
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let relay = Relay::bind_with(config(), opts, any, any).await.unwrap();
+    let (udp, _) = relay.local_addrs();
+    let shell = relay.shell();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(relay.run(stop.clone()));
+    // A plain socket cannot join the relay's port (SO_REUSEPORT is only for
+    // sockets that all set it).
+    assert!(std::net::UdpSocket::bind(udp).is_err());
+    for _ in 0..32 {
+        let c = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        c.connect(udp).await.unwrap();
+        c.send(&BINDING).await.unwrap();
+        let mut resp = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(2), c.recv(&mut resp))
+            .await
+            .expect("answered from the relay's address")
+            .unwrap();
+        assert_eq!(n, 32);
+        assert_eq!(resp[..4], [0x01, 0x01, 0x00, 0x0c]);
+    }
+    assert_eq!(shell.shell_stats().udp_received, 32);
+    stop.cancel();
+    let done = tokio::time::timeout(Duration::from_secs(3), task).await;
+    done.expect("drained").unwrap().unwrap();
+}

@@ -106,6 +106,8 @@ impl Config {
         if let Some(host) = &self.public_host {
             line("public-host", quote(host));
         }
+        line("turn-user-quota", self.turn_user_quota.to_string());
+        line("turn-total-quota", self.turn_total_quota.to_string());
         out.push_str(match self.turn_secret {
             Some(_) => "# turn-secret: set (not shown)\n",
             None => "# turn-secret: not set, generated once into <state-dir>/turn-secret\n",

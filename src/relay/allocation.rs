@@ -226,11 +226,12 @@ impl Allocations {
 }
 
 /// Picks a free port in `[min, max]` starting at `start`, visiting each
-/// candidate at most once (bounded: never loops forever). With `even`, only
+/// candidate at most once (bounded: never loops forever). `free` says whether
+/// a port can be handed out (no allocation, no reservation). With `even`, only
 /// even ports are candidates (EVEN-PORT, RFC 8656 §7.2); with `pair`, the next
 /// port must be free too (R bit).
 pub fn find_free_port(
-    allocs: &Allocations,
+    free: impl Fn(u16) -> bool,
     (min, max): (u16, u16),
     start: u16,
     even: bool,
@@ -246,8 +247,8 @@ pub fn find_free_port(
     let first = (start.clamp(base, max) - base) / step;
     (0..count).find_map(|i| {
         let port = u16::try_from(base + ((first + i) % count) * step).ok()?;
-        let next_ok = !pair || (u32::from(port) < max && allocs.is_free(port + 1));
-        (allocs.is_free(port) && next_ok).then_some(port)
+        let next_ok = !pair || (u32::from(port) < max && free(port + 1));
+        (free(port) && next_ok).then_some(port)
     })
 }
 
@@ -267,16 +268,22 @@ mod tests {
         let mut a = Allocations::default();
         a.insert(alloc(50000, now));
         a.insert(alloc(50002, now));
-        assert_eq!(find_free_port(&a, (50000, 50003), 50001, true, false), None);
         assert_eq!(
-            find_free_port(&a, (50000, 50003), 50002, false, false),
+            find_free_port(|p| a.is_free(p), (50000, 50003), 50001, true, false),
+            None
+        );
+        assert_eq!(
+            find_free_port(|p| a.is_free(p), (50000, 50003), 50002, false, false),
             Some(50003)
         );
         assert_eq!(
-            find_free_port(&a, (50001, 50005), 50005, true, false),
+            find_free_port(|p| a.is_free(p), (50001, 50005), 50005, true, false),
             Some(50004)
         );
-        assert_eq!(find_free_port(&a, (50001, 50004), 50005, true, true), None);
+        assert_eq!(
+            find_free_port(|p| a.is_free(p), (50001, 50004), 50005, true, true),
+            None
+        );
     }
 
     #[test]

@@ -11,16 +11,21 @@
 //!
 //! Layers: [`wire`] (codec glue), [`framing`] (TCP/TLS stream splitting),
 //! [`auth`] (TURN REST credentials, stateless nonces), [`policy`] (peer policy,
-//! bandwidth buckets), [`allocation`] (state), [`server`] (request handlers).
+//! bandwidth buckets), [`allocation`] (state), `reservation` (EVEN-PORT R
+//! bit / RESERVATION-TOKEN), [`server`] (request handlers), [`Counters`]
+//! (atomics for /stats and /metrics).
 //! The tokio shell around it: [`shell`] (routing, timer, shutdown), `udp`,
 //! `tcp` (generic stream serving, also for TLS) and [`service`] ([`Relay`]:
 //! bind + run).
 
 pub mod allocation;
 pub mod auth;
+mod counters;
 pub mod framing;
 pub mod policy;
+mod ports;
 mod relaying;
+mod reservation;
 pub mod server;
 pub mod service;
 pub mod shell;
@@ -36,6 +41,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use auth::issue_credentials;
+pub use counters::Counters;
 pub use server::Server;
 pub use service::Relay;
 pub use shell::{run, Shell, ShellConfig, ShellStats};
@@ -191,15 +197,33 @@ impl Default for Config {
     }
 }
 
-/// Counters for a /metrics endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A snapshot of the relay's counters (from [`Counters::snapshot`]), for
+/// `/stats` (camelCase keys) and `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
+    /// Allocations alive now.
     pub allocations_current: u64,
+    /// Allocations ever granted.
     pub allocations_total: u64,
+    /// Application bytes handed from one allocation to another.
     pub bytes_relayed: u64,
+    /// Packets (Send/ChannelData) handed from one allocation to another.
     pub packets_relayed: u64,
+    /// Credentials presented but refused: 401 for a bad or expired username
+    /// or a bad MESSAGE-INTEGRITY, and 441 (another user's allocation). The
+    /// plain 401 challenge to a request without credentials is not counted.
     pub auth_failures: u64,
+    /// 403 refusals (peer outside the relay-to-relay policy) and Send
+    /// indications dropped for the same reason.
     pub policy_refusals: u64,
+    /// 486 (per-user quota) and 508 (server capacity, no free port, invalid
+    /// RESERVATION-TOKEN).
     pub quota_refusals: u64,
+    /// Packets dropped by a bandwidth cap.
     pub dropped_bandwidth: u64,
+    /// Ports held for a RESERVATION-TOKEN now.
+    pub reservations_current: u64,
+    /// Allocations that got their port by redeeming a RESERVATION-TOKEN.
+    pub reservations_redeemed: u64,
 }

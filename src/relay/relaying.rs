@@ -13,6 +13,7 @@ use turn::proto::data::Data;
 use turn::proto::peeraddr::PeerAddress;
 
 use super::allocation::CHANNEL_NUMBERS;
+use super::counters::Counters;
 use super::server::Server;
 use super::wire;
 use super::{ClientAddr, Output, PeerAddr, RelayAddr};
@@ -122,7 +123,7 @@ impl Server {
         let data: Data = wire::opt_attr(m, ATTR_DATA).ok()??;
         let peer = PeerAddr(std::net::SocketAddr::new(peer.ip, peer.port));
         let Some(target) = self.policy.allowed(peer) else {
-            self.stats.policy_refusals += 1;
+            Counters::bump(&self.counters.policy_refusals);
             return None;
         };
         let sender = self.allocs.by_port(port)?;
@@ -173,7 +174,7 @@ impl Server {
         let to = dest.client;
         let sender = self.allocs.by_port_mut(from_port)?;
         if !sender.bucket.check(data.len(), now) || !self.total_bucket.check(data.len(), now) {
-            self.stats.dropped_bandwidth += 1;
+            Counters::bump(&self.counters.dropped_bandwidth);
             return None;
         }
         sender.bucket.take(data.len());
@@ -182,8 +183,8 @@ impl Server {
             Some(number) => wire::channel_data(number, data),
             None => wire::data_indication(TransactionId(self.rng.random()), src, data),
         };
-        self.stats.packets_relayed += 1;
-        self.stats.bytes_relayed += data.len() as u64;
+        Counters::bump(&self.counters.packets_relayed);
+        Counters::add(&self.counters.bytes_relayed, data.len() as u64);
         Some(Output::Deliver { to, bytes })
     }
 }

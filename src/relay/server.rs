@@ -1,6 +1,7 @@
 //! The sans-IO server: dispatch, authentication gate, Binding, Allocate and
 //! Refresh. Permission, channel and data handling live in `relaying.rs`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -14,12 +15,12 @@ use stun::textattrs::TextAttribute;
 use stun::xoraddr::XorMappedAddress;
 use turn::proto::lifetime::Lifetime;
 use turn::proto::relayaddr::RelayedAddress;
-use turn::proto::reqtrans::RequestedTransport;
-use turn::proto::PROTO_UDP;
 
-use super::allocation::{find_free_port, Allocation, Allocations};
+use super::allocation::{Allocation, Allocations};
 use super::auth::{self, NonceCheck, Nonces};
+use super::counters::Counters;
 use super::policy::{PeerPolicy, TokenBucket};
+use super::reservation::{Reservations, Token};
 use super::txcache::TxCache;
 use super::wire::{self, Packet};
 use super::{ClientAddr, Config, Now, Output, RelayAddr, Stats};
@@ -40,7 +41,8 @@ pub struct Server {
     cache: TxCache,
     pub(super) total_bucket: TokenBucket,
     pub(super) rng: StdRng,
-    pub(super) stats: Stats,
+    pub(super) reservations: Reservations,
+    pub(super) counters: Arc<Counters>,
 }
 
 impl Server {
@@ -62,7 +64,8 @@ impl Server {
             allocs: Allocations::default(),
             cache: TxCache::default(),
             rng,
-            stats: Stats::default(),
+            reservations: Reservations::default(),
+            counters: Arc::default(),
         }
     }
 
@@ -86,15 +89,20 @@ impl Server {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.allocs.expire(now);
         self.cache.expire(now);
-        self.stats.allocations_current = self.allocs.len() as u64;
+        self.reservations.expire(now);
+        self.sync_gauges();
     }
 
     /// When `handle_timeout` should be called next.
     pub fn next_timeout(&self) -> Option<Instant> {
-        match (self.allocs.next_expiry(), self.cache.next_expiry()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.allocs.next_expiry(),
+            self.cache.next_expiry(),
+            self.reservations.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A TCP/TLS client connection closed: RFC 8656 §3.1 ("If the TCP
@@ -103,19 +111,32 @@ impl Server {
     pub fn client_disconnected(&mut self, client: ClientAddr) {
         if let Some(port) = self.allocs.port_of(&client) {
             self.allocs.remove(port);
-            self.stats.allocations_current = self.allocs.len() as u64;
+            self.sync_gauges();
         }
     }
 
-    /// Counters for /metrics.
+    /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.counters.snapshot()
+    }
+
+    /// The live counters, readable without this core's lock.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
     }
 
     /// Total entries held in all internal maps (allocations, their
-    /// permissions/channels, per-user counts, transaction cache).
+    /// permissions/channels, per-user counts, transaction cache, port
+    /// reservations).
     pub fn state_size(&self) -> usize {
-        self.allocs.state_size() + self.cache.len()
+        self.allocs.state_size() + self.cache.len() + self.reservations.state_size()
+    }
+
+    /// Refreshes the gauges (current allocations and reservations).
+    pub(super) fn sync_gauges(&self) {
+        let c = &self.counters;
+        Counters::set(&c.allocations_current, self.allocs.len() as u64);
+        Counters::set(&c.reservations_current, self.reservations.len() as u64);
     }
 
     fn handle_stun(&mut self, m: Message, from: ClientAddr, now: Now) -> Option<Output> {
@@ -173,10 +194,13 @@ impl Server {
     }
 
     fn count_error(&mut self, code: ErrorCode) {
+        let c = &self.counters;
         match code {
-            CODE_FORBIDDEN => self.stats.policy_refusals += 1,
-            CODE_ALLOC_QUOTA_REACHED | CODE_INSUFFICIENT_CAPACITY => self.stats.quota_refusals += 1,
-            CODE_WRONG_CREDENTIALS => self.stats.auth_failures += 1,
+            CODE_FORBIDDEN => Counters::bump(&c.policy_refusals),
+            CODE_ALLOC_QUOTA_REACHED | CODE_INSUFFICIENT_CAPACITY => {
+                Counters::bump(&c.quota_refusals)
+            }
+            CODE_WRONG_CREDENTIALS => Counters::bump(&c.auth_failures),
             _ => {}
         }
     }
@@ -218,7 +242,7 @@ impl Server {
         };
         let horizon = self.cfg.credential_horizon;
         if auth::check_username_within(&username, now.unix, horizon).is_err() {
-            self.stats.auth_failures += 1;
+            Counters::bump(&self.counters.auth_failures);
             return Err(self.challenge(m, from, now, CODE_UNAUTHORIZED));
         }
         if self.nonces.check(&nonce, now.unix, from.addr) == NonceCheck::Stale {
@@ -227,7 +251,7 @@ impl Server {
         let key = auth::long_term_key(&self.cfg.secret, &username, &self.cfg.realm);
         let mi_ok = wire::raw_attr(m, ATTR_MESSAGE_INTEGRITY).is_some_and(|v| v.len() == 20);
         if !mi_ok || key.check(m).is_err() {
-            self.stats.auth_failures += 1;
+            Counters::bump(&self.counters.auth_failures);
             return Err(self.challenge(m, from, now, CODE_UNAUTHORIZED));
         }
         Ok(Authed { username, key })
@@ -261,7 +285,7 @@ impl Server {
             }
             self.allocs.remove(port);
         }
-        let pair = self.check_allocate_attrs(m)?;
+        let request = self.check_allocate_attrs(m)?;
         // Step 8 (quotas): "If not, the server rejects the request with a 486
         // (Allocation Quota Reached) error"; server-wide capacity → 508.
         if self.allocs.user_count(user) >= self.cfg.max_allocations_per_user {
@@ -270,27 +294,22 @@ impl Server {
         if self.allocs.len() >= self.cfg.max_allocations {
             return Err(CODE_INSUFFICIENT_CAPACITY);
         }
-        // Relayed address: bounded search; "If the server cannot satisfy the
-        // request, then the server rejects the request with a 508".
-        let range = (self.policy.port_min, self.policy.port_max);
-        let start = self.rng.random_range(range.0..=range.1);
-        let port = find_free_port(
-            &self.allocs,
-            range,
-            start,
-            pair.is_some(),
-            pair == Some(true),
-        )
-        .ok_or(CODE_INSUFFICIENT_CAPACITY)?;
         let lifetime = self.initial_lifetime(m)?;
+        // Nothing after the port choice fails: a reservation it makes or
+        // redeems always belongs to the allocation created here.
+        let (port, token) = self.choose_port(request, user, now)?;
         let relay = self.policy.relay_addr(port);
         let expires = now + lifetime;
         let rate = self.cfg.allocation_bandwidth;
         self.allocs
             .insert(Allocation::new(from, relay, user.to_owned(), expires, rate));
-        self.stats.allocations_total += 1;
-        self.stats.allocations_current = self.allocs.len() as u64;
-        Ok(Self::allocate_success(m, relay, lifetime, from))
+        Counters::bump(&self.counters.allocations_total);
+        self.sync_gauges();
+        let mut resp = Self::allocate_success(m, relay, lifetime, from);
+        if let Some(Token(t)) = token {
+            resp.add(ATTR_RESERVATION_TOKEN, &t);
+        }
+        Ok(resp)
     }
 
     /// RFC 8656 §7.2: the success response carries "An XOR-RELAYED-ADDRESS
@@ -308,51 +327,6 @@ impl Server {
         let (ip, port) = (from.addr.ip(), from.addr.port());
         wire::put(&mut resp, &XorMappedAddress { ip, port });
         resp
-    }
-
-    /// RFC 8656 §7.2 steps 3-7. Returns `Some(r_bit)` when EVEN-PORT was given.
-    fn check_allocate_attrs(&self, m: &Message) -> Result<Option<bool>, ErrorCode> {
-        // Step 3: "If the REQUESTED-TRANSPORT attribute is not included or is
-        // malformed, the server rejects the request with a 400"; "If the
-        // attribute is included but specifies a protocol that is not
-        // supported by the server, the server rejects the request with a 442".
-        let rt: RequestedTransport =
-            wire::required_attr(m, ATTR_REQUESTED_TRANSPORT).ok_or(CODE_BAD_REQUEST)?;
-        if rt.protocol != PROTO_UDP {
-            return Err(CODE_UNSUPPORTED_TRANS_PROTO);
-        }
-        // Step 4: DONT-FRAGMENT is supported (relay-to-relay never fragments).
-        let even = wire::raw_attr(m, ATTR_EVEN_PORT);
-        let family = wire::raw_attr(m, ATTR_REQUESTED_ADDRESS_FAMILY);
-        // Step 5: RESERVATION-TOKEN together with EVEN-PORT or
-        // REQUESTED-ADDRESS-FAMILY → 400; "If the token is not valid ... 508".
-        // This server never issues tokens, so every token is invalid.
-        if m.contains(ATTR_RESERVATION_TOKEN) {
-            let both = even.is_some() || family.is_some();
-            return Err(if both {
-                CODE_BAD_REQUEST
-            } else {
-                CODE_INSUFFICIENT_CAPACITY
-            });
-        }
-        // Step 6: REQUESTED-ADDRESS-FAMILY: unsupported family → 440.
-        if let Some(f) = family {
-            let wanted_v4 = match f.first() {
-                Some(0x01) if f.len() == 4 => true,
-                Some(0x02) if f.len() == 4 => false,
-                _ => return Err(CODE_BAD_REQUEST),
-            };
-            if wanted_v4 != self.policy.relay_ip.is_ipv4() {
-                return Err(CODE_ADDR_FAMILY_NOT_SUPPORTED);
-            }
-        }
-        // Step 7: EVEN-PORT (1 byte, R bit = 0x80). No reservation is made
-        // (no RESERVATION-TOKEN is returned); R only requires port+1 free.
-        match even {
-            None => Ok(None),
-            Some(v) if v.len() == 1 => Ok(Some(v[0] & 0x80 != 0)),
-            Some(_) => Err(CODE_BAD_REQUEST),
-        }
     }
 
     /// RFC 8656 §7.2: "minimum of the client's requested lifetime and the
@@ -386,7 +360,7 @@ impl Server {
         });
         if lifetime.is_zero() {
             self.allocs.remove(port);
-            self.stats.allocations_current = self.allocs.len() as u64;
+            self.sync_gauges();
         } else if let Some(a) = self.allocs.by_port_mut(port) {
             a.expires = now + lifetime;
         }
@@ -409,7 +383,7 @@ impl Server {
         let alloc = self.allocs.by_port(port).ok_or(CODE_ALLOC_MISMATCH)?;
         if alloc.expires <= now {
             self.allocs.remove(port);
-            self.stats.allocations_current = self.allocs.len() as u64;
+            self.sync_gauges();
             return Err(CODE_ALLOC_MISMATCH);
         }
         if alloc.username != user {

@@ -9,6 +9,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
 use super::shell::{Shell, ShellConfig, ShellStats};
+use super::udp::bind_udp;
 use super::{Config, Server, Stats};
 
 /// Attempts at giving TCP the same ephemeral port as UDP.
@@ -43,11 +44,11 @@ impl Relay {
         udp_addr: SocketAddr,
         tcp_addr: SocketAddr,
     ) -> io::Result<Relay> {
-        let (udp, tcp) = bind_pair(udp_addr, tcp_addr).await?;
-        let (udp_addr, tcp_addr) = (udp.local_addr()?, tcp.local_addr()?);
+        let (udp, tcp) = bind_pair(udp_addr, tcp_addr, opts.udp_sockets).await?;
+        let (udp_addr, tcp_addr) = (udp[0].local_addr()?, tcp.local_addr()?);
         let core = Arc::new(Mutex::new(Server::new(config, seed())));
         let shutdown = CancellationToken::new();
-        let shell = Shell::new(core, udp, opts, shutdown.clone());
+        let shell = Shell::with_udp_sockets(core, udp, opts, shutdown.clone());
         Ok(Relay {
             shell,
             tcp,
@@ -96,23 +97,26 @@ impl Relay {
     }
 }
 
+/// `udp_sockets` UDP sockets on `udp_addr` (see `udp::bind_udp`) and the
+/// TCP listener.
 async fn bind_pair(
     udp_addr: SocketAddr,
     tcp_addr: SocketAddr,
-) -> io::Result<(UdpSocket, TcpListener)> {
+    udp_sockets: usize,
+) -> io::Result<(Vec<UdpSocket>, TcpListener)> {
     let same_ephemeral = udp_addr == tcp_addr && udp_addr.port() == 0;
     if same_ephemeral {
         for _ in 0..SAME_PORT_TRIES {
-            let udp = UdpSocket::bind(udp_addr).await?;
+            let udp = bind_udp(udp_addr, udp_sockets)?;
             let mut want = udp_addr;
-            want.set_port(udp.local_addr()?.port());
+            want.set_port(udp[0].local_addr()?.port());
             if let Ok(tcp) = TcpListener::bind(want).await {
                 return Ok((udp, tcp));
             }
         }
     }
     Ok((
-        UdpSocket::bind(udp_addr).await?,
+        bind_udp(udp_addr, udp_sockets)?,
         TcpListener::bind(tcp_addr).await?,
     ))
 }

@@ -3,11 +3,11 @@
 //! Why it is shaped like this:
 //! * The core ([`Server`]) is synchronous and does no I/O, so it sits behind a
 //!   `std::sync::Mutex` that is only held for one `handle` call (microseconds)
-//!   and never across an `.await`. One UDP receive loop, one task per TCP/TLS
+//!   and never across an `.await`. One UDP receive loop per socket, one task per TCP/TLS
 //!   connection and one timer task share it.
 //! * `Server::handle` returns at most one [`Output`]. Where it goes depends on
-//!   the receiver's transport: UDP clients get a datagram on the one UDP
-//!   socket; stream clients get a frame pushed into their connection's bounded
+//!   the receiver's transport: UDP clients get a datagram from the (first)
+//!   UDP socket; stream clients get a frame pushed into their connection's bounded
 //!   writer queue ([`STREAM_QUEUE`]). Relayed data for a stream client whose
 //!   queue is full is dropped (UDP semantics: TURN data has no delivery
 //!   guarantee and a slow reader must not stall the relay for everyone);
@@ -46,6 +46,9 @@ pub struct ShellConfig {
     /// (`Udp RcvbufErrors`); 4 MiB made it 0. Linux caps the value at
     /// `net.core.rmem_max` / `wmem_max` (a warning is logged when it does).
     pub udp_buffer: usize,
+    /// UDP sockets (and receive loops) on the relay's address, SO_REUSEPORT;
+    /// default: one per CPU (at most 4, `udp::MAX_UDP_SOCKETS`).
+    pub udp_sockets: usize,
     /// Largest accepted stream frame (STUN message or ChannelData incl.
     /// padding); a bigger frame closes the connection.
     pub max_frame: usize,
@@ -66,6 +69,7 @@ impl Default for ShellConfig {
     fn default() -> Self {
         Self {
             udp_buffer: 4 << 20,
+            udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_frame: 20 + 65535,
             max_connections: 256,
             idle_timeout: Duration::from_secs(660),
@@ -110,7 +114,10 @@ pub(super) fn bump(c: &AtomicU64) {
 
 pub(super) struct Inner {
     pub core: Arc<Mutex<Server>>,
-    pub udp: Arc<UdpSocket>,
+    /// The core's counters, read without its lock.
+    pub relay_counters: Arc<super::Counters>,
+    /// Sends go out of the first; each one has its own receive loop.
+    pub udp: Vec<Arc<UdpSocket>>,
     pub streams: Mutex<HashMap<ClientAddr, mpsc::Sender<Bytes>>>,
     pub opts: ShellConfig,
     pub counters: Counters,
@@ -136,10 +143,25 @@ impl Shell {
         opts: ShellConfig,
         shutdown: CancellationToken,
     ) -> Self {
-        super::udp::tune_buffers(&udp, opts.udp_buffer);
+        Self::with_udp_sockets(core, vec![udp], opts, shutdown)
+    }
+
+    /// [`Shell::new`] with several UDP sockets bound to the same address
+    /// with SO_REUSEPORT (see `udp.rs`); at least one is required.
+    pub fn with_udp_sockets(
+        core: Arc<Mutex<Server>>,
+        udp: Vec<UdpSocket>,
+        opts: ShellConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        assert!(!udp.is_empty(), "a relay needs a UDP socket");
+        udp.iter()
+            .for_each(|u| super::udp::tune_buffers(u, opts.udp_buffer));
+        let relay_counters = core.lock().unwrap_or_else(|e| e.into_inner()).counters();
         let inner = Inner {
             core,
-            udp: Arc::new(udp),
+            relay_counters,
+            udp: udp.into_iter().map(Arc::new).collect(),
             streams: Mutex::new(HashMap::new()),
             conn_slots: Arc::new(Semaphore::new(opts.max_connections)),
             opts,
@@ -156,7 +178,9 @@ impl Shell {
     /// shutdown token is cancelled, then waits for every connection task.
     pub async fn run(&self, tcp: TcpListener) -> io::Result<()> {
         let inner = &self.inner;
-        inner.tracker.spawn(self.clone().udp_loop());
+        for sock in &inner.udp {
+            inner.tracker.spawn(self.clone().udp_loop(sock.clone()));
+        }
         inner.tracker.spawn(self.clone().timer_loop());
         let accept = self.accept_loop(tcp).await;
         inner.shutdown.cancel(); // a failed listener stops everything
@@ -165,9 +189,14 @@ impl Shell {
         accept
     }
 
-    /// The core's counters.
+    /// A snapshot of the core's counters (no lock taken).
     pub fn stats(&self) -> Stats {
-        self.core().stats()
+        self.inner.relay_counters.snapshot()
+    }
+
+    /// The core's live counters, e.g. for `/stats` and `/metrics`.
+    pub fn counters(&self) -> Arc<super::Counters> {
+        self.inner.relay_counters.clone()
     }
 
     /// The shell's counters.
@@ -210,7 +239,7 @@ impl Shell {
             return;
         }
         let c = &self.inner.counters;
-        match self.inner.udp.send_to(&bytes, to.addr).await {
+        match self.inner.udp[0].send_to(&bytes, to.addr).await {
             Ok(_) => bump(&c.udp_sent),
             Err(e) => {
                 bump(&c.udp_send_errors);

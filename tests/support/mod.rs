@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 pub mod browser;
-pub mod nat;
 pub mod delayline;
 pub mod delayline_probe;
+pub mod nat;
 pub mod netns;
 
 use std::net::SocketAddr;

@@ -4,6 +4,7 @@ mod allocate;
 mod auth;
 mod limits;
 mod relay;
+mod reservation;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

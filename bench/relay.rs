@@ -1,0 +1,245 @@
+//! Relay benchmark: homedrop's TURN relay against coturn 4.6 in the same run,
+//! printed as ratios (never a timed test). Run as root:
+//! `cargo bench --bench relay` (needs `coturn` and Chromium; see scripts/test.sh).
+//!
+//! 1. `turnutils_uclient -y -c` (client pairs talking through two allocations
+//!    on the server), 1000-byte messages: 50 and 200 pairs over UDP at an
+//!    equal 5000 messages/s (within uclient's ~10 k/s), 50 pairs over TCP,
+//!    and 200 pairs at 20 000/s (overload; 200 TCP pairs exceed homedrop's
+//!    256-connection stream limit with uclient's probe connections). Both
+//!    servers get the same tool and offered load, each a fresh process:
+//!    loss and RTT from uclient, server CPU per relayed packet from
+//!    /proc/PID/stat, peak RSS (VmHWM), UDP RcvbufErrors. Targets: loss <=
+//!    coturn's, CPU per packet <= 0.7 x coturn, RSS <= 0.5 x coturn.
+//! 2. Two headless Chromium in namespaces, RTCPeerConnection with
+//!    `iceTransportPolicy: 'relay'` through each server, a data channel
+//!    pushing `HOMEDROP_BENCH_RELAY_MIB` (default 128) MiB, for
+//!    `HOMEDROP_BENCH_RELAY_ROUNDS` (default 5) alternating rounds: ratio of
+//!    the medians (target >= 1.0), the selected pair checked to be
+//!    relay/relay on the server's address.
+//!
+//! Everything runs in namespaces the bench creates (tests/support/netns.rs);
+//! results go to `bench/out/relay.json`. `HOMEDROP_BENCH_RELAY=uclient` or
+//! `=browser` runs one part only.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+#[path = "relay_browser.rs"]
+mod relay_browser;
+#[path = "relay_servers.rs"]
+mod relay_servers;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::netns::Lan;
+
+use relay_servers::{credentials, stat_field, Kind, Server};
+
+/// One uclient load.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    pairs: u32,
+    tcp: bool,
+    messages: u32,
+    /// Per-client send interval (uclient `-z`).
+    interval_ms: u32,
+}
+
+/// What uclient and /proc said about one server under one load.
+#[derive(Debug, Clone, Default)]
+struct Run {
+    sent: f64,
+    received: f64,
+    loss_pct: f64,
+    rtt_ms: f64,
+    cpu_us_per_packet: f64,
+    peak_rss_kib: u64,
+    secs: f64,
+    relayed: Option<u64>,
+    /// `Udp: RcvbufErrors` in the namespace during the run (server and
+    /// uclient sockets alike): where UDP loss came from.
+    rcvbuf_errors: u64,
+}
+
+/// The number after `key` on the last line containing it.
+fn number_after(out: &str, key: &str) -> Option<f64> {
+    let line = out.lines().rev().find(|l| l.contains(key))?;
+    let rest = &line[line.find(key)? + key.len()..];
+    let num: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    num.parse().ok()
+}
+
+fn uclient(ns: &str, ip: &str, port: u16, load: Load) -> String {
+    let (user, pass) = credentials("bench");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, "turnutils_uclient"]);
+    if load.tcp {
+        cmd.arg("-t");
+    }
+    let args = format!(
+        "-u {user} -w {pass} -p {port} -y -c -n {} -m {} -z {} -l 1000 {ip}",
+        load.messages,
+        load.pairs * 2,
+        load.interval_ms
+    );
+    let out = cmd
+        .args(args.split_whitespace())
+        .output()
+        .expect("turnutils_uclient (apt-get install -y coturn)");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+/// `Udp: RcvbufErrors` of namespace `ns`.
+fn rcvbuf_errors(ns: &str) -> u64 {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+        .output()
+        .expect("read /proc/net/snmp");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
+    at.and_then(|i| values.split_whitespace().nth(i)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn measure(lan: &Lan, kind: Kind, port: u16, load: Load, dir: &std::path::Path) -> Run {
+    let ip = lan.server_ip();
+    let server = Server::start(kind, &lan.router, &ip, port, dir);
+    let cpu0 = server.cpu_secs();
+    let errors0 = rcvbuf_errors(&lan.router);
+    let t = Instant::now();
+    let out = uclient(&lan.router, &ip, port, load);
+    let secs = t.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(200));
+    let cpu = server.cpu_secs() - cpu0;
+    let get =
+        |k| number_after(&out, k).unwrap_or_else(|| panic!("no {k:?} in uclient output:\n{out}"));
+    let (sent, received) = (get("tot_send_msgs="), get("tot_recv_msgs="));
+    let lost = get("Total lost packets ");
+    let mut run = Run {
+        sent,
+        received,
+        loss_pct: if sent > 0.0 {
+            100.0 * lost / sent
+        } else {
+            100.0
+        },
+        rtt_ms: get("Average round trip delay "),
+        cpu_us_per_packet: cpu * 1e6 / received.max(1.0),
+        peak_rss_kib: server.peak_rss_kib(),
+        secs,
+        relayed: None,
+        rcvbuf_errors: rcvbuf_errors(&lan.router) - errors0,
+    };
+    if kind == Kind::Homedrop {
+        let line = server.stop();
+        run.relayed = stat_field(&line, "packets_relayed");
+    }
+    run
+}
+
+fn run_json(r: &Run) -> Value {
+    json!({"sent": r.sent, "received": r.received, "lossPct": r.loss_pct, "rttMs": r.rtt_ms,
+           "cpuUsPerPacket": r.cpu_us_per_packet, "peakRssKiB": r.peak_rss_kib,
+           "secs": r.secs, "serverCountedRelayed": r.relayed,
+           "udpRcvbufErrors": r.rcvbuf_errors})
+}
+
+fn uclient_part(lan: &Lan, dir: &std::path::Path) -> Value {
+    // 5000 messages/s offered in the first three (uclient's own limit is
+    // ~10 k/s here); the fourth offers 20 000/s, beyond uclient: an overload
+    // case where loss and RTT say as much about uclient as about the server.
+    let load = |pairs, tcp, messages, interval_ms| Load {
+        pairs,
+        tcp,
+        messages,
+        interval_ms,
+    };
+    let loads = [
+        load(50, false, 250, 20),
+        load(200, false, 100, 80),
+        load(50, true, 250, 20),
+        load(200, false, 100, 20),
+    ];
+    let mut results = serde_json::Map::new();
+    let mut port = 3400;
+    println!("uclient -y -c, 1000-byte messages; offered = clients x 1000 / interval ms");
+    println!(
+        "{:<30} {:>7} {:>7} {:>7} {:>7} {:>10} {:>8} {:>7}",
+        "load / server", "sent", "recv", "loss %", "RTT ms", "CPU us/pkt", "RSS KiB", "rcvbuf"
+    );
+    for load in loads {
+        let offered = load.pairs * 2 * 1000 / load.interval_ms;
+        let transport = if load.tcp { "TCP" } else { "UDP" };
+        let label = format!("{} pairs {transport} {offered} msg/s", load.pairs);
+        let mut pair = Vec::new();
+        for kind in [Kind::Homedrop, Kind::Coturn] {
+            port += 10;
+            let r = measure(lan, kind, port, load, dir);
+            println!(
+                "{:<30} {:>7} {:>7} {:>7.3} {:>7.3} {:>10.2} {:>8} {:>7}",
+                format!("{label} {}", kind.name()),
+                r.sent,
+                r.received,
+                r.loss_pct,
+                r.rtt_ms,
+                r.cpu_us_per_packet,
+                r.peak_rss_kib,
+                r.rcvbuf_errors
+            );
+            pair.push(r);
+        }
+        let compared = compare(&label, &pair[0], &pair[1]);
+        results.insert(label, compared);
+    }
+    Value::Object(results)
+}
+
+/// Prints the ratios for one load and returns its JSON entry.
+fn compare(label: &str, hd: &Run, co: &Run) -> Value {
+    if let Some(n) = hd.relayed {
+        assert!(
+            n as f64 >= hd.received,
+            "homedrop relayed {n} < received {}",
+            hd.received
+        );
+    }
+    let cpu = hd.cpu_us_per_packet / co.cpu_us_per_packet;
+    let rss = hd.peak_rss_kib as f64 / co.peak_rss_kib as f64;
+    println!(
+        "  ratios {label}: CPU/pkt {cpu:.2} (target <= 0.7), peak RSS {rss:.2} (target <= 0.5), \
+         loss {:.3} % vs {:.3} % (target <=), RTT {:.3} vs {:.3} ms",
+        hd.loss_pct, co.loss_pct, hd.rtt_ms, co.rtt_ms
+    );
+    json!({"homedrop": run_json(hd), "coturn": run_json(co),
+           "cpuRatio": cpu, "rssRatio": rss,
+           "lossOk": hd.loss_pct <= co.loss_pct})
+}
+
+fn main() {
+    let part = std::env::var("HOMEDROP_BENCH_RELAY").unwrap_or_default();
+    let dir = support::TempDir::new("relaybench");
+    let lan = Lan::new(2);
+    let mut out = serde_json::Map::new();
+    if part.is_empty() || part == "uclient" {
+        out.insert("uclient".into(), uclient_part(&lan, &dir.0));
+    }
+    if part.is_empty() || part == "browser" {
+        out.insert("browser".into(), relay_browser::run(&lan, &dir.0));
+    }
+    let _ = std::fs::create_dir_all("bench/out");
+    let text = serde_json::to_string_pretty(&Value::Object(out)).unwrap();
+    std::fs::write("bench/out/relay.json", text).expect("write bench/out/relay.json");
+    println!("wrote bench/out/relay.json");
+}

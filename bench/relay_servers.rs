@@ -1,0 +1,199 @@
+//! The two servers the relay bench compares, started by the bench inside the
+//! LAN's router namespace (never as a service), with equivalent settings:
+//! UDP+TCP on one port, TURN REST credentials from one shared secret, relayed
+//! addresses on the router's bridge address, no per-user or total quota in
+//! the way (homedrop gets `--turn-user-quota/--turn-total-quota 16000`;
+//! coturn has none by default), no TLS/DTLS.
+//!
+//! Why a namespace and not 127.0.0.1: coturn refuses loopback peers (403
+//! "Forbidden IP") even between its own relayed addresses, and allowing them
+//! would open it to the host's loopback services. On the bridge address both
+//! servers relay between their own allocations with default policies.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SECRET: &str = "relay-bench-secret-0123456789";
+pub const REALM: &str = "homedrop";
+/// Clock ticks per second of /proc/PID/stat (USER_HZ; 100 on Linux).
+const TICKS: f64 = 100.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Homedrop,
+    Coturn,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Homedrop => "homedrop",
+            Kind::Coturn => "coturn",
+        }
+    }
+}
+
+/// A running server; killed (by its own pid) when dropped.
+pub struct Server {
+    pub kind: Kind,
+    pub port: u16,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `kind` in namespace `ns` on `ip:port` and waits until a STUN
+    /// Binding over UDP is answered.
+    pub fn start(kind: Kind, ns: &str, ip: &str, port: u16, dir: &Path) -> Server {
+        let log = dir.join(format!("{}-{port}.log", kind.name()));
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns]);
+        match kind {
+            Kind::Homedrop => {
+                let state = dir.join(format!("state-{port}"));
+                cmd.arg(env!("CARGO_BIN_EXE_homedrop")).args([
+                    format!("--http={ip}:{}", port + 1),
+                    format!("--state-dir={}", state.display()),
+                    "--no-mdns".into(),
+                    "--log=info".into(),
+                    format!("--turn={ip}:{port}"),
+                    format!("--turn-secret={SECRET}"),
+                    format!("--relay-ip={ip}"),
+                    "--turn-user-quota=16000".into(),
+                    "--turn-total-quota=16000".into(),
+                ]);
+            }
+            Kind::Coturn => {
+                cmd.arg("turnserver").args([
+                    "-n".into(),
+                    format!("--listening-ip={ip}"),
+                    format!("--relay-ip={ip}"),
+                    format!("--listening-port={port}"),
+                    "--min-port=49152".into(),
+                    "--max-port=65535".into(),
+                    "--use-auth-secret".into(),
+                    format!("--static-auth-secret={SECRET}"),
+                    format!("--realm={REALM}"),
+                    "--no-cli".into(),
+                    "--no-tls".into(),
+                    "--no-dtls".into(),
+                    format!("--log-file={}", log.display()),
+                    "--simple-log".into(),
+                ]);
+            }
+        }
+        let out = std::fs::File::create(dir.join(format!("{}-{port}.out", kind.name()))).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
+        let log = match kind {
+            Kind::Homedrop => dir.join(format!("{}-{port}.out", kind.name())),
+            Kind::Coturn => log,
+        };
+        let server = Server {
+            kind,
+            port,
+            child,
+            log,
+        };
+        server.wait_ready(ns, ip);
+        server
+    }
+
+    fn wait_ready(&self, ns: &str, ip: &str) {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = Command::new("ip")
+                // stunclient never retransmits: a request sent before the
+                // server listened would hang it.
+                .args([
+                    "netns",
+                    "exec",
+                    ns,
+                    "timeout",
+                    "2",
+                    "turnutils_stunclient",
+                    "-p",
+                ])
+                .arg(self.port.to_string())
+                .arg(ip)
+                .output()
+                .expect("turnutils_stunclient");
+            if String::from_utf8_lossy(&out.stdout).contains("UDP reflexive addr") {
+                return;
+            }
+            assert!(Instant::now() < end, "{} never answered", self.kind.name());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// User + system CPU seconds so far (all threads).
+    pub fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        // Fields after the ")" of the command name: utime is the 12th, stime the 13th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+        ticks / TICKS
+    }
+
+    /// Peak resident set size (VmHWM) in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// homedrop only: SIGTERM, wait for the drained exit, return its final
+    /// relay counters line ("relay stopped; Stats { .. }").
+    pub fn stop(mut self) -> String {
+        // SAFETY: plain kill(2) on the pid of the child this bench started.
+        unsafe { libc::kill(self.pid() as i32, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .find(|l| l.contains("relay stopped"))
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The number after `key` in a `Stats { .. }` debug line.
+pub fn stat_field(line: &str, key: &str) -> Option<u64> {
+    let at = line.find(&format!("{key}: "))? + key.len() + 2;
+    let digits: String = line[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// TURN REST credentials valid for an hour (same scheme for both servers).
+pub fn credentials(id: &str) -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    homedrop::relay::issue_credentials(SECRET.as_bytes(), id, now, Duration::from_secs(3600))
+}
