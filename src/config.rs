@@ -130,6 +130,14 @@ pub struct Args {
     /// Most TURN allocations in total, 1 to 16000 [default: 200]
     #[arg(long, env = "HOMEDROP_TURN_TOTAL_QUOTA", value_name = "N")]
     pub turn_total_quota: Option<String>,
+
+    /// Relayed bytes per second for one TURN allocation, 0 for no cap [default: 0]
+    #[arg(long, env = "HOMEDROP_TURN_ALLOCATION_BANDWIDTH", value_name = "BYTES")]
+    pub turn_allocation_bandwidth: Option<String>,
+
+    /// Relayed bytes per second for the whole relay, 0 for no cap [default: 0]
+    #[arg(long, env = "HOMEDROP_TURN_TOTAL_BANDWIDTH", value_name = "BYTES")]
+    pub turn_total_bandwidth: Option<String>,
 }
 
 /// The keys a config file may hold: the long flags, with `-` or `_`.
@@ -173,6 +181,10 @@ struct FileConfig {
     turn_user_quota: Option<u32>,
     #[serde(alias = "turn_total_quota")]
     turn_total_quota: Option<u32>,
+    #[serde(alias = "turn_allocation_bandwidth")]
+    turn_allocation_bandwidth: Option<u64>,
+    #[serde(alias = "turn_total_bandwidth")]
+    turn_total_bandwidth: Option<u64>,
 }
 
 /// Validated configuration the whole application runs from.
@@ -212,6 +224,10 @@ pub struct Config {
     pub turn_user_quota: usize,
     /// TURN allocations in total (508 beyond).
     pub turn_total_quota: usize,
+    /// Relayed bytes/s per allocation; 0 = no cap.
+    pub turn_allocation_bandwidth: u64,
+    /// Relayed bytes/s for the whole relay; 0 = no cap.
+    pub turn_total_bandwidth: u64,
     /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when it
     /// exists).
     pub config_file: Option<PathBuf>,
@@ -226,6 +242,9 @@ pub struct TlsFiles {
 
 /// Largest TURN quota (the relay port range 49152-65535 holds 16384 ports).
 pub const MAX_TURN_QUOTA: u64 = 16_000;
+
+/// Largest relay bandwidth cap in bytes/s (100 Gbit/s: beyond it a cap means nothing).
+pub const MAX_BANDWIDTH: u64 = 12_500_000_000;
 
 /// Read when `--config` is not given, if it exists (the packaged, systemd-managed setup).
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/homedrop/homedrop.toml";
@@ -274,6 +293,8 @@ impl Default for Config {
             turn_credential_ttl: std::time::Duration::from_secs(12 * 3600),
             turn_user_quota: 10,
             turn_total_quota: 200,
+            turn_allocation_bandwidth: 0,
+            turn_total_bandwidth: 0,
             config_file: None,
         }
     }
@@ -473,6 +494,24 @@ impl Config {
             &file_name,
         )?
         .unwrap_or(c.turn_total_quota);
+        c.turn_allocation_bandwidth = ranged(
+            "turn-allocation-bandwidth",
+            args.turn_allocation_bandwidth,
+            file.turn_allocation_bandwidth,
+            &file_name,
+            0,
+            MAX_BANDWIDTH,
+        )?
+        .unwrap_or(0);
+        c.turn_total_bandwidth = ranged(
+            "turn-total-bandwidth",
+            args.turn_total_bandwidth,
+            file.turn_total_bandwidth,
+            &file_name,
+            0,
+            MAX_BANDWIDTH,
+        )?
+        .unwrap_or(0);
         Ok(c)
     }
 }
@@ -500,16 +539,26 @@ fn quota(
     file: Option<u32>,
     file_name: &Option<String>,
 ) -> Result<Option<usize>, ConfigError> {
+    let n = ranged(flag, arg, file.map(u64::from), file_name, 1, MAX_TURN_QUOTA)?;
+    Ok(n.map(|n| n as usize))
+}
+
+/// A whole number from the flag (over) the file key, `min..=max`; errors name the source.
+fn ranged(
+    flag: &'static str,
+    arg: Option<String>,
+    file: Option<u64>,
+    file_name: &Option<String>,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ConfigError> {
     if let Some(v) = arg {
-        let n = parse_num(&v, 1, MAX_TURN_QUOTA).map_err(|r| flag_err(flag, &v, r))?;
-        return Ok(Some(n as usize));
+        return parse_num(&v, min, max)
+            .map(Some)
+            .map_err(|r| flag_err(flag, &v, r));
     }
-    file.map(|v| {
-        check_range(v.into(), 1, MAX_TURN_QUOTA)
-            .map(|n| n as usize)
-            .map_err(|r| file_err(file_name, flag, &v.to_string(), r))
-    })
-    .transpose()
+    file.map(|v| check_range(v, min, max).map_err(|r| file_err(file_name, flag, &v.to_string(), r)))
+        .transpose()
 }
 
 /// The environment variable of a flag: `room-capacity` → `HOMEDROP_ROOM_CAPACITY`.
@@ -789,6 +838,47 @@ mod tests {
         std::fs::write(&f, "turn-user-quota = 3\n").unwrap();
         let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
         assert_eq!(c.turn_user_quota, 3);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bandwidth_caps_from_flags_and_file() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            (c.turn_allocation_bandwidth, c.turn_total_bandwidth),
+            (0, 0)
+        );
+        let c = parse(&[
+            "--turn-allocation-bandwidth",
+            "1000000",
+            "--turn-total-bandwidth",
+            "5000000",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.turn_allocation_bandwidth, c.turn_total_bandwidth),
+            (1_000_000, 5_000_000)
+        );
+        for bad in ["x", "12500000001", "1MB"] {
+            let e = parse(&["--turn-total-bandwidth", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--turn-total-bandwidth"), "{e}");
+        }
+        let dir = std::env::temp_dir().join(format!("hd-bw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bw.toml");
+        std::fs::write(&f, "turn_allocation_bandwidth = 250000\n").unwrap();
+        let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
+        assert_eq!(c.turn_allocation_bandwidth, 250_000);
+        std::fs::write(&f, "turn-total-bandwidth = 12500000001\n").unwrap();
+        let e = parse(&["--config", f.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("turn-total-bandwidth") && e.contains("bw.toml"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -108,6 +108,14 @@ impl Config {
         }
         line("turn-user-quota", self.turn_user_quota.to_string());
         line("turn-total-quota", self.turn_total_quota.to_string());
+        line(
+            "turn-allocation-bandwidth",
+            self.turn_allocation_bandwidth.to_string(),
+        );
+        line(
+            "turn-total-bandwidth",
+            self.turn_total_bandwidth.to_string(),
+        );
         out.push_str(match self.turn_secret {
             Some(_) => "# turn-secret: set (not shown)\n",
             None => "# turn-secret: not set, generated once into <state-dir>/turn-secret\n",
