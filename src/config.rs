@@ -12,7 +12,9 @@ use clap::Parser;
 use serde::Deserialize;
 
 mod file;
+mod parse;
 pub use file::config_path;
+use parse::*;
 
 use crate::signaling::ice::parse_host;
 
@@ -320,141 +322,209 @@ impl Config {
     }
 
     /// [`Config::from_args`] with the file read when `--config` is not given (tests).
-    pub fn from_args_with_default(args: Args, default: &Path) -> Result<Config, ConfigError> {
+    pub fn from_args_with_default(mut args: Args, default: &Path) -> Result<Config, ConfigError> {
         let path = file::config_path(args.config.clone(), default);
-        let file: FileConfig = match &path {
+        let mut file: FileConfig = match &path {
             Some(path) => file::load(path)?,
             None => FileConfig::default(),
         };
-        let file_name = path.as_ref().map(|p| p.display().to_string());
+        let src = Sources {
+            file_name: path.as_ref().map(|p| p.display().to_string()),
+        };
         let mut c = Config {
             config_file: path,
             ..Config::default()
         };
-        // File values first (errors name the key and the file), then flags/env over them.
-        if let Some(v) = file.http {
-            c.http = parse_addr(&v).map_err(|r| file_err(&file_name, "http", &v, r))?;
-        }
-        if let Some(v) = args.http {
-            c.http = parse_addr(&v).map_err(|reason| flag_err("http", &v, reason))?;
+        c.apply_server(&src, &mut args, &mut file)?;
+        c.apply_mdns(&src, &mut args, &mut file)?;
+        c.apply_relay(&src, &mut args, &mut file)?;
+        c.apply_tls_and_probe(&src, &mut args, &mut file)?;
+        Ok(c)
+    }
+
+    /// HTTP address, state directory, log, proxies, rooms, connections.
+    fn apply_server(
+        &mut self,
+        src: &Sources,
+        a: &mut Args,
+        f: &mut FileConfig,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = src.pick("http", a.http.take(), f.http.take(), parse_addr)? {
+            self.http = v;
         }
         // systemd's StateDirectory= (exported as $STATE_DIRECTORY) is a default, below the file.
         if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|d| !d.is_empty()) {
-            c.state_dir = PathBuf::from(dir);
+            self.state_dir = PathBuf::from(dir);
         }
-        if let Some(v) = file.state_dir {
+        if let Some(v) = f.state_dir.take() {
             if v.as_os_str().is_empty() {
-                return Err(file_err(
-                    &file_name,
-                    "state-dir",
-                    "",
-                    "must not be empty".into(),
-                ));
+                return Err(src.file_err("state-dir", "", "must not be empty".into()));
             }
-            c.state_dir = v;
+            self.state_dir = v;
         }
-        if let Some(v) = args.state_dir {
+        if let Some(v) = a.state_dir.take() {
             if v.as_os_str().is_empty() {
                 return Err(flag_err("state-dir", "", "must not be empty".into()));
             }
-            c.state_dir = v;
+            self.state_dir = v;
         }
-        c.mdns = !args.no_mdns.or(file.no_mdns).unwrap_or(false);
-        if let Some(v) = file.name {
-            crate::mdns::validate_name(&v).map_err(|r| file_err(&file_name, "name", &v, r))?;
-            c.name = v;
+        let check_log = |v: &str| validate_log(v).map(|_| v.to_string());
+        if let Some(v) = src.pick("log", a.log.take(), f.log.take(), check_log)? {
+            self.log = v;
         }
-        if let Some(v) = args.name {
-            crate::mdns::validate_name(&v).map_err(|reason| flag_err("name", &v, reason))?;
-            c.name = v;
+        if let Some(list) = f.trusted_proxy.take() {
+            self.trusted_proxies =
+                parse_ips(&list).map_err(|(p, r)| src.file_err("trusted-proxy", &p, r))?;
         }
-        let from_file = args.mdns_interface.is_empty();
+        if !a.trusted_proxy.is_empty() {
+            self.trusted_proxies =
+                parse_ips(&a.trusted_proxy).map_err(|(p, r)| flag_err("trusted-proxy", &p, r))?;
+        }
+        let file_capacity = f.room_capacity.take().map(|v| v.to_string());
+        let capacity = |v: &str| parse_num(v, 2, 50);
+        if let Some(n) = src.pick(
+            "room-capacity",
+            a.room_capacity.take(),
+            file_capacity,
+            capacity,
+        )? {
+            self.room_capacity = n as u32;
+        }
+        let file_max = f.max_connections.take().map(|v| v.to_string());
+        let max = |v: &str| parse_num(v, 1, 100_000);
+        if let Some(n) = src.pick("max-connections", a.max_connections.take(), file_max, max)? {
+            self.max_connections = n as usize;
+        }
+        Ok(())
+    }
+
+    /// mDNS on or off, the LAN name, the interfaces it is limited to.
+    fn apply_mdns(
+        &mut self,
+        src: &Sources,
+        a: &mut Args,
+        f: &mut FileConfig,
+    ) -> Result<(), ConfigError> {
+        self.mdns = !a.no_mdns.or(f.no_mdns).unwrap_or(false);
+        let check_name = |v: &str| crate::mdns::validate_name(v).map(|_| v.to_string());
+        if let Some(v) = src.pick("name", a.name.take(), f.name.take(), check_name)? {
+            self.name = v;
+        }
+        let from_file = a.mdns_interface.is_empty();
         let interfaces = match from_file {
-            true => file.mdns_interface.unwrap_or_default(),
-            false => args.mdns_interface,
+            true => f.mdns_interface.take().unwrap_or_default(),
+            false => std::mem::take(&mut a.mdns_interface),
         };
         for i in interfaces {
             let i = i.trim().to_string();
             crate::mdns::validate_interface(&i).map_err(|r| match from_file {
-                true => file_err(&file_name, "mdns-interface", &i, r),
+                true => src.file_err("mdns-interface", &i, r),
                 false => flag_err("mdns-interface", &i, r),
             })?;
-            c.mdns_interfaces.push(i);
+            self.mdns_interfaces.push(i);
         }
-        if c.mdns_interfaces.len() > 32 {
+        if self.mdns_interfaces.len() > 32 {
             return Err(flag_err(
                 "mdns-interface",
                 "…",
                 "at most 32 interfaces".into(),
             ));
         }
-        if let Some(v) = file.log {
-            validate_log(&v).map_err(|r| file_err(&file_name, "log", &v, r))?;
-            c.log = v;
+        Ok(())
+    }
+
+    /// The STUN/TURN relay: address, secret, relayed address, public host, quotas, caps.
+    fn apply_relay(
+        &mut self,
+        src: &Sources,
+        a: &mut Args,
+        f: &mut FileConfig,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = src.pick("turn", a.turn.take(), f.turn.take(), parse_addr)? {
+            self.turn = Some(v);
         }
-        if let Some(v) = args.log {
-            validate_log(&v).map_err(|reason| flag_err("log", &v, reason))?;
-            c.log = v;
+        if a.no_turn.or(f.no_turn).unwrap_or(false) {
+            self.turn = None;
         }
-        if let Some(list) = file.trusted_proxy {
-            c.trusted_proxies =
-                parse_ips(&list).map_err(|(p, r)| file_err(&file_name, "trusted-proxy", &p, r))?;
+        // The value is a secret: never echoed in an error.
+        if let Some(v) = f.turn_secret.take() {
+            validate_secret(&v).map_err(|r| src.file_err("turn-secret", "…", r))?;
+            self.turn_secret = Some(v);
         }
-        if !args.trusted_proxy.is_empty() {
-            c.trusted_proxies = parse_ips(&args.trusted_proxy)
-                .map_err(|(p, r)| flag_err("trusted-proxy", &p, r))?;
-        }
-        if let Some(v) = file.room_capacity {
-            c.room_capacity = check_range(v as u64, 2, 50)
-                .map_err(|r| file_err(&file_name, "room-capacity", &v.to_string(), r))?
-                as u32;
-        }
-        if let Some(v) = args.room_capacity {
-            c.room_capacity =
-                parse_num(&v, 2, 50).map_err(|r| flag_err("room-capacity", &v, r))? as u32;
-        }
-        if let Some(v) = file.max_connections {
-            c.max_connections = check_range(v as u64, 1, 100_000)
-                .map_err(|r| file_err(&file_name, "max-connections", &v.to_string(), r))?
-                as usize;
-        }
-        if let Some(v) = args.max_connections {
-            c.max_connections =
-                parse_num(&v, 1, 100_000).map_err(|r| flag_err("max-connections", &v, r))? as usize;
-        }
-        if let Some(v) = file.turn {
-            c.turn = Some(parse_addr(&v).map_err(|r| file_err(&file_name, "turn", &v, r))?);
-        }
-        if let Some(v) = args.turn {
-            c.turn = Some(parse_addr(&v).map_err(|reason| flag_err("turn", &v, reason))?);
-        }
-        if args.no_turn.or(file.no_turn).unwrap_or(false) {
-            c.turn = None;
-        }
-        if let Some(v) = file.turn_secret {
-            validate_secret(&v).map_err(|r| file_err(&file_name, "turn-secret", "…", r))?;
-            c.turn_secret = Some(v);
-        }
-        if let Some(v) = args.turn_secret {
-            // The value is a secret: never echoed in the error.
+        if let Some(v) = a.turn_secret.take() {
             validate_secret(&v).map_err(|reason| flag_err("turn-secret", "…", reason))?;
-            c.turn_secret = Some(v);
+            self.turn_secret = Some(v);
         }
-        c.relay_ip = match (args.relay_ip, file.relay_ip) {
-            (Some(v), _) => parse_relay_ip(&v).map_err(|r| flag_err("relay-ip", &v, r))?,
-            (None, Some(v)) => {
-                parse_relay_ip(&v).map_err(|r| file_err(&file_name, "relay-ip", &v, r))?
-            }
-            (None, None) => crate::net::default_relay_ip(),
-        };
-        c.probe = opt_addr("probe", args.probe, &file_name, file.probe)?.or(c.probe);
-        if args.no_probe.or(file.no_probe).unwrap_or(false) {
-            c.probe = None;
+        self.relay_ip = src
+            .pick(
+                "relay-ip",
+                a.relay_ip.take(),
+                f.relay_ip.take(),
+                parse_relay_ip,
+            )?
+            .unwrap_or_else(crate::net::default_relay_ip);
+        self.public_host = src.pick(
+            "public-host",
+            a.public_host.take(),
+            f.public_host.take(),
+            parse_host,
+        )?;
+        let quota = |v: &str| parse_num(v, 1, MAX_TURN_QUOTA).map(|n| n as usize);
+        let file_user = f.turn_user_quota.take().map(|v| v.to_string());
+        if let Some(n) = src.pick(
+            "turn-user-quota",
+            a.turn_user_quota.take(),
+            file_user,
+            quota,
+        )? {
+            self.turn_user_quota = n;
         }
-        c.https = opt_addr("https", args.https, &file_name, file.https)?;
-        c.tls = match (
-            args.tls_cert.or(file.tls_cert),
-            args.tls_key.or(file.tls_key),
+        let file_total = f.turn_total_quota.take().map(|v| v.to_string());
+        if let Some(n) = src.pick(
+            "turn-total-quota",
+            a.turn_total_quota.take(),
+            file_total,
+            quota,
+        )? {
+            self.turn_total_quota = n;
+        }
+        let cap = |v: &str| parse_num(v, 0, MAX_BANDWIDTH);
+        let file_alloc = f.turn_allocation_bandwidth.take().map(|v| v.to_string());
+        let alloc = src.pick(
+            "turn-allocation-bandwidth",
+            a.turn_allocation_bandwidth.take(),
+            file_alloc,
+            cap,
+        )?;
+        self.turn_allocation_bandwidth = alloc.unwrap_or(0);
+        let file_all = f.turn_total_bandwidth.take().map(|v| v.to_string());
+        let all = src.pick(
+            "turn-total-bandwidth",
+            a.turn_total_bandwidth.take(),
+            file_all,
+            cap,
+        )?;
+        self.turn_total_bandwidth = all.unwrap_or(0);
+        Ok(())
+    }
+
+    /// The connection check's port, HTTPS and its certificate files.
+    fn apply_tls_and_probe(
+        &mut self,
+        src: &Sources,
+        a: &mut Args,
+        f: &mut FileConfig,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = src.pick("probe", a.probe.take(), f.probe.take(), parse_addr)? {
+            self.probe = Some(v);
+        }
+        if a.no_probe.or(f.no_probe).unwrap_or(false) {
+            self.probe = None;
+        }
+        self.https = src.pick("https", a.https.take(), f.https.take(), parse_addr)?;
+        self.tls = match (
+            a.tls_cert.take().or(f.tls_cert.take()),
+            a.tls_key.take().or(f.tls_key.take()),
         ) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
@@ -473,171 +543,39 @@ impl Config {
                 ))
             }
         };
-        c.public_host = match (args.public_host, file.public_host) {
-            (Some(v), _) => Some(parse_host(&v).map_err(|r| flag_err("public-host", &v, r))?),
-            (None, Some(v)) => {
-                Some(parse_host(&v).map_err(|r| file_err(&file_name, "public-host", &v, r))?)
-            }
-            (None, None) => None,
-        };
-        c.turn_user_quota = quota(
-            "turn-user-quota",
-            args.turn_user_quota,
-            file.turn_user_quota,
-            &file_name,
-        )?
-        .unwrap_or(c.turn_user_quota);
-        c.turn_total_quota = quota(
-            "turn-total-quota",
-            args.turn_total_quota,
-            file.turn_total_quota,
-            &file_name,
-        )?
-        .unwrap_or(c.turn_total_quota);
-        c.turn_allocation_bandwidth = ranged(
-            "turn-allocation-bandwidth",
-            args.turn_allocation_bandwidth,
-            file.turn_allocation_bandwidth,
-            &file_name,
-            0,
-            MAX_BANDWIDTH,
-        )?
-        .unwrap_or(0);
-        c.turn_total_bandwidth = ranged(
-            "turn-total-bandwidth",
-            args.turn_total_bandwidth,
-            file.turn_total_bandwidth,
-            &file_name,
-            0,
-            MAX_BANDWIDTH,
-        )?
-        .unwrap_or(0);
-        Ok(c)
+        Ok(())
     }
 }
 
-/// An address from the flag, else from the file; errors name whichever was wrong.
-fn opt_addr(
-    flag: &'static str,
-    arg: Option<String>,
-    file_name: &Option<String>,
-    file: Option<String>,
-) -> Result<Option<SocketAddr>, ConfigError> {
-    match (arg, file) {
-        (Some(v), _) => parse_addr(&v).map(Some).map_err(|r| flag_err(flag, &v, r)),
-        (None, Some(v)) => parse_addr(&v)
-            .map(Some)
-            .map_err(|r| file_err(file_name, flag, &v, r)),
-        (None, None) => Ok(None),
+/// Where a value may come from; errors name the flag (and its variable) or the file's key.
+struct Sources {
+    file_name: Option<String>,
+}
+
+impl Sources {
+    /// The flag's (or environment's) value over the file's, each parsed by `parse`; a bad
+    /// value in the file is an error even when a flag overrides it.
+    fn pick<T>(
+        &self,
+        key: &'static str,
+        flag: Option<String>,
+        file: Option<String>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let file = file
+            .map(|v| parse(&v).map_err(|r| self.file_err(key, &v, r)))
+            .transpose()?;
+        let flag = flag
+            .map(|v| parse(&v).map_err(|r| flag_err(key, &v, r)))
+            .transpose()?;
+        Ok(flag.or(file))
     }
-}
 
-/// A TURN quota from the flag (over) the file key, 1 to [`MAX_TURN_QUOTA`].
-fn quota(
-    flag: &'static str,
-    arg: Option<String>,
-    file: Option<u32>,
-    file_name: &Option<String>,
-) -> Result<Option<usize>, ConfigError> {
-    let n = ranged(flag, arg, file.map(u64::from), file_name, 1, MAX_TURN_QUOTA)?;
-    Ok(n.map(|n| n as usize))
-}
-
-/// A whole number from the flag (over) the file key, `min..=max`; errors name the source.
-fn ranged(
-    flag: &'static str,
-    arg: Option<String>,
-    file: Option<u64>,
-    file_name: &Option<String>,
-    min: u64,
-    max: u64,
-) -> Result<Option<u64>, ConfigError> {
-    if let Some(v) = arg {
-        return parse_num(&v, min, max)
-            .map(Some)
-            .map_err(|r| flag_err(flag, &v, r));
-    }
-    file.map(|v| check_range(v, min, max).map_err(|r| file_err(file_name, flag, &v.to_string(), r)))
-        .transpose()
-}
-
-/// The environment variable of a flag: `room-capacity` → `HOMEDROP_ROOM_CAPACITY`.
-fn env_name(flag: &str) -> String {
-    format!("HOMEDROP_{}", flag.to_ascii_uppercase().replace('-', "_"))
-}
-
-fn flag_err(flag: &'static str, value: &str, reason: String) -> ConfigError {
-    ConfigError::Flag {
-        flag,
-        value: value.to_string(),
-        reason,
-    }
-}
-
-fn file_err(file: &Option<String>, key: &str, value: &str, reason: String) -> ConfigError {
-    ConfigError::File {
-        file: file.clone().unwrap_or_default(),
-        reason: format!("invalid value {value:?} for key `{key}`: {reason}"),
-    }
-}
-
-fn parse_ips(list: &[String]) -> Result<Vec<IpAddr>, (String, String)> {
-    list.iter()
-        .map(|p| {
-            p.trim()
-                .parse::<IpAddr>()
-                .map_err(|e| (p.clone(), e.to_string()))
-        })
-        .collect()
-}
-
-fn parse_addr(v: &str) -> Result<SocketAddr, String> {
-    v.trim()
-        .parse::<SocketAddr>()
-        .map_err(|_| "expected IP:PORT, for example 0.0.0.0:8080 or [::]:8080".to_string())
-}
-
-fn parse_num(v: &str, min: u64, max: u64) -> Result<u64, String> {
-    let n = v
-        .trim()
-        .parse::<u64>()
-        .map_err(|_| format!("expected a whole number from {min} to {max}"))?;
-    check_range(n, min, max)
-}
-
-fn check_range(n: u64, min: u64, max: u64) -> Result<u64, String> {
-    if (min..=max).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("must be from {min} to {max}"))
-    }
-}
-
-fn validate_secret(v: &str) -> Result<(), String> {
-    let n = v.chars().count();
-    if n < MIN_TURN_SECRET {
-        return Err(format!("at least {MIN_TURN_SECRET} characters"));
-    }
-    if n > 256 {
-        return Err("longer than 256 characters".into());
-    }
-    if v.trim() != v || v.chars().any(char::is_control) {
-        return Err("no surrounding spaces or control characters".into());
-    }
-    Ok(())
-}
-
-fn parse_relay_ip(v: &str) -> Result<IpAddr, String> {
-    let ip = v
-        .trim()
-        .parse::<IpAddr>()
-        .map_err(|_| "expected an IPv4 address, for example 192.168.1.10".to_string())?;
-    match ip {
-        IpAddr::V4(v4) if !v4.is_unspecified() && !v4.is_multicast() && !v4.is_broadcast() => {
-            Ok(ip)
+    fn file_err(&self, key: &str, value: &str, reason: String) -> ConfigError {
+        ConfigError::File {
+            file: self.file_name.clone().unwrap_or_default(),
+            reason: format!("invalid value {value:?} for key `{key}`: {reason}"),
         }
-        IpAddr::V4(_) => Err("must be an address clients can reach".into()),
-        IpAddr::V6(_) => Err("the relay hands out IPv4 relayed addresses only".into()),
     }
 }
 
@@ -688,197 +626,5 @@ pub fn turn_secret(config: &Config) -> std::io::Result<String> {
     Ok(secret)
 }
 
-fn validate_log(v: &str) -> Result<(), String> {
-    if v.len() > 256 {
-        return Err("longer than 256 characters".into());
-    }
-    tracing_subscriber::EnvFilter::try_new(v)
-        .map(|_| ())
-        .map_err(|e| format!("not a log level or filter ({e})"))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
-        let mut all = vec!["homedrop"];
-        all.extend_from_slice(args);
-        Config::from_args(Args::try_parse_from(all).unwrap())
-    }
-
-    #[test]
-    fn defaults_and_flag_errors() {
-        let c = parse(&[]).unwrap();
-        assert_eq!(c.http.port(), 8080);
-        assert_eq!(c.room_capacity, 10);
-        let e = parse(&["--http", "nonsense"]).unwrap_err().to_string();
-        assert!(e.contains("--http"), "{e}");
-        let e = parse(&["--room-capacity", "1"]).unwrap_err().to_string();
-        assert!(
-            e.contains("--room-capacity") && e.contains("HOMEDROP_ROOM_CAPACITY"),
-            "{e}"
-        );
-        let e = parse(&["--log", "a=b=c=["]).unwrap_err().to_string();
-        assert!(e.contains("--log"), "{e}");
-    }
-
-    #[test]
-    fn name_and_mdns_interfaces() {
-        let c = parse(&[]).unwrap();
-        assert_eq!((c.name.as_str(), c.mdns), ("homedrop", true));
-        let c = parse(&["--name", "kitchen", "--mdns-interface", "eth0,wlan0"]).unwrap();
-        assert_eq!(c.name, "kitchen");
-        assert_eq!(c.mdns_interfaces, ["eth0", "wlan0"]);
-        let e = parse(&["--name", "a.b"]).unwrap_err().to_string();
-        assert!(e.contains("--name"), "{e}");
-    }
-
-    #[test]
-    fn turn_flags() {
-        let c = parse(&[]).unwrap();
-        assert_eq!(c.turn, Some("0.0.0.0:3478".parse().unwrap()));
-        assert!(c.turn_secret.is_none());
-        assert!(c.relay_ip.is_ipv4() && !c.relay_ip.is_unspecified());
-        assert_eq!(parse(&["--no-turn"]).unwrap().turn, None);
-        let c = parse(&["--turn", "127.0.0.1:5000", "--relay-ip", "10.0.0.2"]).unwrap();
-        assert_eq!(c.turn, Some("127.0.0.1:5000".parse().unwrap()));
-        assert_eq!(c.relay_ip, "10.0.0.2".parse::<IpAddr>().unwrap());
-        let c = parse(&["--turn-secret", "0123456789abcdef"]).unwrap();
-        assert_eq!(c.turn_secret.as_deref(), Some("0123456789abcdef"));
-        let e = parse(&["--turn-secret", "0123456789abcde"])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--turn-secret") && !e.contains("abcde"), "{e}");
-        for bad in ["::1", "0.0.0.0", "224.0.0.1", "host"] {
-            let e = parse(&["--relay-ip", bad]).unwrap_err().to_string();
-            assert!(e.contains("--relay-ip"), "{e}");
-        }
-        assert!(parse(&["--turn", "3478"]).is_err());
-        let c = parse(&["--public-host", "Home.Example.org"]).unwrap();
-        assert_eq!(c.public_host.as_deref(), Some("home.example.org"));
-        let e = parse(&["--public-host", "bad host"])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--public-host"), "{e}");
-    }
-
-    #[test]
-    fn turn_secret_is_generated_once_and_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("hd-secret-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let state = dir.join("state");
-        let c = Config::for_tests(&state);
-        let first = turn_secret(&c).unwrap();
-        assert_eq!(first.len(), 64, "32 bytes as hex");
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&state), 0o700);
-        assert_eq!(mode(&state.join(TURN_SECRET_FILE)), 0o600);
-        assert_eq!(turn_secret(&c).unwrap(), first, "read back on later starts");
-        let given = Config {
-            turn_secret: Some("given-secret-0123".into()),
-            ..c.clone()
-        };
-        assert_eq!(turn_secret(&given).unwrap(), "given-secret-0123");
-        std::fs::write(state.join(TURN_SECRET_FILE), "short\n").unwrap();
-        assert!(
-            turn_secret(&c).is_err(),
-            "a bad file is an error, not replaced"
-        );
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn file_is_below_flags() {
-        let dir = std::env::temp_dir().join(format!("hd-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("c.toml");
-        std::fs::write(
-            &f,
-            "http = \"127.0.0.1:9000\"\nroom-capacity = 3\nturn = \"127.0.0.1:3479\"\nrelay-ip = \"10.1.2.3\"\n",
-        )
-        .unwrap();
-        let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
-        assert_eq!(c.http.port(), 9000);
-        assert_eq!(c.room_capacity, 3);
-        assert_eq!(c.turn, Some("127.0.0.1:3479".parse().unwrap()));
-        assert_eq!(c.relay_ip, "10.1.2.3".parse::<IpAddr>().unwrap());
-        let c = parse(&["--config", f.to_str().unwrap(), "--http", "127.0.0.1:9001"]).unwrap();
-        assert_eq!(c.http.port(), 9001);
-        std::fs::write(&f, "htp = \"x\"\n").unwrap();
-        let e = parse(&["--config", f.to_str().unwrap()])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("htp") && e.contains("c.toml"), "{e}");
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn turn_quota_flags_and_file_keys() {
-        let c = parse(&[]).unwrap();
-        assert_eq!((c.turn_user_quota, c.turn_total_quota), (10, 200));
-        let c = parse(&["--turn-user-quota", "50", "--turn-total-quota", "16000"]).unwrap();
-        assert_eq!((c.turn_user_quota, c.turn_total_quota), (50, 16000));
-        for bad in ["0", "16001", "x"] {
-            let e = parse(&["--turn-total-quota", bad]).unwrap_err().to_string();
-            assert!(e.contains("--turn-total-quota"), "{e}");
-        }
-        let dir = std::env::temp_dir().join(format!("hd-quota-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("q.toml");
-        std::fs::write(&f, "turn-user-quota = 3\nturn_total_quota = 0\n").unwrap();
-        let e = parse(&["--config", f.to_str().unwrap()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("turn-total-quota") && e.contains("q.toml"),
-            "{e}"
-        );
-        std::fs::write(&f, "turn-user-quota = 3\n").unwrap();
-        let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
-        assert_eq!(c.turn_user_quota, 3);
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn bandwidth_caps_from_flags_and_file() {
-        let c = parse(&[]).unwrap();
-        assert_eq!(
-            (c.turn_allocation_bandwidth, c.turn_total_bandwidth),
-            (0, 0)
-        );
-        let c = parse(&[
-            "--turn-allocation-bandwidth",
-            "1000000",
-            "--turn-total-bandwidth",
-            "5000000",
-        ])
-        .unwrap();
-        assert_eq!(
-            (c.turn_allocation_bandwidth, c.turn_total_bandwidth),
-            (1_000_000, 5_000_000)
-        );
-        for bad in ["x", "12500000001", "1MB"] {
-            let e = parse(&["--turn-total-bandwidth", bad])
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("--turn-total-bandwidth"), "{e}");
-        }
-        let dir = std::env::temp_dir().join(format!("hd-bw-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("bw.toml");
-        std::fs::write(&f, "turn_allocation_bandwidth = 250000\n").unwrap();
-        let c = parse(&["--config", f.to_str().unwrap()]).unwrap();
-        assert_eq!(c.turn_allocation_bandwidth, 250_000);
-        std::fs::write(&f, "turn-total-bandwidth = 12500000001\n").unwrap();
-        let e = parse(&["--config", f.to_str().unwrap()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("turn-total-bandwidth") && e.contains("bw.toml"),
-            "{e}"
-        );
-        std::fs::remove_dir_all(&dir).ok();
-    }
-}
+mod tests;
