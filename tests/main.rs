@@ -8,6 +8,8 @@ mod binary;
 mod browser;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// Static musl builds (qemu for aarch64), the .deb packages and Cross.toml.
+mod packaging;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
 mod relay_flood;
 /// The relay against coturn's client tools (turnutils_uclient/_peer/_stunclient).

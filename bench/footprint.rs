@@ -1,0 +1,373 @@
+//! Footprint of the release binary, for a Raspberry Pi: start-up time, memory, signaling delay.
+//!
+//! - **ready**: from `spawn` to the `READY=1` homedrop sends over `NOTIFY_SOCKET` (sd_notify),
+//!   which the bench binds as systemd would.
+//! - **idle RSS**: VmRSS a second after ready, relay on (as installed).
+//! - **RSS with 1,000 clients**: 1,000 WebSocket clients connected, each said `hello` and got
+//!   its peer list. They pose, through `--trusted-proxy 127.0.0.1` and X-Forwarded-For, as
+//!   250 households of 4 devices behind RFC 2544 benchmark addresses (198.18.0.0/15): 1,000
+//!   devices in one home group would make every `hello` send a 1,000-entry list to everyone,
+//!   which is not what a home or a hosted instance sees. `--max-connections 2048` (default
+//!   1024 would leave no headroom); the bench raises RLIMIT_NOFILE for itself and homedrop.
+//! - **p99 signal**: two home peers exchange `signal` messages (alternating direction, 25 per
+//!   second each, under the 50/s rate limit), timed in this process from send to receipt.
+//!   The baseline is the same exchange with no other clients connected.
+//!
+//! `cargo bench --bench footprint`; results also in `bench/out/footprint.json`. If
+//! `target/aarch64-unknown-linux-musl/release/homedrop` and `qemu-aarch64-static` exist, the
+//! ready time and idle RSS of the aarch64 build under qemu are printed too (emulated: slower
+//! and with qemu's own memory; not comparable, not judged).
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const CLIENTS: usize = 1_000;
+const PER_HOUSEHOLD: usize = 4;
+const SAMPLES: usize = 1_000;
+const SIGNAL_EVERY: Duration = Duration::from_millis(20);
+const MB: f64 = 1e6;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The homedrop process; killed when dropped.
+struct Server {
+    child: Child,
+    http: SocketAddr,
+    ready: Duration,
+    _dir: TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Start `bin` (under `runner`, e.g. qemu) and wait for READY=1 on our notify socket.
+    fn start(bin: &Path, runner: Option<&str>, wait: Duration) -> Server {
+        let dir = TempDir::new();
+        let notify = UnixDatagram::bind(dir.0.join("notify")).expect("notify socket");
+        notify.set_read_timeout(Some(wait)).unwrap();
+        let http: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let turn: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let mut cmd = match runner {
+            Some(r) => {
+                let mut c = Command::new(r);
+                c.arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        cmd.args(["--http", &http.to_string(), "--turn", &turn.to_string()])
+            .args(["--no-mdns", "--relay-ip", "127.0.0.1", "--log", "warn"])
+            .args(["--turn-secret", "footprint-bench-secret-0123"])
+            .args(["--trusted-proxy", "127.0.0.1", "--max-connections", "2048"])
+            .arg("--state-dir")
+            .arg(dir.0.join("state"))
+            .env("NOTIFY_SOCKET", dir.0.join("notify"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let t0 = Instant::now();
+        let child = cmd.spawn().expect("spawn homedrop");
+        let mut buf = [0u8; 512];
+        let ready = loop {
+            let n = notify.recv(&mut buf).expect("no READY=1 from homedrop");
+            if String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l == "READY=1")
+            {
+                break t0.elapsed();
+            }
+        };
+        Server {
+            child,
+            http,
+            ready,
+            _dir: dir,
+        }
+    }
+
+    /// VmRSS (or another /proc status field) in bytes.
+    fn status_bytes(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+}
+
+/// A directory under /tmp removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("homedrop-footprint-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port free for both UDP and TCP.
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP");
+}
+
+/// Soft RLIMIT_NOFILE up to the hard limit (inherited by homedrop); returns the new soft limit.
+fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    lim.rlim_cur
+}
+
+/// Next JSON text message.
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("no message within 30 s")
+            .expect("connection closed")
+            .expect("WebSocket error");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+/// Connect, read `welcome`, say `hello`, wait for the first `peers`; returns the peer id.
+async fn connect(http: SocketAddr, xff: Option<String>) -> (Ws, String) {
+    let mut req = format!("ws://{http}/ws").into_client_request().unwrap();
+    if let Some(ip) = xff {
+        req.headers_mut()
+            .insert("x-forwarded-for", ip.parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("WebSocket connect");
+    let welcome = next_json(&mut ws).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let id = welcome["id"].as_str().unwrap().to_string();
+    let hello = json!({"type":"hello","v":1,"name":"Bench","kind":"phone","pairs":[]});
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    while next_json(&mut ws).await["type"] != "peers" {}
+    (ws, id)
+}
+
+/// `n` clients in households behind benchmark addresses, connected 64 at a time; each keeps
+/// reading (answering pings) until the returned tasks are aborted.
+async fn connect_many(http: SocketAddr, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    let gate = std::sync::Arc::new(Semaphore::new(64));
+    let (tx, mut rx) = mpsc::channel::<()>(n);
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (gate, tx) = (gate.clone(), tx.clone());
+        let house = i / PER_HOUSEHOLD;
+        let ip = format!("198.18.{}.{}", house / 250, 1 + house % 250);
+        tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await.unwrap();
+            let (mut ws, _) = connect(http, Some(ip)).await;
+            drop(permit);
+            tx.send(()).await.unwrap();
+            while let Some(Ok(_)) = ws.next().await {}
+        }));
+    }
+    for _ in 0..n {
+        tokio::time::timeout(Duration::from_secs(180), rx.recv())
+            .await
+            .expect("clients did not all connect within 180 s");
+    }
+    tasks
+}
+
+/// Send `signal` from `a` to `b_id` and time until `b` has it.
+async fn one_signal(a: &mut Ws, b: &mut Ws, b_id: &str, seq: usize) -> Duration {
+    let msg =
+        json!({"type":"signal","to":b_id,"data":{"candidate":{"candidate":"bench","seq":seq}}});
+    let t0 = Instant::now();
+    a.send(Message::text(msg.to_string())).await.unwrap();
+    loop {
+        let m = next_json(b).await;
+        assert_ne!(m["type"], "error", "{m}");
+        if m["type"] == "signal" && m["data"]["candidate"]["seq"] == seq {
+            return t0.elapsed();
+        }
+    }
+}
+
+/// p50/p99/max (ms) of `SAMPLES` signals between two home peers, alternating direction.
+async fn signal_latency(http: SocketAddr) -> [f64; 3] {
+    let (mut a, a_id) = connect(http, None).await;
+    let (mut b, b_id) = connect(http, None).await;
+    let mut tick = tokio::time::interval(SIGNAL_EVERY);
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for seq in 0..SAMPLES {
+        tick.tick().await;
+        let d = if seq % 2 == 0 {
+            one_signal(&mut a, &mut b, &b_id, seq).await
+        } else {
+            one_signal(&mut b, &mut a, &a_id, seq).await
+        };
+        samples.push(d.as_secs_f64() * 1e3);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).min(SAMPLES) - 1];
+    [at(0.50), at(0.99), samples[SAMPLES - 1]]
+}
+
+/// One judged figure: name, measured, target, unit.
+struct Row(&'static str, f64, f64, &'static str);
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{:<34} {:>10} {:>10}  result",
+        "footprint", "measured", "target"
+    );
+    for Row(name, v, target, unit) in rows {
+        let verdict = if v <= target { "pass" } else { "FAIL" };
+        println!("{name:<34} {v:>7.2} {unit:<2} {target:>7.2} {unit:<2}  {verdict}");
+    }
+}
+
+/// The aarch64 build under qemu, when both are here: (ready ms, idle RSS MB).
+fn qemu_figures() -> Option<(f64, f64)> {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/aarch64-unknown-linux-musl/release/homedrop");
+    let qemu_ok = Command::new("qemu-aarch64-static")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !bin.exists() || !qemu_ok {
+        println!(
+            "(aarch64 under qemu skipped: no {} or qemu-aarch64-static)",
+            bin.display()
+        );
+        return None;
+    }
+    let s = Server::start(&bin, Some("qemu-aarch64-static"), Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(1));
+    Some((
+        s.ready.as_secs_f64() * 1e3,
+        s.status_bytes("VmRSS:") as f64 / MB,
+    ))
+}
+
+fn main() {
+    let nofile = raise_nofile();
+    assert!(
+        nofile > CLIENTS as u64 + 100,
+        "RLIMIT_NOFILE hard limit {nofile} too low"
+    );
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_homedrop"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    let server = Server::start(&bin, None, Duration::from_secs(10));
+    let ready_ms = server.ready.as_secs_f64() * 1e3;
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = server.status_bytes("VmRSS:") as f64 / MB;
+    println!(
+        "ready in {ready_ms:.1} ms, idle RSS {idle:.2} MB ({})",
+        bin.display()
+    );
+
+    let base = rt.block_on(signal_latency(server.http));
+    println!(
+        "signal alone: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        base[0], base[1], base[2]
+    );
+    let t0 = Instant::now();
+    let clients = rt.block_on(connect_many(server.http, CLIENTS));
+    println!(
+        "{CLIENTS} clients connected in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let loaded = server.status_bytes("VmRSS:") as f64 / MB;
+    let busy = rt.block_on(signal_latency(server.http));
+    println!(
+        "signal with {CLIENTS}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        busy[0], busy[1], busy[2]
+    );
+    let after = server.status_bytes("VmRSS:") as f64 / MB;
+    let peak = server.status_bytes("VmHWM:") as f64 / MB;
+    for t in &clients {
+        t.abort();
+    }
+    drop(server);
+
+    let rows = [
+        Row("start to READY=1", ready_ms, 100.0, "ms"),
+        Row("idle RSS", idle, 10.0, "MB"),
+        Row("RSS, 1000 clients", loaded.max(after), 30.0, "MB"),
+        Row("p99 signal relay, 1000 clients", busy[1], 5.0, "ms"),
+    ];
+    print_table(&rows);
+    println!(
+        "ratios: RSS 1000 clients / idle {:.2}; p99 with 1000 / alone {:.2}; peak RSS {peak:.2} MB",
+        loaded.max(after) / idle,
+        busy[1] / base[1]
+    );
+    let qemu = qemu_figures();
+    if let Some((r, m)) = qemu {
+        println!("aarch64 under qemu (emulated, not judged): ready {r:.1} ms, idle RSS {m:.2} MB");
+    }
+    write_json(&rows, base, busy, peak, qemu);
+}
+
+fn write_json(rows: &[Row], base: [f64; 3], busy: [f64; 3], peak: f64, qemu: Option<(f64, f64)>) {
+    let judged: Vec<Value> = rows
+        .iter()
+        .map(|Row(n, v, t, u)| json!({"name": n, "value": v, "target": t, "unit": u, "pass": v <= t}))
+        .collect();
+    let out = json!({
+        "clients": CLIENTS,
+        "samples": SAMPLES,
+        "judged": judged,
+        "signalAloneMs": {"p50": base[0], "p99": base[1], "max": base[2]},
+        "signalLoadedMs": {"p50": busy[0], "p99": busy[1], "max": busy[2]},
+        "peakRssMB": peak,
+        "qemuAarch64": qemu.map(|(r, m)| json!({"readyMs": r, "idleRssMB": m})),
+    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("footprint.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap()).unwrap();
+    println!("wrote {}", path.display());
+}
