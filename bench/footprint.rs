@@ -179,7 +179,8 @@ async fn connect(http: SocketAddr, xff: Option<String>) -> (Ws, String) {
         req.headers_mut()
             .insert("x-forwarded-for", ip.parse().unwrap());
     }
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+    // TCP_NODELAY, like browsers: Nagle would hold a small signal behind an unacked one.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
         .await
         .expect("WebSocket connect");
     let welcome = next_json(&mut ws).await;
@@ -252,24 +253,89 @@ async fn signal_latency(http: SocketAddr) -> [f64; 3] {
     [at(0.50), at(0.99), samples[SAMPLES - 1]]
 }
 
-/// One judged figure: name, measured, target, unit.
-struct Row(&'static str, f64, f64, &'static str);
+/// Everything measured for one binary.
+struct Figures {
+    label: String,
+    ready_ms: f64,
+    idle_mb: f64,
+    loaded_mb: f64,
+    peak_mb: f64,
+    alone: [f64; 3],
+    busy: [f64; 3],
+}
 
-fn print_table(rows: &[Row]) {
+/// The whole sequence against one binary: ready, idle, signal alone, 1,000 clients.
+fn measure(label: &str, bin: &Path, rt: &tokio::runtime::Runtime) -> Figures {
+    let server = Server::start(bin, None, Duration::from_secs(10));
+    let ready_ms = server.ready.as_secs_f64() * 1e3;
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_mb = server.status_bytes("VmRSS:") as f64 / MB;
     println!(
-        "\n{:<34} {:>10} {:>10}  result",
-        "footprint", "measured", "target"
+        "{label}: ready in {ready_ms:.1} ms, idle RSS {idle_mb:.2} MB ({})",
+        bin.display()
     );
-    for Row(name, v, target, unit) in rows {
-        let verdict = if v <= target { "pass" } else { "FAIL" };
-        println!("{name:<34} {v:>7.2} {unit:<2} {target:>7.2} {unit:<2}  {verdict}");
+    let alone = rt.block_on(signal_latency(server.http));
+    let t0 = Instant::now();
+    let clients = rt.block_on(connect_many(server.http, CLIENTS));
+    println!(
+        "{label}: {CLIENTS} clients connected in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let connected = server.status_bytes("VmRSS:") as f64 / MB;
+    let busy = rt.block_on(signal_latency(server.http));
+    let loaded_mb = connected.max(server.status_bytes("VmRSS:") as f64 / MB);
+    let peak_mb = server.status_bytes("VmHWM:") as f64 / MB;
+    for t in &clients {
+        t.abort();
+    }
+    Figures {
+        label: label.to_string(),
+        ready_ms,
+        idle_mb,
+        loaded_mb,
+        peak_mb,
+        alone,
+        busy,
+    }
+}
+
+/// Judged figures: name, target, unit, and how to read it from [`Figures`].
+type Judged = (&'static str, f64, &'static str, fn(&Figures) -> f64);
+const JUDGED: [Judged; 4] = [
+    ("start to READY=1", 100.0, "ms", |f| f.ready_ms),
+    ("idle RSS", 10.0, "MB", |f| f.idle_mb),
+    ("RSS, 1000 clients", 30.0, "MB", |f| f.loaded_mb),
+    ("p99 signal relay, 1000 clients", 5.0, "ms", |f| f.busy[1]),
+];
+
+fn print_table(all: &[Figures]) {
+    print!("\n{:<32} {:>9}", "footprint", "target");
+    for f in all {
+        print!(" {:>22}", f.label);
+    }
+    println!();
+    for (name, target, unit, get) in JUDGED {
+        print!("{name:<32} {target:>6.1} {unit}");
+        for f in all {
+            let v = get(f);
+            let verdict = if v <= target { "pass" } else { "FAIL" };
+            print!(" {:>12.2} {unit} {verdict:>6}", v);
+        }
+        println!();
+    }
+    for f in all {
+        println!(
+            "{}: signal p50/p99/max alone {:.3}/{:.3}/{:.3} ms, with {CLIENTS} {:.3}/{:.3}/{:.3} ms; \
+             ratios: RSS {CLIENTS} clients / idle {:.1}, p99 with {CLIENTS} / alone {:.2}; peak RSS {:.2} MB",
+            f.label, f.alone[0], f.alone[1], f.alone[2], f.busy[0], f.busy[1], f.busy[2],
+            f.loaded_mb / f.idle_mb, f.busy[1] / f.alone[1], f.peak_mb
+        );
     }
 }
 
 /// The aarch64 build under qemu, when both are here: (ready ms, idle RSS MB).
-fn qemu_figures() -> Option<(f64, f64)> {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/aarch64-unknown-linux-musl/release/homedrop");
+fn qemu_figures(bin: &Path) -> Option<(f64, f64)> {
     let qemu_ok = Command::new("qemu-aarch64-static")
         .arg("--version")
         .output()
@@ -281,7 +347,7 @@ fn qemu_figures() -> Option<(f64, f64)> {
         );
         return None;
     }
-    let s = Server::start(&bin, Some("qemu-aarch64-static"), Duration::from_secs(60));
+    let s = Server::start(bin, Some("qemu-aarch64-static"), Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(1));
     Some((
         s.ready.as_secs_f64() * 1e3,
@@ -295,74 +361,49 @@ fn main() {
         nofile > CLIENTS as u64 + 100,
         "RLIMIT_NOFILE hard limit {nofile} too low"
     );
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_homedrop"));
     let rt = tokio::runtime::Runtime::new().unwrap();
-
-    let server = Server::start(&bin, None, Duration::from_secs(10));
-    let ready_ms = server.ready.as_secs_f64() * 1e3;
-    std::thread::sleep(Duration::from_secs(1));
-    let idle = server.status_bytes("VmRSS:") as f64 / MB;
-    println!(
-        "ready in {ready_ms:.1} ms, idle RSS {idle:.2} MB ({})",
-        bin.display()
-    );
-
-    let base = rt.block_on(signal_latency(server.http));
-    println!(
-        "signal alone: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        base[0], base[1], base[2]
-    );
-    let t0 = Instant::now();
-    let clients = rt.block_on(connect_many(server.http, CLIENTS));
-    println!(
-        "{CLIENTS} clients connected in {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
-    std::thread::sleep(Duration::from_secs(2));
-    let loaded = server.status_bytes("VmRSS:") as f64 / MB;
-    let busy = rt.block_on(signal_latency(server.http));
-    println!(
-        "signal with {CLIENTS}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        busy[0], busy[1], busy[2]
-    );
-    let after = server.status_bytes("VmRSS:") as f64 / MB;
-    let peak = server.status_bytes("VmHWM:") as f64 / MB;
-    for t in &clients {
-        t.abort();
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let mut all = vec![measure(
+        "release",
+        Path::new(env!("CARGO_BIN_EXE_homedrop")),
+        &rt,
+    )];
+    // The shipped build (scripts/build-static.sh): musl's allocator, not glibc's.
+    let musl = target.join("x86_64-unknown-linux-musl/release/homedrop");
+    if musl.exists() {
+        all.push(measure("static x86-64 musl", &musl, &rt));
+    } else {
+        println!("(static musl build skipped: run scripts/build-static.sh)");
     }
-    drop(server);
-
-    let rows = [
-        Row("start to READY=1", ready_ms, 100.0, "ms"),
-        Row("idle RSS", idle, 10.0, "MB"),
-        Row("RSS, 1000 clients", loaded.max(after), 30.0, "MB"),
-        Row("p99 signal relay, 1000 clients", busy[1], 5.0, "ms"),
-    ];
-    print_table(&rows);
-    println!(
-        "ratios: RSS 1000 clients / idle {:.2}; p99 with 1000 / alone {:.2}; peak RSS {peak:.2} MB",
-        loaded.max(after) / idle,
-        busy[1] / base[1]
-    );
-    let qemu = qemu_figures();
+    print_table(&all);
+    let qemu = qemu_figures(&target.join("aarch64-unknown-linux-musl/release/homedrop"));
     if let Some((r, m)) = qemu {
         println!("aarch64 under qemu (emulated, not judged): ready {r:.1} ms, idle RSS {m:.2} MB");
     }
-    write_json(&rows, base, busy, peak, qemu);
+    write_json(&all, qemu);
 }
 
-fn write_json(rows: &[Row], base: [f64; 3], busy: [f64; 3], peak: f64, qemu: Option<(f64, f64)>) {
-    let judged: Vec<Value> = rows
+fn write_json(all: &[Figures], qemu: Option<(f64, f64)>) {
+    let binaries: Vec<Value> = all
         .iter()
-        .map(|Row(n, v, t, u)| json!({"name": n, "value": v, "target": t, "unit": u, "pass": v <= t}))
+        .map(|f| {
+            let judged: Vec<Value> = JUDGED
+                .iter()
+                .map(|(n, t, u, get)| json!({"name": n, "value": get(f), "target": t, "unit": u, "pass": get(f) <= *t}))
+                .collect();
+            json!({
+                "binary": f.label,
+                "judged": judged,
+                "signalAloneMs": {"p50": f.alone[0], "p99": f.alone[1], "max": f.alone[2]},
+                "signalLoadedMs": {"p50": f.busy[0], "p99": f.busy[1], "max": f.busy[2]},
+                "peakRssMB": f.peak_mb,
+            })
+        })
         .collect();
     let out = json!({
         "clients": CLIENTS,
         "samples": SAMPLES,
-        "judged": judged,
-        "signalAloneMs": {"p50": base[0], "p99": base[1], "max": base[2]},
-        "signalLoadedMs": {"p50": busy[0], "p99": busy[1], "max": busy[2]},
-        "peakRssMB": peak,
+        "binaries": binaries,
         "qemuAarch64": qemu.map(|(r, m)| json!({"readyMs": r, "idleRssMB": m})),
     });
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/out");
