@@ -87,11 +87,18 @@ package() {
     ./etc/homedrop/homedrop.toml; do
     grep -q " $f\$" <<<"$contents" || { echo "FAIL: $out lacks $f" >&2; exit 1; }
   done
+  dpkg-deb --info "$out" postinst 2>/dev/null | grep -q "deb-systemd-helper enable homedrop" ||
+    { echo "FAIL: $out does not enable the unit on install" >&2; exit 1; }
   printf '%-55s %9d bytes\n' "$out" "$(stat -c %s "$out")"
 }
 
 install_missing
-cargo build --release --locked --target "$X86"
+# musl-gcc for x86-64; should C code (a vendored OpenSSL) not build against musl's headers,
+# zig's cross toolchain, which builds it for aarch64, does.
+cargo build --release --locked --target "$X86" || {
+  echo "musl-gcc build failed; building $X86 with cargo-zigbuild instead" >&2
+  cargo zigbuild --release --locked --target "$X86"
+}
 cargo zigbuild --release --locked --target "$ARM"
 
 echo

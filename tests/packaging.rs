@@ -200,6 +200,40 @@ fn aarch64_binary_serves_the_page_and_stun_under_qemu() {
     assert_eq!(mapped, sock.local_addr().unwrap(), "XOR-MAPPED-ADDRESS");
 }
 
+/// Runs the package's real postinst as dpkg does on install (`configure`, plus the old
+/// version on upgrade), with systemd present: a private mount namespace with a tmpfs on
+/// /run holding /run/systemd/system (what the script tests), and the systemd tools it calls
+/// replaced by stubs that record their arguments. Returns the recorded calls, one per line.
+/// (A real install needs systemd as PID 1, which this machine and CI do not have.)
+fn run_postinst(deb: &Path, old_version: &[&str]) -> String {
+    let dir = TempDir::new("postinst");
+    let control = dir.0.join("control");
+    run(
+        "dpkg-deb",
+        &["-e", &deb.to_string_lossy(), &control.to_string_lossy()],
+    );
+    let stubs = dir.0.join("bin");
+    std::fs::create_dir(&stubs).unwrap();
+    let log = dir.0.join("calls");
+    for tool in ["deb-systemd-helper", "deb-systemd-invoke", "systemctl"] {
+        let stub = format!("#!/bin/sh\necho \"{tool} $*\" >> '{}'\n", log.display());
+        std::fs::write(stubs.join(tool), stub).unwrap();
+        run("chmod", &["755", &stubs.join(tool).to_string_lossy()]);
+    }
+    let script = format!(
+        "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && \
+         PATH='{}':\"$PATH\" sh '{}' configure {}",
+        stubs.display(),
+        control.join("postinst").display(),
+        old_version.join(" ")
+    );
+    run(
+        "unshare",
+        &["--mount", "--propagation", "private", "sh", "-c", &script],
+    );
+    std::fs::read_to_string(&log).unwrap_or_default()
+}
+
 /// `dpkg-deb --contents` lines ending in `path`.
 fn listed<'a>(contents: &'a str, path: &str) -> Option<&'a str> {
     contents.lines().find(|l| l.ends_with(&format!(" {path}")))
@@ -212,7 +246,10 @@ fn debs_hold_the_binary_the_unit_and_the_config_and_enable_and_start_it() {
         let d = deb.to_string_lossy().into_owned();
         let contents = run("dpkg-deb", &["--contents", &d]);
         let bin = listed(&contents, "./usr/bin/homedrop").expect("binary listed");
-        assert!(bin.starts_with("-rwxr-xr-x root/root"), "{bin}");
+        assert!(
+            bin.starts_with("-rwxr-xr-x 0/0") || bin.starts_with("-rwxr-xr-x root/root"),
+            "{bin}"
+        );
         assert!(listed(&contents, "./usr/lib/systemd/system/homedrop.service").is_some());
         assert!(listed(&contents, "./etc/homedrop/homedrop.toml").is_some());
 
@@ -225,14 +262,20 @@ fn debs_hold_the_binary_the_unit_and_the_config_and_enable_and_start_it() {
             !info.contains("libc6"),
             "a static binary needs no libc: {info}"
         );
-        let postinst = run("dpkg-deb", &["--info", &d, "postinst"]);
+        let calls = run_postinst(&deb, &[]);
+        for call in [
+            "deb-systemd-helper enable homedrop.service",
+            "systemctl --system daemon-reload",
+            "deb-systemd-invoke start homedrop.service",
+        ] {
+            assert!(calls.lines().any(|l| l == call), "no `{call}` in {calls}");
+        }
+        let upgrade = run_postinst(&deb, &["0.0.9-1"]);
         assert!(
-            postinst.contains("deb-systemd-helper enable homedrop.service"),
-            "{postinst}"
-        );
-        assert!(
-            postinst.contains("deb-systemd-invoke start homedrop.service"),
-            "{postinst}"
+            upgrade
+                .lines()
+                .any(|l| l == "deb-systemd-invoke restart homedrop.service"),
+            "an upgrade restarts it: {upgrade}"
         );
         let conffiles = run("dpkg-deb", &["--info", &d, "conffiles"]);
         assert!(
