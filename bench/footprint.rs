@@ -287,7 +287,8 @@ fn measure(label: &str, bin: &Path, rt: &tokio::runtime::Runtime) -> Figures {
     std::thread::sleep(Duration::from_secs(1));
     let idle_mb = server.status_bytes("VmRSS:") as f64 / MB;
     println!(
-        "{label}: ready in {ready_ms:.1} ms, idle RSS {idle_mb:.2} MB ({})",
+        "{label}: ready in {ready_ms:.1} ms (median of {STARTS}, max {:.1}), idle RSS {idle_mb:.2} MB ({})",
+        starts[STARTS - 1],
         bin.display()
     );
     let alone = rt.block_on(signal_latency(server.http));
