@@ -239,29 +239,71 @@ fn listed<'a>(contents: &'a str, path: &str) -> Option<&'a str> {
     contents.lines().find(|l| l.ends_with(&format!(" {path}")))
 }
 
+/// The package's file list and control data: binary, unit and conffile; no shared libraries.
+fn check_contents_and_control(deb: &Path, arch: &str) {
+    let d = deb.to_string_lossy();
+    let contents = run("dpkg-deb", &["--contents", &d]);
+    let bin = listed(&contents, "./usr/bin/homedrop").expect("binary listed");
+    assert!(
+        bin.starts_with("-rwxr-xr-x 0/0") || bin.starts_with("-rwxr-xr-x root/root"),
+        "{bin}"
+    );
+    assert!(listed(&contents, "./usr/lib/systemd/system/homedrop.service").is_some());
+    assert!(listed(&contents, "./etc/homedrop/homedrop.toml").is_some());
+    let info = run("dpkg-deb", &["--info", &d]);
+    assert!(info.contains(&format!("Architecture: {arch}")), "{info}");
+    for script in ["postinst", "prerm", "postrm", "conffiles"] {
+        assert!(info.contains(script), "no {script}: {info}");
+    }
+    assert!(
+        !info.contains("libc6"),
+        "a static binary needs no libc: {info}"
+    );
+    let conffiles = run("dpkg-deb", &["--info", &d, "conffiles"]);
+    assert!(
+        conffiles
+            .lines()
+            .any(|l| l == "/etc/homedrop/homedrop.toml"),
+        "{conffiles}"
+    );
+}
+
+/// Unpacked: the very unit and config of the repository, and a static binary.
+fn check_unpacked(deb: &Path, machine: &str) {
+    let root = TempDir::new("deb");
+    run(
+        "dpkg-deb",
+        &["-x", &deb.to_string_lossy(), &root.0.to_string_lossy()],
+    );
+    for (inside, ours) in [
+        (
+            "usr/lib/systemd/system/homedrop.service",
+            "systemd/homedrop.service",
+        ),
+        ("etc/homedrop/homedrop.toml", "systemd/homedrop.toml"),
+    ] {
+        let a = std::fs::read(root.0.join(inside)).unwrap();
+        assert_eq!(a, std::fs::read(repo().join(ours)).unwrap(), "{inside}");
+    }
+    assert_static(&root.0.join("usr/bin/homedrop"), machine);
+    // The unit starts exactly the packaged binary with the packaged config.
+    let unit = std::fs::read_to_string(root.0.join("usr/lib/systemd/system/homedrop.service"));
+    let unit = unit.unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/homedrop "), "{unit}");
+    assert!(
+        unit.contains("--config /etc/homedrop/homedrop.toml"),
+        "{unit}"
+    );
+    assert!(unit.contains("WantedBy=multi-user.target"), "{unit}");
+}
+
 #[test]
 fn debs_hold_the_binary_the_unit_and_the_config_and_enable_and_start_it() {
     for (arch, machine) in [("amd64", "x86-64"), ("arm64", "ARM aarch64")] {
         let deb = deb(arch);
-        let d = deb.to_string_lossy().into_owned();
-        let contents = run("dpkg-deb", &["--contents", &d]);
-        let bin = listed(&contents, "./usr/bin/homedrop").expect("binary listed");
-        assert!(
-            bin.starts_with("-rwxr-xr-x 0/0") || bin.starts_with("-rwxr-xr-x root/root"),
-            "{bin}"
-        );
-        assert!(listed(&contents, "./usr/lib/systemd/system/homedrop.service").is_some());
-        assert!(listed(&contents, "./etc/homedrop/homedrop.toml").is_some());
-
-        let info = run("dpkg-deb", &["--info", &d]);
-        assert!(info.contains(&format!("Architecture: {arch}")), "{info}");
-        for script in ["postinst", "prerm", "postrm", "conffiles"] {
-            assert!(info.contains(script), "no {script}: {info}");
-        }
-        assert!(
-            !info.contains("libc6"),
-            "a static binary needs no libc: {info}"
-        );
+        check_contents_and_control(&deb, arch);
+        check_unpacked(&deb, machine);
+        // Installing: enabled, then started; upgrading: restarted.
         let calls = run_postinst(&deb, &[]);
         for call in [
             "deb-systemd-helper enable homedrop.service",
@@ -277,37 +319,6 @@ fn debs_hold_the_binary_the_unit_and_the_config_and_enable_and_start_it() {
                 .any(|l| l == "deb-systemd-invoke restart homedrop.service"),
             "an upgrade restarts it: {upgrade}"
         );
-        let conffiles = run("dpkg-deb", &["--info", &d, "conffiles"]);
-        assert!(
-            conffiles
-                .lines()
-                .any(|l| l == "/etc/homedrop/homedrop.toml"),
-            "{conffiles}"
-        );
-
-        // Unpacked: the very files of the repository, and a static binary.
-        let root = TempDir::new("deb");
-        run("dpkg-deb", &["-x", &d, &root.0.to_string_lossy()]);
-        for (inside, ours) in [
-            (
-                "usr/lib/systemd/system/homedrop.service",
-                "systemd/homedrop.service",
-            ),
-            ("etc/homedrop/homedrop.toml", "systemd/homedrop.toml"),
-        ] {
-            let a = std::fs::read(root.0.join(inside)).unwrap();
-            assert_eq!(a, std::fs::read(repo().join(ours)).unwrap(), "{inside}");
-        }
-        assert_static(&root.0.join("usr/bin/homedrop"), machine);
-        // The unit starts exactly the packaged binary with the packaged config.
-        let unit = std::fs::read_to_string(root.0.join("usr/lib/systemd/system/homedrop.service"));
-        let unit = unit.unwrap();
-        assert!(unit.contains("ExecStart=/usr/bin/homedrop "), "{unit}");
-        assert!(
-            unit.contains("--config /etc/homedrop/homedrop.toml"),
-            "{unit}"
-        );
-        assert!(unit.contains("WantedBy=multi-user.target"), "{unit}");
     }
     // The packaged example config is one homedrop accepts.
     let args = homedrop::config::Args {
