@@ -12,6 +12,11 @@ command -v tc >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v cc >/dev/null || need+=(build-essential)
+# systemd-analyze checks the shipped unit offline (systemd need not be running).
+command -v systemd-analyze >/dev/null || need+=(systemd)
+# python-zeroconf (pip, below) is the independent mDNS resolver of tests/mdns.rs.
+command -v python3 >/dev/null || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 # The static-build tests: `file` judges the binaries, qemu runs the aarch64 one.
 command -v file >/dev/null || need+=(file)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
@@ -33,6 +38,8 @@ if [ ${#need[@]} -gt 0 ]; then
   [ -z "$policy" ] || rm -f "$policy"
   case " ${need[*]} " in *" coturn "*) systemctl disable coturn >/dev/null 2>&1 || true ;; esac
 fi
+python3 -c 'import sys, zeroconf; sys.exit(zeroconf.__version__ != "0.154.0")' 2>/dev/null ||
+  PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q zeroconf==0.154.0
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 cargo fmt --check

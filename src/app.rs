@@ -16,11 +16,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::metrics::Snapshot;
 use crate::net::{local_subnets, Subnet};
 use crate::relay;
 use crate::signaling::{Hub, HubSettings};
 
-/// Longest wait for connections to close on shutdown.
+/// Longest wait for connections (and the relay) to close on shutdown, all together; systemd
+/// and the tests expect the process gone within 5 s of SIGTERM.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often the interface list (for the home group) is re-read.
 const SUBNET_REFRESH: Duration = Duration::from_secs(5);
@@ -47,19 +49,20 @@ impl Shared {
         s.1.clone()
     }
 
-    /// `/stats` body.
-    pub fn stats_json(&self) -> String {
+    /// The numbers `/stats` and `/metrics` show (see [`crate::metrics`]).
+    pub fn snapshot(&self) -> Snapshot {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &self.hub.counters;
-        serde_json::json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptimeSecs": self.started.elapsed().as_secs(),
-            "peers": self.hub.peer_count(),
-            "rooms": self.hub.room_count(),
-            "connectionsTotal": c.connections_total.load(Relaxed),
-            "signalsRelayed": c.signals_relayed.load(Relaxed),
-        })
-        .to_string()
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: self.started.elapsed().as_secs(),
+            peers: self.hub.peer_count() as u64,
+            rooms: self.hub.room_count() as u64,
+            negotiating: self.hub.negotiating() as u64,
+            connections_total: c.connections_total.load(Relaxed),
+            signals_relayed: c.signals_relayed.load(Relaxed),
+            errors_sent: c.errors_sent.load(Relaxed),
+        }
     }
 }
 
@@ -98,9 +101,9 @@ pub async fn run_with_hub(
         started: Instant::now(),
         subnets: Mutex::new((Instant::now(), Arc::new(local_subnets()))),
     });
-    if let Ok(addr) = http.local_addr() {
-        tracing::info!("serving http on {addr}");
-    }
+    let bound = http.local_addr()?;
+    tracing::info!("serving http on {bound}");
+    crate::startup::announce(&shared.config, bound);
     let relay = match shared.config.turn {
         Some(addr) => Some(start_relay(&shared.config, addr, token.clone()).await?),
         None => None,
@@ -118,18 +121,24 @@ pub async fn run_with_hub(
             }
         })
     };
-    let watchdog = tokio::spawn(systemd_watchdog(token.clone()));
+    let watchdog = tokio::spawn(systemd_watchdog(hub.clone(), token.clone()));
+    let mdns = start_mdns(&shared.config, bound.port(), None);
     notify(&[sd_notify::NotifyState::Ready]);
     shutdown.await;
     notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("shutting down: telling clients, draining connections");
-    hub.broadcast_restarting();
+    // One deadline for everything, so the process exits within DRAIN_TIMEOUT (+ a little).
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    // Each WebSocket session sees the token, sends `restarting` and closes with 1012.
     token.cancel();
+    if let Some(mdns) = mdns {
+        mdns.stop().await;
+    }
     let _ = server.await;
     let _ = sweeper.await;
     let _ = watchdog.await;
     if let Some((shell, task)) = relay {
-        match tokio::time::timeout(DRAIN_TIMEOUT, task).await {
+        match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!("relay stopped with an error: {e}"),
             Ok(Err(e)) => tracing::warn!("relay task failed: {e}"),
@@ -142,7 +151,7 @@ pub async fn run_with_hub(
         );
     }
     shared.tasks.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, shared.tasks.wait())
+    if tokio::time::timeout_at(deadline, shared.tasks.wait())
         .await
         .is_err()
     {
@@ -178,6 +187,27 @@ async fn start_relay(
     Ok((shell, tokio::spawn(relay.run(token))))
 }
 
+/// Advertise on the LAN unless `--no-mdns`; a failure (no multicast here) is logged, not
+/// fatal: the URLs with IP addresses still work. `https_port`: `_https._tcp` too.
+fn start_mdns(
+    config: &Config,
+    http_port: u16,
+    https_port: Option<u16>,
+) -> Option<crate::mdns::Mdns> {
+    if !config.mdns {
+        return None;
+    }
+    let settings = crate::mdns::Settings {
+        name: config.name.clone(),
+        http_port,
+        https_port,
+        interfaces: config.mdns_interfaces.clone(),
+    };
+    crate::mdns::Mdns::start(&settings)
+        .inspect_err(|e| tracing::warn!("not advertising on the LAN: {e}"))
+        .ok()
+}
+
 /// Tell systemd (when it started us with `Type=notify`); a no-op elsewhere.
 fn notify(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(state) {
@@ -185,15 +215,19 @@ fn notify(state: &[sd_notify::NotifyState]) {
     }
 }
 
-/// Pet the systemd watchdog at half its interval while the server runs.
-async fn systemd_watchdog(token: CancellationToken) {
+/// Pet the systemd watchdog at half its interval while the server runs. Each pet first takes
+/// the signaling hub's lock, so a stuck hub (not only a stuck runtime) gets homedrop restarted.
+async fn systemd_watchdog(hub: Arc<Hub>, token: CancellationToken) {
     let Some(every) = sd_notify::watchdog_enabled() else {
         return;
     };
     let mut tick = tokio::time::interval(every / 2);
     loop {
         tokio::select! {
-            _ = tick.tick() => notify(&[sd_notify::NotifyState::Watchdog]),
+            _ = tick.tick() => {
+                let _ = hub.peer_count();
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            }
             _ = token.cancelled() => break,
         }
     }

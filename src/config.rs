@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use serde::Deserialize;
 
+mod file;
+pub use file::config_path;
+
 /// Raw command line / environment, before validation. Options are `Option` so that the
 /// file and the defaults can fill what is not given.
 #[derive(Debug, Parser, Default)]
@@ -28,13 +31,30 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Do not advertise homedrop on the LAN with mDNS
-    #[arg(long, env = "HOMEDROP_NO_MDNS")]
-    pub no_mdns: bool,
+    /// Do not advertise homedrop on the LAN with mDNS (`--no-mdns=false` undoes a file's `no-mdns = true`)
+    #[arg(long, env = "HOMEDROP_NO_MDNS", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_mdns: Option<bool>,
 
-    /// TOML file with the same keys as the long flags (e.g. `http = "0.0.0.0:80"`)
+    /// Name on the LAN, advertised as NAME.local with mDNS: letters, digits and hyphens, at most 63 [default: homedrop]
+    #[arg(long, env = "HOMEDROP_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Advertise with mDNS only on these interfaces (repeatable, or comma separated) [default: every interface except loopback, docker*, veth*, br-*, virbr*]
+    #[arg(
+        long,
+        env = "HOMEDROP_MDNS_INTERFACE",
+        value_name = "IFACE",
+        value_delimiter = ','
+    )]
+    pub mdns_interface: Vec<String>,
+
+    /// TOML file with the same keys as the long flags (e.g. `http = "0.0.0.0:80"`) [default: /etc/homedrop/homedrop.toml when it exists]
     #[arg(long, env = "HOMEDROP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Print the effective configuration (as a config file) and exit
+    #[arg(long)]
+    pub print_config: bool,
 
     /// Log level or filter: error, warn, info, debug, trace, or a tracing filter [default: info]
     #[arg(long, env = "HOMEDROP_LOG", value_name = "LEVEL")]
@@ -61,9 +81,9 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_TURN", value_name = "ADDR")]
     pub turn: Option<String>,
 
-    /// Do not run the STUN/TURN relay
-    #[arg(long, env = "HOMEDROP_NO_TURN")]
-    pub no_turn: bool,
+    /// Do not run the STUN/TURN relay (`--no-turn=false` undoes a file's `no-turn = true`)
+    #[arg(long, env = "HOMEDROP_NO_TURN", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_turn: Option<bool>,
 
     /// Shared secret for TURN credentials, at least 16 characters [default: generated once, kept in <state-dir>/turn-secret]
     #[arg(
@@ -89,6 +109,9 @@ struct FileConfig {
     state_dir: Option<PathBuf>,
     #[serde(alias = "no_mdns")]
     no_mdns: Option<bool>,
+    name: Option<String>,
+    #[serde(alias = "mdns_interface")]
+    mdns_interface: Option<Vec<String>>,
     log: Option<String>,
     #[serde(alias = "trusted_proxy")]
     trusted_proxy: Option<Vec<String>>,
@@ -111,6 +134,10 @@ pub struct Config {
     pub http: SocketAddr,
     pub state_dir: PathBuf,
     pub mdns: bool,
+    /// The LAN name: `<name>.local` (mDNS host and service instance).
+    pub name: String,
+    /// Interfaces mDNS is limited to; empty: every LAN interface.
+    pub mdns_interfaces: Vec<String>,
     pub log: String,
     pub trusted_proxies: Vec<IpAddr>,
     pub room_capacity: u32,
@@ -124,7 +151,13 @@ pub struct Config {
     pub turn_secret: Option<String>,
     /// The IPv4 address put in relayed addresses.
     pub relay_ip: IpAddr,
+    /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when it
+    /// exists).
+    pub config_file: Option<PathBuf>,
 }
+
+/// Read when `--config` is not given, if it exists (the packaged, systemd-managed setup).
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/homedrop/homedrop.toml";
 
 /// Shortest accepted TURN secret (characters).
 pub const MIN_TURN_SECRET: usize = 16;
@@ -134,7 +167,10 @@ pub const TURN_SECRET_FILE: &str = "turn-secret";
 /// A configuration problem, printed as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("invalid value {value:?} for --{flag}: {reason}")]
+    #[error(
+        "invalid value {value:?} for --{flag} (or {}): {reason}",
+        env_name(flag)
+    )]
     Flag {
         flag: &'static str,
         value: String,
@@ -150,6 +186,8 @@ impl Default for Config {
             http: SocketAddr::from(([0, 0, 0, 0], 8080)),
             state_dir: PathBuf::from("homedrop-state"),
             mdns: true,
+            name: "homedrop".into(),
+            mdns_interfaces: Vec::new(),
             log: "info".into(),
             trusted_proxies: Vec::new(),
             room_capacity: 10,
@@ -158,6 +196,7 @@ impl Default for Config {
             turn: Some(SocketAddr::from(([0, 0, 0, 0], 3478))),
             turn_secret: None,
             relay_ip: IpAddr::from([127, 0, 0, 1]),
+            config_file: None,
         }
     }
 }
@@ -176,12 +215,21 @@ impl Config {
 
     /// Merge flags/env over the file over the defaults, validating every value.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
-        let file = match &args.config {
-            Some(path) => load_file(path)?,
+        Self::from_args_with_default(args, Path::new(DEFAULT_CONFIG_FILE))
+    }
+
+    /// [`Config::from_args`] with the file read when `--config` is not given (tests).
+    pub fn from_args_with_default(args: Args, default: &Path) -> Result<Config, ConfigError> {
+        let path = file::config_path(args.config.clone(), default);
+        let file: FileConfig = match &path {
+            Some(path) => file::load(path)?,
             None => FileConfig::default(),
         };
-        let file_name = args.config.as_ref().map(|p| p.display().to_string());
-        let mut c = Config::default();
+        let file_name = path.as_ref().map(|p| p.display().to_string());
+        let mut c = Config {
+            config_file: path,
+            ..Config::default()
+        };
         // File values first (errors name the key and the file), then flags/env over them.
         if let Some(v) = file.http {
             c.http = parse_addr(&v).map_err(|r| file_err(&file_name, "http", &v, r))?;
@@ -189,28 +237,71 @@ impl Config {
         if let Some(v) = args.http {
             c.http = parse_addr(&v).map_err(|reason| flag_err("http", &v, reason))?;
         }
-        c.state_dir = args
-            .state_dir
-            .or(file.state_dir)
-            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from))
-            .unwrap_or(c.state_dir);
-        if c.state_dir.as_os_str().is_empty() {
-            return Err(flag_err("state-dir", "", "must not be empty".into()));
+        // systemd's StateDirectory= (exported as $STATE_DIRECTORY) is a default, below the file.
+        if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|d| !d.is_empty()) {
+            c.state_dir = PathBuf::from(dir);
         }
-        c.mdns = !(args.no_mdns || file.no_mdns.unwrap_or(false));
-        if let Some(v) = args.log.or(file.log) {
+        if let Some(v) = file.state_dir {
+            if v.as_os_str().is_empty() {
+                return Err(file_err(
+                    &file_name,
+                    "state-dir",
+                    "",
+                    "must not be empty".into(),
+                ));
+            }
+            c.state_dir = v;
+        }
+        if let Some(v) = args.state_dir {
+            if v.as_os_str().is_empty() {
+                return Err(flag_err("state-dir", "", "must not be empty".into()));
+            }
+            c.state_dir = v;
+        }
+        c.mdns = !args.no_mdns.or(file.no_mdns).unwrap_or(false);
+        if let Some(v) = file.name {
+            crate::mdns::validate_name(&v).map_err(|r| file_err(&file_name, "name", &v, r))?;
+            c.name = v;
+        }
+        if let Some(v) = args.name {
+            crate::mdns::validate_name(&v).map_err(|reason| flag_err("name", &v, reason))?;
+            c.name = v;
+        }
+        let from_file = args.mdns_interface.is_empty();
+        let interfaces = match from_file {
+            true => file.mdns_interface.unwrap_or_default(),
+            false => args.mdns_interface,
+        };
+        for i in interfaces {
+            let i = i.trim().to_string();
+            crate::mdns::validate_interface(&i).map_err(|r| match from_file {
+                true => file_err(&file_name, "mdns-interface", &i, r),
+                false => flag_err("mdns-interface", &i, r),
+            })?;
+            c.mdns_interfaces.push(i);
+        }
+        if c.mdns_interfaces.len() > 32 {
+            return Err(flag_err(
+                "mdns-interface",
+                "…",
+                "at most 32 interfaces".into(),
+            ));
+        }
+        if let Some(v) = file.log {
+            validate_log(&v).map_err(|r| file_err(&file_name, "log", &v, r))?;
+            c.log = v;
+        }
+        if let Some(v) = args.log {
             validate_log(&v).map_err(|reason| flag_err("log", &v, reason))?;
             c.log = v;
         }
-        let proxies = if args.trusted_proxy.is_empty() {
-            file.trusted_proxy.unwrap_or_default()
-        } else {
-            args.trusted_proxy
-        };
-        for p in proxies {
-            let ip = p.trim().parse::<IpAddr>();
-            c.trusted_proxies
-                .push(ip.map_err(|e| flag_err("trusted-proxy", &p, e.to_string()))?);
+        if let Some(list) = file.trusted_proxy {
+            c.trusted_proxies =
+                parse_ips(&list).map_err(|(p, r)| file_err(&file_name, "trusted-proxy", &p, r))?;
+        }
+        if !args.trusted_proxy.is_empty() {
+            c.trusted_proxies = parse_ips(&args.trusted_proxy)
+                .map_err(|(p, r)| flag_err("trusted-proxy", &p, r))?;
         }
         if let Some(v) = file.room_capacity {
             c.room_capacity = check_range(v as u64, 2, 50)
@@ -236,7 +327,7 @@ impl Config {
         if let Some(v) = args.turn {
             c.turn = Some(parse_addr(&v).map_err(|reason| flag_err("turn", &v, reason))?);
         }
-        if args.no_turn || file.no_turn.unwrap_or(false) {
+        if args.no_turn.or(file.no_turn).unwrap_or(false) {
             c.turn = None;
         }
         if let Some(v) = file.turn_secret {
@@ -259,6 +350,11 @@ impl Config {
     }
 }
 
+/// The environment variable of a flag: `room-capacity` → `HOMEDROP_ROOM_CAPACITY`.
+fn env_name(flag: &str) -> String {
+    format!("HOMEDROP_{}", flag.to_ascii_uppercase().replace('-', "_"))
+}
+
 fn flag_err(flag: &'static str, value: &str, reason: String) -> ConfigError {
     ConfigError::Flag {
         flag,
@@ -274,25 +370,14 @@ fn file_err(file: &Option<String>, key: &str, value: &str, reason: String) -> Co
     }
 }
 
-fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        file: name.clone(),
-        reason: format!("cannot read: {e}"),
-    })?;
-    if text.len() > 64 * 1024 {
-        return Err(ConfigError::File {
-            file: name,
-            reason: "larger than 64 KiB".into(),
-        });
-    }
-    toml::from_str(&text).map_err(|e| ConfigError::File {
-        file: name,
-        reason: e.message().to_string()
-            + &e.span()
-                .map(|s| format!(" (at byte {})", s.start))
-                .unwrap_or_default(),
-    })
+fn parse_ips(list: &[String]) -> Result<Vec<IpAddr>, (String, String)> {
+    list.iter()
+        .map(|p| {
+            p.trim()
+                .parse::<IpAddr>()
+                .map_err(|e| (p.clone(), e.to_string()))
+        })
+        .collect()
 }
 
 fn parse_addr(v: &str) -> Result<SocketAddr, String> {
@@ -419,9 +504,23 @@ mod tests {
         let e = parse(&["--http", "nonsense"]).unwrap_err().to_string();
         assert!(e.contains("--http"), "{e}");
         let e = parse(&["--room-capacity", "1"]).unwrap_err().to_string();
-        assert!(e.contains("--room-capacity"), "{e}");
+        assert!(
+            e.contains("--room-capacity") && e.contains("HOMEDROP_ROOM_CAPACITY"),
+            "{e}"
+        );
         let e = parse(&["--log", "a=b=c=["]).unwrap_err().to_string();
         assert!(e.contains("--log"), "{e}");
+    }
+
+    #[test]
+    fn name_and_mdns_interfaces() {
+        let c = parse(&[]).unwrap();
+        assert_eq!((c.name.as_str(), c.mdns), ("homedrop", true));
+        let c = parse(&["--name", "kitchen", "--mdns-interface", "eth0,wlan0"]).unwrap();
+        assert_eq!(c.name, "kitchen");
+        assert_eq!(c.mdns_interfaces, ["eth0", "wlan0"]);
+        let e = parse(&["--name", "a.b"]).unwrap_err().to_string();
+        assert!(e.contains("--name"), "{e}");
     }
 
     #[test]

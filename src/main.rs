@@ -1,4 +1,4 @@
-//! Thin entry point: parse, validate, bind, run until SIGINT/SIGTERM.
+//! Thin entry point: parse, validate (or `--print-config`), bind, run until SIGINT/SIGTERM.
 
 use std::process::ExitCode;
 
@@ -6,17 +6,26 @@ use clap::Parser;
 use homedrop::config::{Args, Config};
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(Args::parse()) {
+    let args = Args::parse();
+    let print_config = args.print_config;
+    let config = match Config::from_args(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("homedrop: {e}");
             return ExitCode::from(2);
         }
     };
+    if print_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
     let filter = tracing_subscriber::EnvFilter::new(&config.log);
+    // Plain text unless a person is watching: journald stores stderr as is.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

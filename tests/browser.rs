@@ -16,7 +16,7 @@ use crate::support::netns::Lan;
 use crate::support::TempDir;
 
 /// Browser tests share two CPU cores: one at a time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const MIB: u64 = 1024 * 1024;
 

@@ -6,8 +6,14 @@ mod support;
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
+/// Configuration through the real binary: precedence, file errors, the example config.
+mod config;
 /// HTTP: assets, caching, headers, limits.
 mod http;
+/// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
+mod mdns;
+/// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
+mod ops;
 /// Static musl builds (qemu for aarch64), the .deb packages and Cross.toml.
 mod packaging;
 /// Unauthenticated Allocate flood against the real binary: RSS stays flat, clients still served.
@@ -16,5 +22,11 @@ mod relay_flood;
 mod relay_interop;
 /// The relay's stream limits (connections, framing, first-frame timeout) and drain.
 mod relay_shell;
+/// Room settings (capacity, snap on join) and invitations over real WebSocket clients.
+mod room_signaling;
+/// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
+mod rooms;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
+mod systemd;

@@ -286,12 +286,12 @@ fn check_unpacked(deb: &Path, machine: &str) {
         assert_eq!(a, std::fs::read(repo().join(ours)).unwrap(), "{inside}");
     }
     assert_static(&root.0.join("usr/bin/homedrop"), machine);
-    // The unit starts exactly the packaged binary with the packaged config.
+    // The unit starts exactly the packaged binary, which reads the packaged config by default.
     let unit = std::fs::read_to_string(root.0.join("usr/lib/systemd/system/homedrop.service"));
     let unit = unit.unwrap();
-    assert!(unit.contains("ExecStart=/usr/bin/homedrop "), "{unit}");
     assert!(
-        unit.contains("--config /etc/homedrop/homedrop.toml"),
+        unit.lines()
+            .any(|l| l.starts_with("ExecStart=/usr/bin/homedrop")),
         "{unit}"
     );
     assert!(unit.contains("WantedBy=multi-user.target"), "{unit}");
@@ -320,7 +320,11 @@ fn debs_hold_the_binary_the_unit_and_the_config_and_enable_and_start_it() {
             "an upgrade restarts it: {upgrade}"
         );
     }
-    // The packaged example config is one homedrop accepts.
+    // The binary reads the packaged config with no flag, and accepts it.
+    assert_eq!(
+        homedrop::config::DEFAULT_CONFIG_FILE,
+        "/etc/homedrop/homedrop.toml"
+    );
     let args = homedrop::config::Args {
         config: Some(repo().join("systemd/homedrop.toml")),
         ..Default::default()

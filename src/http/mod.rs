@@ -44,6 +44,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         let _ = stream.set_nodelay(true);
         let shared2 = shared.clone();
+        let shutdown = shared.shutdown.clone();
         shared.tasks.spawn(async move {
             let svc = service_fn(move |req| {
                 let shared = shared2.clone();
@@ -55,7 +56,16 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 .max_buf_size(64 * 1024)
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
-            if let Err(e) = conn.await {
+            tokio::pin!(conn);
+            // On shutdown, idle keep-alive connections close now, busy ones after their response.
+            let done = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = done {
                 tracing::debug!("connection from {peer} ended: {e}");
             }
             drop(permit);

@@ -1,4 +1,4 @@
-//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats` and the `/ws` upgrade.
+//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics` and the `/ws` upgrade.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -61,7 +61,12 @@ fn route(
         "/stats" => Ok(text(
             StatusCode::OK,
             "application/json",
-            shared.stats_json(),
+            shared.snapshot().to_json(),
+        )),
+        "/metrics" => Ok(text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            shared.snapshot().to_prometheus(),
         )),
         _ => asset(&req, &path),
     }

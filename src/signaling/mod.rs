@@ -20,13 +20,16 @@ use std::time::{Duration, Instant};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
-use protocol::{IceServer, ServerMsg};
+use protocol::IceServer;
 use registry::{Outbox, PeerId, Registry, RegistrySettings};
 
 /// Outgoing queue depth per connection; a client that lets it fill up is dropped.
 pub const OUT_QUEUE: usize = 256;
 /// Room and pairing join attempts allowed per source address (per minute, also the burst).
 pub const JOINS_PER_MINUTE: u32 = 10;
+/// A pair of peers counts as negotiating a connection while signals flowed between them
+/// within this window (`negotiating` in `/stats`).
+pub const NEGOTIATION_WINDOW: Duration = Duration::from_secs(30);
 
 /// Settings for the hub, taken from the configuration.
 #[derive(Debug, Clone)]
@@ -66,6 +69,8 @@ pub struct Counters {
 /// Shared signaling state.
 pub struct Hub {
     state: Mutex<State>,
+    /// Last signal between each unordered pair of peers (see [`NEGOTIATION_WINDOW`]).
+    negotiations: Mutex<HashMap<(PeerId, PeerId), Instant>>,
     joins: DefaultKeyedRateLimiter<IpAddr>,
     pub settings: HubSettings,
     pub counters: Counters,
@@ -79,6 +84,7 @@ impl Hub {
                 registry: Registry::new(settings.registry.clone()),
                 queues: HashMap::new(),
             }),
+            negotiations: Mutex::new(HashMap::new()),
             joins: RateLimiter::keyed(Quota::per_minute(per_min)),
             settings,
             counters: Counters::default(),
@@ -113,6 +119,31 @@ impl Hub {
         st.queues.remove(id);
         let out = st.registry.disconnect(id, Instant::now());
         deliver(&mut st, out);
+        drop(st);
+        self.negotiations_lock()
+            .retain(|(a, b), _| a != id && b != id);
+    }
+
+    fn negotiations_lock(&self) -> std::sync::MutexGuard<'_, HashMap<(PeerId, PeerId), Instant>> {
+        self.negotiations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A signal went from `a` to `b` (counted in [`Counters::signals_relayed`] too).
+    pub fn note_signal(&self, a: &str, b: &str) {
+        self.counters
+            .signals_relayed
+            .fetch_add(1, Ordering::Relaxed);
+        let key = if a < b { (a, b) } else { (b, a) };
+        let key = (key.0.to_string(), key.1.to_string());
+        self.negotiations_lock().insert(key, Instant::now());
+    }
+
+    /// Pairs of peers that exchanged a signal within [`NEGOTIATION_WINDOW`].
+    pub fn negotiating(&self) -> usize {
+        let m = self.negotiations_lock();
+        m.values()
+            .filter(|t| t.elapsed() < NEGOTIATION_WINDOW)
+            .count()
     }
 
     /// May this address try another room code or pairing key now?
@@ -123,6 +154,8 @@ impl Hub {
     /// Periodic housekeeping: expire idle rooms, old keys and limiter entries.
     pub fn sweep(&self) {
         self.lock().registry.sweep(Instant::now());
+        self.negotiations_lock()
+            .retain(|_, t| t.elapsed() < NEGOTIATION_WINDOW);
         self.joins.retain_recent();
     }
 
@@ -138,15 +171,6 @@ impl Hub {
     /// must work with no internet at all, so no external STUN server is ever named.
     pub fn ice_servers(&self) -> Vec<IceServer> {
         Vec::new()
-    }
-
-    /// Tell every connection the server is going away.
-    pub fn broadcast_restarting(&self) {
-        let st = self.lock();
-        let msg = ServerMsg::Restarting.to_json();
-        for q in st.queues.values() {
-            let _ = q.try_send(msg.clone());
-        }
     }
 }
 

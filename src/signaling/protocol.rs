@@ -52,6 +52,9 @@ pub enum ClientMsg {
     RoomCreate {
         #[serde(default)]
         capacity: Option<u32>,
+        /// Ask every new member for a camera snap right after it joins (a room setting).
+        #[serde(default)]
+        snap_on_join: bool,
     },
     /// Join a room by its code.
     RoomJoin { code: String },
@@ -65,6 +68,14 @@ pub enum ClientMsg {
     PairForget { secret: String },
     /// Opaque WebRTC signal (SDP or ICE candidate) for one peer we share a group with.
     Signal { to: String, data: serde_json::Value },
+    /// Invite a device of the home group into a room you are in.
+    RoomInvite { to: String, code: String },
+    /// Answer an invitation received in `roomInvited`.
+    RoomInviteReply {
+        to: String,
+        code: String,
+        accept: bool,
+    },
 }
 
 /// How two peers know each other; a peer may be linked several ways at once.
@@ -139,6 +150,9 @@ pub enum ServerMsg {
         code: String,
         capacity: u32,
         members: u32,
+        /// Room setting: new members are asked for a camera snap.
+        #[serde(default)]
+        snap_on_join: bool,
     },
     /// You left this room.
     RoomLeft { code: String },
@@ -150,6 +164,19 @@ pub enum ServerMsg {
     Signal {
         from: String,
         data: serde_json::Value,
+    },
+    /// Another device of the home group invites you into a room.
+    RoomInvited {
+        from: String,
+        from_name: String,
+        code: String,
+    },
+    /// The invited device answered your `roomInvite`.
+    RoomInviteAnswer {
+        from: String,
+        from_name: String,
+        code: String,
+        accept: bool,
     },
     /// The server is shutting down or restarting; reconnect later.
     Restarting,

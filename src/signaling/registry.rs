@@ -5,7 +5,7 @@
 //! a thin shell. Peer lists are recomputed only for peers a change can affect, and sent only
 //! when they differ from what the peer last saw.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
@@ -47,6 +47,8 @@ struct Room {
     members: BTreeSet<PeerId>,
     capacity: u32,
     emptied_at: Option<Instant>,
+    /// Room setting carried to every member in `roomJoined`.
+    snap_on_join: bool,
 }
 
 impl Room {
@@ -79,6 +81,8 @@ pub struct Registry {
     by_pair: HashMap<PairHash, BTreeSet<PeerId>>,
     rooms: HashMap<String, Room>,
     pair_keys: HashMap<String, PairKey>,
+    /// Pending room invitations, by invited peer: inviter → room code (see `invites.rs`).
+    invites: HashMap<PeerId, BTreeMap<PeerId, String>>,
 }
 
 /// A refusal, turned into an `error` message by the caller.
@@ -93,6 +97,7 @@ impl Registry {
             by_pair: HashMap::new(),
             rooms: HashMap::new(),
             pair_keys: HashMap::new(),
+            invites: HashMap::new(),
         }
     }
 
@@ -175,11 +180,22 @@ impl Registry {
             }
         }
         self.pair_keys.retain(|_, k| k.owner != id);
+        self.invites.remove(id);
         self.refresh(before)
     }
 
     /// Create a room with a fresh code and put its creator in it.
     pub fn create_room(&mut self, id: &str, capacity: Option<u32>) -> Result<Outbox, Refusal> {
+        self.create_room_with(id, capacity, false)
+    }
+
+    /// [`Registry::create_room`] with the room's "snap on join" setting.
+    pub fn create_room_with(
+        &mut self,
+        id: &str,
+        capacity: Option<u32>,
+        snap_on_join: bool,
+    ) -> Result<Outbox, Refusal> {
         let capacity = capacity.unwrap_or(self.settings.default_capacity);
         if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
             return Err((ErrorCode::BadRequest, "Room capacity must be from 2 to 50."));
@@ -202,6 +218,7 @@ impl Registry {
                 members: BTreeSet::new(),
                 capacity,
                 emptied_at: None,
+                snap_on_join,
             },
         );
         self.join_room(id, &code, Instant::now())
@@ -441,6 +458,7 @@ fn room_joined(code: &str, room: &Room) -> ServerMsg {
         code: code.to_string(),
         capacity: room.capacity,
         members: room.members.len() as u32,
+        snap_on_join: room.snap_on_join,
     }
 }
 
@@ -476,6 +494,9 @@ pub fn random_hex(n: usize) -> String {
 fn hash_secret(secret: &str) -> PairHash {
     Sha256::digest(secret.as_bytes()).into()
 }
+
+#[path = "invites.rs"]
+mod invites;
 
 #[cfg(test)]
 #[path = "registry_tests.rs"]

@@ -53,6 +53,7 @@ fn rooms_create_join_full_and_expire() {
             code,
             capacity: 3,
             members: 1,
+            snap_on_join: false,
         } => code.clone(),
         m => panic!("{m:?}"),
     };
@@ -148,4 +149,61 @@ fn lists_are_sent_only_when_changed() {
     assert!(peers_of(&out, "a").is_some());
     let out = r.disconnect("b", Instant::now());
     assert_eq!(peers_of(&out, "a").unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn invitations_only_inside_the_home_group_and_answered_once() {
+    let mut r = reg();
+    let t0 = Instant::now();
+    add(&mut r, "a", NetGroup::Home);
+    add(&mut r, "b", NetGroup::Home);
+    add(&mut r, "x", public("8.8.8.8"));
+    let out = r.create_room_with("a", Some(2), true).unwrap();
+    let code = match &out[0].1 {
+        ServerMsg::RoomJoined {
+            code,
+            snap_on_join: true,
+            ..
+        } => code.clone(),
+        m => panic!("{m:?}"),
+    };
+    assert_eq!(
+        r.room_invite("a", "x", &code).unwrap_err().0,
+        ErrorCode::NotAllowed
+    );
+    assert_eq!(
+        r.room_invite("b", "a", &code).unwrap_err().0,
+        ErrorCode::NotAllowed,
+        "not a member"
+    );
+    let out = r.room_invite("a", "b", &code).unwrap();
+    assert!(
+        matches!(&out[0], (to, ServerMsg::RoomInvited { from, .. }) if to == "b" && from == "a")
+    );
+    assert_eq!(
+        r.room_invite_reply("b", "a", "QQQQQQ", true, t0)
+            .unwrap_err()
+            .0,
+        ErrorCode::NotAllowed,
+        "wrong room"
+    );
+    let out = r.room_invite_reply("b", "a", &code, true, t0).unwrap();
+    assert!(out
+        .iter()
+        .any(|(to, m)| to == "b" && matches!(m, ServerMsg::RoomJoined { .. })));
+    assert!(out
+        .iter()
+        .any(|(to, m)| to == "a" && matches!(m, ServerMsg::RoomInviteAnswer { accept: true, .. })));
+    assert_eq!(
+        r.room_invite_reply("b", "a", &code, true, t0)
+            .unwrap_err()
+            .0,
+        ErrorCode::NotAllowed,
+        "answered once"
+    );
+    assert_eq!(
+        r.room_invite("a", "b", &code).unwrap_err().0,
+        ErrorCode::BadRequest,
+        "already a member"
+    );
 }

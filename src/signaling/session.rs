@@ -32,6 +32,8 @@ pub const MAX_ERRORS: u32 = 20;
 /// Sustained messages per second per connection, and the burst above it.
 pub const MSGS_PER_SEC: u32 = 50;
 pub const MSG_BURST: u32 = 200;
+/// Room invitations one connection may send per minute (also the burst).
+pub const INVITES_PER_MINUTE: u32 = 10;
 
 /// Read buffer per WebSocket. tungstenite zero-fills its whole read buffer before every
 /// read, so its 128 KiB default made each idle connection cost 128 KiB of RSS (1,000
@@ -62,7 +64,65 @@ struct Session {
     hello: bool,
     errors: u32,
     limiter: DefaultDirectRateLimiter,
+    invites: DefaultDirectRateLimiter,
+    story: Story,
 }
+
+/// What the "session ended" log line tells about one connection: counts and times only,
+/// never names, texts, file names, room codes or addresses.
+#[derive(Debug)]
+struct Story {
+    joined_at: std::time::SystemTime,
+    started: Instant,
+    signals_sent: u64,
+    signals_received: u64,
+    rooms_joined: u32,
+    pairings: u32,
+    turn_offered: bool,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    ClientClosed,
+    ConnectionLost,
+    NoPong,
+    TooManyErrors,
+    TooSlow,
+    Restarting,
+}
+
+impl Ending {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ending::ClientClosed => "client closed",
+            Ending::ConnectionLost => "connection lost",
+            Ending::NoPong => "no pong",
+            Ending::TooManyErrors => "too many errors",
+            Ending::TooSlow => "too slow",
+            Ending::Restarting => "server restarting",
+        }
+    }
+
+    /// The close frame the server sends, if it is the one closing.
+    fn close_frame(self) -> Option<(CloseCode, &'static str)> {
+        match self {
+            Ending::TooManyErrors => Some((CloseCode::Protocol, "too many errors")),
+            Ending::TooSlow => Some((CloseCode::Policy, "too slow")),
+            Ending::Restarting => Some((CloseCode::Restart, "homedrop is restarting")),
+            Ending::ClientClosed | Ending::ConnectionLost | Ending::NoPong => None,
+        }
+    }
+}
+
+/// Server messages carrying a signal start with this (serde writes the tag first); the
+/// session counts them without parsing.
+const SIGNAL_PREFIX: &str = r#"{"type":"signal","#;
+
+type WsStream =
+    hyper_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+type Sink = futures_util::stream::SplitSink<WsStream, Message>;
+type Stream = futures_util::stream::SplitStream<WsStream>;
 
 /// Serve one upgraded WebSocket until it closes, dies or the server shuts down.
 pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: CancellationToken) {
@@ -87,6 +147,18 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         hello: false,
         errors: 0,
         limiter: RateLimiter::direct(quota),
+        invites: RateLimiter::direct(Quota::per_minute(
+            NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+        )),
+        story: Story {
+            joined_at: std::time::SystemTime::now(),
+            started: Instant::now(),
+            signals_sent: 0,
+            signals_received: 0,
+            rooms_joined: 0,
+            pairings: 0,
+            turn_offered: false,
+        },
     };
     let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
@@ -94,47 +166,22 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         ice_servers: hub.ice_servers(),
         max_message_bytes: MAX_MESSAGE_BYTES,
     };
+    if let ServerMsg::Welcome { ice_servers, .. } = &welcome {
+        s.story.turn_offered = !ice_servers.is_empty();
+    }
     s.send(welcome);
     tracing::debug!(peer = short(&id), "connected");
-    let mut ping = tokio::time::interval(hub.settings.ping_every);
-    let mut last_seen = Instant::now();
-    let close = loop {
-        tokio::select! {
-            frame = stream.next() => {
-                last_seen = Instant::now();
-                match frame {
-                    Some(Ok(Message::Text(t))) => s.on_text(t.as_str()),
-                    Some(Ok(Message::Binary(_))) => s.refuse(ErrorCode::BadRequest, "Binary frames are not accepted: file bytes never go through homedrop.", None),
-                    Some(Ok(Message::Close(_))) | None => break None,
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => { tracing::debug!(peer = short(&id), "websocket error: {e}"); break None; }
-                }
-                if s.errors >= MAX_ERRORS {
-                    break Some((CloseCode::Protocol, "too many errors"));
-                }
-            }
-            out = rx.recv() => match out {
-                Some(text) => if sink.send(Message::text(text)).await.is_err() { break None },
-                None => break Some((CloseCode::Policy, "too slow")),
-            },
-            _ = ping.tick() => {
-                if last_seen.elapsed() > hub.settings.dead_after {
-                    tracing::debug!(peer = short(&id), "no pong, dropping");
-                    break None;
-                }
-                if sink.send(Message::Ping(Default::default())).await.is_err() { break None }
-            }
-            _ = shutdown.cancelled() => {
-                let _ = sink.send(Message::text(ServerMsg::Restarting.to_json())).await;
-                break Some((CloseCode::Restart, "homedrop is restarting"));
-            }
-        }
-    };
+    let ending = s.run(&mut sink, &mut stream, &mut rx, &shutdown).await;
     hub.disconnect(&id);
-    if let Some((code, reason)) = close {
+    if let Some((code, reason)) = ending.close_frame() {
         // Flush what is queued (e.g. the last error) before the close frame.
         while let Ok(text) = rx.try_recv() {
             let _ = sink.send(Message::text(text)).await;
+        }
+        if ending == Ending::Restarting {
+            let _ = sink
+                .send(Message::text(ServerMsg::Restarting.to_json()))
+                .await;
         }
         let frame = CloseFrame {
             code,
@@ -143,10 +190,92 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
-    tracing::debug!(peer = short(&id), "disconnected");
+    s.story.log(&id, origin, ending);
+}
+
+impl Story {
+    /// The one structured line per session, at disconnect.
+    fn log(&self, id: &str, origin: Origin, ending: Ending) {
+        let joined_at = self
+            .joined_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let group = match origin.group {
+            NetGroup::Home => "home",
+            NetGroup::Public(_) => "public",
+        };
+        tracing::info!(
+            peer = short(id),
+            joined_at,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            group,
+            rooms_joined = self.rooms_joined,
+            pairings = self.pairings,
+            signals_sent = self.signals_sent,
+            signals_received = self.signals_received,
+            turn_offered = self.turn_offered,
+            end = ending.as_str(),
+            "session ended"
+        );
+    }
 }
 
 impl Session {
+    /// The connection's loop: client frames, queued messages, pings, shutdown.
+    async fn run(
+        &mut self,
+        sink: &mut Sink,
+        stream: &mut Stream,
+        rx: &mut mpsc::Receiver<String>,
+        shutdown: &CancellationToken,
+    ) -> Ending {
+        let settings = self.hub.settings.clone();
+        let mut ping = tokio::time::interval(settings.ping_every);
+        let mut last_seen = Instant::now();
+        loop {
+            tokio::select! {
+                frame = stream.next() => {
+                    last_seen = Instant::now();
+                    match frame {
+                        Some(Ok(Message::Text(t))) => self.on_text(t.as_str()),
+                        Some(Ok(Message::Binary(_))) => self.refuse(ErrorCode::BadRequest, "Binary frames are not accepted: file bytes never go through homedrop.", None),
+                        Some(Ok(Message::Close(_))) | None => return Ending::ClientClosed,
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            tracing::debug!(peer = short(&self.id), "websocket error: {e}");
+                            return Ending::ConnectionLost;
+                        }
+                    }
+                    if self.errors >= MAX_ERRORS {
+                        return Ending::TooManyErrors;
+                    }
+                }
+                out = rx.recv() => match out {
+                    Some(text) => {
+                        if text.starts_with(SIGNAL_PREFIX) {
+                            self.story.signals_received += 1;
+                        }
+                        if sink.send(Message::text(text)).await.is_err() {
+                            return Ending::ConnectionLost;
+                        }
+                    }
+                    None => return Ending::TooSlow,
+                },
+                _ = ping.tick() => {
+                    if last_seen.elapsed() > settings.dead_after {
+                        tracing::debug!(peer = short(&self.id), "no pong, dropping");
+                        return Ending::NoPong;
+                    }
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        return Ending::ConnectionLost;
+                    }
+                }
+                _ = shutdown.cancelled() => return Ending::Restarting,
+            }
+        }
+    }
+
     fn send(&self, msg: ServerMsg) {
         let _ = self.tx.try_send(msg.to_json());
     }
@@ -227,6 +356,7 @@ impl Session {
                     return Err((ErrorCode::BadRequest, "Invalid pairing list."));
                 }
                 self.hello = true;
+                self.story.pairings = pairs.len() as u32;
                 self.hub.with(|r| ((), r.hello(&id, name, kind, &pairs)));
                 Ok(())
             }
@@ -236,12 +366,37 @@ impl Session {
                 self.hub.with(|r| ((), r.rename(&id, name)));
                 Ok(())
             }
-            ClientMsg::RoomCreate { capacity } => {
-                self.hub.with(|r| split(r.create_room(&id, capacity)))
+            ClientMsg::RoomCreate {
+                capacity,
+                snap_on_join,
+            } => {
+                self.hub
+                    .with(|r| split(r.create_room_with(&id, capacity, snap_on_join)))?;
+                self.story.rooms_joined += 1;
+                Ok(())
+            }
+            ClientMsg::RoomInvite { to, code } => {
+                if self.invites.check().is_err() {
+                    return Err((
+                        ErrorCode::RateLimited,
+                        "Too many invitations; wait a minute.",
+                    ));
+                }
+                self.hub.with(|r| split(r.room_invite(&id, &to, &code)))
+            }
+            ClientMsg::RoomInviteReply { to, code, accept } => {
+                self.hub
+                    .with(|r| split(r.room_invite_reply(&id, &to, &code, accept, now)))?;
+                if accept {
+                    self.story.rooms_joined += 1;
+                }
+                Ok(())
             }
             ClientMsg::RoomJoin { code } => {
                 self.check_join()?;
-                self.hub.with(|r| split(r.join_room(&id, &code, now)))
+                self.hub.with(|r| split(r.join_room(&id, &code, now)))?;
+                self.story.rooms_joined += 1;
+                Ok(())
             }
             ClientMsg::RoomLeave { code } => {
                 self.hub.with(|r| ((), r.leave_room(&id, &code, now)));
@@ -253,7 +408,9 @@ impl Session {
             }
             ClientMsg::PairJoin { key } => {
                 self.check_join()?;
-                self.hub.with(|r| split(r.pair_join(&id, &key, now)))
+                self.hub.with(|r| split(r.pair_join(&id, &key, now)))?;
+                self.story.pairings += 1;
+                Ok(())
             }
             ClientMsg::PairForget { secret } => {
                 self.hub.with(|r| ((), r.pair_forget(&id, &secret)));
@@ -288,9 +445,11 @@ impl Session {
                     Vec::new(),
                 );
             }
-            hub.counters.signals_relayed.fetch_add(1, Ordering::Relaxed);
+            hub.note_signal(&from, &to);
             (Ok(()), vec![(to, ServerMsg::Signal { from, data })])
-        })
+        })?;
+        self.story.signals_sent += 1;
+        Ok(())
     }
 }
 
@@ -318,4 +477,19 @@ fn clean_name(name: &str) -> Result<String, Refusal> {
 
 fn is_secret(s: &str) -> bool {
     s.len() == PAIR_SECRET_HEX && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_prefix_matches_the_serialized_signal() {
+        let m = ServerMsg::Signal {
+            from: "a".into(),
+            data: serde_json::json!({"sdp": "x"}),
+        };
+        assert!(m.to_json().starts_with(SIGNAL_PREFIX), "{}", m.to_json());
+        assert!(!ServerMsg::Restarting.to_json().starts_with(SIGNAL_PREFIX));
+    }
 }

@@ -285,6 +285,29 @@ impl Browser {
         }
     }
 
+    /// Console messages and uncaught exceptions of the page so far (for failure reports).
+    pub fn console(&self) -> Vec<String> {
+        let ev = self.events.lock().unwrap();
+        ev.iter()
+            .filter_map(|e| match e["method"].as_str()? {
+                "Runtime.consoleAPICalled" => Some(format!(
+                    "{}: {}",
+                    e["params"]["type"].as_str().unwrap_or(""),
+                    e["params"]["args"]
+                        .as_array()?
+                        .iter()
+                        .map(|a| a["value"].to_string() + a["description"].as_str().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )),
+                "Runtime.exceptionThrown" => {
+                    Some(format!("exception: {}", e["params"]["exceptionDetails"]))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Sum of RSS of this browser and all its descendants, in bytes.
     pub fn tree_rss(&self) -> u64 {
         tree_rss(self.pid())

@@ -18,6 +18,10 @@ import { Rooms, parseRoomCode } from './ui/rooms.js';
 import { Pairing } from './ui/pairing.js';
 import { initShare } from './ui/qr.js';
 import { initServerErrors } from './ui/errors.js';
+import { Chat } from './chat.js';
+import { RoomChat } from './ui/room-chat.js';
+import { RoomInvites } from './ui/room-invite.js';
+import { initAvatar } from './ui/room-profile.js';
 
 const bus = new Bus();
 let name = loadName();
@@ -34,12 +38,22 @@ const transfers = new TransferManager(bus, peers, (id) => devices.get(id));
 initNotices(bus);
 initServerErrors(bus);
 initStatus(bus);
-initName(bus, () => name, (newName) => {
+function rename(newName) {
   name = newName;
   saveName(name);
   signaling.send({ type: 'rename', name });
   bus.emit('name', name);
+}
+initName(bus, () => name, rename);
+// Before the request dialogs: room media announced on the chat channel is accepted first.
+let avatar = () => null;
+const chat = new Chat(bus, peers, transfers, {
+  selfName: () => name,
+  avatar: () => avatar(),
+  peerInfo: (id) => devices.get(id),
+  rooms: () => rooms.codes(),
 });
+avatar = initAvatar(bus, () => chat.broadcastProfile());
 initCompose(bus, () => devices.targets(), {
   files: (id, files) => transfers.sendFiles(id, files),
   text: (id, text) => transfers.sendText(id, text),
@@ -52,6 +66,12 @@ new RequestDialogs(bus, {
   peerInfo: (id) => devices.get(id),
 });
 const rooms = new Rooms(bus, signaling);
+const roomChat = new RoomChat(bus, chat, {
+  rename,
+  createRoom: (capacity) => rooms.create(capacity),
+  joinRoom: (code) => rooms.join(code),
+});
+new RoomInvites(bus, signaling, () => roomChat.current);
 const pairing = new Pairing(bus, signaling, () => signaling.restart(true));
 initShare();
 
@@ -75,6 +95,7 @@ window.homedrop = Object.freeze({
       peers: devices.peers,
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
+      chat: chat.snapshot(),
     }),
 });
 

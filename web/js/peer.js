@@ -151,6 +151,8 @@ export class PeerManager {
     this.selfId = null;
     this.iceServers = [];
     this.onMessage = () => {};
+    /** Called with every new PeerLink, before negotiation (room chat adds its channel). */
+    this.onLink = () => {};
     bus.on('welcome', ({ id, iceServers }) => {
       this.closeAll();
       this.selfId = id;
@@ -174,6 +176,7 @@ export class PeerManager {
         onClose: (l) => this.forget(l),
       });
       this.links.set(peerId, link);
+      this.onLink(link);
     }
     return link;
   }

@@ -15,6 +15,7 @@ export class RequestDialogs {
   }
 
   show(t) {
+    if (t.state !== 'waiting') return; // already answered (room media is accepted at once)
     const peer = this.actions.peerInfo(t.peerId);
     const total = t.files.reduce((n, f) => n + f.size, 0);
     const what = t.files.length === 1 ? 'a file' : `${t.files.length} files`;

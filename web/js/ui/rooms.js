@@ -1,8 +1,21 @@
 // Rooms: create, join by code or link (also #room=CODE), list with link, QR and leave.
+// The codes joined are kept in sessionStorage so a reload rejoins them (the conversation's
+// history is per room). Emits `room:joined` ({code, capacity, members, snapOnJoin, fresh})
+// and `room:left` (code) for the conversation view.
 
 import { h, $, qrImage, canCopy } from './dom.js';
 
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
+const SAVED_KEY = 'homedropRooms';
+
+function savedCodes() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(SAVED_KEY) ?? '[]');
+    return Array.isArray(v) ? v.filter((c) => typeof c === 'string' && CODE_RE.test(c)).slice(0, 8) : [];
+  } catch {
+    return [];
+  }
+}
 
 /** Accepts "abc def", "ABCDEF" or a full link with #room=ABCDEF. */
 export function parseRoomCode(raw) {
@@ -23,7 +36,7 @@ export class Rooms {
     this.rooms = new Map(); // code -> {code, capacity, members}
     this.list = $('[data-room-list]');
     this.pendingJoin = null;
-    this.rejoining = new Set();
+    this.rejoining = new Set(savedCodes());
     bus.on('server:roomJoined', (m) => this.joined(m));
     bus.on('server:roomLeft', (m) => this.left(m.code));
     bus.on('welcome', () => this.rejoin());
@@ -33,10 +46,8 @@ export class Rooms {
   wireForms() {
     $('.room-create-form').addEventListener('submit', (e) => {
       e.preventDefault();
-      const cap = Number($('[data-room-capacity]').value);
-      const msg = { type: 'roomCreate' };
-      if (Number.isInteger(cap) && cap >= 2 && cap <= 50) msg.capacity = cap;
-      this.send(msg);
+      const raw = $('[data-room-capacity]').value;
+      this.create(raw === '' ? undefined : Number(raw), $('[data-room-snap-on-join]').checked);
     });
     const input = $('[data-room-code-input]');
     input.addEventListener('input', () => {
@@ -59,6 +70,13 @@ export class Rooms {
     if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: 'Not connected to homedrop right now; try again in a moment.' });
   }
 
+  /** Creates a room (capacity 2 to 50, else the server's default). */
+  create(capacity, snapOnJoin = false) {
+    const msg = { type: 'roomCreate', snapOnJoin };
+    if (Number.isInteger(capacity) && capacity >= 2 && capacity <= 50) msg.capacity = capacity;
+    this.send(msg);
+  }
+
   join(code) {
     if (this.rooms.has(code)) return;
     this.send({ type: 'roomJoin', code });
@@ -71,26 +89,45 @@ export class Rooms {
   }
 
   rejoin() {
-    const codes = [...this.rooms.keys()];
+    const codes = [...this.rooms.keys(), ...this.rejoining];
+    this.rejoining = new Set(codes);
     if (this.pendingJoin) codes.push(this.pendingJoin);
     this.pendingJoin = null;
-    this.rejoining = new Set(this.rooms.keys());
     this.rooms.clear();
     this.list.replaceChildren();
     for (const code of new Set(codes)) this.sig.send({ type: 'roomJoin', code });
+    // A room that no longer exists is forgotten instead of retried forever.
+    clearTimeout(this.forgetTimer);
+    this.forgetTimer = setTimeout(() => {
+      this.rejoining.clear();
+      this.save();
+    }, 10000);
   }
 
-  joined({ code, capacity, members }) {
-    if (typeof code !== 'string') return;
+  joined({ code, capacity, members, snapOnJoin }) {
+    if (typeof code !== 'string' || !CODE_RE.test(code)) return;
     const isNew = !this.rooms.has(code) && !this.rejoining.delete(code);
     this.rooms.set(code, { code, capacity, members });
+    this.save();
     this.render();
     if (isNew) this.bus.emit('notice', { kind: 'info', text: `You are in room ${code}.` });
+    this.bus.emit('room:joined', { code, capacity, members, snapOnJoin: snapOnJoin === true, fresh: isNew });
   }
 
   left(code) {
     this.rooms.delete(code);
+    this.save();
     this.render();
+    this.bus.emit('room:left', code);
+  }
+
+  save() {
+    try {
+      const codes = new Set([...this.rooms.keys(), ...this.rejoining]);
+      sessionStorage.setItem(SAVED_KEY, JSON.stringify([...codes]));
+    } catch {
+      /* storage blocked */
+    }
   }
 
   render() {

@@ -1,0 +1,136 @@
+//! One snapshot of the server's counters, rendered as `/stats` (JSON) and `/metrics`
+//! (Prometheus text format 0.0.4).
+//!
+//! Both endpoints render the same [`Snapshot`], declared once in the [`snapshot!`] list below:
+//! a new number is one line there (name, kind, help) plus filling it in
+//! `app::Shared::snapshot`, and it appears in both. The text format is small enough to write
+//! here; a metrics registry crate would add a second set of atomics next to the hub's.
+
+use std::fmt::Write;
+
+/// How Prometheus should treat a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Goes up and down (current peers, rooms).
+    Gauge,
+    /// Only goes up while the process runs (connections since start).
+    Counter,
+}
+
+/// Declares [`Snapshot`]: a `u64` field per line, with its kind and help text.
+macro_rules! snapshot {
+    ($( $(#[doc = $help:literal])+ $field:ident: $kind:ident, )*) => {
+        /// What `/stats` and `/metrics` show; JSON keys are the field names in camelCase.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct Snapshot {
+            /// The homedrop version (`homedrop_build_info{version=...}` in `/metrics`).
+            pub version: &'static str,
+            $( $(#[doc = $help])+ pub $field: u64, )*
+        }
+
+        impl Snapshot {
+            /// Every number with its metric name, kind and help text, in declaration order.
+            pub fn metrics(&self) -> Vec<(&'static str, Kind, &'static str, u64)> {
+                vec![$(
+                    (stringify!($field), Kind::$kind, concat!($($help),+), self.$field),
+                )*]
+            }
+        }
+    };
+}
+
+snapshot! {
+    /// Seconds since homedrop started.
+    uptime_seconds: Gauge,
+    /// Open signaling WebSocket connections (peers).
+    peers: Gauge,
+    /// Rooms that exist (including empty ones waiting to expire).
+    rooms: Gauge,
+    /// Pairs of peers that exchanged a WebRTC signal (SDP or ICE) in the last 30 seconds:
+    /// connections being negotiated, i.e. transfers about to start (one connection per pair
+    /// of devices, negotiated once and reused).
+    negotiating: Gauge,
+    /// Signaling WebSocket connections accepted since start.
+    connections_total: Counter,
+    /// Signals (SDP/ICE) forwarded between peers since start.
+    signals_relayed: Counter,
+    /// Error messages sent to clients since start (bad input, limits).
+    errors_sent: Counter,
+}
+
+impl Snapshot {
+    /// `/stats` body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// `/metrics` body: Prometheus text format; counters get the `_total` suffix.
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP homedrop_build_info homedrop version.\n# TYPE homedrop_build_info gauge\n\
+             homedrop_build_info{{version=\"{}\"}} 1",
+            self.version.escape_default()
+        );
+        for (field, kind, help, value) in self.metrics() {
+            let (name, ty) = match kind {
+                Kind::Gauge => (format!("homedrop_{field}"), "gauge"),
+                Kind::Counter if field.ends_with("_total") => {
+                    (format!("homedrop_{field}"), "counter")
+                }
+                Kind::Counter => (format!("homedrop_{field}_total"), "counter"),
+            };
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {ty}\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_formats_carry_every_field() {
+        let s = Snapshot {
+            version: "1.2.3",
+            peers: 2,
+            rooms: 1,
+            connections_total: 7,
+            signals_relayed: 5,
+            ..Snapshot::default()
+        };
+        let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(json["version"], "1.2.3");
+        assert_eq!(json["peers"], 2);
+        assert_eq!(json["connectionsTotal"], 7);
+        assert_eq!(json["signalsRelayed"], 5);
+        assert_eq!(json.as_object().unwrap().len(), s.metrics().len() + 1);
+        let text = s.to_prometheus();
+        assert!(
+            text.contains("homedrop_build_info{version=\"1.2.3\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE homedrop_peers gauge\nhomedrop_peers 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE homedrop_connections_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhomedrop_signals_relayed_total 5\n"),
+            "{text}"
+        );
+        for line in text.lines().filter(|l| l.starts_with("# HELP")) {
+            assert!(line.split(' ').count() > 3, "help text present: {line}");
+        }
+    }
+}

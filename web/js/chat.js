@@ -1,0 +1,320 @@
+// Room conversations over a mesh of data channels: one ordered channel labelled `chat`
+// (negotiated, id 1) on every peer connection, beside the file channel (id 0). The server
+// never sees a message: text, profiles and pings go browser to browser.
+// Photos, audio and files of a room go through the ordinary transfer machinery, one
+// transfer per member, announced first on the chat channel (`media`) so that the receiver
+// accepts them without asking (room members share media freely; see docs/protocol.md).
+
+import { randomId } from './events.js';
+import { validThumb } from './thumbs.js';
+import { cleanName } from './names.js';
+
+export const MAX_CHAT_TEXT = 16 * 1024;
+/** Room media larger than this is offered with the usual accept / decline dialog. */
+export const MAX_AUTO_ACCEPT_BYTES = 200 * 1024 * 1024;
+const MAX_FRAME = 64 * 1024;
+const OPEN_WAIT_MS = 15000;
+const PING_TIMEOUT_MS = 5000;
+const KINDS = new Set(['photo', 'audio', 'file']);
+const ID_RE = /^[0-9a-f]{8,64}$/;
+const CODE_RE = /^[A-Z0-9]{4,12}$/;
+
+/** An avatar is an emoji (a short string) or a ≤ 64 px JPEG data URL. */
+export function cleanAvatar(a) {
+  if (!a || typeof a !== 'object') return null;
+  if (typeof a.image === 'string' && validThumb(a.image)) return { image: a.image };
+  // eslint-disable-next-line no-control-regex
+  if (typeof a.emoji === 'string' && a.emoji.length <= 16 && !/[\u0000-\u001f<>]/.test(a.emoji) && a.emoji.trim()) {
+    return { emoji: a.emoji.trim() };
+  }
+  return null;
+}
+
+/**
+ * Bus events: `chat:message` (record), `chat:profile` (peerId), `chat:open` (peerId).
+ * Records: {room, id, from ('self' or peer id), name, avatar, ts, kind
+ * ('text'/'photo'/'audio'/'file'), text?, fileName?, size?, mime?, tids?}.
+ */
+export class Chat {
+  /** @param env {selfName(), avatar(), peerInfo(id), rooms()} */
+  constructor(bus, peers, transfers, env) {
+    this.bus = bus;
+    this.peers = peers;
+    this.transfers = transfers;
+    this.env = env;
+    this.channels = new Map(); // peerId -> open RTCDataChannel
+    this.profiles = new Map(); // peerId -> {name, avatar}
+    this.expected = new Map(); // tid -> {peerId, size} announced room media
+    this.pings = new Map(); // nonce -> resolve
+    this.list = [];
+    peers.onLink = (link) => this.attach(link);
+    bus.on('server:peers', (m) => this.onPeers(Array.isArray(m.peers) ? m.peers : []));
+    bus.on('transfer:request', (t) => this.maybeAccept(t));
+    // A lost connection to a member is dialled again (by the same rule as at first).
+    bus.on('link:closed', () => setTimeout(() => this.connectMembers(), 1000));
+  }
+
+  /** Adds the `chat` channel to a new peer connection (both sides do the same). */
+  attach(link) {
+    const dc = link.pc.createDataChannel('chat', { negotiated: true, id: 1, ordered: true });
+    link.chat = dc;
+    dc.onmessage = (e) => this.onFrame(link.peerId, e.data);
+    dc.onopen = () => {
+      this.channels.set(link.peerId, dc);
+      this.sendProfileTo(dc);
+      this.bus.emit('chat:open', link.peerId);
+    };
+    dc.onclose = () => {
+      if (this.channels.get(link.peerId) === dc) this.channels.delete(link.peerId);
+    };
+  }
+
+  /** Members of room `code` other than this device, from the server's peer list. */
+  members(code) {
+    return this.list.filter((p) => (p.links ?? []).some((l) => l.via === 'room' && l.code === code));
+  }
+
+  isMember(peerId, code) {
+    return this.members(code).some((p) => p.id === peerId);
+  }
+
+  onPeers(list) {
+    this.list = list.filter((p) => p && typeof p.id === 'string');
+    this.connectMembers();
+  }
+
+  /**
+   * Keeps a connection (and so a chat channel) to every member of every room we are in.
+   * Only the device with the smaller id dials: two devices that see each other join at the
+   * same moment would otherwise both offer at once (glare), which stalled connections.
+   */
+  connectMembers() {
+    const self = this.peers.selfId;
+    if (!self) return;
+    for (const code of this.env.rooms()) {
+      for (const p of this.members(code)) {
+        if (self < p.id && !this.peers.links.has(p.id)) this.peers.get(p.id);
+      }
+    }
+  }
+
+  profile() {
+    return { type: 'profile', name: this.env.selfName(), avatar: this.env.avatar() };
+  }
+
+  sendProfileTo(dc) {
+    try {
+      dc.send(JSON.stringify(this.profile()));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+
+  broadcastProfile() {
+    for (const dc of this.channels.values()) this.sendProfileTo(dc);
+  }
+
+  nameOf(peerId) {
+    // The profile travels on the same ordered channel as the messages, so a `/nick` is
+    // already known when the next message arrives (the server's list may lag behind).
+    return this.profiles.get(peerId)?.name ?? this.env.peerInfo(peerId)?.name ?? 'Someone';
+  }
+
+  avatarOf(peerId) {
+    return this.profiles.get(peerId)?.avatar ?? null;
+  }
+
+  /** The open chat channel to a peer, waiting for it to open (bounded). */
+  async channel(peerId) {
+    const open = this.channels.get(peerId);
+    if (open?.readyState === 'open') return open;
+    // The smaller id dials (connectMembers); give its offer a moment before dialling too.
+    for (let i = 0; i < 30 && this.peers.selfId > peerId && !this.peers.links.has(peerId); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const link = this.peers.get(peerId);
+    const dc = link.chat;
+    if (dc?.readyState === 'open') return dc;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // A connection that never opened is dropped so that the next attempt starts afresh.
+        link.close();
+        reject(new Error('could not reach the device'));
+      }, OPEN_WAIT_MS);
+      dc.addEventListener('open', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+    return dc;
+  }
+
+  /** Sends one message to every member of the room; failures are per member. */
+  async toMembers(code, build) {
+    const targets = this.members(code);
+    const results = await Promise.allSettled(
+      targets.map(async (p) => {
+        const dc = await this.channel(p.id);
+        dc.send(JSON.stringify(await build(p.id)));
+        return p.id;
+      }),
+    );
+    return results.filter((r) => r.status === 'rejected').length;
+  }
+
+  selfRecord(room, kind, extra) {
+    return {
+      room,
+      id: randomId(8),
+      from: 'self',
+      name: this.env.selfName(),
+      avatar: this.env.avatar(),
+      ts: Date.now(),
+      kind,
+      ...extra,
+    };
+  }
+
+  async sendText(room, text) {
+    if (text.length > MAX_CHAT_TEXT) throw new Error('The message is too long (16 KiB at most).');
+    const rec = this.selfRecord(room, 'text', { text });
+    this.bus.emit('chat:message', rec);
+    const failed = await this.toMembers(room, () => ({ type: 'msg', room, id: rec.id, text, ts: rec.ts }));
+    if (failed) this.bus.emit('notice', { kind: 'error', text: `The message did not reach ${failed} member(s).` });
+  }
+
+  /**
+   * Sends a photo, audio or file to every member: once the member's chat channel is open,
+   * one transfer each, announced on the chat channel before its offer goes out.
+   * Emits `chat:transfer` ({room, id, tid}) for each transfer started.
+   */
+  sendMedia(room, file, kind) {
+    const rec = this.selfRecord(room, kind, {
+      fileName: file.name,
+      size: file.size,
+      mime: file.type || 'application/octet-stream',
+      blob: file,
+    });
+    const members = this.members(room);
+    rec.sending = members.length > 0; // shown with progress until every member has it
+    this.bus.emit('chat:message', rec);
+    for (const p of members) {
+      this.channel(p.id)
+        .then((dc) => {
+          const t = this.transfers.sendFiles(p.id, [file]);
+          const { name, size } = file;
+          dc.send(JSON.stringify({ type: 'media', room, id: rec.id, tid: t.tid, kind, name, size, mime: rec.mime }));
+          this.bus.emit('chat:transfer', { room, id: rec.id, tid: t.tid });
+        })
+        .catch(() => this.bus.emit('chat:system', { room, text: `Could not reach ${p.name}.` }));
+    }
+    return rec;
+  }
+
+  /** Round-trip time to each member over the chat channel: [{peerId, name, ms|null}]. */
+  async ping(room) {
+    return Promise.all(
+      this.members(room).map(async (p) => {
+        const start = performance.now();
+        try {
+          const dc = await this.channel(p.id);
+          const nonce = randomId(8);
+          const answered = new Promise((resolve, reject) => {
+            this.pings.set(nonce, resolve);
+            setTimeout(() => {
+              this.pings.delete(nonce);
+              reject(new Error('timeout'));
+            }, PING_TIMEOUT_MS);
+          });
+          const sent = performance.now();
+          dc.send(JSON.stringify({ type: 'ping', nonce }));
+          await answered;
+          return { peerId: p.id, name: p.name, ms: performance.now() - sent };
+        } catch {
+          return { peerId: p.id, name: p.name, ms: null, waited: performance.now() - start };
+        }
+      }),
+    );
+  }
+
+  /** Plain data for diagnostics (window.homedrop.state().chat). */
+  snapshot() {
+    return {
+      channels: [...this.peers.links.values()].map((l) => ({ peerId: l.peerId, chat: l.chat?.readyState, pc: l.pc.connectionState })),
+      members: Object.fromEntries(this.env.rooms().map((c) => [c, this.members(c).map((p) => p.id)])),
+    };
+  }
+
+  // ---- incoming ----
+
+  onFrame(peerId, data) {
+    if (typeof data !== 'string' || data.length > MAX_FRAME) return;
+    let m;
+    try {
+      m = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!m || typeof m.type !== 'string') return;
+    const dc = this.channels.get(peerId);
+    if (m.type === 'ping' && typeof m.nonce === 'string') dc?.send(JSON.stringify({ type: 'pong', nonce: m.nonce.slice(0, 32) }));
+    else if (m.type === 'pong') this.onPong(m.nonce);
+    else if (m.type === 'profile') this.onProfile(peerId, m);
+    else if (!CODE_RE.test(m.room ?? '') || !this.isMember(peerId, m.room)) return;
+    else if (m.type === 'msg') this.onText(peerId, m);
+    else if (m.type === 'media') this.onMedia(peerId, m);
+  }
+
+  onPong(nonce) {
+    const resolve = this.pings.get(nonce);
+    this.pings.delete(nonce);
+    resolve?.();
+  }
+
+  onProfile(peerId, m) {
+    const name = cleanName(m.name) ?? undefined;
+    this.profiles.set(peerId, { name, avatar: cleanAvatar(m.avatar) });
+    this.bus.emit('chat:profile', peerId);
+  }
+
+  peerRecord(peerId, m, kind, extra) {
+    return {
+      room: m.room,
+      id: m.id,
+      from: peerId,
+      name: this.nameOf(peerId),
+      avatar: this.avatarOf(peerId),
+      ts: Date.now(),
+      kind,
+      ...extra,
+    };
+  }
+
+  onText(peerId, m) {
+    if (typeof m.text !== 'string' || m.text.length > MAX_CHAT_TEXT || !ID_RE.test(m.id ?? '')) return;
+    this.bus.emit('chat:message', this.peerRecord(peerId, m, 'text', { text: m.text }));
+  }
+
+  onMedia(peerId, m) {
+    if (!KINDS.has(m.kind) || !ID_RE.test(m.id ?? '') || typeof m.tid !== 'string' || m.tid.length > 64) return;
+    if (!Number.isSafeInteger(m.size) || m.size < 0) return;
+    const mime = typeof m.mime === 'string' && m.mime.length < 200 ? m.mime : '';
+    // eslint-disable-next-line no-control-regex
+    const fileName = String(m.name ?? 'file').replace(/[\u0000-\u001f\u007f/\\]/g, '_').slice(0, 255);
+    if (this.expected.size >= 1000) this.expected.delete(this.expected.keys().next().value);
+    this.expected.set(m.tid, { peerId, size: m.size });
+    const rec = this.peerRecord(peerId, m, m.kind, { fileName, size: m.size, mime, tids: [m.tid] });
+    this.bus.emit('chat:message', rec);
+    const t = this.transfers.transfers.get(m.tid);
+    if (t) this.maybeAccept(t);
+  }
+
+  /** Accepts an incoming transfer that a room member announced as room media. */
+  maybeAccept(t) {
+    const e = this.expected.get(t.tid);
+    if (!e || t.direction !== 'receive' || t.state !== 'waiting' || t.peerId !== e.peerId) return;
+    if (t.files.length !== 1 || t.files[0].size !== e.size || e.size > MAX_AUTO_ACCEPT_BYTES) return;
+    this.expected.delete(t.tid);
+    this.transfers.accept(t.tid);
+  }
+}

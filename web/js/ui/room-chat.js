@@ -1,0 +1,233 @@
+// The room conversation view (data-room-chat): one log per room (data-chat-log), tabs when
+// in several rooms, the message box with its commands, and the capture buttons.
+// Messages come from chat.js on the bus; history comes from and goes to history.js.
+
+import { h, $ } from './dom.js';
+import { renderEntry, setProgress, setMedia } from './room-entry.js';
+import { loadRoom, saveMessage, clearRoom } from '../history.js';
+import { parseCommand, messageText, HELP } from '../chat-commands.js';
+import { cleanName } from '../names.js';
+import { parseRoomCode } from './rooms.js';
+import { initCapture } from './room-capture.js';
+
+export class RoomChat {
+  /** @param actions {rename(name), createRoom(capacity), joinRoom(code)} */
+  constructor(bus, chat, actions) {
+    this.bus = bus;
+    this.chat = chat;
+    this.actions = actions;
+    this.logs = new Map(); // code -> {ul, entries: Map id -> {li, rec}}
+    this.byTid = new Map(); // tid -> {code, id}
+    this.current = null;
+    this.root = $('[data-room-chat]');
+    this.tabs = $('[data-chat-tabs]');
+    this.box = $('[data-chat-logs]');
+    this.input = $('[data-chat-input]');
+    this.wire();
+    initCapture(bus, {
+      room: () => this.current,
+      send: (file, kind) => this.sendMedia(file, kind),
+      system: (text) => this.system(this.current, text),
+    });
+  }
+
+  wire() {
+    const bus = this.bus;
+    bus.on('room:joined', (r) => this.onJoined(r));
+    bus.on('room:left', (code) => this.onLeft(code));
+    bus.on('chat:message', (rec) => this.add(rec, true));
+    bus.on('chat:system', ({ room, text, attrs }) => this.system(room ?? this.current, text, attrs));
+    bus.on('chat:transfer', ({ room, id, tid }) => this.byTid.set(tid, { code: room, id, progress: new Map() }));
+    bus.on('transfer:update', (t) => this.onTransfer(t));
+    bus.on('received:file', (f) => this.onReceived(f));
+    $('[data-chat-form]').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.submit();
+      }
+    });
+  }
+
+  log(code) {
+    let l = this.logs.get(code);
+    if (!l) {
+      const ul = h('ul', { class: 'chat-log', 'data-chat-log': true, 'data-code': code, role: 'log', hidden: true });
+      l = { ul, entries: new Map() };
+      this.logs.set(code, l);
+      this.box.append(ul);
+    }
+    return l;
+  }
+
+  async onJoined({ code, snapOnJoin, fresh, members }) {
+    const first = !this.logs.has(code);
+    this.log(code);
+    if (fresh || !this.current) this.select(code);
+    else this.renderTabs();
+    if (first) await this.loadHistory(code);
+    if (snapOnJoin && fresh && members > 1) this.bus.emit('room:snapPrompt', code);
+  }
+
+  onLeft(code) {
+    this.logs.get(code)?.ul.remove();
+    this.logs.delete(code);
+    if (this.current === code) this.current = null;
+    this.select(this.current ?? this.logs.keys().next().value ?? null);
+  }
+
+  select(code) {
+    this.current = code;
+    for (const [c, l] of this.logs) l.ul.hidden = c !== code;
+    this.root.dataset.room = code ?? '';
+    $('[data-chat-empty]').hidden = !!code;
+    this.renderTabs();
+    this.bus.emit('room:current', code);
+  }
+
+  renderTabs() {
+    const tabs = [...this.logs.keys()].map((code) => {
+      const b = h('button', { type: 'button', class: 'chat-tab', role: 'tab', 'data-chat-tab': true, 'data-code': code, 'aria-selected': String(code === this.current) }, code);
+      b.addEventListener('click', () => this.select(code));
+      return b;
+    });
+    this.tabs.replaceChildren(...tabs);
+    this.tabs.hidden = tabs.length < 2;
+  }
+
+  async loadHistory(code) {
+    let records = [];
+    try {
+      records = await loadRoom(code);
+    } catch (err) {
+      console.warn('history unavailable', err);
+    }
+    const l = this.logs.get(code);
+    if (!l) return;
+    const older = records.filter((r) => !l.entries.has(r.id)).map((r) => this.entry(l, r));
+    l.ul.prepend(...older);
+  }
+
+  entry(l, rec) {
+    const li = renderEntry(rec);
+    l.entries.set(rec.id, { li, rec });
+    return li;
+  }
+
+  /** A new message (sent or received): show it, remember its transfers, store it. */
+  add(rec, persist) {
+    const l = this.log(rec.room);
+    if (l.entries.has(rec.id)) return;
+    l.ul.append(this.entry(l, rec));
+    l.ul.lastElementChild.scrollIntoView?.({ block: 'nearest' });
+    for (const tid of rec.tids ?? []) this.byTid.set(tid, { code: rec.room, id: rec.id, progress: new Map() });
+    // Received media is stored once it has arrived; everything else now.
+    if (persist && (rec.kind === 'text' || rec.from === 'self')) this.store(rec);
+  }
+
+  store(rec) {
+    const { tids, sending, ...keep } = rec; // eslint-disable-line no-unused-vars
+    saveMessage(keep).catch((err) => console.warn('history not saved', err));
+  }
+
+  onTransfer(t) {
+    const ref = this.byTid.get(t.tid);
+    const found = ref && this.logs.get(ref.code)?.entries.get(ref.id);
+    if (!found) return;
+    ref.progress.set(t.tid, t);
+    const all = [...ref.progress.values()];
+    const bytes = all.reduce((n, x) => n + x.bytes, 0);
+    const total = all.reduce((n, x) => n + x.total, 0);
+    const failed = all.filter((x) => ['failed', 'cancelled', 'declined'].includes(x.state));
+    const state = all.every((x) => x.state === 'done') ? 'done' : failed.length === all.length ? 'failed' : 'active';
+    const info = failed.length ? failed.map((x) => x.info).filter(Boolean).join(' · ') : '';
+    setProgress(found.li, bytes, total, state, info);
+    if (t.direction === 'send' && t.state === 'done' && t.files[0]?.sha256 && !found.rec.sha256) {
+      found.rec.sha256 = t.files[0].sha256;
+      found.li.querySelector('[data-chat-media]').dataset.sha256 = found.rec.sha256;
+      this.store(found.rec);
+    }
+  }
+
+  onReceived(f) {
+    const ref = this.byTid.get(f.transfer.tid);
+    const found = ref && this.logs.get(ref.code)?.entries.get(ref.id);
+    if (!found) return;
+    Object.assign(found.rec, { blob: f.blob, sha256: f.sha256, mime: f.mime || found.rec.mime });
+    setMedia(found.li, found.rec);
+    this.store(found.rec);
+  }
+
+  system(code, text, attrs = {}) {
+    if (!code) {
+      this.bus.emit('notice', { kind: 'info', text });
+      return;
+    }
+    const li = h('li', { class: 'chat-system', 'data-chat-system': true, ...attrs, text });
+    this.log(code).ul.append(li);
+  }
+
+  sendMedia(file, kind) {
+    if (!this.current) return this.system(null, 'Join a room first.');
+    this.chat.sendMedia(this.current, file, kind);
+  }
+
+  submit() {
+    const raw = this.input.value;
+    if (!raw.trim()) return;
+    this.input.value = '';
+    const c = parseCommand(raw);
+    if (c) return this.command(c);
+    if (!this.current) return this.system(null, 'Create or join a room first (/create or /join CODE).');
+    this.chat.sendText(this.current, messageText(raw)).catch((err) => this.system(this.current, err.message));
+  }
+
+  async command({ cmd, arg }) {
+    const code = this.current;
+    const needRoom = ['clear', 'ping'].includes(cmd);
+    if (needRoom && !code) return this.system(null, 'Join a room first.');
+    if (cmd === 'help') return this.system(code, HELP);
+    if (cmd === 'unknown') return this.system(code, `Unknown command /${arg}. Type /help for the list.`);
+    if (cmd === 'nick') return this.nick(code, arg);
+    if (cmd === 'create') {
+      const cap = arg ? Number(arg) : undefined;
+      if (arg && !(Number.isInteger(cap) && cap >= 2 && cap <= 50)) return this.system(code, 'Usage: /create [capacity 2 to 50]');
+      return this.actions.createRoom(cap);
+    }
+    if (cmd === 'join') {
+      const room = parseRoomCode(arg);
+      return room ? this.actions.joinRoom(room) : this.system(code, 'Usage: /join CODE');
+    }
+    if (cmd === 'clear') return this.clear(code);
+    if (cmd === 'ping') return this.ping(code);
+  }
+
+  nick(code, arg) {
+    const name = cleanName(arg);
+    if (!name) return this.system(code, 'Usage: /nick NAME (1 to 40 characters)');
+    this.actions.rename(name);
+    this.chat.broadcastProfile();
+    this.system(code, `You are now ${name}.`);
+  }
+
+  async clear(code) {
+    await clearRoom(code).catch(() => {});
+    const l = this.log(code);
+    l.ul.replaceChildren();
+    l.entries.clear();
+    this.system(code, 'History of this room cleared on this device.', { 'data-cleared': true });
+  }
+
+  async ping(code) {
+    const results = await this.chat.ping(code);
+    if (!results.length) return this.system(code, 'Nobody else is in this room.');
+    for (const r of results) {
+      const text = r.ms === null ? `${r.name}: no answer` : `${r.name}: ${r.ms.toFixed(1)} ms`;
+      const attrs = { 'data-ping-result': true, 'data-peer-id': r.peerId, 'data-rtt': r.ms === null ? '' : r.ms.toFixed(1) };
+      this.system(code, text, attrs);
+    }
+  }
+}

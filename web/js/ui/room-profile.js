@@ -1,0 +1,40 @@
+// The avatar shown beside this device's room messages (data-avatar-*): an emoji, or a
+// picture resized in the browser to at most 64 px. Sent to room members with the name.
+
+import { $ } from './dom.js';
+import { avatarNode } from './room-entry.js';
+import { loadAvatar, saveAvatar, resizeAvatar } from '../chat-media.js';
+import { cleanAvatar } from '../chat.js';
+
+/** Returns () => the current avatar; calls onChange after every change. */
+export function initAvatar(bus, onChange) {
+  let avatar = cleanAvatar(loadAvatar()) ?? { emoji: '🙂' };
+  const shown = $('[data-avatar]');
+  const emoji = $('[data-avatar-emoji]');
+  const file = $('[data-avatar-file]');
+  const show = () => shown.replaceChildren(avatarNode(avatar));
+  const set = (a) => {
+    avatar = a;
+    saveAvatar(a);
+    show();
+    onChange();
+  };
+  show();
+  emoji.value = avatar.emoji ?? '';
+  emoji.addEventListener('change', () => {
+    const a = cleanAvatar({ emoji: emoji.value });
+    if (a) set(a);
+    else bus.emit('notice', { kind: 'error', text: 'Type one emoji (or a few characters) as your avatar.' });
+  });
+  file.addEventListener('change', async () => {
+    const f = file.files?.[0];
+    file.value = '';
+    if (!f) return;
+    try {
+      set({ image: await resizeAvatar(f) });
+    } catch (err) {
+      bus.emit('notice', { kind: 'error', text: `That picture cannot be used: ${err.message || err}` });
+    }
+  });
+  return () => avatar;
+}
