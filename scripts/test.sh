@@ -20,6 +20,9 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 # python-zeroconf (pip, below) is the independent mDNS resolver of tests/mdns.rs.
 command -v python3 >/dev/null || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# The static-build tests: `file` judges the binaries, qemu runs the aarch64 one.
+command -v file >/dev/null || need+=(file)
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 # coturn's client tools (turnutils_uclient, turnutils_peer, turnutils_stunclient) for the
 # relay interop tests. Its server is never started: it would take port 3478.
 { command -v turnutils_uclient && command -v turnutils_peer && command -v turnutils_stunclient; } \
@@ -45,4 +48,7 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --release --locked
+# Static x86-64 and aarch64 binaries and their .debs, built once here (aarch64 takes
+# minutes); tests/packaging.rs checks these artifacts and runs the aarch64 one under qemu.
+bash scripts/build-static.sh
 cargo test --locked -- --test-threads=4

@@ -16,6 +16,8 @@ mod https;
 mod mdns;
 /// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
 mod ops;
+/// Static musl builds (qemu for aarch64), the .deb packages and Cross.toml.
+mod packaging;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.
