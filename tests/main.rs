@@ -12,6 +12,8 @@ mod config;
 mod http;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
 mod mdns;
+/// Both browsers dial each other at the same instant (glare): perfect negotiation connects.
+mod negotiation;
 /// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
 mod ops;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.

@@ -133,20 +133,24 @@ export class Chat {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const link = this.peers.get(peerId);
-    const dc = link.chat;
-    if (dc?.readyState === 'open') return dc;
+    if (link.chat?.readyState === 'open') return link.chat;
+    // Waits for whichever chat channel opens: the polite side of a glare replaces its
+    // connection (peer.js), and attach() then adds a new channel.
     await new Promise((resolve, reject) => {
+      const off = this.bus.on('chat:open', (id) => {
+        if (id !== peerId) return;
+        off();
+        clearTimeout(timer);
+        resolve();
+      });
       const timer = setTimeout(() => {
+        off();
         // A connection that never opened is dropped so that the next attempt starts afresh.
         link.close();
         reject(new Error('could not reach the device'));
       }, OPEN_WAIT_MS);
-      dc.addEventListener('open', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
     });
-    return dc;
+    return link.chat;
   }
 
   /** Sends one message to every member of the room; failures are per member. */

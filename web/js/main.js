@@ -96,6 +96,7 @@ window.homedrop = Object.freeze({
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
+      links: peers.snapshot(),
     }),
 });
 
