@@ -70,8 +70,16 @@ fn arm(br: &mut Browser, name: &str, seed: u32, at_ms: u64) {
     br.eval(&script);
 }
 
-/// One round: both send at once, both accept, both files arrive intact. Err = what stalled.
-fn round(s: &mut Setup, n: u32) -> Result<(), String> {
+/// Offers one side's links ignored as impolite: > 0 means both sides really offered at once.
+fn ignored_offers(br: &mut Browser) -> u64 {
+    br.eval("(window.homedrop.state().links ?? []).reduce((n, l) => n + l.ignoredOffers, 0)")
+        .as_u64()
+        .unwrap()
+}
+
+/// One round: both send at once, both accept, both files arrive intact. Ok(true) when the
+/// offers collided (glare); Err = what stalled.
+fn round(s: &mut Setup, n: u32) -> Result<bool, String> {
     let names = [format!("glare-{n}-a.bin"), format!("glare-{n}-b.bin")];
     let seeds = [2 * n + 1, 2 * n + 2];
     let at = s.a.eval("Date.now()").as_u64().unwrap() + 1500;
@@ -81,8 +89,14 @@ fn round(s: &mut Setup, n: u32) -> Result<(), String> {
     // Each side receives the other's file.
     for (br, file) in [(&mut s.b, &names[0]), (&mut s.a, &names[1])] {
         let left = deadline.saturating_duration_since(Instant::now());
-        if !poll(br, "document.querySelector('[data-request] [data-accept]')", left) {
-            return Err(format!("no request for {file}: the connection never opened"));
+        if !poll(
+            br,
+            "document.querySelector('[data-request] [data-accept]')",
+            left,
+        ) {
+            return Err(format!(
+                "no request for {file}: the connection never opened"
+            ));
         }
         br.click("[data-request] [data-accept]");
     }
@@ -97,9 +111,13 @@ fn round(s: &mut Setup, n: u32) -> Result<(), String> {
         }
         let got = br.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
         let want = hex(&Sha256::digest(content(seed)));
-        assert_eq!(got, Value::from(want), "{file}: SHA-256 of the received file");
+        assert_eq!(
+            got,
+            Value::from(want),
+            "{file}: SHA-256 of the received file"
+        );
     }
-    Ok(())
+    Ok(ignored_offers(&mut s.a) + ignored_offers(&mut s.b) > 0)
 }
 
 #[test]
@@ -107,6 +125,7 @@ fn both_devices_dialling_each_other_at_once_always_connect() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut s = Setup::new(None);
     let mut stalled = Vec::new();
+    let mut glares = 0;
     for n in 0..ROUNDS {
         if n > 0 {
             // Fresh pages: new peer ids, no connection left from the round before.
@@ -115,9 +134,16 @@ fn both_devices_dialling_each_other_at_once_always_connect() {
         }
         let t = Instant::now();
         match round(&mut s, n) {
-            Ok(()) => eprintln!("round {n}: both files in {:?}", t.elapsed()),
+            Ok(glare) => {
+                glares += u32::from(glare);
+                eprintln!(
+                    "round {n}: both files in {:?} (glare: {glare})",
+                    t.elapsed()
+                );
+            }
             Err(why) => {
-                let links = |br: &mut Browser| br.eval("JSON.stringify(window.homedrop.state().links)");
+                let links =
+                    |br: &mut Browser| br.eval("JSON.stringify(window.homedrop.state().links)");
                 eprintln!(
                     "round {n}: STALLED: {why}\n  A links: {}\n  B links: {}",
                     links(&mut s.a),
@@ -127,13 +153,18 @@ fn both_devices_dialling_each_other_at_once_always_connect() {
             }
         }
     }
-    eprintln!("glare: {} of {ROUNDS} rounds stalled", stalled.len());
+    eprintln!(
+        "glare in {glares} of {ROUNDS} rounds; {} of {ROUNDS} rounds stalled",
+        stalled.len()
+    );
     if !stalled.is_empty() {
         let tail = |br: &Browser| {
             let c: Vec<String> = br
                 .console()
                 .into_iter()
-                .filter(|l| l.contains("negotiation") || l.contains("dropped") || l.contains("failed"))
+                .filter(|l| {
+                    l.contains("negotiation") || l.contains("dropped") || l.contains("failed")
+                })
                 .collect();
             c[c.len().saturating_sub(30)..].join("\n")
         };
@@ -142,5 +173,11 @@ fn both_devices_dialling_each_other_at_once_always_connect() {
     assert!(
         stalled.is_empty(),
         "rounds {stalled:?} of {ROUNDS} never connected when both sides dialled at once"
+    );
+    // The test only proves something if the offers really collided (the timers fire within
+    // a millisecond of each other, far less than a signalling round trip).
+    assert!(
+        glares * 2 >= ROUNDS,
+        "offers collided in only {glares} of {ROUNDS} rounds: the test did not make glare"
     );
 }
