@@ -85,15 +85,14 @@ export class Chat {
 
   /**
    * Keeps a connection (and so a chat channel) to every member of every room we are in.
-   * Only the device with the smaller id dials: two devices that see each other join at the
-   * same moment would otherwise both offer at once (glare), which stalled connections.
+   * Both sides dial: two devices that see each other join at the same moment both offer at
+   * once, and peer.js resolves that glare (perfect negotiation, see docs/protocol.md).
    */
   connectMembers() {
-    const self = this.peers.selfId;
-    if (!self) return;
+    if (!this.peers.selfId) return;
     for (const code of this.env.rooms()) {
       for (const p of this.members(code)) {
-        if (self < p.id && !this.peers.links.has(p.id)) this.peers.get(p.id);
+        if (!this.peers.links.has(p.id)) this.peers.get(p.id);
       }
     }
   }
@@ -128,10 +127,6 @@ export class Chat {
   async channel(peerId) {
     const open = this.channels.get(peerId);
     if (open?.readyState === 'open') return open;
-    // The smaller id dials (connectMembers); give its offer a moment before dialling too.
-    for (let i = 0; i < 30 && this.peers.selfId > peerId && !this.peers.links.has(peerId); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
     const link = this.peers.get(peerId);
     if (link.chat?.readyState === 'open') return link.chat;
     // Waits for whichever chat channel opens: the polite side of a glare replaces its
