@@ -1,5 +1,7 @@
 // One RTCPeerConnection per pair of devices, negotiated with the "perfect negotiation"
 // pattern over `signal` messages, carrying one negotiated data channel (id 0, "homedrop").
+// Either side may dial at any moment: when both offer at once (glare) the roles from the two
+// ids decide who gives way (docs/protocol.md, "Negotiation roles"; tests/negotiation.rs).
 // ICE servers are homedrop's own STUN/TURN (from `welcome`, then `iceServers` with TURN
 // credentials once linked); a failed ICE connection is restarted before giving up, and the
 // path in use (see pathOf) is reported so each transfer can show it.
@@ -50,7 +52,7 @@ export function pathOf(stats) {
 export class PeerLink {
   /**
    * @param opts {selfId, peerId, iceServers, sendSignal(data), onMessage(link, data), onClose(link),
-   *   onPath(link, path)}
+   *   onPath(link, path), onPc(link)}
    */
   constructor(opts) {
     this.peerId = opts.peerId;
@@ -108,7 +110,7 @@ export class PeerLink {
 
   /** The polite side of a glare on the very first negotiation starts over with a fresh
    * RTCPeerConnection instead of rolling its offer back: in Chromium 156 ICE gathering begun
-   * for a rolled-back offer hangs in about one glare in three ('gathering', no candidate, even
+   * for a rolled-back offer hung in 3 of 12 glare rounds ('gathering', no candidate, even
    * after restartIce()), and then no pair is ever checked. Nothing was connected yet, so
    * nothing is lost; room chat re-adds its channel through onPc. */
   replacePc() {
@@ -171,6 +173,7 @@ export class PeerLink {
   /** New ICE servers (fresh TURN credentials): used by the next gathering or restart. */
   setIceServers(iceServers) {
     if (this.closed) return;
+    this.iceServers = iceServers;
     try {
       this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
     } catch (err) {
@@ -232,7 +235,8 @@ export class PeerLink {
   }
 
   /** Perfect negotiation: on an offer collision the impolite side ignores the other's offer,
-   * the polite side takes it (setRemoteDescription rolls its own offer back implicitly). */
+   * the polite side takes it: on a fresh connection the first time (see replacePc), later by
+   * an implicit rollback in setRemoteDescription. */
   async applyDescription(description) {
     const collision =
       description.type === 'offer' && (this.makingOffer || this.pc.signalingState !== 'stable');
@@ -264,10 +268,10 @@ export class PeerLink {
     return !this.pc.remoteDescription && !this.pc.currentRemoteDescription;
   }
 
-  /** Candidates wait while there is no remote description or the offer they may belong to
-   * was ignored: the other side's answer can reuse that offer's ICE credentials (Chromium
-   * does after a rollback, and gathers no new candidates then), so they are tried again once
-   * a description is applied; the ones for another ICE generation are dropped quietly. */
+  /** Candidates wait while there is no remote description or while an offer was just
+   * ignored (they most likely belong to it). Once a description is applied they are tried
+   * against it: the ones of another ICE generation (the ignored offer's) are dropped quietly,
+   * so nothing is lost should the other side's answer reuse the offer's credentials. */
   async applyCandidate(candidate) {
     this.stats.receivedCandidates += 1;
     if (this.ignoreOffer || !this.pc.remoteDescription) {
