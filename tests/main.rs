@@ -14,6 +14,8 @@ mod http;
 mod https;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
 mod mdns;
+/// Both browsers dial each other at the same instant (glare): perfect negotiation connects.
+mod negotiation;
 /// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
 mod ops;
 /// Static musl builds (qemu for aarch64), the .deb packages and Cross.toml.

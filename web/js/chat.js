@@ -85,15 +85,14 @@ export class Chat {
 
   /**
    * Keeps a connection (and so a chat channel) to every member of every room we are in.
-   * Only the device with the smaller id dials: two devices that see each other join at the
-   * same moment would otherwise both offer at once (glare), which stalled connections.
+   * Both sides dial: two devices that see each other join at the same moment both offer at
+   * once, and peer.js resolves that glare (perfect negotiation, see docs/protocol.md).
    */
   connectMembers() {
-    const self = this.peers.selfId;
-    if (!self) return;
+    if (!this.peers.selfId) return;
     for (const code of this.env.rooms()) {
       for (const p of this.members(code)) {
-        if (self < p.id && !this.peers.links.has(p.id)) this.peers.get(p.id);
+        if (!this.peers.links.has(p.id)) this.peers.get(p.id);
       }
     }
   }
@@ -128,25 +127,25 @@ export class Chat {
   async channel(peerId) {
     const open = this.channels.get(peerId);
     if (open?.readyState === 'open') return open;
-    // The smaller id dials (connectMembers); give its offer a moment before dialling too.
-    for (let i = 0; i < 30 && this.peers.selfId > peerId && !this.peers.links.has(peerId); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
     const link = this.peers.get(peerId);
-    const dc = link.chat;
-    if (dc?.readyState === 'open') return dc;
+    if (link.chat?.readyState === 'open') return link.chat;
+    // Waits for whichever chat channel opens: the polite side of a glare replaces its
+    // connection (peer.js), and attach() then adds a new channel.
     await new Promise((resolve, reject) => {
+      const off = this.bus.on('chat:open', (id) => {
+        if (id !== peerId) return;
+        off();
+        clearTimeout(timer);
+        resolve();
+      });
       const timer = setTimeout(() => {
+        off();
         // A connection that never opened is dropped so that the next attempt starts afresh.
         link.close();
         reject(new Error('could not reach the device'));
       }, OPEN_WAIT_MS);
-      dc.addEventListener('open', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
     });
-    return dc;
+    return link.chat;
   }
 
   /** Sends one message to every member of the room; failures are per member. */

@@ -98,6 +98,7 @@ window.homedrop = Object.freeze({
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
+      links: peers.snapshot(),
     }),
 });
 

@@ -1,5 +1,7 @@
 // One RTCPeerConnection per pair of devices, negotiated with the "perfect negotiation"
 // pattern over `signal` messages, carrying one negotiated data channel (id 0, "homedrop").
+// Either side may dial at any moment: when both offer at once (glare) the roles from the two
+// ids decide who gives way (docs/protocol.md, "Negotiation roles"; tests/negotiation.rs).
 // ICE servers are homedrop's own STUN/TURN (from `welcome`, then `iceServers` with TURN
 // credentials once linked); a failed ICE connection is restarted before giving up, and the
 // path in use (see pathOf) is reported so each transfer can show it.
@@ -12,6 +14,8 @@ const MAX_ICE_RESTARTS = 3;
 const DISCONNECTED_GRACE_MS = 5000;
 /** How often the selected candidate pair is re-read while a link is open. */
 const PATH_POLL_MS = 3000;
+/** Remote ICE candidates kept while they cannot be applied yet (see applyCandidate). */
+const MAX_HELD_CANDIDATES = 64;
 
 export const PATH_LAN = 'direct on the LAN';
 export const PATH_INTERNET = 'direct over the internet';
@@ -48,7 +52,7 @@ export function pathOf(stats) {
 export class PeerLink {
   /**
    * @param opts {selfId, peerId, iceServers, sendSignal(data), onMessage(link, data), onClose(link),
-   *   onPath(link, path)}
+   *   onPath(link, path), onPc(link)}
    */
   constructor(opts) {
     this.peerId = opts.peerId;
@@ -65,27 +69,74 @@ export class PeerLink {
     this.ignoreOffer = false;
     this.closed = false;
     this.signals = Promise.resolve();
-    this.pc = new RTCPeerConnection({ iceServers: opts.iceServers });
-    this.dc = this.pc.createDataChannel('homedrop', { negotiated: true, id: 0, ordered: true });
-    this.dc.binaryType = 'arraybuffer';
-    // Set synchronously: a message arriving before a handler exists would be lost.
-    this.dc.onmessage = (e) => this.onMessage(this, e.data);
-    this.dc.onclose = () => this.close();
-    this.dc.bufferedAmountLowThreshold = 1024 * 1024;
-    this.dc.addEventListener('open', () => this.watchPath(), { once: true });
+    /** Remote candidates waiting for a remote description (see applyCandidate). */
+    this.heldCandidates = [];
+    this.stats = {
+      sentCandidates: 0,
+      receivedCandidates: 0,
+      droppedCandidates: 0,
+      ignoredOffers: 0,
+      rollbacks: 0,
+      replaced: 0,
+    };
+    this.iceServers = opts.iceServers;
+    /** Called with the link after each new RTCPeerConnection (room chat adds its channel). */
+    this.onPc = opts.onPc ?? (() => {});
     this.opened = new Promise((resolve, reject) => {
-      this.dc.addEventListener('open', () => resolve(), { once: true });
+      this.resolveOpen = resolve;
       this.rejectOpen = reject;
     });
     this.opened.catch(() => {});
+    this.createPc();
+  }
+
+  /** A new RTCPeerConnection with the negotiated data channel (id 0). */
+  createPc() {
+    this.pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const dc = this.pc.createDataChannel('homedrop', { negotiated: true, id: 0, ordered: true });
+    this.dc = dc;
+    dc.binaryType = 'arraybuffer';
+    // Set synchronously: a message arriving before a handler exists would be lost.
+    dc.onmessage = (e) => this.onMessage(this, e.data);
+    dc.onclose = () => this.close();
+    dc.bufferedAmountLowThreshold = 1024 * 1024;
+    dc.onopen = () => {
+      this.resolveOpen();
+      this.watchPath();
+    };
     this.wirePc();
+    this.onPc(this);
+  }
+
+  /** The polite side of a glare on the very first negotiation starts over with a fresh
+   * RTCPeerConnection instead of rolling its offer back: in Chromium 156 ICE gathering begun
+   * for a rolled-back offer hung in 3 of 12 glare rounds ('gathering', no candidate, even
+   * after restartIce()), and then no pair is ever checked. Nothing was connected yet, so
+   * nothing is lost; room chat re-adds its channel through onPc. */
+  replacePc() {
+    const old = this.pc;
+    const oldDc = this.dc;
+    old.onnegotiationneeded = old.onicecandidate = null;
+    old.onconnectionstatechange = old.oniceconnectionstatechange = null;
+    oldDc.onmessage = oldDc.onclose = oldDc.onopen = null;
+    this.makingOffer = false;
+    this.heldCandidates = [];
+    this.stats.replaced += 1;
+    this.createPc();
+    try {
+      old.close();
+    } catch {
+      /* already closed */
+    }
   }
 
   wirePc() {
     const pc = this.pc;
     pc.onnegotiationneeded = () => this.makeOffer();
     pc.onicecandidate = ({ candidate }) => {
-      if (candidate) this.sendSignal({ candidate: candidate.toJSON() });
+      if (!candidate) return;
+      this.stats.sentCandidates += 1;
+      this.sendSignal({ candidate: candidate.toJSON() });
     };
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'closed') this.close();
@@ -122,6 +173,7 @@ export class PeerLink {
   /** New ICE servers (fresh TURN credentials): used by the next gathering or restart. */
   setIceServers(iceServers) {
     if (this.closed) return;
+    this.iceServers = iceServers;
     try {
       this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
     } catch (err) {
@@ -148,14 +200,24 @@ export class PeerLink {
   }
 
   async makeOffer() {
+    const pc = this.pc;
+    // negotiationneeded is only meaningful in 'stable'; outside it an argument-less
+    // setLocalDescription() would make an answer, not an offer.
+    if (this.closed || pc.signalingState !== 'stable') return;
     try {
       this.makingOffer = true;
-      await this.pc.setLocalDescription();
-      this.sendSignal({ description: this.pc.localDescription.toJSON() });
+      await pc.setLocalDescription();
+      const desc = pc.localDescription;
+      // A colliding offer may have replaced this connection or rolled the offer back meanwhile
+      // (polite side): send nothing then.
+      if (pc === this.pc && desc?.type === 'offer') {
+        this.trace('offer sent');
+        this.sendSignal({ description: desc.toJSON() });
+      }
     } catch (err) {
       console.warn('offer failed', err);
     } finally {
-      this.makingOffer = false;
+      if (pc === this.pc) this.makingOffer = false;
     }
   }
 
@@ -168,24 +230,95 @@ export class PeerLink {
 
   async applySignal({ description, candidate } = {}) {
     if (this.closed) return;
-    const pc = this.pc;
-    if (description) {
-      const collision =
-        description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
-      this.ignoreOffer = !this.polite && collision;
-      if (this.ignoreOffer) return;
-      await pc.setRemoteDescription(description);
-      if (description.type === 'offer') {
-        await pc.setLocalDescription();
-        this.sendSignal({ description: pc.localDescription.toJSON() });
-      }
-    } else if (candidate) {
-      try {
-        await pc.addIceCandidate(candidate);
-      } catch (err) {
-        if (!this.ignoreOffer) throw err;
-      }
+    if (description) await this.applyDescription(description);
+    else if (candidate) await this.applyCandidate(candidate);
+  }
+
+  /** Perfect negotiation: on an offer collision the impolite side ignores the other's offer,
+   * the polite side takes it: on a fresh connection the first time (see replacePc), later by
+   * an implicit rollback in setRemoteDescription. */
+  async applyDescription(description) {
+    const collision =
+      description.type === 'offer' && (this.makingOffer || this.pc.signalingState !== 'stable');
+    this.ignoreOffer = !this.polite && collision;
+    if (this.ignoreOffer) {
+      this.stats.ignoredOffers += 1;
+      this.trace('colliding offer ignored (impolite)');
+      return;
     }
+    if (collision && this.neverNegotiated()) {
+      this.trace('own first offer dropped with its connection (polite)');
+      this.replacePc();
+    } else if (collision) {
+      this.stats.rollbacks += 1;
+      this.trace('own offer rolled back (polite)');
+    }
+    const pc = this.pc;
+    await pc.setRemoteDescription(description);
+    if (description.type === 'offer') {
+      await pc.setLocalDescription();
+      this.trace('answer sent');
+      this.sendSignal({ description: pc.localDescription.toJSON() });
+    }
+    await this.flushCandidates();
+  }
+
+  /** True before any remote description was applied on the current connection. */
+  neverNegotiated() {
+    return !this.pc.remoteDescription && !this.pc.currentRemoteDescription;
+  }
+
+  /** Candidates wait while there is no remote description or while an offer was just
+   * ignored (they most likely belong to it). Once a description is applied they are tried
+   * against it: the ones of another ICE generation (the ignored offer's) are dropped quietly,
+   * so nothing is lost should the other side's answer reuse the offer's credentials. */
+  async applyCandidate(candidate) {
+    this.stats.receivedCandidates += 1;
+    if (this.ignoreOffer || !this.pc.remoteDescription) {
+      if (this.heldCandidates.length < MAX_HELD_CANDIDATES) this.heldCandidates.push(candidate);
+      return;
+    }
+    await this.addCandidate(candidate);
+  }
+
+  async flushCandidates() {
+    const held = this.heldCandidates;
+    this.heldCandidates = [];
+    for (const c of held) await this.addCandidate(c);
+  }
+
+  async addCandidate(candidate) {
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(this.pc.remoteDescription?.sdp ?? '')?.[1];
+    if (candidate.usernameFragment && ufrag && candidate.usernameFragment !== ufrag) {
+      this.stats.droppedCandidates += 1;
+      return;
+    }
+    try {
+      await this.pc.addIceCandidate(candidate);
+    } catch (err) {
+      // A candidate of an abandoned offer or an older ICE generation: not an error.
+      this.stats.droppedCandidates += 1;
+      console.debug('homedrop: candidate dropped', err?.message);
+    }
+  }
+
+  trace(what) {
+    console.debug(`homedrop: negotiation ${this.polite ? 'polite' : 'impolite'} ${what}`);
+  }
+
+  /** Plain data for diagnostics (window.homedrop.state().links). */
+  snapshot() {
+    const pc = this.pc;
+    return {
+      peerId: this.peerId,
+      polite: this.polite,
+      signaling: pc.signalingState,
+      ice: pc.iceConnectionState,
+      gathering: pc.iceGatheringState,
+      connection: pc.connectionState,
+      channel: this.dc.readyState,
+      ...this.stats,
+    };
   }
 
   get isOpen() {
@@ -257,7 +390,8 @@ export class PeerManager {
     this.selfId = null;
     this.iceServers = [];
     this.onMessage = () => {};
-    /** Called with every new PeerLink, before negotiation (room chat adds its channel). */
+    /** Called with a PeerLink each time it gets a new RTCPeerConnection, before negotiation
+     * (room chat adds its channel). */
     this.onLink = () => {};
     bus.on('welcome', ({ id, iceServers }) => {
       this.closeAll();
@@ -282,9 +416,9 @@ export class PeerManager {
         onMessage: (l, data) => this.onMessage(l, data),
         onClose: (l) => this.forget(l),
         onPath: (l, path) => this.bus.emit('link:path', { peerId: l.peerId, path }),
+        onPc: (l) => this.onLink(l),
       });
       this.links.set(peerId, link);
-      this.onLink(link);
     }
     return link;
   }
@@ -315,6 +449,11 @@ export class PeerManager {
   prune(peers) {
     const ids = new Set((peers ?? []).map((p) => p.id));
     for (const [id, link] of this.links) if (!ids.has(id)) link.close();
+  }
+
+  /** Plain data for diagnostics, one entry per link. */
+  snapshot() {
+    return [...this.links.values()].map((l) => l.snapshot());
   }
 
   closeAll() {
