@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::browser::Browser;
+use support::netns::rcvbuf_errors;
 
 use browser_tests::{generate, Setup};
 
@@ -174,21 +175,7 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
 /// (`RcvbufErrors` in each host namespace's /proc/net/snmp): Chromium asks for small UDP
 /// buffers, so this is where SCTP packets get lost when a browser falls behind.
 fn udp_drops(lan: &support::netns::Lan) -> u64 {
-    lan.hosts
-        .iter()
-        .map(|ns| {
-            let out = std::process::Command::new("ip")
-                .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
-                .output()
-                .expect("read /proc/net/snmp");
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            let mut udp = text.lines().filter(|l| l.starts_with("Udp:"));
-            let (names, values) = (udp.next().unwrap_or(""), udp.next().unwrap_or(""));
-            let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
-            at.and_then(|i| values.split_whitespace().nth(i)?.parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
+    lan.hosts.iter().map(|ns| rcvbuf_errors(ns)).sum()
 }
 
 /// Run every process in the hosts' namespaces (the four browsers) at nice -10, and their
