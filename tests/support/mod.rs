@@ -7,6 +7,7 @@ pub mod delayline;
 pub mod delayline_probe;
 pub mod nat;
 pub mod netns;
+pub mod uclient;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -259,6 +260,19 @@ pub async fn http_get(
 
 pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// A loopback port free for both UDP and TCP (bound on port 0, then closed): for the real
+/// binary's relay, which listens on both at one port.
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP");
 }
 
 /// Path of the binary cargo built for this test run.
