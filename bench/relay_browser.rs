@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::relay_servers::{credentials, stat_field, Kind, Server};
 use super::support::browser::Browser;
+use super::support::env_u64;
 use super::support::netns::Lan;
 
 const JS: &str = include_str!("relay.js");
@@ -85,15 +86,9 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 pub fn run(lan: &Lan, dir: &Path) -> Value {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let (mib, rounds) = (
-        env("HOMEDROP_BENCH_RELAY_MIB", 128),
-        env("HOMEDROP_BENCH_RELAY_ROUNDS", 5),
+        env_u64("HOMEDROP_BENCH_RELAY_MIB", 128),
+        env_u64("HOMEDROP_BENCH_RELAY_ROUNDS", 5),
     );
     let bytes = mib * MIB;
     let mut a = Browser::launch(Some(&lan.hosts[0]));

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::browser::Browser;
+use support::env_u64;
 use support::netns::rcvbuf_errors;
 
 use browser_tests::{generate, Setup};
@@ -178,6 +179,23 @@ fn udp_drops(lan: &support::netns::Lan) -> u64 {
     lan.hosts.iter().map(|ns| rcvbuf_errors(ns)).sum()
 }
 
+/// The processes in the hosts' namespaces (the browsers), as `ip netns pids` lists them.
+fn host_pids(lan: &support::netns::Lan) -> Vec<String> {
+    let mut pids = Vec::new();
+    for ns in &lan.hosts {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .expect("ip netns pids");
+        pids.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+    }
+    pids
+}
+
 /// Run every process in the hosts' namespaces (the four browsers) at nice -10, and their
 /// network services under SCHED_FIFO. This machine
 /// is shared; a browser that waits for a CPU overflows the small UDP receive buffer Chromium
@@ -185,34 +203,29 @@ fn udp_drops(lan: &support::netns::Lan) -> u64 {
 /// by one packet per round trip: at 40 ms that noise, not the protocol, would set the
 /// numbers. All variants get the same treatment.
 fn prioritize(lan: &support::netns::Lan) {
-    for ns in &lan.hosts {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "pids", ns])
-            .output()
-            .expect("ip netns pids");
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            // Nice values are per thread on Linux: every thread of the process.
-            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-                continue;
-            };
-            let tids: Vec<String> = tasks
-                .flatten()
-                .map(|t| t.file_name().to_string_lossy().into_owned())
-                .collect();
-            let _ = std::process::Command::new("renice")
-                .args(["-n", "-10", "-p"])
-                .args(&tids)
+    for pid in host_pids(lan) {
+        let pid = pid.as_str();
+        // Nice values are per thread on Linux: every thread of the process.
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        let tids: Vec<String> = tasks
+            .flatten()
+            .map(|t| t.file_name().to_string_lossy().into_owned())
+            .collect();
+        let _ = std::process::Command::new("renice")
+            .args(["-n", "-10", "-p"])
+            .args(&tids)
+            .stdout(std::process::Stdio::null())
+            .status();
+        // The network service reads the UDP sockets: real-time, as if it had a core of
+        // its own (it only moves packets to the renderer, so it cannot hog one).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("network.mojom.NetworkService") {
+            let _ = std::process::Command::new("chrt")
+                .args(["-a", "-f", "-p", "5", pid])
                 .stdout(std::process::Stdio::null())
                 .status();
-            // The network service reads the UDP sockets: real-time, as if it had a core of
-            // its own (it only moves packets to the renderer, so it cannot hog one).
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains("network.mojom.NetworkService") {
-                let _ = std::process::Command::new("chrt")
-                    .args(["-a", "-f", "-p", "5", pid])
-                    .stdout(std::process::Stdio::null())
-                    .status();
-            }
         }
     }
 }
@@ -248,23 +261,17 @@ fn cpu_secs(lan: &support::netns::Lan) -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let mut ticks = 0u64;
-    for ns in &lan.hosts {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "pids", ns])
-            .output()
-            .expect("ip netns pids");
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Fields after the command name (which may hold spaces): utime is the 12th.
-            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-            let f: Vec<u64> = rest
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|v| v.parse().ok())
-                .collect();
-            ticks += f.iter().sum::<u64>();
-        }
+    for pid in host_pids(lan) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime is the 12th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        ticks += f.iter().sum::<u64>();
     }
     ticks as f64 / hz
 }
@@ -381,15 +388,9 @@ fn measure(
 }
 
 fn main() {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let (mib, rounds) = (
-        env("HOMEDROP_BENCH_MIB", 256),
-        env("HOMEDROP_BENCH_ROUNDS", 2),
+        env_u64("HOMEDROP_BENCH_MIB", 256),
+        env_u64("HOMEDROP_BENCH_ROUNDS", 2),
     );
     let bytes = mib * MIB;
     let dir = support::TempDir::new("bench");

@@ -275,6 +275,14 @@ pub fn free_port() -> u16 {
     panic!("no port free for both UDP and TCP");
 }
 
+/// A numeric benchmark knob from the environment (`default` when unset or not a number).
+pub fn env_u64(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Path of the binary cargo built for this test run.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_homedrop"))
