@@ -29,6 +29,8 @@ mod support;
 mod relay_browser;
 #[path = "relay_servers.rs"]
 mod relay_servers;
+#[path = "sdp.rs"]
+mod sdp;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -18,6 +18,9 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "sdp.rs"]
+mod sdp;
+
 #[path = "../tests/browser.rs"]
 #[allow(dead_code, unused_imports)]
 mod browser_tests;
@@ -33,22 +36,22 @@ use browser_tests::{generate, Setup};
 
 const MIB: u64 = 1024 * 1024;
 
-/// Raw data channel between two browsers, SDP carried by the driver (no trickle).
+/// Raw data channel between two browsers, SDP carried by the driver (`sdp.rs`).
 const RAW_JS: &str = r#"
 window.raw = {
-  async offer() {
+  async offer(cfg) {
     if (raw.pc) raw.pc.close();
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection(cfg);
     raw.pc = pc;
     raw.dc = pc.createDataChannel('raw', { ordered: true });
     raw.dc.binaryType = 'arraybuffer';
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise(r => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+    await benchGathered(pc);
     return JSON.stringify(pc.localDescription);
   },
-  async answer(offer) {
+  async answer(cfg, offer) {
     if (raw.pc) raw.pc.close();
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection(cfg);
     raw.pc = pc;
     raw.got = 0; raw.done = null;
     pc.ondatachannel = ev => {
@@ -62,7 +65,7 @@ window.raw = {
     };
     await pc.setRemoteDescription(JSON.parse(offer));
     await pc.setLocalDescription(await pc.createAnswer());
-    await new Promise(r => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+    await benchGathered(pc);
     return JSON.stringify(pc.localDescription);
   },
   async accept(answer) {
@@ -111,15 +114,7 @@ true
 /// A fresh raw connection for every run: SCTP's congestion state (a window halved by an
 /// earlier loss) must not carry over from one run to the next.
 fn raw_connect(a: &mut Browser, b: &mut Browser) {
-    let offer = a.eval("raw.offer()");
-    let answer = b.eval(&format!(
-        "raw.answer({})",
-        serde_json::to_string(&offer).unwrap()
-    ));
-    a.eval(&format!(
-        "raw.accept({})",
-        serde_json::to_string(&answer).unwrap()
-    ));
+    sdp::negotiate(a, b, "raw", &json!({}));
 }
 
 /// The sender's ICE transport byte count (DTLS records, retransmissions included).
@@ -293,8 +288,10 @@ fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
     let plain = format!("{}healthz", s.url);
     a.goto(&plain);
     b.goto(&plain);
-    a.eval(RAW_JS);
-    b.eval(RAW_JS);
+    for br in [&mut a, &mut b] {
+        br.eval(sdp::JS);
+        br.eval(RAW_JS);
+    }
     raw_connect(&mut a, &mut b);
     let rtt = a.wait_for(
         "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
