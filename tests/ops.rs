@@ -187,11 +187,7 @@ async fn sigterm_tells_clients_exits_0_within_5s_and_clients_reconnect() {
     a.send(json!({"type":"signal","to":b.id,"data":{"text":text}}))
         .await;
     b.expect("signal").await;
-    a.send(json!({"type":"roomCreate"})).await;
-    let code = a.expect("roomJoined").await["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = a.room_create().await;
     // Browsers also hold idle keep-alive HTTP connections, and a client may have connected
     // without sending anything yet: neither may hold up the exit.
     let idle = keep_alive_after_one_request(addr).await;

@@ -349,8 +349,7 @@ async fn home_and_relative_in_a_room(
     let mut home = ws_in(&nat.hosts[0], HOME_LAN_IP).await;
     stun_only(&home.welcome, &format!("{HOME_LAN_IP}:3478"));
     home.hello("Home").await;
-    home.send(json!({"type":"roomCreate"})).await;
-    let code = home.expect("roomJoined").await["code"].clone();
+    let code = home.room_create().await;
     let mut rel = ws_in(&nat.relative, HOME_WAN_IP).await;
     rel.hello("Relative").await;
     rel.send(json!({"type":"roomJoin","code":code})).await;

@@ -135,6 +135,16 @@ impl Ws {
             .await;
     }
 
+    /// Create a room with the defaults (`roomCreate`) and return its code from `roomJoined`.
+    pub async fn room_create(&mut self) -> String {
+        self.send(json!({"type":"roomCreate"})).await;
+        let joined = self.expect("roomJoined").await;
+        joined["code"]
+            .as_str()
+            .expect("roomJoined has a code")
+            .to_string()
+    }
+
     pub async fn send(&mut self, v: Value) {
         self.ws.send(Message::text(v.to_string())).await.unwrap();
     }
