@@ -16,10 +16,10 @@
 //! the relative that it did not send to first). `isolate()` turns on client isolation on the
 //! home bridge: frames between home hosts are dropped, traffic to homedrop passes.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::netns::{ip, sh, spawn_in, teardown};
+use super::netns::{ip, nft, sh, spawn_in, teardown};
 
 /// homedrop's LAN address (on the home bridge) and its WAN ("public") address.
 pub const HOME_LAN_IP: &str = "192.168.77.1";
@@ -38,28 +38,6 @@ pub struct Nat {
     pub router: String,
     pub relative: String,
     children: Vec<Child>,
-}
-
-fn nft(ns: &str, ruleset: &str) {
-    use std::io::Write;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nft");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(ruleset.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "nft in {ns}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn forwarding(ns: &str) {

@@ -5,6 +5,7 @@
 //! route (Chromium gathers no ICE candidates without one). Pages are then served from a
 //! private, non-loopback address: exactly the insecure context phones get.
 
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -57,6 +58,28 @@ pub fn rcvbuf_errors(ns: &str) -> u64 {
     let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
     at.and_then(|i| values.split_whitespace().nth(i)?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Load nftables `ruleset` (`nft -f -` syntax) in namespace `ns`, panicking with nft's stderr.
+pub fn nft(ns: &str, ruleset: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nft");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ruleset.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft in {ns}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Run a command, panicking with its stderr on failure.
