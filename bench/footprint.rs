@@ -39,7 +39,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use support::{free_port, TempDir};
+use support::{free_port, procfs, TempDir};
 
 const CLIENTS: usize = 1_000;
 const STARTS: usize = 5;
@@ -112,10 +112,7 @@ impl Server {
 
     /// VmRSS (or another /proc status field) in bytes.
     fn status_bytes(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
+        procfs::status_kib(self.child.id(), field).unwrap() * 1024
     }
 }
 

@@ -31,6 +31,7 @@ use serde_json::{json, Value};
 use support::browser::Browser;
 use support::env_u64;
 use support::netns::rcvbuf_errors;
+use support::procfs;
 
 use browser_tests::{generate, Setup};
 
@@ -258,15 +259,7 @@ fn cpu_secs(lan: &support::netns::Lan) -> f64 {
     let mut ticks = 0u64;
     for pid in host_pids(lan) {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the command name (which may hold spaces): utime is the 12th.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<u64> = rest
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        ticks += f.iter().sum::<u64>();
+        ticks += procfs::cpu_ticks(&stat).unwrap_or(0);
     }
     ticks as f64 / hz
 }

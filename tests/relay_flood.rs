@@ -28,7 +28,7 @@ use turn::proto::lifetime::Lifetime;
 use turn::proto::reqtrans::RequestedTransport;
 use turn::proto::PROTO_UDP;
 
-use crate::support::{binary, free_port, TempDir};
+use crate::support::{binary, free_port, procfs, TempDir};
 
 const SECRET: &str = "flood-secret-0123456789";
 const FLOOD: usize = 300_000;
@@ -96,9 +96,7 @@ impl Homedrop {
 
     /// VmRSS in KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        procfs::status_kib(self.child.id(), "VmRSS:").unwrap()
     }
 
     /// SIGTERM, wait for a drained, successful exit, return the relay's final stats line.

@@ -7,6 +7,7 @@ pub mod delayline;
 pub mod delayline_probe;
 pub mod nat;
 pub mod netns;
+pub mod procfs;
 pub mod uclient;
 
 use std::net::SocketAddr;
