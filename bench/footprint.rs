@@ -22,9 +22,12 @@
 //! ready time and idle RSS of the aarch64 build under qemu are printed too (emulated: slower
 //! and with qemu's own memory; not comparable, not judged).
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,6 +38,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use support::{free_port, procfs, TempDir};
 
 const CLIENTS: usize = 1_000;
 const STARTS: usize = 5;
@@ -63,7 +68,7 @@ impl Drop for Server {
 impl Server {
     /// Start `bin` (under `runner`, e.g. qemu) and wait for READY=1 on our notify socket.
     fn start(bin: &Path, runner: Option<&str>, wait: Duration) -> Server {
-        let dir = TempDir::new();
+        let dir = TempDir::new("footprint");
         let notify = UnixDatagram::bind(dir.0.join("notify")).expect("notify socket");
         notify.set_read_timeout(Some(wait)).unwrap();
         let http: SocketAddr = ([127, 0, 0, 1], free_port()).into();
@@ -107,44 +112,8 @@ impl Server {
 
     /// VmRSS (or another /proc status field) in bytes.
     fn status_bytes(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
+        procfs::status_kib(self.child.id(), field).unwrap() * 1024
     }
-}
-
-/// A directory under /tmp removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("homedrop-footprint-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A loopback port free for both UDP and TCP.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
 }
 
 /// Soft RLIMIT_NOFILE up to the hard limit (inherited by homedrop); returns the new soft limit.

@@ -1,18 +1,15 @@
 // Page script of bench/relay.rs: a raw data channel between two
 // RTCPeerConnections restricted to relay candidates (iceTransportPolicy
-// 'relay'), SDP carried by the driver after gathering completes.
+// 'relay'), SDP carried by the driver after gathering completes (bench/sdp.js
+// defines benchGathered; bench/sdp.rs negotiates).
 window.relayBench = {
-  async gathered(pc) {
-    if (pc.iceGatheringState === 'complete') return;
-    await new Promise(r => { pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
-  },
   async offer(cfg) {
     const pc = new RTCPeerConnection(cfg);
     relayBench.pc = pc;
     relayBench.dc = pc.createDataChannel('bench', { ordered: true });
     relayBench.dc.binaryType = 'arraybuffer';
     await pc.setLocalDescription(await pc.createOffer());
-    await relayBench.gathered(pc);
+    await benchGathered(pc);
     return JSON.stringify(pc.localDescription);
   },
   async answer(cfg, offer) {
@@ -31,7 +28,7 @@ window.relayBench = {
     };
     await pc.setRemoteDescription(JSON.parse(offer));
     await pc.setLocalDescription(await pc.createAnswer());
-    await relayBench.gathered(pc);
+    await benchGathered(pc);
     return JSON.stringify(pc.localDescription);
   },
   async accept(answer) {

@@ -29,12 +29,15 @@ mod support;
 mod relay_browser;
 #[path = "relay_servers.rs"]
 mod relay_servers;
+#[path = "sdp.rs"]
+mod sdp;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::netns::Lan;
+use support::netns::{rcvbuf_errors, Lan};
+use support::uclient::summary;
 
 use relay_servers::{credentials, stat_field, Kind, Server};
 
@@ -64,17 +67,6 @@ struct Run {
     rcvbuf_errors: u64,
 }
 
-/// The number after `key` on the last line containing it.
-fn number_after(out: &str, key: &str) -> Option<f64> {
-    let line = out.lines().rev().find(|l| l.contains(key))?;
-    let rest = &line[line.find(key)? + key.len()..];
-    let num: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    num.parse().ok()
-}
-
 fn uclient(ns: &str, ip: &str, port: u16, load: Load) -> String {
     let (user, pass) = credentials("bench");
     let mut cmd = Command::new("ip");
@@ -97,22 +89,6 @@ fn uclient(ns: &str, ip: &str, port: u16, load: Load) -> String {
     text
 }
 
-/// `Udp: RcvbufErrors` of namespace `ns`.
-fn rcvbuf_errors(ns: &str) -> u64 {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
-        .output()
-        .expect("read /proc/net/snmp");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
-    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
-        return 0;
-    };
-    let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
-    at.and_then(|i| values.split_whitespace().nth(i)?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn measure(lan: &Lan, kind: Kind, port: u16, load: Load, dir: &std::path::Path) -> Run {
     let ip = lan.server_ip();
     let server = Server::start(kind, &lan.router, &ip, port, dir);
@@ -123,10 +99,7 @@ fn measure(lan: &Lan, kind: Kind, port: u16, load: Load, dir: &std::path::Path) 
     let secs = t.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(200));
     let cpu = server.cpu_secs() - cpu0;
-    let get =
-        |k| number_after(&out, k).unwrap_or_else(|| panic!("no {k:?} in uclient output:\n{out}"));
-    let (sent, received) = (get("tot_send_msgs="), get("tot_recv_msgs="));
-    let lost = get("Total lost packets ");
+    let (lost, sent, received, rtt_ms) = summary(&out);
     let mut run = Run {
         sent,
         received,
@@ -135,7 +108,7 @@ fn measure(lan: &Lan, kind: Kind, port: u16, load: Load, dir: &std::path::Path) 
         } else {
             100.0
         },
-        rtt_ms: get("Average round trip delay "),
+        rtt_ms,
         cpu_us_per_packet: cpu * 1e6 / received.max(1.0),
         peak_rss_kib: server.peak_rss_kib(),
         secs,

@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::relay_servers::{credentials, stat_field, Kind, Server};
+use super::sdp::{self, negotiate};
 use super::support::browser::Browser;
+use super::support::env_u64;
 use super::support::netns::Lan;
 
 const JS: &str = include_str!("relay.js");
@@ -23,15 +25,7 @@ fn connect(a: &mut Browser, b: &mut Browser, turn_url: &str) -> Value {
     let (user, pass) = credentials("browser");
     let cfg = json!({"iceServers": [{"urls": turn_url, "username": user, "credential": pass}],
                      "iceTransportPolicy": "relay"});
-    let offer = a.eval(&format!("relayBench.offer({cfg})"));
-    let answer = b.eval(&format!(
-        "relayBench.answer({cfg}, {})",
-        serde_json::to_string(&offer).unwrap()
-    ));
-    a.eval(&format!(
-        "relayBench.accept({})",
-        serde_json::to_string(&answer).unwrap()
-    ));
+    negotiate(a, b, "relayBench", &cfg);
     a.wait_for("relayBench.selectedPair()", Duration::from_secs(20))
 }
 
@@ -85,20 +79,15 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 pub fn run(lan: &Lan, dir: &Path) -> Value {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let (mib, rounds) = (
-        env("HOMEDROP_BENCH_RELAY_MIB", 128),
-        env("HOMEDROP_BENCH_RELAY_ROUNDS", 5),
+        env_u64("HOMEDROP_BENCH_RELAY_MIB", 128),
+        env_u64("HOMEDROP_BENCH_RELAY_ROUNDS", 5),
     );
     let bytes = mib * MIB;
     let mut a = Browser::launch(Some(&lan.hosts[0]));
     let mut b = Browser::launch(Some(&lan.hosts[1]));
     for br in [&mut a, &mut b] {
+        br.eval(sdp::JS);
         br.eval(JS);
     }
     let kinds = [Kind::Homedrop, Kind::Coturn];

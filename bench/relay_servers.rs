@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::support::procfs;
+
 pub const SECRET: &str = "relay-bench-secret-0123456789";
 pub const REALM: &str = "homedrop";
 /// Clock ticks per second of /proc/PID/stat (USER_HZ; 100 on Linux).
@@ -138,21 +140,12 @@ impl Server {
     /// User + system CPU seconds so far (all threads).
     pub fn cpu_secs(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        // Fields after the ")" of the command name: utime is the 12th, stime the 13th.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-        ticks / TICKS
+        procfs::cpu_ticks(&stat).unwrap() as f64 / TICKS
     }
 
     /// Peak resident set size (VmHWM) in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        procfs::status_kib(self.pid(), "VmHWM:").unwrap_or(0)
     }
 
     /// homedrop only: SIGTERM, wait for the drained exit, return its final

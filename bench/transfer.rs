@@ -18,6 +18,9 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "sdp.rs"]
+mod sdp;
+
 #[path = "../tests/browser.rs"]
 #[allow(dead_code, unused_imports)]
 mod browser_tests;
@@ -26,27 +29,30 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::browser::Browser;
+use support::env_u64;
+use support::netns::rcvbuf_errors;
+use support::procfs;
 
 use browser_tests::{generate, Setup};
 
 const MIB: u64 = 1024 * 1024;
 
-/// Raw data channel between two browsers, SDP carried by the driver (no trickle).
+/// Raw data channel between two browsers, SDP carried by the driver (`sdp.rs`).
 const RAW_JS: &str = r#"
 window.raw = {
-  async offer() {
+  async offer(cfg) {
     if (raw.pc) raw.pc.close();
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection(cfg);
     raw.pc = pc;
     raw.dc = pc.createDataChannel('raw', { ordered: true });
     raw.dc.binaryType = 'arraybuffer';
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise(r => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+    await benchGathered(pc);
     return JSON.stringify(pc.localDescription);
   },
-  async answer(offer) {
+  async answer(cfg, offer) {
     if (raw.pc) raw.pc.close();
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection(cfg);
     raw.pc = pc;
     raw.got = 0; raw.done = null;
     pc.ondatachannel = ev => {
@@ -60,7 +66,7 @@ window.raw = {
     };
     await pc.setRemoteDescription(JSON.parse(offer));
     await pc.setLocalDescription(await pc.createAnswer());
-    await new Promise(r => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+    await benchGathered(pc);
     return JSON.stringify(pc.localDescription);
   },
   async accept(answer) {
@@ -109,15 +115,7 @@ true
 /// A fresh raw connection for every run: SCTP's congestion state (a window halved by an
 /// earlier loss) must not carry over from one run to the next.
 fn raw_connect(a: &mut Browser, b: &mut Browser) {
-    let offer = a.eval("raw.offer()");
-    let answer = b.eval(&format!(
-        "raw.answer({})",
-        serde_json::to_string(&offer).unwrap()
-    ));
-    a.eval(&format!(
-        "raw.accept({})",
-        serde_json::to_string(&answer).unwrap()
-    ));
+    sdp::negotiate(a, b, "raw", &json!({}));
 }
 
 /// The sender's ICE transport byte count (DTLS records, retransmissions included).
@@ -174,21 +172,24 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
 /// (`RcvbufErrors` in each host namespace's /proc/net/snmp): Chromium asks for small UDP
 /// buffers, so this is where SCTP packets get lost when a browser falls behind.
 fn udp_drops(lan: &support::netns::Lan) -> u64 {
-    lan.hosts
-        .iter()
-        .map(|ns| {
-            let out = std::process::Command::new("ip")
-                .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
-                .output()
-                .expect("read /proc/net/snmp");
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            let mut udp = text.lines().filter(|l| l.starts_with("Udp:"));
-            let (names, values) = (udp.next().unwrap_or(""), udp.next().unwrap_or(""));
-            let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
-            at.and_then(|i| values.split_whitespace().nth(i)?.parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
+    lan.hosts.iter().map(|ns| rcvbuf_errors(ns)).sum()
+}
+
+/// The processes in the hosts' namespaces (the browsers), as `ip netns pids` lists them.
+fn host_pids(lan: &support::netns::Lan) -> Vec<String> {
+    let mut pids = Vec::new();
+    for ns in &lan.hosts {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .expect("ip netns pids");
+        pids.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+    }
+    pids
 }
 
 /// Run every process in the hosts' namespaces (the four browsers) at nice -10, and their
@@ -198,34 +199,29 @@ fn udp_drops(lan: &support::netns::Lan) -> u64 {
 /// by one packet per round trip: at 40 ms that noise, not the protocol, would set the
 /// numbers. All variants get the same treatment.
 fn prioritize(lan: &support::netns::Lan) {
-    for ns in &lan.hosts {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "pids", ns])
-            .output()
-            .expect("ip netns pids");
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            // Nice values are per thread on Linux: every thread of the process.
-            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-                continue;
-            };
-            let tids: Vec<String> = tasks
-                .flatten()
-                .map(|t| t.file_name().to_string_lossy().into_owned())
-                .collect();
-            let _ = std::process::Command::new("renice")
-                .args(["-n", "-10", "-p"])
-                .args(&tids)
+    for pid in host_pids(lan) {
+        let pid = pid.as_str();
+        // Nice values are per thread on Linux: every thread of the process.
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        let tids: Vec<String> = tasks
+            .flatten()
+            .map(|t| t.file_name().to_string_lossy().into_owned())
+            .collect();
+        let _ = std::process::Command::new("renice")
+            .args(["-n", "-10", "-p"])
+            .args(&tids)
+            .stdout(std::process::Stdio::null())
+            .status();
+        // The network service reads the UDP sockets: real-time, as if it had a core of
+        // its own (it only moves packets to the renderer, so it cannot hog one).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("network.mojom.NetworkService") {
+            let _ = std::process::Command::new("chrt")
+                .args(["-a", "-f", "-p", "5", pid])
                 .stdout(std::process::Stdio::null())
                 .status();
-            // The network service reads the UDP sockets: real-time, as if it had a core of
-            // its own (it only moves packets to the renderer, so it cannot hog one).
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains("network.mojom.NetworkService") {
-                let _ = std::process::Command::new("chrt")
-                    .args(["-a", "-f", "-p", "5", pid])
-                    .stdout(std::process::Stdio::null())
-                    .status();
-            }
         }
     }
 }
@@ -261,23 +257,9 @@ fn cpu_secs(lan: &support::netns::Lan) -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let mut ticks = 0u64;
-    for ns in &lan.hosts {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "pids", ns])
-            .output()
-            .expect("ip netns pids");
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Fields after the command name (which may hold spaces): utime is the 12th.
-            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-            let f: Vec<u64> = rest
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|v| v.parse().ok())
-                .collect();
-            ticks += f.iter().sum::<u64>();
-        }
+    for pid in host_pids(lan) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        ticks += procfs::cpu_ticks(&stat).unwrap_or(0);
     }
     ticks as f64 / hz
 }
@@ -299,8 +281,10 @@ fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
     let plain = format!("{}healthz", s.url);
     a.goto(&plain);
     b.goto(&plain);
-    a.eval(RAW_JS);
-    b.eval(RAW_JS);
+    for br in [&mut a, &mut b] {
+        br.eval(sdp::JS);
+        br.eval(RAW_JS);
+    }
     raw_connect(&mut a, &mut b);
     let rtt = a.wait_for(
         "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
@@ -394,15 +378,9 @@ fn measure(
 }
 
 fn main() {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let (mib, rounds) = (
-        env("HOMEDROP_BENCH_MIB", 256),
-        env("HOMEDROP_BENCH_ROUNDS", 2),
+        env_u64("HOMEDROP_BENCH_MIB", 256),
+        env_u64("HOMEDROP_BENCH_ROUNDS", 2),
     );
     let bytes = mib * MIB;
     let dir = support::TempDir::new("bench");

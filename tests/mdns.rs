@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::netns::{sh, Lan};
+use crate::support::netns::{ip, Lan};
 use crate::support::{binary, TempDir};
 
 const SCRIPT: &str = concat!(
@@ -200,26 +200,8 @@ fn name_and_service_resolve_from_another_namespace_and_follow_an_address_change(
     // A new lease: the old address goes, another comes.
     let new = format!("10.{}.0.50", lan.subnet);
     let (a, took) = follow(&lan.hosts[0], &me, &host, &new, || {
-        sh(&[
-            "ip",
-            "-n",
-            &lan.router,
-            "addr",
-            "del",
-            &format!("{server}/24"),
-            "dev",
-            "br0",
-        ]);
-        sh(&[
-            "ip",
-            "-n",
-            &lan.router,
-            "addr",
-            "add",
-            &format!("{new}/24"),
-            "dev",
-            "br0",
-        ]);
+        ip(&lan.router, &format!("addr del {server}/24 dev br0"));
+        ip(&lan.router, &format!("addr add {new}/24 dev br0"));
     });
     eprintln!("new address resolved {took:?} after the change: {a}");
     assert_eq!(
@@ -234,16 +216,7 @@ fn name_and_service_resolve_from_another_namespace_and_follow_an_address_change(
     // periodic interface check finds it.
     let more = format!("10.{}.0.51", lan.subnet);
     let (a, took) = follow(&lan.hosts[0], &me, &host, &format!("{new},{more}"), || {
-        sh(&[
-            "ip",
-            "-n",
-            &lan.router,
-            "addr",
-            "add",
-            &format!("{more}/24"),
-            "dev",
-            "br0",
-        ]);
+        ip(&lan.router, &format!("addr add {more}/24 dev br0"));
     });
     eprintln!("added address resolved {took:?} after the change: {a}");
     assert_eq!(a["addresses"], serde_json::json!([new, more]), "{a}");

@@ -187,11 +187,7 @@ async fn sigterm_tells_clients_exits_0_within_5s_and_clients_reconnect() {
     a.send(json!({"type":"signal","to":b.id,"data":{"text":text}}))
         .await;
     b.expect("signal").await;
-    a.send(json!({"type":"roomCreate"})).await;
-    let code = a.expect("roomJoined").await["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = a.room_create().await;
     // Browsers also hold idle keep-alive HTTP connections, and a client may have connected
     // without sending anything yet: neither may hold up the exit.
     let idle = keep_alive_after_one_request(addr).await;
@@ -219,7 +215,24 @@ async fn sigterm_tells_clients_exits_0_within_5s_and_clients_reconnect() {
     drop((idle, silent));
     let log = read_all(&mut server);
 
-    // One "session ended" line per client, with the story and nothing personal.
+    session_lines_tell_the_story(
+        &log,
+        &[name, "Marker", text, "secret-text", &code, &a.id, &b.id],
+    );
+
+    // Started again on the same port, a client gets back in.
+    let mut again = start(addr, &state);
+    let mut c = connect_when_up(addr).await;
+    c.hello("Back").await;
+    assert_eq!(c.expect("peers").await["peers"], json!([]));
+    drop(c);
+    unsafe { libc::kill(again.id() as i32, libc::SIGTERM) };
+    assert_eq!(again.wait().unwrap().code(), Some(0));
+}
+
+/// One "session ended" line per client (two: `a` sent the one signal), with the story and
+/// none of `secrets`.
+fn session_lines_tell_the_story(log: &str, secrets: &[&str]) {
     let ended: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("session ended"))
@@ -241,18 +254,9 @@ async fn sigterm_tells_clients_exits_0_within_5s_and_clients_reconnect() {
     ] {
         assert!(a_line.contains(field), "{field} missing: {a_line}");
     }
-    for secret in [name, "Marker", text, "secret-text", &code, &a.id, &b.id] {
+    for secret in secrets {
         assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
     }
-
-    // Started again on the same port, a client gets back in.
-    let mut again = start(addr, &state);
-    let mut c = connect_when_up(addr).await;
-    c.hello("Back").await;
-    assert_eq!(c.expect("peers").await["peers"], json!([]));
-    drop(c);
-    unsafe { libc::kill(again.id() as i32, libc::SIGTERM) };
-    assert_eq!(again.wait().unwrap().code(), Some(0));
 }
 
 fn read_all(child: &mut Child) -> String {

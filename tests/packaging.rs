@@ -15,7 +15,7 @@ use stun::agent::TransactionId;
 use stun::message::{Getter, Message, BINDING_REQUEST, BINDING_SUCCESS};
 use stun::xoraddr::XorMappedAddress;
 
-use crate::support::TempDir;
+use crate::support::{free_port, TempDir};
 
 const X86: &str = "x86_64-unknown-linux-musl";
 const ARM: &str = "aarch64-unknown-linux-musl";
@@ -101,18 +101,6 @@ fn static_binaries_are_static_and_at_most_10_mb() {
     // The x86-64 one runs here as is: no loader, no shared libraries needed.
     let help = run(&static_binary(X86).to_string_lossy(), &["--help"]);
     assert!(help.contains("--turn-secret"), "{help}");
-}
-
-/// A loopback port free for both UDP and TCP (bound on port 0, then closed).
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
 }
 
 /// A child process killed when dropped (the test failing midway).

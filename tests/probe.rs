@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::browser::Browser;
-use crate::support::netns::{sh, Lan};
+use crate::support::netns::{nft, Lan};
 use crate::support::{http_get, TempDir, TestApp};
 
 /// An offer with the attributes webrtc-unreliable reads (what Chromium sends, trimmed).
@@ -203,26 +203,10 @@ fn chromium_measures_rtt_and_loss_over_udp() {
 
     // Drop UDP to the check's port on the appliance: the page must say UDP does not get through.
     let router = lan.router.clone();
-    sh(&[
-        "ip", "netns", "exec", &router, "nft", "add", "table", "ip", "hdprobe",
-    ]);
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
+    nft(
         &router,
-        "nft",
-        "add",
-        "chain",
-        "ip",
-        "hdprobe",
-        "input",
-        "{ type filter hook input priority 0; policy accept; }",
-    ]);
-    sh(&[
-        "ip", "netns", "exec", &router, "nft", "add", "rule", "ip", "hdprobe", "input", "udp",
-        "dport", "3479", "drop",
-    ]);
+        "table ip hdprobe {\n  chain input { type filter hook input priority 0; policy accept;\n    udp dport 3479 drop; }\n}\n",
+    );
     let r = probe_result(&mut br);
     eprintln!("connection check with UDP dropped: {r}");
     assert_eq!(r["state"], "blocked", "{r}");

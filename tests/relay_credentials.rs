@@ -180,11 +180,7 @@ async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
     let port = stun.rsplit(':').next().unwrap().to_string();
     stun_only(&a.welcome, &format!("127.0.0.1:{port}"));
     a.hello("Alice").await;
-    a.send(json!({"type":"roomCreate"})).await;
-    let code = a.expect("roomJoined").await["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = a.room_create().await;
     no_credentials(&mut a, Duration::from_millis(800)).await;
 
     // A stranger from elsewhere: no peer, no credentials.

@@ -16,7 +16,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::browser::{generate, offer, release_binary, sha256_file, wait_page, ONE_AT_A_TIME};
 use crate::relay_credentials::{allocate, no_credentials, stun_only, turn_entry, unix_now, SECRET};
 use crate::support::browser::Browser;
-use crate::support::nat::{self, Nat, HOME_LAN_IP, HOME_WAN_IP};
+use crate::support::nat::{Nat, HOME_LAN_IP, HOME_WAN_IP};
+use crate::support::netns::in_netns;
 use crate::support::{TempDir, Ws};
 
 const MIB: u64 = 1024 * 1024;
@@ -157,7 +158,7 @@ fn client_isolation_at_home_falls_back_to_the_relay() {
     let sha = generate(&file, 20 * MIB, 23);
     let mut nat = Nat::new(2);
     // A listener on the second host; the first reaches it before isolation, not after.
-    let listener = nat::in_netns(&nat.hosts[1], || {
+    let listener = in_netns(&nat.hosts[1], || {
         std::net::TcpListener::bind("192.168.77.12:9000").unwrap()
     });
     assert!(
@@ -182,7 +183,7 @@ fn client_isolation_at_home_falls_back_to_the_relay() {
 /// Does a STUN Binding over UDP from namespace `ns` to `server` get an answer?
 fn stun_over_udp_answered(ns: &str, server: SocketAddr) -> bool {
     use stun::message::{Message, Setter, BINDING_REQUEST};
-    nat::in_netns(ns, move || {
+    in_netns(ns, move || {
         let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
@@ -202,7 +203,7 @@ fn stun_over_udp_answered(ns: &str, server: SocketAddr) -> bool {
 
 fn reach(ns: &str, to: &str) -> bool {
     let to: SocketAddr = to.parse().unwrap();
-    nat::in_netns(ns, move || {
+    in_netns(ns, move || {
         std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2)).is_ok()
     })
 }
@@ -309,7 +310,7 @@ fn a_running_transfer_survives_an_ice_restart_from_the_lan_to_the_relay() {
 /// A signaling client whose socket lives in namespace `ns`.
 async fn ws_in(ns: &str, host: &str) -> Ws {
     let addr: SocketAddr = format!("{host}:8080").parse().unwrap();
-    let tcp = nat::in_netns(ns, move || {
+    let tcp = in_netns(ns, move || {
         // homedrop may still be starting in its namespace.
         let end = Instant::now() + Duration::from_secs(15);
         let s = loop {
@@ -348,8 +349,7 @@ async fn home_and_relative_in_a_room(
     let mut home = ws_in(&nat.hosts[0], HOME_LAN_IP).await;
     stun_only(&home.welcome, &format!("{HOME_LAN_IP}:3478"));
     home.hello("Home").await;
-    home.send(json!({"type":"roomCreate"})).await;
-    let code = home.expect("roomJoined").await["code"].clone();
+    let code = home.room_create().await;
     let mut rel = ws_in(&nat.relative, HOME_WAN_IP).await;
     rel.hello("Relative").await;
     rel.send(json!({"type":"roomJoin","code":code})).await;
@@ -373,7 +373,7 @@ async fn home_and_relative_in_a_room(
 /// credentials signed by the real one).
 fn allocate_from_the_internet(nat: &Nat) -> (Result<String, u16>, Result<String, u16>) {
     let server: SocketAddr = format!("{HOME_WAN_IP}:3478").parse().unwrap();
-    nat::in_netns(&nat.internet, move || {
+    in_netns(&nat.internet, move || {
         let ttl = Duration::from_secs(600);
         let issue =
             |secret: &[u8]| homedrop::relay::issue_credentials(secret, "s", unix_now(), ttl);

@@ -12,7 +12,7 @@
 //! relay, are never what drops them).
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,25 +28,13 @@ use turn::proto::lifetime::Lifetime;
 use turn::proto::reqtrans::RequestedTransport;
 use turn::proto::PROTO_UDP;
 
-use crate::support::{binary, TempDir};
+use crate::support::{binary, free_port, procfs, TempDir};
 
 const SECRET: &str = "flood-secret-0123456789";
 const FLOOD: usize = 300_000;
 const WARM_UP: usize = 20_000;
 const BATCH: usize = 500;
 const SOCKETS: usize = 4;
-
-/// A loopback port free for both UDP and TCP (bound on port 0, then closed).
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
-}
 
 /// The homedrop process; killed if the test fails midway.
 struct Homedrop {
@@ -108,9 +96,7 @@ impl Homedrop {
 
     /// VmRSS in KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        procfs::status_kib(self.child.id(), "VmRSS:").unwrap()
     }
 
     /// SIGTERM, wait for a drained, successful exit, return the relay's final stats line.

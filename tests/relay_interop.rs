@@ -23,6 +23,9 @@ use tokio::process::Command;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::support::free_port;
+use crate::support::uclient::{number_after, summary};
+
 const SECRET: &str = "interop-secret";
 /// The tools load the CPU; the machine is small. One tool run at a time.
 static TOOL_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -89,28 +92,6 @@ async fn tool(name: &str, args: &[String]) -> String {
 
 fn args(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
-}
-
-/// The number after `key` on the last line containing it.
-fn number_after(out: &str, key: &str) -> Option<f64> {
-    let line = out.lines().rev().find(|l| l.contains(key))?;
-    let rest = &line[line.find(key)? + key.len()..];
-    let num: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    num.parse().ok()
-}
-
-/// uclient's summary: (lost, sent, received, average RTT ms).
-fn summary(out: &str) -> (f64, f64, f64, f64) {
-    let get = |k| number_after(out, k).unwrap_or_else(|| panic!("no {k:?} in:\n{out}"));
-    (
-        get("Total lost packets "),
-        get("tot_send_msgs="),
-        get("tot_recv_msgs="),
-        get("Average round trip delay "),
-    )
 }
 
 /// uclient `-y` (two allocations on this server talking to each other) with
@@ -255,7 +236,7 @@ async fn loopback_echo_peer_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_endpoint_shows_relay_counters() {
     let _one = TOOL_LOCK.lock().await;
-    let port = free_udp_tcp_port();
+    let port = free_port();
     let secret = "stats-test-secret-0123456789";
     let app = crate::support::TestApp::spawn_with(|c| {
         c.turn = Some(SocketAddr::from(([127, 0, 0, 1], port)));
@@ -309,15 +290,4 @@ async fn relay_stats(app: &crate::support::TestApp) -> serde_json::Value {
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     v["relay"].clone()
-}
-
-/// A loopback port free for both UDP and TCP right now.
-fn free_udp_tcp_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }

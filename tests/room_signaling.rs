@@ -94,8 +94,7 @@ async fn invitations_are_refused_outside_the_home_group_and_rate_limited() {
     b.hello("Blue").await;
     let mut x = app.client_from("8.8.8.8").await;
     x.hello("Stranger").await;
-    a.send(json!({"type":"roomCreate"})).await;
-    let code = a.expect("roomJoined").await["code"].clone();
+    let code = a.room_create().await;
 
     // A stranger, even one sharing the room, cannot be invited or invite.
     x.send(json!({"type":"roomJoin","code":code})).await;

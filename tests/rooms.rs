@@ -8,135 +8,22 @@
 //! times every member; invitations are accepted and declined. The server's log and memory
 //! never hold the chat text.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-use crate::browser::{hex, release_binary};
 use crate::support::browser::Browser;
 use crate::support::netns::Lan;
 use crate::support::TempDir;
 
+mod fixtures;
+mod server;
+
+use fixtures::{write_bmp, write_wav};
+use server::Server;
+
 const LONG: Duration = Duration::from_secs(60);
-
-/// homedrop in the router namespace, its stderr kept in a file; killed when dropped.
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(lan: &Lan, http: &str, log: &Path) -> Server {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &lan.router])
-            .arg(release_binary())
-            .args(["--http", http, "--no-mdns", "--no-turn", "--log", "debug"])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .expect("start homedrop");
-        Server { child }
-    }
-
-    /// Whether `needle` occurs anywhere in the server's readable memory.
-    fn memory_contains(&self, needle: &[u8]) -> bool {
-        use std::io::{Read, Seek, SeekFrom};
-        let pid = self.child.id();
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-        let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
-        for line in maps.lines() {
-            let mut f = line.split_whitespace();
-            let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-                continue;
-            };
-            if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
-                continue;
-            }
-            let Some((lo, hi)) = range.split_once('-') else {
-                continue;
-            };
-            let lo = u64::from_str_radix(lo, 16).unwrap();
-            let hi = u64::from_str_radix(hi, 16).unwrap();
-            let mut buf = vec![0u8; (hi - lo) as usize];
-            if mem.seek(SeekFrom::Start(lo)).is_err() || mem.read_exact(&mut buf).is_err() {
-                continue;
-            }
-            if buf.windows(needle.len()).any(|w| w == needle) {
-                return true;
-            }
-        }
-        false
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A 24-bit BMP of `w`×`h` with a colour pattern; returns its SHA-256.
-fn write_bmp(path: &Path, w: u32, h: u32) -> String {
-    let row = (w * 3).div_ceil(4) * 4;
-    let size = 54 + row * h;
-    let mut b = Vec::with_capacity(size as usize);
-    b.extend_from_slice(b"BM");
-    for v in [size, 0, 54, 40, w, h] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&24u16.to_le_bytes());
-    for v in [0, row * h, 2835, 2835, 0, 0] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    for y in 0..h {
-        for x in 0..w {
-            b.extend_from_slice(&[
-                (x * 255 / w) as u8,
-                (y * 255 / h) as u8,
-                ((x ^ y) & 0xff) as u8,
-            ]);
-        }
-        b.resize(b.len() + (row - w * 3) as usize, 0);
-    }
-    std::fs::File::create(path).unwrap().write_all(&b).unwrap();
-    hex(&Sha256::digest(&b))
-}
-
-/// One second of a 440 Hz tone as 8 kHz 16-bit mono WAV; returns its SHA-256.
-fn write_wav(path: &Path) -> String {
-    let rate = 8000u32;
-    let samples: Vec<i16> = (0..rate)
-        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / rate as f64).sin() * 8000.0) as i16)
-        .collect();
-    let data = samples.len() as u32 * 2;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    for v in [1u16, 1] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [rate, rate * 2] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [2u16, 16] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::File::create(path).unwrap().write_all(&b).unwrap();
-    hex(&Sha256::digest(&b))
-}
 
 fn open_page(br: &mut Browser, url: &str) {
     let end = std::time::Instant::now() + Duration::from_secs(30);
@@ -239,6 +126,57 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
         unreachable!()
     };
 
+    let code = create_join_and_fill(a, b, c, d);
+    // A sees both joiners as members (they leave its list of devices to invite).
+    wait(a, &members_seen(&ids[1], &ids[2]));
+    let marker = format!("zq{}marker", std::process::id());
+    chat_reaches_both(a, [b, c], &code, &marker);
+    payloads_stay_text(a, [b, c], &code);
+    photo_reaches_both(a, [b, c], &code, &photo, &photo_sha);
+    audio_plays_at_both(c, [a, b], &code, &audio, &audio_sha);
+    avatar_picture_and_nick(b, [a, c], &code, &photo);
+    ping_times_members(b, &ids);
+    history_reload_and_clear(b, [a, c], &code, &marker, &photo_sha);
+    invitations(a, c, d, &code, &ids);
+
+    // The server never saw the chat: not in its log, not in its memory.
+    assert!(
+        server.memory_contains(code.as_bytes()),
+        "memory scan sees the room code"
+    );
+    assert!(
+        !server.memory_contains(marker.as_bytes()),
+        "chat text in server memory"
+    );
+    drop(br);
+    drop(server);
+    let out = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(log.with_extension("out")).unwrap();
+    assert!(out.contains("connected"), "the server log was captured");
+    assert!(!out.contains(&marker), "chat text in the server log");
+}
+
+/// The invite list once `x` and `y` are members: neither is offered for an invitation.
+fn members_seen(x: &str, y: &str) -> String {
+    format!("document.querySelector('[data-invite-box]') && !document.querySelector('[data-invite-peer][data-peer-id=\"{x}\"]') && !document.querySelector('[data-invite-peer][data-peer-id=\"{y}\"]')")
+}
+
+/// Selector of a finished media line of `kind` (photo, audio) in room `code`'s log.
+fn done(code: &str, kind: &str) -> String {
+    format!(
+        "{} [data-chat-msg][data-kind={kind}] [data-chat-media][data-state=done]",
+        log_sel(code)
+    )
+}
+
+/// A picks an avatar and creates a room of capacity 3 that asks joiners for a snap; B and C
+/// join, D finds it full. Returns the room code.
+fn create_join_and_fill(
+    a: &mut Browser,
+    b: &mut Browser,
+    c: &mut Browser,
+    d: &mut Browser,
+) -> String {
     // A picks an avatar and creates a room of capacity 3 that asks joiners for a snap.
     a.eval("(() => { const e = document.querySelector('[data-avatar-emoji]'); e.value = '🦊'; e.dispatchEvent(new Event('change')); })()");
     a.fill("[data-room-capacity]", "3");
@@ -272,39 +210,37 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     d.click("[data-room-join]");
     wait(d, "[...document.querySelectorAll('[data-notice]')].some(e => /room is full/i.test(e.textContent))");
     assert_eq!(count(d, "[data-room]"), 0);
+    code
+}
 
-    // A sees both joiners as members (they leave its list of devices to invite).
-    let members_seen = |x: &str, y: &str| {
-        format!("document.querySelector('[data-invite-box]') && !document.querySelector('[data-invite-peer][data-peer-id=\"{x}\"]') && !document.querySelector('[data-invite-peer][data-peer-id=\"{y}\"]')")
-    };
-    wait(a, &members_seen(&ids[1], &ids[2]));
-
-    // A chat message reaches both others, with name, avatar, time and Markdown.
-    let marker = format!("zq{}marker", std::process::id());
+/// A chat message from `a` reaches both `others`, with name, avatar, time and Markdown.
+fn chat_reaches_both(a: &mut Browser, others: [&mut Browser; 2], code: &str, marker: &str) {
     let a_name = a.eval("document.querySelector('[data-self-name]').textContent.trim()");
     say(a, &format!("hello **world** {marker}"));
-    for x in [&mut *b, &mut *c] {
-        wait_text(x, &code, &marker);
+    for x in others {
+        wait_text(x, code, marker);
         let last = format!(
             "[...document.querySelectorAll('{} [data-chat-msg][data-from=peer]')].pop()",
-            log_sel(&code)
+            log_sel(code)
         );
         let got = x.eval(&format!(
             "(() => {{ const m = {last}; return [m.querySelector('[data-chat-name]').textContent, m.querySelector('[data-chat-avatar]').textContent, !!m.querySelector('[data-chat-time]').getAttribute('datetime'), m.querySelector('[data-chat-text] strong')?.textContent]; }})()"
         ));
         assert_eq!(got, json!([a_name, "🦊", true, "world"]));
     }
+}
 
-    // HTML and script payloads show as text and run nothing.
+/// HTML and script payloads from `a` show as text at both `others` and run nothing.
+fn payloads_stay_text(a: &mut Browser, others: [&mut Browser; 2], code: &str) {
     let evil = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3) <b>b</b> [ok](https://example.org/p) [d](data:text/html,<script>x</script>)\n```\n<i>code</i>\n```\n- one\n- two";
     say(a, evil);
-    for x in [&mut *b, &mut *c] {
-        let text = wait_text(x, &code, "<script>");
+    for x in others {
+        let text = wait_text(x, code, "<script>");
         assert!(
             text.as_str().unwrap().contains("<img src=x onerror="),
             "{text}"
         );
-        let sel = format!("{} [data-chat-text]", log_sel(&code));
+        let sel = format!("{} [data-chat-text]", log_sel(code));
         for bad in [
             "img",
             "script",
@@ -334,23 +270,25 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
         ));
         assert_eq!(blocks, json!(["<i>code</i>", 2]), "code block and list");
     }
+}
 
-    // A photo through the capture input reaches both others, byte for byte.
+/// A photo through `a`'s capture input reaches both `others`, byte for byte.
+fn photo_reaches_both(
+    a: &mut Browser,
+    others: [&mut Browser; 2],
+    code: &str,
+    photo: &Path,
+    photo_sha: &str,
+) {
     let accept = a.eval("[document.querySelector('[data-snap-input]').accept, document.querySelector('[data-snap-input]').getAttribute('capture')]");
     assert_eq!(accept, json!(["image/*", "environment"]));
-    a.set_files("[data-snap-input]", &[&photo]);
-    let done = |kind: &str| {
-        format!(
-            "{} [data-chat-msg][data-kind={kind}] [data-chat-media][data-state=done]",
-            log_sel(&code)
-        )
-    };
-    for x in [&mut *b, &mut *c] {
+    a.set_files("[data-snap-input]", &[photo]);
+    for x in others {
         let sha = wait(
             x,
             &format!(
                 "document.querySelector('{}')?.dataset.sha256",
-                done("photo")
+                done(code, "photo")
             ),
         );
         assert_eq!(sha, json!(photo_sha));
@@ -358,14 +296,14 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
             x,
             &format!(
                 "document.querySelector('{} [data-chat-photo]')?.naturalWidth === 120",
-                done("photo")
+                done(code, "photo")
             ),
         );
         assert_eq!(count(x, "[data-request]"), 0, "room media is not asked for");
     }
     let own = format!(
         "{} [data-chat-msg][data-from=self][data-kind=photo] [data-chat-media][data-state=done]",
-        log_sel(&code)
+        log_sel(code)
     );
     let sha = wait(
         a,
@@ -376,24 +314,36 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
         json!(photo_sha),
         "the sender's line is done once both have the photo"
     );
+}
 
-    // An audio message (the recorder's file input on http) plays inline at both others.
-    c.set_files("[data-audio-input]", &[&audio]);
-    for x in [&mut *a, &mut *b] {
+/// An audio message from `c` (the recorder's file input on http) plays inline at both
+/// `others`.
+fn audio_plays_at_both(
+    c: &mut Browser,
+    others: [&mut Browser; 2],
+    code: &str,
+    audio: &Path,
+    audio_sha: &str,
+) {
+    c.set_files("[data-audio-input]", &[audio]);
+    for x in others {
         let sha = wait(
             x,
             &format!(
                 "document.querySelector('{}')?.dataset.sha256",
-                done("audio")
+                done(code, "audio")
             ),
         );
         assert_eq!(sha, json!(audio_sha));
-        let dur = wait(x, &format!("(() => {{ const e = document.querySelector('{} audio[data-chat-audio]'); return e && e.readyState >= 1 && e.duration; }})()", done("audio")));
+        let dur = wait(x, &format!("(() => {{ const e = document.querySelector('{} audio[data-chat-audio]'); return e && e.readyState >= 1 && e.duration; }})()", done(code, "audio")));
         assert!((dur.as_f64().unwrap() - 1.0).abs() < 0.05, "duration {dur}");
     }
+}
 
-    // B picks a picture as avatar (resized to at most 64 px) and a new name with /nick.
-    b.set_files("[data-avatar-file]", &[&photo]);
+/// `b` picks a picture as avatar (resized to at most 64 px) and a new name with /nick; both
+/// `others` see them on its next message.
+fn avatar_picture_and_nick(b: &mut Browser, others: [&mut Browser; 2], code: &str, photo: &Path) {
+    b.set_files("[data-avatar-file]", &[photo]);
     wait(
         b,
         "document.querySelector('[data-avatar] img')?.naturalWidth === 64",
@@ -404,16 +354,18 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
         "document.querySelector('[data-self-name]').textContent.trim() === 'Grandma B'",
     );
     say(b, "from _grandma_");
-    for x in [&mut *a, &mut *c] {
-        wait_text(x, &code, "from grandma");
+    for x in others {
+        wait_text(x, code, "from grandma");
         let got = x.eval(&format!(
             "(() => {{ const m = [...document.querySelectorAll('{} [data-chat-msg][data-from=peer]')].pop(); const i = m.querySelector('img[data-chat-avatar]'); return [m.querySelector('[data-chat-name]').textContent, i && Math.max(i.naturalWidth, i.naturalHeight), m.querySelector('[data-chat-text] em')?.textContent]; }})()",
-            log_sel(&code)
+            log_sel(code)
         ));
         assert_eq!(got, json!(["Grandma B", 64, "grandma"]));
     }
+}
 
-    // /ping times each member over the data channel.
+/// /ping from `b` times each member over the data channel; unknown commands say so.
+fn ping_times_members(b: &mut Browser, ids: &[String]) {
     say(b, "/ping");
     let pings = wait(b, "(() => { const r = [...document.querySelectorAll('[data-ping-result]')]; return r.length === 2 && r.map(e => [e.dataset.peerId, Number(e.dataset.rtt)]); })()");
     let mut peers: Vec<String> = pings
@@ -433,9 +385,18 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     eprintln!("/ping: {pings}");
     say(b, "/frobnicate");
     wait(b, "[...document.querySelectorAll('[data-chat-system]')].some(e => e.textContent.includes('Unknown command /frobnicate'))");
+}
 
-    // History survives a reload; /clear empties it on that device only.
-    let msgs = format!("{} [data-chat-msg]", log_sel(&code));
+/// History survives a reload of `b`; /clear empties it on that device only (`others` keep
+/// theirs).
+fn history_reload_and_clear(
+    b: &mut Browser,
+    others: [&mut Browser; 2],
+    code: &str,
+    marker: &str,
+    photo_sha: &str,
+) {
+    let msgs = format!("{} [data-chat-msg]", log_sel(code));
     let before = count(b, &msgs);
     assert_eq!(
         before, 5,
@@ -449,12 +410,12 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
             js(&msgs)
         ),
     );
-    wait_text(b, &code, &marker);
+    wait_text(b, code, marker);
     let sha = wait(
         b,
         &format!(
             "document.querySelector('{}')?.dataset.sha256",
-            done("photo")
+            done(code, "photo")
         ),
     );
     assert_eq!(sha, json!(photo_sha), "the photo itself is kept");
@@ -463,7 +424,7 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
         b,
         &format!("document.querySelectorAll({}).length === 0", js(&msgs)),
     );
-    for x in [&mut *a, &mut *c] {
+    for x in others {
         assert_eq!(count(x, &msgs), before, "other devices keep their history");
     }
     b.reload();
@@ -473,8 +434,10 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(count(b, &msgs), 0, "cleared history stays cleared");
+}
 
-    // Invitations: C leaves; A invites D (declines) and C (accepts).
+/// Invitations: C leaves; A invites D (declines) and C (accepts).
+fn invitations(a: &mut Browser, c: &mut Browser, d: &mut Browser, code: &str, ids: &[String]) {
     c.click(&format!(
         "[data-room][data-code=\"{code}\"] [data-room-leave]"
     ));
@@ -510,21 +473,5 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     );
     wait(c, &members_seen(&ids[0], &ids[0]));
     say(c, "back again");
-    wait_text(a, &code, "back again");
-
-    // The server never saw the chat: not in its log, not in its memory.
-    assert!(
-        server.memory_contains(code.as_bytes()),
-        "memory scan sees the room code"
-    );
-    assert!(
-        !server.memory_contains(marker.as_bytes()),
-        "chat text in server memory"
-    );
-    drop(br);
-    drop(server);
-    let out = std::fs::read_to_string(&log).unwrap()
-        + &std::fs::read_to_string(log.with_extension("out")).unwrap();
-    assert!(out.contains("connected"), "the server log was captured");
-    assert!(!out.contains(&marker), "chat text in the server log");
+    wait_text(a, code, "back again");
 }

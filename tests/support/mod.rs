@@ -7,6 +7,8 @@ pub mod delayline;
 pub mod delayline_probe;
 pub mod nat;
 pub mod netns;
+pub mod procfs;
+pub mod uclient;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -134,6 +136,16 @@ impl Ws {
             .await;
     }
 
+    /// Create a room with the defaults (`roomCreate`) and return its code from `roomJoined`.
+    pub async fn room_create(&mut self) -> String {
+        self.send(json!({"type":"roomCreate"})).await;
+        let joined = self.expect("roomJoined").await;
+        joined["code"]
+            .as_str()
+            .expect("roomJoined has a code")
+            .to_string()
+    }
+
     pub async fn send(&mut self, v: Value) {
         self.ws.send(Message::text(v.to_string())).await.unwrap();
     }
@@ -259,6 +271,27 @@ pub async fn http_get(
 
 pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// A loopback port free for both UDP and TCP (bound on port 0, then closed): for the real
+/// binary's relay, which listens on both at one port.
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP");
+}
+
+/// A numeric benchmark knob from the environment (`default` when unset or not a number).
+pub fn env_u64(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Path of the binary cargo built for this test run.

@@ -16,10 +16,10 @@
 //! the relative that it did not send to first). `isolate()` turns on client isolation on the
 //! home bridge: frames between home hosts are dropped, traffic to homedrop passes.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::netns::sh;
+use super::netns::{ip, nft, sh, spawn_in, teardown};
 
 /// homedrop's LAN address (on the home bridge) and its WAN ("public") address.
 pub const HOME_LAN_IP: &str = "192.168.77.1";
@@ -38,34 +38,6 @@ pub struct Nat {
     pub router: String,
     pub relative: String,
     children: Vec<Child>,
-}
-
-fn ip(ns: &str, args: &str) {
-    let mut v = vec!["ip", "-n", ns];
-    v.extend(args.split_whitespace());
-    sh(&v);
-}
-
-fn nft(ns: &str, ruleset: &str) {
-    use std::io::Write;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nft");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(ruleset.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "nft in {ns}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn forwarding(ns: &str) {
@@ -244,14 +216,7 @@ impl Nat {
 
     /// Start a process in namespace `ns`; killed when the topology is dropped.
     pub fn spawn(&mut self, ns: &str, program: &str, args: &[&str]) -> u32 {
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, program])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn in namespace");
+        let child = spawn_in(ns, program, args);
         let pid = child.id();
         self.children.push(child);
         pid
@@ -260,28 +225,7 @@ impl Nat {
 
 impl Drop for Nat {
     fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for ns in self.namespaces() {
-            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-        }
+        let names = self.namespaces();
+        teardown(&mut self.children, &names);
     }
-}
-
-/// Run `f` on a thread inside namespace `ns`. Sockets it creates stay in that namespace, so
-/// a test can talk from "the internet" with ordinary std/tokio sockets.
-pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    use std::os::fd::AsRawFd;
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        // SAFETY: setns on a valid namespace fd affects only this thread.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("thread in namespace panicked")
 }

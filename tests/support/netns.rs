@@ -5,12 +5,82 @@
 //! route (Chromium gathers no ICE candidates without one). Pages are then served from a
 //! private, non-loopback address: exactly the insecure context phones get.
 
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::delayline::DelayLine;
+
+/// `ip -n <ns> <args>` (`args` split at whitespace), panicking with its stderr on failure.
+pub fn ip(ns: &str, args: &str) {
+    let mut v = vec!["ip", "-n", ns];
+    v.extend(args.split_whitespace());
+    sh(&v);
+}
+
+/// Start `program` inside namespace `ns` (stdin and stdout closed, stderr inherited).
+pub fn spawn_in(ns: &str, program: &str, args: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, program])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn in namespace")
+}
+
+/// Kill and reap `children`, then delete namespaces `names` (errors ignored: teardown).
+pub fn teardown<'a>(children: &mut [Child], names: impl IntoIterator<Item = &'a String>) {
+    for c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    for ns in names {
+        let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    }
+}
+
+/// `Udp: RcvbufErrors` of namespace `ns` (0 when unreadable): datagrams the kernel dropped
+/// because a socket's receive buffer was full.
+pub fn rcvbuf_errors(ns: &str) -> u64 {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+        .output()
+        .expect("read /proc/net/snmp");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
+    at.and_then(|i| values.split_whitespace().nth(i)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Load nftables `ruleset` (`nft -f -` syntax) in namespace `ns`, panicking with nft's stderr.
+pub fn nft(ns: &str, ruleset: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nft");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ruleset.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft in {ns}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 /// Run a command, panicking with its stderr on failure.
 pub fn sh(args: &[&str]) {
@@ -49,52 +119,27 @@ impl Lan {
             lines: Vec::new(),
         };
         sh(&["ip", "netns", "add", &router]);
-        sh(&["ip", "-n", &router, "link", "set", "lo", "up"]);
-        sh(&["ip", "-n", &router, "link", "add", "br0", "type", "bridge"]);
-        sh(&[
-            "ip",
-            "-n",
-            &router,
-            "addr",
-            "add",
-            &format!("10.{subnet}.0.1/24"),
-            "dev",
-            "br0",
-        ]);
-        sh(&["ip", "-n", &router, "link", "set", "br0", "up"]);
+        ip(&router, "link set lo up");
+        ip(&router, "link add br0 type bridge");
+        ip(&router, &format!("addr add 10.{subnet}.0.1/24 dev br0"));
+        ip(&router, "link set br0 up");
         for i in 0..n {
             let host = format!("hdh{tag}x{i}");
             sh(&["ip", "netns", "add", &host]);
             lan.hosts.push(host.clone());
-            let port = format!("p{i}");
-            sh(&[
-                "ip", "-n", &router, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-                "netns", &host,
-            ]);
-            sh(&["ip", "-n", &router, "link", "set", &port, "master", "br0"]);
-            sh(&["ip", "-n", &router, "link", "set", &port, "up"]);
-            sh(&["ip", "-n", &host, "link", "set", "lo", "up"]);
-            sh(&[
-                "ip",
-                "-n",
+            ip(
+                &router,
+                &format!("link add p{i} type veth peer name eth0 netns {host}"),
+            );
+            ip(&router, &format!("link set p{i} master br0"));
+            ip(&router, &format!("link set p{i} up"));
+            ip(&host, "link set lo up");
+            ip(
                 &host,
-                "addr",
-                "add",
-                &format!("10.{subnet}.0.{}/24", i + 2),
-                "dev",
-                "eth0",
-            ]);
-            sh(&["ip", "-n", &host, "link", "set", "eth0", "up"]);
-            sh(&[
-                "ip",
-                "-n",
-                &host,
-                "route",
-                "add",
-                "default",
-                "via",
-                &format!("10.{subnet}.0.1"),
-            ]);
+                &format!("addr add 10.{subnet}.0.{}/24 dev eth0", i + 2),
+            );
+            ip(&host, "link set eth0 up");
+            ip(&host, &format!("route add default via 10.{subnet}.0.1"));
         }
         lan
     }
@@ -128,14 +173,7 @@ impl Lan {
 
     /// Start a process inside the router namespace; killed when the LAN is dropped.
     pub fn spawn_in_router(&mut self, program: &str, args: &[&str]) -> u32 {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.router, program])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn in namespace");
+        let child = spawn_in(&self.router, program, args);
         let pid = child.id();
         self.children.push(child);
         pid
@@ -145,13 +183,8 @@ impl Lan {
 impl Drop for Lan {
     fn drop(&mut self) {
         self.lines.clear();
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for ns in self.hosts.iter().chain(std::iter::once(&self.router)) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
+        let names = self.hosts.iter().chain(std::iter::once(&self.router));
+        teardown(&mut self.children, names);
     }
 }
 
@@ -164,7 +197,8 @@ pub fn no_offloads(ns: &str, dev: &str) {
     ]);
 }
 
-/// Run `f` on a thread that has entered namespace `ns` (sockets it opens stay there).
+/// Run `f` on a thread that has entered namespace `ns` (sockets it opens stay there, so a
+/// test can talk from "the internet" of `nat.rs` with ordinary std/tokio sockets).
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     spawn_in_netns(ns, f).join().expect("thread in namespace")
 }

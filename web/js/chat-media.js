@@ -3,7 +3,7 @@
 // is undefined on plain http), so both are feature-detected; the page then falls back to
 // file inputs with `capture`, which open the phone's own recorder or camera.
 
-import { validThumb } from './thumbs.js';
+import { scaledCanvas, validThumb } from './thumbs.js';
 
 export const AVATAR_EDGE = 64;
 const AVATAR_KEY = 'homedropAvatar';
@@ -22,16 +22,7 @@ export function canPreviewCamera() {
 
 /** An image file → a JPEG data URL at most 64 px on its longer edge (≤ 16 KiB). */
 export async function resizeAvatar(file) {
-  const bmp = await createImageBitmap(file);
-  const scale = Math.min(1, AVATAR_EDGE / Math.max(bmp.width, bmp.height));
-  const canvas = document.createElement('canvas');
-  canvas.width = Math.max(1, Math.round(bmp.width * scale));
-  canvas.height = Math.max(1, Math.round(bmp.height * scale));
-  const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.drawImage(bmp, 0, 0, canvas.width, canvas.height);
-  bmp.close();
+  const canvas = await scaledCanvas(file, AVATAR_EDGE);
   for (const q of [0.85, 0.6, 0.4]) {
     const url = canvas.toDataURL('image/jpeg', q);
     if (validThumb(url)) return url;
