@@ -312,6 +312,10 @@ async fn unreadable_certificate_is_a_readable_error() {
 /// `wss://` comes online.
 #[test]
 fn chromium_gets_a_secure_context_over_https() {
+    // Chromium tests take turns: several browsers at once on 2 cores time out.
+    let _one = crate::browser::ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     use crate::support::browser::Browser;
     use crate::support::netns::Lan;
     use serde_json::json;

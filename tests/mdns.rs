@@ -298,6 +298,10 @@ fn shutdown_says_goodbye_and_no_mdns_advertises_nothing() {
 
 #[test]
 fn the_page_offers_a_qr_code_of_its_own_url() {
+    // Chromium tests take turns: several browsers at once on 2 cores time out.
+    let _one = crate::browser::ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     use crate::support::browser::Browser;
     let lan = Lan::new(1);
     let hd = Homedrop::start(&lan.router, &["--no-mdns"]);

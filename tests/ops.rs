@@ -270,6 +270,10 @@ fn read_all(child: &mut Child) -> String {
 /// the same port it reconnects with no action (headless Chromium on loopback).
 #[test]
 fn web_client_reconnects_after_a_restart() {
+    // Chromium tests take turns: several browsers at once on 2 cores time out.
+    let _one = crate::browser::ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     use crate::support::browser::Browser;
     let addr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

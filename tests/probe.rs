@@ -160,6 +160,10 @@ fn probe_result(br: &mut Browser) -> Value {
 
 #[test]
 fn chromium_measures_rtt_and_loss_over_udp() {
+    // Chromium tests take turns: several browsers at once on 2 cores time out.
+    let _one = crate::browser::ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let bin = crate::browser::release_binary();
     let state = TempDir::new("probe-state");
     let mut lan = Lan::new(1);
