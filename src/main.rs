@@ -45,20 +45,23 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
+    // Handlers first: a SIGTERM that comes right after READY=1 must drain, not kill.
+    let shutdown = shutdown_signal().context("cannot watch SIGTERM/SIGINT")?;
     let http = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot listen on {} (--http)", config.http))?;
-    homedrop::app::run(config, http, shutdown_signal()).await
+    homedrop::app::run(config, http, shutdown).await
 }
 
-async fn shutdown_signal() {
+/// Registers the SIGTERM and SIGINT handlers now; the future resolves on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
