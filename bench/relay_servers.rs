@@ -58,6 +58,7 @@ impl Server {
                     format!("--http={ip}:{}", port + 1),
                     format!("--state-dir={}", state.display()),
                     "--no-mdns".into(),
+                    "--no-probe".into(),
                     "--log=info".into(),
                     format!("--turn={ip}:{port}"),
                     format!("--turn-secret={SECRET}"),

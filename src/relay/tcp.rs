@@ -172,7 +172,7 @@ impl Shell {
                 own.send(Bytes::from(bytes)).await.is_ok()
             }
             Some(out) => {
-                self.route(out).await;
+                self.route(out);
                 true
             }
             None => true,
