@@ -194,6 +194,7 @@ impl Shell {
 
     /// Prepares every UDP socket and starts its receive thread.
     fn start_udp(&self) -> io::Result<()> {
+        self.inner.tracker.spawn(self.wake_udp_on_shutdown());
         for (i, sock) in self.inner.udp.iter().enumerate() {
             super::udp::prepare(sock, self.inner.opts.udp_buffer)?;
             let done = self.spawn_udp_thread(i, sock.clone())?;

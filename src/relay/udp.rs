@@ -9,8 +9,11 @@
 //! packet, CPU per packet equal to coturn's at 5000 packets/s). A thread
 //! blocked in `recvfrom` is woken by the kernel with the datagram in hand and
 //! answers with one `sendto` from the same socket: two syscalls per packet
-//! and no cross-thread wakeups. The socket has a receive timeout
-//! ([`SHUTDOWN_POLL`]) so the thread notices shutdown.
+//! and no cross-thread wakeups. On shutdown every socket gets
+//! `shutdown(SHUT_RD)`, which Linux allows on unconnected UDP sockets (it
+//! answers ENOTCONN but still wakes a blocked `recvfrom`), so an idle relay
+//! has no polling wakeups; a receive timeout ([`SHUTDOWN_POLL`]) is the
+//! fallback where that wake-up does not happen.
 //!
 //! Why several sockets: on a busy machine (the relay bench measured it with
 //! ~20 runnable threads on 2 cores) a single thread got too little CPU and
@@ -39,8 +42,8 @@ use super::ClientAddr;
 const MAX_DATAGRAM: usize = 65536;
 /// Most UDP sockets (receive threads) per relay.
 pub const MAX_UDP_SOCKETS: usize = 4;
-/// How often an idle receive thread checks for shutdown.
-const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
+/// How often an idle receive thread checks for shutdown if nothing woke it.
+const SHUTDOWN_POLL: Duration = Duration::from_secs(1);
 
 /// One UDP socket with SO_REUSEPORT set before binding `addr`.
 fn reuse_port_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -101,6 +104,20 @@ pub(super) fn send_now(udp: &UdpSocket, bytes: &[u8], to: SocketAddr) -> io::Res
 }
 
 impl Shell {
+    /// Once shutdown is cancelled, wakes every receive thread blocked in
+    /// `recvfrom` (put this on the shell's tracker).
+    pub(super) fn wake_udp_on_shutdown(&self) -> impl std::future::Future<Output = ()> {
+        let shell = self.clone();
+        async move {
+            shell.inner.shutdown.cancelled().await;
+            for sock in &shell.inner.udp {
+                // ENOTCONN is expected for unconnected sockets; the
+                // wake-up happens anyway.
+                let _ = SockRef::from(&**sock).shutdown(std::net::Shutdown::Read);
+            }
+        }
+    }
+
     /// Starts the receive thread of `sock`; the returned task (to be put on
     /// the shell's tracker) finishes when the thread has.
     pub(super) fn spawn_udp_thread(
