@@ -119,5 +119,9 @@ async fn udp_sockets_share_one_port() {
     stop.cancel();
     let done = tokio::time::timeout(Duration::from_secs(3), task).await;
     done.expect("drained").unwrap().unwrap();
-    assert!(t.elapsed() < Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
 }

@@ -163,9 +163,10 @@ impl Shell {
                 return Close::BadFrame;
             }
             // Nothing partial left: give the framer's buffer back, so an
-            // idle or between-reads connection holds none (its capacity had
-            // grown to 2 x READ_BUF; measured ~8 KiB per connection of peak
-            // RSS). A new one costs one allocation on the next read.
+            // idle or between-reads connection holds none (its capacity
+            // grows to 2 x READ_BUF; releasing it cut peak RSS with 100
+            // uclient connections from 8.7 to 8.4 MB). A new one costs one
+            // allocation on the next read.
             if framer.buffered() == 0 {
                 framer = StreamFramer::new();
             }
