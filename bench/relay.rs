@@ -8,6 +8,8 @@
 //!    and 200 pairs at 20 000/s (overload; 200 TCP pairs exceed homedrop's
 //!    256-connection stream limit with uclient's probe connections). Both
 //!    servers get the same tool and offered load, each a fresh process:
+//!    homedrop with `--no-probe --no-mdns`, coturn with `--no-cli --no-tls
+//!    --no-dtls` (only the relay in each; see relay_servers.rs):
 //!    loss and RTT from uclient, server CPU per relayed packet from
 //!    /proc/PID/stat, peak RSS (VmHWM), UDP RcvbufErrors. Targets: loss <=
 //!    coturn's, CPU per packet <= 0.7 x coturn, RSS <= 0.5 x coturn.

@@ -3,7 +3,11 @@
 //! UDP+TCP on one port, TURN REST credentials from one shared secret, relayed
 //! addresses on the router's bridge address, no per-user or total quota in
 //! the way (homedrop gets `--turn-user-quota/--turn-total-quota 16000`;
-//! coturn has none by default), no TLS/DTLS.
+//! coturn has none by default), no TLS/DTLS. homedrop runs with
+//! `--no-probe --no-mdns` (its idle HTTP/signaling listener stays; no
+//! connection check with its OpenSSL/DTLS state, no mDNS responder) and
+//! coturn with `--no-cli --no-tls --no-dtls`: each process is the relay plus
+//! what it cannot switch off, so peak RSS compares the relays.
 //!
 //! Why a namespace and not 127.0.0.1: coturn refuses loopback peers (403
 //! "Forbidden IP") even between its own relayed addresses, and allowing them
@@ -58,6 +62,7 @@ impl Server {
                     format!("--http={ip}:{}", port + 1),
                     format!("--state-dir={}", state.display()),
                     "--no-mdns".into(),
+                    "--no-probe".into(),
                     "--log=info".into(),
                     format!("--turn={ip}:{port}"),
                     format!("--turn-secret={SECRET}"),

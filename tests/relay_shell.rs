@@ -113,7 +113,15 @@ async fn udp_sockets_share_one_port() {
         assert_eq!(resp[..4], [0x01, 0x01, 0x00, 0x0c]);
     }
     assert_eq!(shell.shell_stats().udp_received, 32);
+    // The four receive threads are blocked in recvfrom: shutdown wakes them
+    // (SHUT_RD) instead of waiting for their 1 s receive timeout.
+    let t = std::time::Instant::now();
     stop.cancel();
     let done = tokio::time::timeout(Duration::from_secs(3), task).await;
     done.expect("drained").unwrap().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
 }

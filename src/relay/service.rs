@@ -2,10 +2,10 @@
 //! to get a TURN server (what homedrop's main and the interop tests use).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::shell::{Shell, ShellConfig, ShellStats};

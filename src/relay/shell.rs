@@ -3,11 +3,12 @@
 //! Why it is shaped like this:
 //! * The core ([`Server`]) is synchronous and does no I/O, so it sits behind a
 //!   `std::sync::Mutex` that is only held for one `handle` call (microseconds)
-//!   and never across an `.await`. One UDP receive loop per socket, one task per TCP/TLS
-//!   connection and one timer task share it.
+//!   and never across an `.await`. One UDP receive thread per socket (blocking
+//!   I/O, see `udp.rs`), one task per TCP/TLS connection and one timer task
+//!   share it.
 //! * `Server::handle` returns at most one [`Output`]. Where it goes depends on
-//!   the receiver's transport: UDP clients get a datagram from the (first)
-//!   UDP socket; stream clients get a frame pushed into their connection's bounded
+//!   the receiver's transport: UDP clients get a datagram from a UDP socket
+//!   on the relay's address; stream clients get a frame pushed into their connection's bounded
 //!   writer queue ([`STREAM_QUEUE`]). Relayed data for a stream client whose
 //!   queue is full is dropped (UDP semantics: TURN data has no delivery
 //!   guarantee and a slow reader must not stall the relay for everyone);
@@ -22,12 +23,13 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -46,7 +48,7 @@ pub struct ShellConfig {
     /// (`Udp RcvbufErrors`); 4 MiB made it 0. Linux caps the value at
     /// `net.core.rmem_max` / `wmem_max` (a warning is logged when it does).
     pub udp_buffer: usize,
-    /// UDP sockets (and receive loops) on the relay's address, SO_REUSEPORT;
+    /// UDP sockets (and receive threads) on the relay's address, SO_REUSEPORT;
     /// default: one per CPU (at most 4, `udp::MAX_UDP_SOCKETS`).
     pub udp_sockets: usize,
     /// Largest accepted stream frame (STUN message or ChannelData incl.
@@ -116,7 +118,8 @@ pub(super) struct Inner {
     pub core: Arc<Mutex<Server>>,
     /// The core's counters, read without its lock.
     pub relay_counters: Arc<super::Counters>,
-    /// Sends go out of the first; each one has its own receive loop.
+    /// Each one has its own receive thread, which also sends its replies;
+    /// stream tasks send from the first.
     pub udp: Vec<Arc<UdpSocket>>,
     pub streams: Mutex<HashMap<ClientAddr, mpsc::Sender<Bytes>>>,
     pub opts: ShellConfig,
@@ -135,8 +138,8 @@ pub struct Shell {
 }
 
 impl Shell {
-    /// Wraps `core` and the UDP socket (whose buffers are enlarged here).
-    /// Nothing runs until [`Shell::run`].
+    /// Wraps `core` and the UDP socket (made blocking with a receive timeout
+    /// and given larger buffers by [`Shell::run`]). Nothing runs until then.
     pub fn new(
         core: Arc<Mutex<Server>>,
         udp: UdpSocket,
@@ -155,8 +158,6 @@ impl Shell {
         shutdown: CancellationToken,
     ) -> Self {
         assert!(!udp.is_empty(), "a relay needs a UDP socket");
-        udp.iter()
-            .for_each(|u| super::udp::tune_buffers(u, opts.udp_buffer));
         let relay_counters = core.lock().unwrap_or_else(|e| e.into_inner()).counters();
         let inner = Inner {
             core,
@@ -174,19 +175,32 @@ impl Shell {
         }
     }
 
-    /// Runs the UDP loop, the TCP accept loop and the timer until the
-    /// shutdown token is cancelled, then waits for every connection task.
+    /// Runs the UDP threads, the TCP accept loop and the timer until the
+    /// shutdown token is cancelled, then waits for every connection task
+    /// and thread.
     pub async fn run(&self, tcp: TcpListener) -> io::Result<()> {
         let inner = &self.inner;
-        for sock in &inner.udp {
-            inner.tracker.spawn(self.clone().udp_loop(sock.clone()));
-        }
+        let started = self.start_udp();
         inner.tracker.spawn(self.clone().timer_loop());
-        let accept = self.accept_loop(tcp).await;
+        let accept = match started {
+            Ok(()) => self.accept_loop(tcp).await,
+            Err(e) => Err(e),
+        };
         inner.shutdown.cancel(); // a failed listener stops everything
         inner.tracker.close();
         inner.tracker.wait().await;
         accept
+    }
+
+    /// Prepares every UDP socket and starts its receive thread.
+    fn start_udp(&self) -> io::Result<()> {
+        self.inner.tracker.spawn(self.wake_udp_on_shutdown());
+        for (i, sock) in self.inner.udp.iter().enumerate() {
+            super::udp::prepare(sock, self.inner.opts.udp_buffer)?;
+            let done = self.spawn_udp_thread(i, sock.clone())?;
+            self.inner.tracker.spawn(done);
+        }
+        Ok(())
     }
 
     /// A snapshot of the core's counters (no lock taken).
@@ -228,8 +242,19 @@ impl Shell {
     }
 
     /// Sends an output that is not a reply on the connection that is
-    /// currently reading (those go through the connection's own queue).
-    pub(super) async fn route(&self, out: Output) {
+    /// currently reading (those go through the connection's own queue),
+    /// from an async task: never blocks.
+    pub(super) fn route(&self, out: Output) {
+        let udp = &self.inner.udp[0];
+        self.route_from(out, |bytes, to| super::udp::send_now(udp, bytes, to));
+    }
+
+    /// Sends `out`: to a stream client through its queue, to a UDP client
+    /// with `send_udp`.
+    pub(super) fn route_from<F>(&self, out: Output, send_udp: F)
+    where
+        F: FnOnce(&[u8], SocketAddr) -> io::Result<usize>,
+    {
         let to = out.to();
         let bytes = match out {
             Output::Reply { bytes, .. } | Output::Deliver { bytes, .. } => bytes,
@@ -239,7 +264,7 @@ impl Shell {
             return;
         }
         let c = &self.inner.counters;
-        match self.inner.udp[0].send_to(&bytes, to.addr).await {
+        match send_udp(&bytes, to.addr) {
             Ok(_) => bump(&c.udp_sent),
             Err(e) => {
                 bump(&c.udp_send_errors);

