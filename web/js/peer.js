@@ -340,9 +340,12 @@ export class PeerLink {
     return this.pc.sctp?.maxMessageSize || 64 * 1024;
   }
 
-  /** Resolves once bufferedAmount is at most `limit` bytes. */
+  /** Resolves at once when bufferedAmount is at most `limit` bytes, else once it fell to a
+   * quarter of it. */
   drain(limit) {
     if (this.dc.bufferedAmount <= limit) return Promise.resolve();
+    // Resume at a quarter of the mark: 1 MiB for the default 4 MiB.
+    this.dc.bufferedAmountLowThreshold = Math.floor(limit / 4);
     return new Promise((resolve, reject) => {
       const done = () => {
         this.dc.removeEventListener('bufferedamountlow', done);
@@ -393,6 +396,8 @@ export class PeerManager {
     /** Called with a PeerLink each time it gets a new RTCPeerConnection, before negotiation
      * (room chat adds its channel). */
     this.onLink = () => {};
+    /** Signals with `data.lane` belong to a transfer lane (transfer-lanes.js). */
+    this.onLaneSignal = () => {};
     bus.on('welcome', ({ id, iceServers }) => {
       this.closeAll();
       this.selfId = id;
@@ -438,6 +443,7 @@ export class PeerManager {
   onSignal({ from, data }) {
     if (typeof from !== 'string' || !data || typeof data !== 'object') return;
     if (!this.selfId) return;
+    if (data.lane !== undefined) return this.onLaneSignal(from, data);
     this.get(from).signal(data);
   }
 

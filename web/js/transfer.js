@@ -5,6 +5,7 @@
 import { randomId } from './events.js';
 import { Sender } from './transfer-send.js';
 import { Receiver } from './transfer-receive.js';
+import { Lanes } from './transfer-lanes.js';
 
 export const MAX_TEXT_CHARS = 32 * 1024;
 const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
@@ -24,6 +25,7 @@ export class TransferManager {
     this.transfers = new Map();
     this.sender = new Sender(this);
     this.receiver = new Receiver(this);
+    this.lanes = new Lanes(this);
     peers.onMessage = (link, data) => this.onMessage(link, data);
     bus.on('link:closed', (peerId) => this.onLinkClosed(peerId));
   }
@@ -72,7 +74,10 @@ export class TransferManager {
     if (this.isFinal(t)) return;
     t.state = state;
     t.info = info;
-    if (this.isFinal(t)) t.fileObjs = null; // let the File objects go
+    if (this.isFinal(t)) {
+      t.fileObjs = null; // let the File objects go
+      this.lanes.closeFor(t);
+    }
     this.touch(t, true);
     this.wake(t);
   }
@@ -202,6 +207,8 @@ export class TransferManager {
       info: t.info,
       bytes: t.bytes,
       total: t.total,
+      lanes: t.lanes ?? 0,
+      lanesOpen: this.lanes.count(t),
       files: t.files.map((f) => ({ name: f.name, size: f.size, bytes: f.bytes, state: f.state })),
     }));
   }
