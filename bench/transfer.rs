@@ -300,10 +300,13 @@ fn sweep(bytes: u64, rounds: usize) -> Value {
     Value::Array(out)
 }
 
-/// `HOMEDROP_BENCH_EXPLORE=1`: raw variants only, on the 40 ms link, to find what lifts the
+/// `HOMEDROP_BENCH_EXPLORE=1`: raw variants on the 40 ms link, to find what lifts the
 /// ceiling: parallel lanes (one RTCPeerConnection each), several channels on one connection,
-/// and a paced sender. UDP receive-buffer drops per run are the evidence for the cause.
-fn explore(bytes: u64, rounds: usize) -> Value {
+/// a paced sender, a shallow queue (`shallow*`: 1 MiB high-water mark instead of 12 MiB),
+/// reverse traffic (`pinged`); `HOMEDROP_BENCH_VARIANTS` picks some, `HOMEDROP_BENCH_WEB`
+/// adds web-client tunings. UDP receive-buffer drops, CPU and wire bytes per payload byte
+/// are printed for each run as evidence for the cause. Output: bench/out/transfer-explore.json.
+fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
     let all = [
         ceiling_raw(262144),
         Raw::new("shallow64k", 1, 1, "ceiling", ", 64000, 1048576"),
@@ -322,6 +325,10 @@ fn explore(bytes: u64, rounds: usize) -> Value {
             "ceiling",
             ", 262144, 12582912, 'pinged'",
         ),
+        Raw::new("shallow256k", 1, 1, "ceiling", ", 262144, 1048576"),
+        Raw::new("hwm256k", 1, 1, "ceiling", ", 64000, 262144"),
+        Raw::new("lanes2-shallow64k", 2, 1, "ceiling", ", 64000, 1048576"),
+        Raw::new("lanes3-shallow64k", 3, 1, "ceiling", ", 64000, 1048576"),
         Raw::new("lanes2", 2, 1, "ceiling", ", 262144"),
         Raw::new("lanes3", 3, 1, "ceiling", ", 262144"),
         Raw::new("lanes4", 4, 1, "ceiling", ", 262144"),
@@ -337,11 +344,38 @@ fn explore(bytes: u64, rounds: usize) -> Value {
         .into_iter()
         .filter(|v| pick.is_empty() || pick.split(',').any(|p| p == v.label))
         .collect();
-    let s = Setup::new(Some(10));
+    // HOMEDROP_BENCH_WEB=1048576:262144,...: the web client too, tuned per run through
+    // localStorage: high-water mark of the channel's queue, chunk size.
+    let tunings: Vec<Vec<u32>> = std::env::var("HOMEDROP_BENCH_WEB")
+        .unwrap_or_default()
+        .split(',')
+        .map(|t| {
+            t.split(':')
+                .filter_map(|n| n.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .filter(|t| t.len() == 2)
+        .collect();
+    let mut s = Setup::new(Some(10));
     let (mut a, mut b, rtt) = raw_browsers(&s);
     println!("explore: measured ICE round-trip time {rtt:.1} ms");
     let mut out: Vec<Vec<Value>> = vec![Vec::new(); variants.len()];
+    let mut web: Vec<Vec<Value>> = vec![Vec::new(); tunings.len()];
     for round in 1..=rounds {
+        for (i, t) in tunings.iter().enumerate() {
+            let (hwm, chunk) = (t[0], t[1]);
+            s.a.eval(&format!(
+                "localStorage.homedropHighWater = '{hwm}'; localStorage.homedropChunk = '{chunk}'"
+            ));
+            let p0 = Probe::take(&s.lan);
+            let rate = homedrop_run(&mut s, file, "bench.bin", bytes);
+            let p1 = Probe::take(&s.lan);
+            let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
+            println!(
+                "  round {round} homedrop HWM {hwm}, chunk {chunk}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores"
+            );
+            web[i].push(json!({"mbps": rate, "drops": drops, "cores": cores}));
+        }
         for (i, v) in variants.iter().enumerate() {
             prioritize(&s.lan);
             let p0 = Probe::take(&s.lan);
@@ -361,6 +395,13 @@ fn explore(bytes: u64, rounds: usize) -> Value {
         let m = median(rates);
         println!("explore {:<15} median {m:.1} MB/s", v.label);
         res.insert(v.label.to_string(), json!({"median": m, "runs": runs}));
+    }
+    for (n, runs) in tunings.iter().zip(web) {
+        let rates: Vec<f64> = runs.iter().map(|r| r["mbps"].as_f64().unwrap()).collect();
+        let m = median(rates);
+        let label = format!("homedrop-hwm{}-chunk{}", n[0], n[1]);
+        println!("explore {label} median {m:.1} MB/s");
+        res.insert(label, json!({"median": m, "runs": runs}));
     }
     json!({"iceRttMs": rtt, "variants": res})
 }
@@ -438,7 +479,7 @@ fn main() {
         return;
     }
     if std::env::var_os("HOMEDROP_BENCH_EXPLORE").is_some() {
-        let r = explore(bytes, rounds as usize);
+        let r = explore(&file, bytes, rounds as usize);
         let text = serde_json::to_string_pretty(&r).unwrap();
         let _ = std::fs::write("bench/out/transfer-explore.json", text);
         return;

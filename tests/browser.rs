@@ -249,14 +249,6 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
     );
     assert!(rise < 400, "receiver memory rose {rise} MiB above idle");
 
-    // The large files were striped over the pair's channel and extra lanes, on both sides
-    // (web/js/transfer-lanes.js), and every lane was closed after the transfer.
-    for br in [&mut s.a, &mut s.b] {
-        let lanes = br.eval("Math.max(...window.homedrop.state().transfers.map(t => t.lanes))");
-        assert!(lanes.as_u64().unwrap_or(0) >= 1, "lanes used: {lanes}");
-        let open = "window.homedrop.state().transfers.every(t => t.lanesOpen === 0)";
-        br.wait_for(open, Duration::from_secs(10));
-    }
     // Sender shows every transfer done; receiver saves each file; hashes match the originals.
     s.a.wait_for("[...document.querySelectorAll('[data-transfer][data-direction=send]')].every(e => e.dataset.state === 'done')", Duration::from_secs(30));
     for (name, size, sha, _) in &expect {

@@ -99,7 +99,7 @@ export class PeerLink {
     // Set synchronously: a message arriving before a handler exists would be lost.
     dc.onmessage = (e) => this.onMessage(this, e.data);
     dc.onclose = () => this.close();
-    dc.bufferedAmountLowThreshold = 1024 * 1024;
+    dc.bufferedAmountLowThreshold = 256 * 1024;
     dc.onopen = () => {
       this.resolveOpen();
       this.watchPath();
@@ -344,7 +344,6 @@ export class PeerLink {
    * quarter of it. */
   drain(limit) {
     if (this.dc.bufferedAmount <= limit) return Promise.resolve();
-    // Resume at a quarter of the mark: 1 MiB for the default 4 MiB.
     this.dc.bufferedAmountLowThreshold = Math.floor(limit / 4);
     return new Promise((resolve, reject) => {
       const done = () => {
@@ -396,8 +395,6 @@ export class PeerManager {
     /** Called with a PeerLink each time it gets a new RTCPeerConnection, before negotiation
      * (room chat adds its channel). */
     this.onLink = () => {};
-    /** Signals with `data.lane` belong to a transfer lane (transfer-lanes.js). */
-    this.onLaneSignal = () => {};
     bus.on('welcome', ({ id, iceServers }) => {
       this.closeAll();
       this.selfId = id;
@@ -443,7 +440,6 @@ export class PeerManager {
   onSignal({ from, data }) {
     if (typeof from !== 'string' || !data || typeof data !== 'object') return;
     if (!this.selfId) return;
-    if (data.lane !== undefined) return this.onLaneSignal(from, data);
     this.get(from).signal(data);
   }
 

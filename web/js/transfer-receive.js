@@ -7,9 +7,6 @@ import { validThumb } from './thumbs.js';
 import { alwaysAccepts } from './pairs.js';
 
 const MAX_FILES = 1000;
-/** Striped chunks that arrived ahead of the next expected offset, at most (the sender's ack
- * window, 48 MiB, plus what its channels may still hold). */
-const MAX_EARLY_BYTES = 64 * 1024 * 1024;
 const MAX_TEXT_CHARS = 32 * 1024;
 
 function cleanFileName(raw) {
@@ -44,12 +41,6 @@ class Incoming {
     this.partBytes = 0;
     this.received = 0;
     this.chain = Promise.resolve();
-    /** Striped over lanes: chunks come with an `at` offset, maybe ahead of `received`. */
-    this.striped = false;
-    this.early = new Map(); // offset -> ArrayBuffer
-    this.earlyBytes = 0;
-    /** The sender's SHA-256 from fileEnd, once it arrived. */
-    this.expected = null;
   }
 }
 
@@ -58,7 +49,6 @@ export class Receiver {
     this.m = manager;
     this.current = new Map(); // peerId -> Incoming (the file whose chunks are arriving)
     this.pending = new Map(); // tid -> Set<Incoming> not yet handed over
-    this.at = new WeakMap(); // channel (link or lane) -> {inc, offset} of its next chunk
   }
 
   onOffer(link, msg) {
@@ -99,7 +89,6 @@ export class Receiver {
     if (t.state !== 'active') return;
     if (msg.type === 'fileStart') this.onFileStart(t, msg, link);
     else if (msg.type === 'fileEnd') this.onFileEnd(t, msg, link);
-    else if (msg.type === 'at') this.onAt(t, msg, link);
   }
 
   onFileStart(t, msg, link) {
@@ -109,68 +98,19 @@ export class Receiver {
       return;
     }
     const inc = new Incoming(t, msg.index);
-    inc.striped = msg.striped === true;
     this.track(t, inc);
     this.current.set(link.peerId, inc);
     f.state = 'active';
     this.m.touch(t, true);
-    // Striped: the sender waits for this before it uses its lanes.
-    if (inc.striped) this.m.tell(t, { type: 'ack', tid: t.tid, index: inc.index, bytes: 0 });
-  }
-
-  /** The next binary message on this channel is the striped file's bytes at `offset`. */
-  onAt(t, msg, chan) {
-    const inc = [...(this.pending.get(t.tid) ?? [])].find((i) => i.index === msg.index);
-    if (!inc?.striped || !Number.isSafeInteger(msg.offset) || msg.offset < inc.received) {
-      this.m.fail(t, 'The sender sent a chunk that does not fit the file.');
-      return;
-    }
-    this.at.set(chan, { inc, offset: msg.offset });
   }
 
   onChunk(link, data) {
-    const at = this.at.get(link);
-    if (at) {
-      this.at.delete(link);
-      this.place(at.inc, at.offset, data);
-      return;
-    }
     const inc = this.current.get(link.peerId);
-    if (!inc || inc.striped) return;
-    this.append(inc, data);
-  }
-
-  /** A striped chunk: appended if it is the next one (with any early ones it frees), kept
-   * aside if it came early over a faster lane. */
-  place(inc, offset, data) {
-    if (this.m.isFinal(inc.t)) return;
-    const end = offset + data.byteLength;
-    if (end > inc.file.size || inc.early.has(offset) || offset < inc.received) {
-      this.m.fail(inc.t, 'The sender sent a chunk that does not fit the file.');
-      return;
-    }
-    if (offset > inc.received) {
-      inc.early.set(offset, data);
-      inc.earlyBytes += data.byteLength;
-      if (inc.earlyBytes > MAX_EARLY_BYTES) this.m.fail(inc.t, 'The sender ran too far ahead.');
-      return;
-    }
-    this.append(inc, data);
-    for (let next; (next = inc.early.get(inc.received)); ) {
-      inc.early.delete(inc.received);
-      inc.earlyBytes -= next.byteLength;
-      this.append(inc, next);
-    }
-    this.maybeEnd(inc);
-  }
-
-  /** The file's next bytes, in order. */
-  append(inc, data) {
-    if (this.m.isFinal(inc.t)) return;
+    if (!inc || this.m.isFinal(inc.t)) return;
     const n = data.byteLength;
     inc.received += n;
     if (inc.received > inc.file.size) {
-      if (this.current.get(inc.t.peerId) === inc) this.current.delete(inc.t.peerId);
+      this.current.delete(link.peerId);
       this.m.fail(inc.t, 'The sender sent more data than announced.');
       return;
     }
@@ -212,19 +152,9 @@ export class Receiver {
     const inc = this.current.get(link.peerId);
     if (!inc || inc.t !== t || inc.index !== msg.index) return;
     this.current.delete(link.peerId);
-    inc.expected = String(msg.sha256 ?? '').toLowerCase();
-    this.maybeEnd(inc);
-  }
-
-  /** After fileEnd (and, striped, once the lanes delivered every byte): store the rest,
-   * then verify. */
-  maybeEnd(inc) {
-    if (inc.expected === null || inc.ended) return;
-    if (inc.striped && inc.received < inc.file.size) return;
-    inc.ended = true;
     this.flush(inc);
     inc.chain
-      .then(() => this.verify(inc, inc.expected))
+      .then(() => this.verify(inc, String(msg.sha256 ?? '').toLowerCase()))
       .catch((err) => this.storageFailed(inc, err));
   }
 

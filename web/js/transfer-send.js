@@ -3,12 +3,13 @@
 
 import { Hasher } from './hasher.js';
 import { thumbnails } from './thumbs.js';
-import { LANE_MIN_BYTES, extraLanes } from './transfer-lanes.js';
 
 /** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
 export const CHUNK_BYTES = 256 * 1024;
 export const SLICE_BYTES = 4 * 1024 * 1024;
-export const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** At most this much queued on the channel (see docs/protocol.md, "Speed and flow control":
+ * a deep queue held Chromium's SCTP to ~1.5 MB/s at 40 ms RTT, 1 MiB doubled it). */
+export const HIGH_WATER_BYTES = 1024 * 1024;
 export const WINDOW_BYTES = 48 * 1024 * 1024;
 const MAX_TEXT_CHARS = 32 * 1024;
 
@@ -32,17 +33,6 @@ function chunkSize(link) {
     /* ignore */
   }
   return Math.min(want, link.maxMessageSize());
-}
-
-/** The open channel with the fewest bytes queued; throws if one of them closed (the chunks
- * queued on it are lost). */
-function leastBuffered(chans) {
-  let best = null;
-  for (const c of chans) {
-    if (!c.isOpen) throw new Error('connection closed');
-    if (!best || c.dc.bufferedAmount < best.dc.bufferedAmount) best = c;
-  }
-  return best;
 }
 
 export class Sender {
@@ -109,40 +99,27 @@ export class Sender {
   async sendAll(t, link) {
     t.startedAt = performance.now();
     t.info = '';
-    // Large files are striped over the pair's channel and extra lanes (transfer-lanes.js).
-    const n = t.files.some((f) => f.size >= LANE_MIN_BYTES) ? extraLanes() : 0;
-    t.chans = [link, ...(n ? await this.m.lanes.open(t, n) : [])];
-    try {
-      for (let i = 0; i < t.files.length; i++) {
-        if (this.m.isFinal(t)) return;
-        await this.sendFile(t, link, i);
-      }
-    } finally {
-      this.m.lanes.closeFor(t);
-      t.chans = null;
+    for (let i = 0; i < t.files.length; i++) {
+      if (this.m.isFinal(t)) return;
+      await this.sendFile(t, link, i);
     }
   }
 
   async sendFile(t, link, index) {
     const file = t.fileObjs[index];
     const f = t.files[index];
-    const striped = t.chans.length > 1 && file.size >= LANE_MIN_BYTES;
-    const chans = striped ? t.chans : [link];
-    const chunk = Math.min(...chans.map(chunkSize));
+    const chunk = chunkSize(link);
     t.highWater = tuned('homedropHighWater', HIGH_WATER_BYTES, 65536);
     const hasher = new Hasher();
     t.index = index;
     t.sent = 0;
-    // A striped file waits for the receiver's `ack` of 0 bytes: lanes must not deliver
-    // chunks before the pair's channel delivered fileStart.
-    t.acked = striped ? -1 : 0;
+    t.acked = 0;
     f.state = 'active';
-    link.sendJson({ type: 'fileStart', tid: t.tid, index, size: file.size, striped });
+    link.sendJson({ type: 'fileStart', tid: t.tid, index, size: file.size });
     try {
-      while (t.acked < 0) await this.m.wait(t);
       for (let off = 0; off < file.size; off += SLICE_BYTES) {
         const buf = await file.slice(off, off + SLICE_BYTES).arrayBuffer();
-        await this.sendSlice(t, link, striped ? chans : null, buf, chunk, f, off);
+        await this.sendSlice(t, link, buf, chunk, f);
         hasher.update(buf);
       }
     } catch (err) {
@@ -169,18 +146,12 @@ export class Sender {
     return err;
   }
 
-  /** Sends one slice (file bytes from `base`) in chunks: on the pair's channel, or with
-   * `chans` (striped) each chunk on the least-loaded channel, after an `at` naming its
-   * offset. */
-  async sendSlice(t, pair, chans, buf, chunk, f, base) {
-    let link = pair;
+  async sendSlice(t, link, buf, chunk, f) {
     for (let p = 0; p < buf.byteLength; p += chunk) {
-      if (chans) link = leastBuffered(chans);
       if (link.dc.bufferedAmount > t.highWater) await link.drain(t.highWater);
       while (t.sent - t.acked > WINDOW_BYTES) await this.m.wait(t);
       if (this.m.isFinal(t)) throw new Error(t.info || t.state);
       const n = Math.min(chunk, buf.byteLength - p);
-      if (chans) link.sendJson({ type: 'at', tid: t.tid, index: t.index, offset: base + p });
       link.sendBinary(new Uint8Array(buf, p, n));
       t.sent += n;
       f.bytes += n;

@@ -5,7 +5,6 @@
 import { randomId } from './events.js';
 import { Sender } from './transfer-send.js';
 import { Receiver } from './transfer-receive.js';
-import { Lanes } from './transfer-lanes.js';
 
 export const MAX_TEXT_CHARS = 32 * 1024;
 const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
@@ -25,7 +24,6 @@ export class TransferManager {
     this.transfers = new Map();
     this.sender = new Sender(this);
     this.receiver = new Receiver(this);
-    this.lanes = new Lanes(this);
     peers.onMessage = (link, data) => this.onMessage(link, data);
     bus.on('link:closed', (peerId) => this.onLinkClosed(peerId));
   }
@@ -74,10 +72,7 @@ export class TransferManager {
     if (this.isFinal(t)) return;
     t.state = state;
     t.info = info;
-    if (this.isFinal(t)) {
-      t.fileObjs = null; // let the File objects go
-      this.lanes.closeFor(t);
-    }
+    if (this.isFinal(t)) t.fileObjs = null; // let the File objects go
     this.touch(t, true);
     this.wake(t);
   }
@@ -207,8 +202,6 @@ export class TransferManager {
       info: t.info,
       bytes: t.bytes,
       total: t.total,
-      lanes: t.lanes ?? 0,
-      lanesOpen: this.lanes.count(t),
       files: t.files.map((f) => ({ name: f.name, size: f.size, bytes: f.bytes, state: f.state })),
     }));
   }
