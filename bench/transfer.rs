@@ -13,7 +13,8 @@
 //! 10 ms each way on each browser's link.
 //!
 //! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size;
-//! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time).
+//! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time;
+//! `HOMEDROP_BENCH_EXPLORE=1` measures raw variants at 40 ms, see `explore`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
