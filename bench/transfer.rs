@@ -485,13 +485,24 @@ fn main() {
         let _ = std::fs::write("bench/out/transfer-explore.json", text);
         return;
     }
-    let mut results = serde_json::Map::new();
-    for (label, delay) in [("40 ms RTT", Some(10)), ("no added delay", None)] {
+    // HOMEDROP_BENCH_LINK=40 or =0: only that link; the other's last result is kept.
+    let only = std::env::var("HOMEDROP_BENCH_LINK").ok();
+    let path = "bench/out/transfer.json";
+    let mut results = match &only {
+        Some(_) => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Map<String, Value>>(&t).ok())
+            .unwrap_or_default(),
+        None => serde_json::Map::new(),
+    };
+    for (label, delay, key) in [("40 ms RTT", Some(10), "40"), ("no added delay", None, "0")] {
+        if only.as_deref().is_some_and(|o| o != key) {
+            continue;
+        }
         let r = measure(label, delay, &file, bytes, rounds as usize);
         results.insert(label.to_string(), r);
+        // Written after each link, so a later failure does not lose this one.
+        let text = serde_json::to_string_pretty(&Value::Object(results.clone())).unwrap();
+        let _ = std::fs::write(path, text);
     }
-    let _ = std::fs::write(
-        "bench/out/transfer.json",
-        serde_json::to_string_pretty(&Value::Object(results)).unwrap(),
-    );
 }
