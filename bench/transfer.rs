@@ -13,7 +13,8 @@
 //! 10 ms each way on each browser's link.
 //!
 //! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size;
-//! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time).
+//! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time;
+//! `HOMEDROP_BENCH_EXPLORE=1` measures raw variants at 40 ms, see `explore`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -37,102 +38,81 @@ use browser_tests::{generate, Setup};
 
 const MIB: u64 = 1024 * 1024;
 
-/// Raw data channel between two browsers, SDP carried by the driver (`sdp.rs`).
-const RAW_JS: &str = r#"
-window.raw = {
-  async offer(cfg) {
-    if (raw.pc) raw.pc.close();
-    const pc = new RTCPeerConnection(cfg);
-    raw.pc = pc;
-    raw.dc = pc.createDataChannel('raw', { ordered: true });
-    raw.dc.binaryType = 'arraybuffer';
-    await pc.setLocalDescription(await pc.createOffer());
-    await benchGathered(pc);
-    return JSON.stringify(pc.localDescription);
-  },
-  async answer(cfg, offer) {
-    if (raw.pc) raw.pc.close();
-    const pc = new RTCPeerConnection(cfg);
-    raw.pc = pc;
-    raw.got = 0; raw.done = null;
-    pc.ondatachannel = ev => {
-      const dc = ev.channel; raw.dc = dc; dc.binaryType = 'arraybuffer';
-      dc.onmessage = m => {
-        if (typeof m.data === 'string') { raw.start = performance.now(); raw.got = 0; raw.total = Number(m.data.split(':')[1]); raw.mode = m.data.split(':')[0]; return; }
-        raw.got += m.data.byteLength;
-        if (raw.mode === 'pairdrop' && raw.got % 1000000 < m.data.byteLength && raw.got < raw.total) dc.send('ack');
-        if (raw.got >= raw.total) raw.done = performance.now() - raw.start;
-      };
-    };
-    await pc.setRemoteDescription(JSON.parse(offer));
-    await pc.setLocalDescription(await pc.createAnswer());
-    await benchGathered(pc);
-    return JSON.stringify(pc.localDescription);
-  },
-  async accept(answer) {
-    await raw.pc.setRemoteDescription(JSON.parse(answer));
-    await new Promise(r => raw.dc.readyState === 'open' ? r() : (raw.dc.onopen = r));
-    return true;
-  },
-  async ceiling(total, want) {
-    const dc = raw.dc;
-    const size = Math.min(raw.pc.sctp.maxMessageSize || 65536, want || 262144);
-    const buf = new Uint8Array(size);
-    dc.bufferedAmountLowThreshold = 4 << 20;
-    dc.send('ceiling:' + total);
-    let sent = 0;
-    while (sent < total) {
-      if (dc.bufferedAmount > (12 << 20)) await new Promise(r => dc.onbufferedamountlow = r);
-      const n = Math.min(size, total - sent);
-      dc.send(n === size ? buf : buf.subarray(0, n));
-      sent += n;
-    }
-    return size;
-  },
-  async pairdrop(total) {
-    const dc = raw.dc;
-    const chunk = new Uint8Array(64000);
-    let acks = 0;
-    dc.onmessage = m => { if (m.data === 'ack') { acks++; raw.wake && raw.wake(); } };
-    dc.send('pairdrop:' + total);
-    let sent = 0, partition = 0, waited = 0;
-    while (sent < total) {
-      const n = Math.min(64000, total - sent);
-      dc.send(n === 64000 ? chunk : chunk.subarray(0, n));
-      sent += n; partition += n;
-      if (partition >= 1000000 && sent < total) {
-        partition = 0; waited++;
-        while (acks < waited) await new Promise(r => raw.wake = r);
-      }
-      if (dc.bufferedAmount > (8 << 20)) await new Promise(r => { dc.bufferedAmountLowThreshold = 1 << 20; dc.onbufferedamountlow = r; });
-    }
-    return waited;
-  },
-};
-true
-"#;
+/// Raw data channels between two browsers, SDP carried by the driver (`sdp.rs`).
+const RAW_JS: &str = include_str!("transfer.js");
 
-/// A fresh raw connection for every run: SCTP's congestion state (a window halved by an
-/// earlier loss) must not carry over from one run to the next.
-fn raw_connect(a: &mut Browser, b: &mut Browser) {
-    sdp::negotiate(a, b, "raw", &json!({}));
+/// Names of the raw connections a variant may use (lane 0 is `raw`).
+const LANE_NAMES: [&str; 4] = ["raw", "raw1", "raw2", "raw3"];
+
+/// One raw variant: `lanes` RTCPeerConnections (each its own SCTP association and
+/// congestion window) with `channels` data channels each; the sender runs
+/// `rawSend.<mode>(channels, bytes<args>)` over all their channels.
+struct Raw {
+    label: &'static str,
+    lanes: usize,
+    channels: usize,
+    mode: &'static str,
+    args: String,
 }
 
-/// The sender's ICE transport byte count (DTLS records, retransmissions included).
-const WIRE_BYTES: &str = "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'transport') return r.bytesSent; return 0; })";
+impl Raw {
+    fn new(
+        label: &'static str,
+        lanes: usize,
+        channels: usize,
+        mode: &'static str,
+        args: &str,
+    ) -> Raw {
+        let args = args.to_string();
+        Raw {
+            label,
+            lanes,
+            channels,
+            mode,
+            args,
+        }
+    }
+}
 
-/// A raw run (`ceiling` or `pairdrop`): MB/s timed on the receiver, and the bytes the
-/// sender's transport sent per payload byte (~1.05 is headers alone; more is retransmission).
-/// `more` adds arguments to the call (the ceiling's message size).
-fn raw_run(a: &mut Browser, b: &mut Browser, mode: &str, bytes: u64, more: &str) -> (f64, f64) {
-    raw_connect(a, b);
-    let before = a.eval(WIRE_BYTES).as_f64().unwrap_or(0.0);
+/// The issue's ceiling: one sender, one channel, `size`-byte messages, deep buffer.
+fn ceiling_raw(size: u32) -> Raw {
+    Raw::new("ceiling", 1, 1, "ceiling", &format!(", {size}"))
+}
+
+/// The issue's PairDrop baseline.
+fn pairdrop_raw() -> Raw {
+    Raw::new("pairdrop", 1, 1, "pairdrop", "")
+}
+
+/// Fresh raw connections for every run: SCTP's congestion state (a window halved by an
+/// earlier loss) must not carry over from one run to the next. Unused lanes are closed.
+fn raw_connect(a: &mut Browser, b: &mut Browser, lanes: usize, channels: usize) {
+    let close = "for (const n of ['raw','raw1','raw2','raw3']) if (window[n] && window[n].pc) { window[n].pc.close(); window[n].pc = null; } true";
+    a.eval(close);
+    b.eval(close);
+    for name in &LANE_NAMES[..lanes] {
+        for br in [&mut *a, &mut *b] {
+            br.eval(&format!("window.{name} || makeRaw('{name}')"));
+        }
+        a.eval(&format!("{name}.channels = {channels}"));
+        sdp::negotiate(a, b, name, &json!({}));
+    }
+}
+
+/// A raw run: MB/s timed on the receiver, and the bytes the senders' transports sent per
+/// payload byte (~1.05 is headers alone; more is retransmission).
+fn raw_run(a: &mut Browser, b: &mut Browser, v: &Raw, bytes: u64) -> (f64, f64) {
+    raw_connect(a, b, v.lanes, v.channels);
+    let names = serde_json::to_string(&LANE_NAMES[..v.lanes]).unwrap();
+    let wire = format!("rawWire({names})");
+    let before = a.eval(&wire).as_f64().unwrap_or(0.0);
+    b.eval("rawAll.done = null; rawAll.run = null; true");
     a.eval(&format!(
-        "(raw.{mode}({bytes}{more}).then(v => (window.rawSent = v)), true)"
+        "(rawSend.{}({names}.flatMap(n => window[n].dcs), {bytes}{}).then(v => (window.rawSent = v)), true)",
+        v.mode, v.args
     ));
-    let ms = b.wait_for("raw.done", Duration::from_secs(900));
-    b.eval("raw.done = null");
-    let wire = a.eval(WIRE_BYTES).as_f64().unwrap_or(0.0) - before;
+    let ms = b.wait_for("rawAll.done", Duration::from_secs(900));
+    let wire = a.eval(&wire).as_f64().unwrap_or(0.0) - before;
     let rate = bytes as f64 / 1e6 / (ms.as_f64().unwrap() / 1000.0);
     (rate, wire / bytes as f64)
 }
@@ -285,7 +265,7 @@ fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
         br.eval(sdp::JS);
         br.eval(RAW_JS);
     }
-    raw_connect(&mut a, &mut b);
+    raw_connect(&mut a, &mut b, 1, 1);
     let rtt = a.wait_for(
         "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
         Duration::from_secs(20),
@@ -304,7 +284,7 @@ fn sweep(bytes: u64, rounds: usize) -> Value {
         let (mut a, mut b, rtt) = raw_browsers(&s);
         for size in [262144, 64000] {
             let runs: Vec<f64> = (0..rounds)
-                .map(|_| raw_run(&mut a, &mut b, "ceiling", bytes, &format!(", {size}")).0)
+                .map(|_| raw_run(&mut a, &mut b, &ceiling_raw(size), bytes).0)
                 .collect();
             let rate = median(runs.clone());
             let in_flight = rate * 1e6 * rtt / 1000.0;
@@ -319,6 +299,112 @@ fn sweep(bytes: u64, rounds: usize) -> Value {
         }
     }
     Value::Array(out)
+}
+
+/// `HOMEDROP_BENCH_EXPLORE=1`: raw variants on the 40 ms link, to find what lifts the
+/// ceiling: parallel lanes (one RTCPeerConnection each), several channels on one connection,
+/// a paced sender, a shallow queue (`shallow*`: 1 MiB high-water mark instead of 12 MiB),
+/// reverse traffic (`pinged`); `HOMEDROP_BENCH_VARIANTS` picks some, `HOMEDROP_BENCH_WEB`
+/// adds web-client tunings. UDP receive-buffer drops, CPU and wire bytes per payload byte
+/// are printed for each run as evidence for the cause. Output: bench/out/transfer-explore.json.
+fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
+    let all = [
+        ceiling_raw(262144),
+        Raw::new("shallow64k", 1, 1, "ceiling", ", 64000, 1048576"),
+        Raw::new("pinged", 1, 1, "ceiling", ", 262144, 12582912, 'pinged'"),
+        Raw::new(
+            "shallow-pinged",
+            1,
+            1,
+            "ceiling",
+            ", 64000, 1048576, 'pinged'",
+        ),
+        Raw::new(
+            "lanes2-pinged",
+            2,
+            1,
+            "ceiling",
+            ", 262144, 12582912, 'pinged'",
+        ),
+        Raw::new("shallow256k", 1, 1, "ceiling", ", 262144, 1048576"),
+        Raw::new("hwm256k", 1, 1, "ceiling", ", 64000, 262144"),
+        Raw::new("lanes2-shallow64k", 2, 1, "ceiling", ", 64000, 1048576"),
+        Raw::new("lanes3-shallow64k", 3, 1, "ceiling", ", 64000, 1048576"),
+        Raw::new("lanes2", 2, 1, "ceiling", ", 262144"),
+        Raw::new("lanes3", 3, 1, "ceiling", ", 262144"),
+        Raw::new("lanes4", 4, 1, "ceiling", ", 262144"),
+        Raw::new("channels3", 1, 3, "ceiling", ", 262144"),
+        Raw::new("paced5", 1, 1, "paced", ", 65536, 5"),
+        Raw::new("paced8", 1, 1, "paced", ", 65536, 8"),
+        Raw::new("lanes3-paced12", 3, 1, "paced", ", 65536, 12"),
+        pairdrop_raw(),
+    ];
+    // HOMEDROP_BENCH_VARIANTS=ceiling,lanes2,...: only these.
+    let pick = std::env::var("HOMEDROP_BENCH_VARIANTS").unwrap_or_default();
+    let variants: Vec<Raw> = all
+        .into_iter()
+        .filter(|v| pick.is_empty() || pick.split(',').any(|p| p == v.label))
+        .collect();
+    // HOMEDROP_BENCH_WEB=1048576:262144,...: the web client too, tuned per run through
+    // localStorage: high-water mark of the channel's queue, chunk size.
+    let tunings: Vec<Vec<u32>> = std::env::var("HOMEDROP_BENCH_WEB")
+        .unwrap_or_default()
+        .split(',')
+        .map(|t| {
+            t.split(':')
+                .filter_map(|n| n.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .filter(|t| t.len() == 2)
+        .collect();
+    let mut s = Setup::new(Some(10));
+    let (mut a, mut b, rtt) = raw_browsers(&s);
+    println!("explore: measured ICE round-trip time {rtt:.1} ms");
+    let mut out: Vec<Vec<Value>> = vec![Vec::new(); variants.len()];
+    let mut web: Vec<Vec<Value>> = vec![Vec::new(); tunings.len()];
+    for round in 1..=rounds {
+        for (i, t) in tunings.iter().enumerate() {
+            let (hwm, chunk) = (t[0], t[1]);
+            s.a.eval(&format!(
+                "localStorage.homedropHighWater = '{hwm}'; localStorage.homedropChunk = '{chunk}'"
+            ));
+            let p0 = Probe::take(&s.lan);
+            let rate = homedrop_run(&mut s, file, "bench.bin", bytes);
+            let p1 = Probe::take(&s.lan);
+            let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
+            println!(
+                "  round {round} homedrop HWM {hwm}, chunk {chunk}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores"
+            );
+            web[i].push(json!({"mbps": rate, "drops": drops, "cores": cores}));
+        }
+        for (i, v) in variants.iter().enumerate() {
+            prioritize(&s.lan);
+            let p0 = Probe::take(&s.lan);
+            let (rate, wire) = raw_run(&mut a, &mut b, v, bytes);
+            let p1 = Probe::take(&s.lan);
+            let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
+            println!(
+                "  round {round} {:<15} {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores, wire/payload {wire:.3}",
+                v.label
+            );
+            out[i].push(json!({"mbps": rate, "drops": drops, "cores": cores, "wire": wire}));
+        }
+    }
+    let mut res = serde_json::Map::new();
+    for (v, runs) in variants.iter().zip(out) {
+        let rates: Vec<f64> = runs.iter().map(|r| r["mbps"].as_f64().unwrap()).collect();
+        let m = median(rates);
+        println!("explore {:<15} median {m:.1} MB/s", v.label);
+        res.insert(v.label.to_string(), json!({"median": m, "runs": runs}));
+    }
+    for (n, runs) in tunings.iter().zip(web) {
+        let rates: Vec<f64> = runs.iter().map(|r| r["mbps"].as_f64().unwrap()).collect();
+        let m = median(rates);
+        let label = format!("homedrop-hwm{}-chunk{}", n[0], n[1]);
+        println!("explore {label} median {m:.1} MB/s");
+        res.insert(label, json!({"median": m, "runs": runs}));
+    }
+    json!({"iceRttMs": rtt, "variants": res})
 }
 
 /// One link: every variant `rounds` times, interleaved so background load hits all alike.
@@ -340,11 +426,11 @@ fn measure(
         let p0 = Probe::take(&s.lan);
         hd.push(homedrop_run(&mut s, file, "bench.bin", bytes));
         let p1 = Probe::take(&s.lan);
-        let (rate, over) = raw_run(&mut a, &mut b, "ceiling", bytes, "");
+        let (rate, over) = raw_run(&mut a, &mut b, &ceiling_raw(262144), bytes);
         ceiling.push(rate);
         wire.0.push(over);
         let p2 = Probe::take(&s.lan);
-        let (rate, over) = raw_run(&mut a, &mut b, "pairdrop", bytes, "");
+        let (rate, over) = raw_run(&mut a, &mut b, &pairdrop_raw(), bytes);
         pairdrop.push(rate);
         wire.1.push(over);
         let p3 = Probe::take(&s.lan);
@@ -393,13 +479,30 @@ fn main() {
         let _ = std::fs::write("bench/out/rtt-sweep.json", text);
         return;
     }
-    let mut results = serde_json::Map::new();
-    for (label, delay) in [("40 ms RTT", Some(10)), ("no added delay", None)] {
+    if std::env::var_os("HOMEDROP_BENCH_EXPLORE").is_some() {
+        let r = explore(&file, bytes, rounds as usize);
+        let text = serde_json::to_string_pretty(&r).unwrap();
+        let _ = std::fs::write("bench/out/transfer-explore.json", text);
+        return;
+    }
+    // HOMEDROP_BENCH_LINK=40 or =0: only that link; the other's last result is kept.
+    let only = std::env::var("HOMEDROP_BENCH_LINK").ok();
+    let path = "bench/out/transfer.json";
+    let mut results = match &only {
+        Some(_) => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Map<String, Value>>(&t).ok())
+            .unwrap_or_default(),
+        None => serde_json::Map::new(),
+    };
+    for (label, delay, key) in [("40 ms RTT", Some(10), "40"), ("no added delay", None, "0")] {
+        if only.as_deref().is_some_and(|o| o != key) {
+            continue;
+        }
         let r = measure(label, delay, &file, bytes, rounds as usize);
         results.insert(label.to_string(), r);
+        // Written after each link, so a later failure does not lose this one.
+        let text = serde_json::to_string_pretty(&Value::Object(results.clone())).unwrap();
+        let _ = std::fs::write(path, text);
     }
-    let _ = std::fs::write(
-        "bench/out/transfer.json",
-        serde_json::to_string_pretty(&Value::Object(results)).unwrap(),
-    );
 }

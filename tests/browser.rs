@@ -108,10 +108,11 @@ impl Setup {
                 "the page must be an insecure context"
             );
         }
+        // Generous: on the shared 2-core machine a loaded run once took over 20 s here.
         for br in [&mut a, &mut b] {
             br.wait_for(
                 "document.querySelectorAll('[data-peer]').length === 1",
-                Duration::from_secs(20),
+                Duration::from_secs(60),
             );
         }
         Setup { lan, a, b, url }

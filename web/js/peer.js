@@ -99,7 +99,7 @@ export class PeerLink {
     // Set synchronously: a message arriving before a handler exists would be lost.
     dc.onmessage = (e) => this.onMessage(this, e.data);
     dc.onclose = () => this.close();
-    dc.bufferedAmountLowThreshold = 1024 * 1024;
+    dc.bufferedAmountLowThreshold = 256 * 1024;
     dc.onopen = () => {
       this.resolveOpen();
       this.watchPath();
@@ -340,9 +340,11 @@ export class PeerLink {
     return this.pc.sctp?.maxMessageSize || 64 * 1024;
   }
 
-  /** Resolves once bufferedAmount is at most `limit` bytes. */
+  /** Resolves at once when bufferedAmount is at most `limit` bytes, else once it fell to a
+   * quarter of it. */
   drain(limit) {
     if (this.dc.bufferedAmount <= limit) return Promise.resolve();
+    this.dc.bufferedAmountLowThreshold = Math.floor(limit / 4);
     return new Promise((resolve, reject) => {
       const done = () => {
         this.dc.removeEventListener('bufferedamountlow', done);

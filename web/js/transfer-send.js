@@ -7,9 +7,22 @@ import { thumbnails } from './thumbs.js';
 /** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
 export const CHUNK_BYTES = 256 * 1024;
 export const SLICE_BYTES = 4 * 1024 * 1024;
-export const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** At most this much queued on the channel (see docs/protocol.md, "Speed and flow control":
+ * a deep queue held Chromium's SCTP to ~1.5 MB/s at 40 ms RTT, 1 MiB doubled it). */
+export const HIGH_WATER_BYTES = 1024 * 1024;
 export const WINDOW_BYTES = 48 * 1024 * 1024;
 const MAX_TEXT_CHARS = 32 * 1024;
+
+/** A number from localStorage (benchmarks tune the client this way), or `fallback`. */
+function tuned(key, fallback, min) {
+  try {
+    const o = Number(localStorage.getItem(key));
+    if (Number.isFinite(o) && o >= min) return Math.floor(o);
+  } catch {
+    /* ignore */
+  }
+  return fallback;
+}
 
 function chunkSize(link) {
   let want = CHUNK_BYTES;
@@ -96,6 +109,7 @@ export class Sender {
     const file = t.fileObjs[index];
     const f = t.files[index];
     const chunk = chunkSize(link);
+    t.highWater = tuned('homedropHighWater', HIGH_WATER_BYTES, 65536);
     const hasher = new Hasher();
     t.index = index;
     t.sent = 0;
@@ -134,7 +148,7 @@ export class Sender {
 
   async sendSlice(t, link, buf, chunk, f) {
     for (let p = 0; p < buf.byteLength; p += chunk) {
-      if (link.dc.bufferedAmount > HIGH_WATER_BYTES) await link.drain(HIGH_WATER_BYTES);
+      if (link.dc.bufferedAmount > t.highWater) await link.drain(t.highWater);
       while (t.sent - t.acked > WINDOW_BYTES) await this.m.wait(t);
       if (this.m.isFinal(t)) throw new Error(t.info || t.state);
       const n = Math.min(chunk, buf.byteLength - p);
