@@ -125,7 +125,7 @@ pub struct Args {
     #[arg(long, env = "HOMEDROP_PUBLIC_HOST", value_name = "HOST")]
     pub public_host: Option<String>,
 
-    /// Most TURN allocations per username, 1 to 16000 [default: 10]
+    /// Most TURN allocations per username (one device), 1 to 16000 [default: 20]
     #[arg(long, env = "HOMEDROP_TURN_USER_QUOTA", value_name = "N")]
     pub turn_user_quota: Option<String>,
 
@@ -293,7 +293,7 @@ impl Default for Config {
             tls: None,
             public_host: None,
             turn_credential_ttl: std::time::Duration::from_secs(12 * 3600),
-            turn_user_quota: 10,
+            turn_user_quota: 20,
             turn_total_quota: 200,
             turn_allocation_bandwidth: 0,
             turn_total_bandwidth: 0,

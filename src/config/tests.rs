@@ -118,7 +118,7 @@ fn file_is_below_flags() {
 #[test]
 fn turn_quota_flags_and_file_keys() {
     let c = parse(&[]).unwrap();
-    assert_eq!((c.turn_user_quota, c.turn_total_quota), (10, 200));
+    assert_eq!((c.turn_user_quota, c.turn_total_quota), (20, 200));
     let c = parse(&["--turn-user-quota", "50", "--turn-total-quota", "16000"]).unwrap();
     assert_eq!((c.turn_user_quota, c.turn_total_quota), (50, 16000));
     for bad in ["0", "16001", "x"] {
