@@ -92,10 +92,12 @@ impl Setup {
             lan.delay(1, ms);
         }
         let http = format!("{}:8080", lan.server_ip());
+        // HOMEDROP_E2E_LOG=debug shows the server's view when a test fails.
+        let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
         lan.spawn_in_router(
             bin.to_str().unwrap(),
             // LAN tests run without the relay (and keep no secret in ./homedrop-state).
-            &["--http", &http, "--no-mdns", "--no-turn", "--log", "warn"],
+            &["--http", &http, "--no-mdns", "--no-turn", "--log", &log],
         );
         let url = format!("http://{http}/");
         let mut a = Browser::launch(Some(&lan.hosts[0]));

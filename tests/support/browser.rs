@@ -225,7 +225,17 @@ impl Browser {
             if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
                 return v;
             }
-            assert!(Instant::now() < end, "timed out waiting for: {expr}");
+            if Instant::now() >= end {
+                let state = self.eval(
+                    "({url: location.href, status: document.querySelector('[data-status]')?.dataset.state, \
+                      peers: [...document.querySelectorAll('[data-peer]')].map(e => e.dataset.peerName)})",
+                );
+                let console = self.console();
+                let tail = &console[console.len().saturating_sub(20)..];
+                panic!(
+                    "timed out waiting for: {expr}\npage: {state}\nconsole (last 20): {tail:#?}"
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }

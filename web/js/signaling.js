@@ -3,6 +3,9 @@
 
 export const PROTOCOL_VERSION = 1;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+/** A socket with no `welcome` by then is given up and dialled again: a connection that hangs
+ * (a phone changing networks, a lost SYN) would otherwise wait for the OS's TCP timeout. */
+const WELCOME_TIMEOUT_MS = 8000;
 
 /**
  * Emits on the bus:
@@ -18,6 +21,7 @@ export class Signaling {
     this.ws = null;
     this.attempt = 0;
     this.timer = null;
+    this.welcomeTimer = null;
     this.id = null;
     this.online = false;
   }
@@ -39,6 +43,12 @@ export class Signaling {
       return;
     }
     this.ws = ws;
+    clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = setTimeout(() => {
+      if (this.ws !== ws || this.online) return;
+      ws.close();
+      this.onClose(ws);
+    }, WELCOME_TIMEOUT_MS);
     ws.onmessage = (e) => this.onFrame(ws, e.data);
     ws.onclose = () => this.onClose(ws);
     ws.onerror = () => {};
@@ -59,6 +69,7 @@ export class Signaling {
   }
 
   onWelcome(msg) {
+    clearTimeout(this.welcomeTimer);
     const { name, kind, pairs } = this.hello();
     this.send({ type: 'hello', v: PROTOCOL_VERSION, name, kind, pairs });
     this.attempt = 0;
