@@ -137,8 +137,32 @@ pub fn offer(from: &mut Browser, to: &mut Browser, files: &[&Path]) {
     );
 }
 
-/// Load the page, retrying while homedrop starts in its namespace.
+/// Load the page, retrying while homedrop starts in its namespace, until its signaling is
+/// online. A page whose WebSocket stays "connecting" is loaded again, at most twice, and said
+/// so on stderr: in some runs of this session one headless Chromium (of two, in its own
+/// namespace) never completed a WebSocket for 60 s, welcome-timeout retries included, while
+/// homedrop answered WebSockets from other clients in that LAN; not traced further.
 pub fn wait_page(br: &mut Browser, url: &str) {
+    const STATUS: &str = "document.querySelector('[data-status]')?.dataset.state";
+    for attempt in 0..3 {
+        load(br, url);
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if br.eval(STATUS) == json!("online") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        eprintln!(
+            "wait_page: {url} not online after 20 s (attempt {attempt}, status {}); loading it again",
+            br.eval(STATUS)
+        );
+    }
+    panic!("signaling never came online on {url}");
+}
+
+/// Navigate until the page itself is there (homedrop may still be starting).
+fn load(br: &mut Browser, url: &str) {
     let end = Instant::now() + Duration::from_secs(20);
     loop {
         br.goto(url);
