@@ -135,16 +135,21 @@ fn shipped_unit_runs_the_binary_without_flags_and_reads_the_default_config() {
     assert!(UNIT.contains("StateDirectory=homedrop\n"));
 }
 
+/// A datagram socket for NOTIFY_SOCKET, as systemd binds it (reads time out after 10 s).
+fn notify_socket(tag: &str) -> (TempDir, PathBuf, std::os::unix::net::UnixDatagram) {
+    let dir = TempDir::new(tag);
+    let path = dir.0.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    (dir, path, sock)
+}
+
 /// The sd_notify protocol as systemd would see it: a datagram socket in NOTIFY_SOCKET.
 #[test]
 fn binary_notifies_ready_pets_the_watchdog_and_notifies_stopping() {
-    use std::os::unix::net::UnixDatagram;
     use std::time::{Duration, Instant};
-    let dir = TempDir::new("notify");
-    let path = dir.0.join("notify.sock");
-    let sock = UnixDatagram::bind(&path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let (dir, path, sock) = notify_socket("notify");
     let mut child = Command::new(binary())
         .args([
             "--http",
@@ -192,13 +197,7 @@ fn binary_notifies_ready_pets_the_watchdog_and_notifies_stopping() {
 /// signal (the debug build; 4 to 5 of 40 with the release build).
 #[test]
 fn sigterm_right_after_ready_drains_and_exits_0() {
-    use std::os::unix::net::UnixDatagram;
-    use std::time::Duration;
-    let dir = TempDir::new("ready-term");
-    let path = dir.0.join("notify.sock");
-    let sock = UnixDatagram::bind(&path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let (dir, path, sock) = notify_socket("ready-term");
     let mut outcomes = Vec::new();
     for round in 0..20 {
         let mut child = Command::new(binary())
