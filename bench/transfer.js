@@ -12,6 +12,11 @@ window.rawReceive = (dc) => {
   dc.got = 0;
   dc.onmessage = (m) => {
     const all = rawAll;
+    if (m.data === 'partition') {
+      // PairDrop: the sender ended a partition and waits for this acknowledgement.
+      dc.send('ack');
+      return;
+    }
     if (typeof m.data === 'string') {
       const [mode, total, run] = m.data.split(':');
       dc.got = 0;
@@ -21,10 +26,8 @@ window.rawReceive = (dc) => {
     const n = m.data.byteLength;
     all.got += n;
     dc.got += n;
-    // PairDrop: the receiver acknowledges each 1,000,000-byte partition.
-    // `pinged` (a probe): the same small message back per 1,000,000 bytes, nobody waits.
-    const acks = all.mode === 'pairdrop' || all.mode === 'pinged';
-    if (acks && dc.got % 1000000 < n && all.got < all.total) dc.send('ack');
+    // `pinged` (a probe): a small message back per 1,000,000 bytes, nobody waits.
+    if (all.mode === 'pinged' && dc.got % 1000000 < n && all.got < all.total) dc.send('ack');
     if (all.got >= all.total && all.done === null) all.done = performance.now() - all.start;
   };
 };
@@ -102,7 +105,8 @@ window.rawSend = {
     }
     return size;
   },
-  /** PairDrop: 64,000-byte chunks; after each 1,000,000-byte partition, wait for its ack. */
+  /** PairDrop: 64,000-byte chunks; once a partition reaches 1,000,000 bytes the sender
+   * says so and waits for the receiver's acknowledgement. */
   async pairdrop(dcs, total) {
     const dc = dcs[0];
     const chunk = new Uint8Array(64000);
@@ -126,6 +130,7 @@ window.rawSend = {
       if (partition >= 1000000 && sent < total) {
         partition = 0;
         waited++;
+        dc.send('partition');
         while (acks < waited) await new Promise((r) => (wake = r));
       }
       if (dc.bufferedAmount > 8 << 20) await anyLow([dc], 1 << 20);

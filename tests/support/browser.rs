@@ -81,6 +81,16 @@ impl Browser {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+        // HOMEDROP_CHROMIUM_LOG=FILE: Chromium's own log (WebRTC warnings included) appended
+        // to FILE, for digging into a slow or stuck browser.
+        if let Ok(path) = std::env::var("HOMEDROP_CHROMIUM_LOG") {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .expect("open HOMEDROP_CHROMIUM_LOG");
+            cmd.args(["--enable-logging=stderr", "--v=0"]).stderr(log);
+        }
         // SAFETY: only fcntl and dup2 (async-signal-safe) run between fork and exec.
         unsafe {
             cmd.pre_exec(move || {

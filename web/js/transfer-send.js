@@ -5,11 +5,12 @@ import { Hasher } from './hasher.js';
 import { thumbnails } from './thumbs.js';
 
 /** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
-export const CHUNK_BYTES = 256 * 1024;
+export const CHUNK_BYTES = 16 * 1024;
 export const SLICE_BYTES = 4 * 1024 * 1024;
-/** At most this much queued on the channel (see docs/protocol.md, "Speed and flow control":
- * a deep queue held Chromium's SCTP to ~1.5 MB/s at 40 ms RTT, 1 MiB doubled it). */
-export const HIGH_WATER_BYTES = 1024 * 1024;
+/** At most this much queued on the channel (docs/protocol.md, "Speed and flow control"):
+ * Chromium's SCTP sends a deep queue in bursts its renderer cannot hand on to the network
+ * process, and drops the excess (seen as retransmissions and a collapsed window). */
+export const HIGH_WATER_BYTES = 256 * 1024;
 export const WINDOW_BYTES = 48 * 1024 * 1024;
 const MAX_TEXT_CHARS = 32 * 1024;
 
@@ -116,9 +117,18 @@ export class Sender {
     t.acked = 0;
     f.state = 'active';
     link.sendJson({ type: 'fileStart', tid: t.tid, index, size: file.size });
+    // The next slice is read while this one is sent: the channel's queue holds only a few
+    // milliseconds of data, so waiting for the disk between slices would idle the link.
+    const read = (off) => {
+      const p = off < file.size ? file.slice(off, off + SLICE_BYTES).arrayBuffer() : null;
+      p?.catch(() => {}); // a read abandoned by a failed send is not an unhandled rejection
+      return p;
+    };
     try {
+      let next = read(0);
       for (let off = 0; off < file.size; off += SLICE_BYTES) {
-        const buf = await file.slice(off, off + SLICE_BYTES).arrayBuffer();
+        const buf = await next;
+        next = read(off + SLICE_BYTES);
         await this.sendSlice(t, link, buf, chunk, f);
         hasher.update(buf);
       }
