@@ -303,9 +303,10 @@ fn sweep(bytes: u64, rounds: usize) -> Value {
 
 /// `HOMEDROP_BENCH_EXPLORE=1`: raw variants on the 40 ms link, to find what lifts the
 /// ceiling: parallel lanes (one RTCPeerConnection each), several channels on one connection,
-/// a paced sender, a shallow queue (`shallow*`: 1 MiB high-water mark instead of 12 MiB),
-/// reverse traffic (`pinged`); `HOMEDROP_BENCH_VARIANTS` picks some, `HOMEDROP_BENCH_WEB`
-/// adds web-client tunings. UDP receive-buffer drops, CPU and wire bytes per payload byte
+/// a paced sender, a shallow queue (`shallow*`: 1 MiB high-water mark instead of 12 MiB;
+/// `qN-M`: at most N queued in M-byte messages), reverse traffic (`pinged`);
+/// `HOMEDROP_BENCH_VARIANTS` picks some, `HOMEDROP_BENCH_WEB` adds web-client tunings
+/// (`HOMEDROP_CHROMIUM_LOG=FILE` keeps the browsers' own logs, where dropped sends show). UDP receive-buffer drops, CPU and wire bytes per payload byte
 /// are printed for each run as evidence for the cause. Output: bench/out/transfer-explore.json.
 fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
     let all = [
