@@ -211,6 +211,9 @@ struct Probe {
     drops: u64,
     cpu_secs: f64,
     at: Instant,
+    /// Wall-clock time of day (UTC, HHMMSS as Chromium's log stamps it), to match a run
+    /// with the browsers' own log (`HOMEDROP_CHROMIUM_LOG`).
+    clock: String,
 }
 
 impl Probe {
@@ -219,6 +222,7 @@ impl Probe {
             drops: udp_drops(lan),
             cpu_secs: cpu_secs(lan),
             at: Instant::now(),
+            clock: clock(),
         }
     }
 
@@ -230,6 +234,15 @@ impl Probe {
     fn cores_to(&self, later: &Probe) -> f64 {
         (later.cpu_secs - self.cpu_secs) / later.at.duration_since(self.at).as_secs_f64()
     }
+}
+
+/// The time of day, UTC, as HHMMSS.
+fn clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        % 86400;
+    format!("{:02}{:02}{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// CPU seconds (user + system) used so far by every process in the hosts' namespaces.
@@ -381,7 +394,8 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
             let p1 = Probe::take(&s.lan);
             let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
             println!(
-                "  round {round} homedrop HWM {hwm}, chunk {chunk}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores"
+                "  round {round} homedrop HWM {hwm}, chunk {chunk}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores ({}-{})",
+                p0.clock, p1.clock
             );
             web[i].push(json!({"mbps": rate, "drops": drops, "cores": cores}));
         }
@@ -392,8 +406,8 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
             let p1 = Probe::take(&s.lan);
             let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
             println!(
-                "  round {round} {:<15} {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores, wire/payload {wire:.3}",
-                v.label
+                "  round {round} {:<15} {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores, wire/payload {wire:.3} ({}-{})",
+                v.label, p0.clock, p1.clock
             );
             out[i].push(json!({"mbps": rate, "drops": drops, "cores": cores, "wire": wire}));
         }
