@@ -10,7 +10,8 @@
 //!
 //! Each variant runs `HOMEDROP_BENCH_ROUNDS` times (default 2), interleaved, and the median
 //! is reported. The 40 ms link is the test-support delay line (this kernel has no netem):
-//! 10 ms each way on each browser's link.
+//! 20 ms each way on one browser's link (one delay line per frame: the line's CPU comes out of
+//! the browsers' share of this 2-core machine).
 //!
 //! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size;
 //! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time;
@@ -293,7 +294,7 @@ fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
 fn sweep(bytes: u64, rounds: usize) -> Value {
     let mut out = Vec::new();
     for ms in [2, 5, 10] {
-        let s = Setup::new(Some(ms));
+        let s = Setup::new(Some(4 * ms));
         let (mut a, mut b, rtt) = raw_browsers(&s);
         for size in [262144, 64000] {
             let runs: Vec<f64> = (0..rounds)
@@ -376,9 +377,9 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
                 .filter_map(|n| n.parse().ok())
                 .collect::<Vec<u32>>()
         })
-        .filter(|t| t.len() == 2)
+        .filter(|t| t.len() == 2 || t.len() == 3)
         .collect();
-    let mut s = Setup::new(Some(10));
+    let mut s = Setup::new(Some(40));
     let (mut a, mut b, rtt) = raw_browsers(&s);
     println!("explore: measured ICE round-trip time {rtt:.1} ms");
     let mut out: Vec<Vec<Value>> = vec![Vec::new(); variants.len()];
@@ -386,15 +387,17 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
     for round in 1..=rounds {
         for (i, t) in tunings.iter().enumerate() {
             let (hwm, chunk) = (t[0], t[1]);
+            // A third number: where the sender resumes (bytes queued); 0 = the client's own.
+            let low = t.get(2).copied().unwrap_or(0);
             s.a.eval(&format!(
-                "localStorage.homedropHighWater = '{hwm}'; localStorage.homedropChunk = '{chunk}'"
+                "localStorage.homedropHighWater = '{hwm}'; localStorage.homedropChunk = '{chunk}'; localStorage.homedropLowWater = '{low}'"
             ));
             let p0 = Probe::take(&s.lan);
             let rate = homedrop_run(&mut s, file, "bench.bin", bytes);
             let p1 = Probe::take(&s.lan);
             let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
             println!(
-                "  round {round} homedrop HWM {hwm}, chunk {chunk}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores ({}-{})",
+                "  round {round} homedrop HWM {hwm}, chunk {chunk}, low {low}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores ({}-{})",
                 p0.clock, p1.clock
             );
             web[i].push(json!({"mbps": rate, "drops": drops, "cores": cores}));
@@ -422,7 +425,8 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
     for (n, runs) in tunings.iter().zip(web) {
         let rates: Vec<f64> = runs.iter().map(|r| r["mbps"].as_f64().unwrap()).collect();
         let m = median(rates);
-        let label = format!("homedrop-hwm{}-chunk{}", n[0], n[1]);
+        let low = n.get(2).map_or(String::new(), |l| format!("-low{l}"));
+        let label = format!("homedrop-hwm{}-chunk{}{low}", n[0], n[1]);
         println!("explore {label} median {m:.1} MB/s");
         res.insert(label, json!({"median": m, "runs": runs}));
     }
@@ -517,7 +521,7 @@ fn main() {
             .unwrap_or_default(),
         None => serde_json::Map::new(),
     };
-    for (label, delay, key) in [("40 ms RTT", Some(10), "40"), ("no added delay", None, "0")] {
+    for (label, delay, key) in [("40 ms RTT", Some(40), "40"), ("no added delay", None, "0")] {
         if only.as_deref().is_some_and(|o| o != key) {
             continue;
         }

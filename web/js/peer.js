@@ -340,11 +340,10 @@ export class PeerLink {
     return this.pc.sctp?.maxMessageSize || 64 * 1024;
   }
 
-  /** Resolves at once when bufferedAmount is at most `limit` bytes, else once it fell to a
-   * quarter of it. */
-  drain(limit) {
-    if (this.dc.bufferedAmount <= limit) return Promise.resolve();
-    this.dc.bufferedAmountLowThreshold = Math.floor(limit / 4);
+  /** Resolves once bufferedAmount is at most `low` bytes (at once if it already is). */
+  drain(low) {
+    if (this.dc.bufferedAmount <= low) return Promise.resolve();
+    this.dc.bufferedAmountLowThreshold = Math.floor(low);
     return new Promise((resolve, reject) => {
       const done = () => {
         this.dc.removeEventListener('bufferedamountlow', done);

@@ -111,6 +111,7 @@ export class Sender {
     const f = t.files[index];
     const chunk = chunkSize(link);
     t.highWater = tuned('homedropHighWater', HIGH_WATER_BYTES, 65536);
+    t.lowWater = Math.min(tuned('homedropLowWater', t.highWater / 4, 1), t.highWater);
     const hasher = new Hasher();
     t.index = index;
     t.sent = 0;
@@ -158,7 +159,7 @@ export class Sender {
 
   async sendSlice(t, link, buf, chunk, f) {
     for (let p = 0; p < buf.byteLength; p += chunk) {
-      if (link.dc.bufferedAmount > t.highWater) await link.drain(t.highWater);
+      if (link.dc.bufferedAmount > t.highWater) await link.drain(t.lowWater);
       while (t.sent - t.acked > WINDOW_BYTES) await this.m.wait(t);
       if (this.m.isFinal(t)) throw new Error(t.info || t.state);
       const n = Math.min(chunk, buf.byteLength - p);
