@@ -10,8 +10,8 @@
 //!
 //! Each variant runs `HOMEDROP_BENCH_ROUNDS` times (default 2), interleaved, and the median
 //! is reported. The 40 ms link is the test-support delay line (this kernel has no netem):
-//! 20 ms each way on one browser's link (one delay line per frame: the line's CPU comes out of
-//! the browsers' share of this 2-core machine).
+//! 20 ms each way on one browser's link, so each frame crosses one line (the line's CPU comes
+//! out of the browsers' share of this 2-core machine).
 //!
 //! Run as root: `cargo bench --bench transfer` (set `HOMEDROP_BENCH_MIB` to change the size;
 //! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time;
@@ -320,8 +320,9 @@ fn sweep(bytes: u64, rounds: usize) -> Value {
 /// a paced sender, a shallow queue (`shallow*`: 1 MiB high-water mark instead of 12 MiB;
 /// `qN-M`: at most N queued in M-byte messages), reverse traffic (`pinged`);
 /// `HOMEDROP_BENCH_VARIANTS` picks some, `HOMEDROP_BENCH_WEB` adds web-client tunings
-/// (`HOMEDROP_CHROMIUM_LOG=FILE` keeps the browsers' own logs, where dropped sends show). UDP receive-buffer drops, CPU and wire bytes per payload byte
-/// are printed for each run as evidence for the cause. Output: bench/out/transfer-explore.json.
+/// (`HOMEDROP_CHROMIUM_LOG=FILE` keeps the browsers' own logs, where dropped sends show).
+/// UDP receive-buffer drops, CPU and wire bytes per payload byte are printed for each run as
+/// evidence for the cause. Output: bench/out/transfer-explore.json.
 fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
     let all = [
         ceiling_raw(262144),
