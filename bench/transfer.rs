@@ -196,11 +196,13 @@ fn prioritize(lan: &support::netns::Lan) {
             .stdout(std::process::Stdio::null())
             .status();
         // The network service reads the UDP sockets: real-time, as if it had a core of
-        // its own (it only moves packets to the renderer, so it cannot hog one).
+        // its own (it only moves packets to the renderer, so it cannot hog one), and above
+        // the delay line's threads (priority 10), which otherwise kept a receiving browser
+        // from its socket long enough to overflow Chromium's 128 KiB buffer.
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if String::from_utf8_lossy(&cmdline).contains("network.mojom.NetworkService") {
             let _ = std::process::Command::new("chrt")
-                .args(["-a", "-f", "-p", "5", pid])
+                .args(["-a", "-f", "-p", "20", pid])
                 .stdout(std::process::Stdio::null())
                 .status();
         }
