@@ -213,6 +213,8 @@ fn prioritize(lan: &support::netns::Lan) {
 struct Probe {
     drops: u64,
     cpu_secs: f64,
+    /// CPU used by this process: the delay line's threads, next to nothing else.
+    line_secs: f64,
     at: Instant,
     /// Wall-clock time of day (UTC, HHMMSS as Chromium's log stamps it), to match a run
     /// with the browsers' own log (`HOMEDROP_CHROMIUM_LOG`).
@@ -224,6 +226,7 @@ impl Probe {
         Probe {
             drops: udp_drops(lan),
             cpu_secs: cpu_secs(lan),
+            line_secs: own_cpu_secs(),
             at: Instant::now(),
             clock: clock(),
         }
@@ -237,6 +240,21 @@ impl Probe {
     fn cores_to(&self, later: &Probe) -> f64 {
         (later.cpu_secs - self.cpu_secs) / later.at.duration_since(self.at).as_secs_f64()
     }
+
+    /// CPU used by the delay line between the two probes, in cores.
+    fn line_cores_to(&self, later: &Probe) -> f64 {
+        (later.line_secs - self.line_secs) / later.at.duration_since(self.at).as_secs_f64()
+    }
+}
+
+/// CPU seconds (user + system) this process has used, all threads.
+fn own_cpu_secs() -> f64 {
+    // SAFETY: rusage is plain data; getrusage fills it for RUSAGE_SELF.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: u is a live rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 /// The time of day, UTC, as HHMMSS.
@@ -400,8 +418,8 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
             let p1 = Probe::take(&s.lan);
             let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
             println!(
-                "  round {round} homedrop HWM {hwm}, chunk {chunk}, low {low}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores ({}-{})",
-                p0.clock, p1.clock
+                "  round {round} homedrop HWM {hwm}, chunk {chunk}, low {low}: {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores, line {:.2} ({}-{})",
+                p0.line_cores_to(&p1), p0.clock, p1.clock
             );
             web[i].push(json!({"mbps": rate, "drops": drops, "cores": cores}));
         }
@@ -412,8 +430,8 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
             let p1 = Probe::take(&s.lan);
             let (drops, cores) = (p0.drops_to(&p1), p0.cores_to(&p1));
             println!(
-                "  round {round} {:<15} {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores, wire/payload {wire:.3} ({}-{})",
-                v.label, p0.clock, p1.clock
+                "  round {round} {:<15} {rate:5.1} MB/s, drops {drops:4}, browsers {cores:.2} cores, line {:.2}, wire/payload {wire:.3} ({}-{})",
+                v.label, p0.line_cores_to(&p1), p0.clock, p1.clock
             );
             out[i].push(json!({"mbps": rate, "drops": drops, "cores": cores, "wire": wire}));
         }
@@ -450,7 +468,7 @@ fn measure(
     let (mut hd, mut ceiling, mut pairdrop) = (Vec::new(), Vec::new(), Vec::new());
     let mut drops = [0u64; 3];
     let mut wire = (Vec::new(), Vec::new());
-    let mut cores = Vec::new();
+    let (mut cores, mut line) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let p0 = Probe::take(&s.lan);
         hd.push(homedrop_run(&mut s, file, "bench.bin", bytes));
@@ -465,18 +483,22 @@ fn measure(
         let p3 = Probe::take(&s.lan);
         let d = [p0.drops_to(&p1), p1.drops_to(&p2), p2.drops_to(&p3)];
         let c = [p0.cores_to(&p1), p1.cores_to(&p2), p2.cores_to(&p3)];
+        let l = [p0.line_cores_to(&p1), p1.line_cores_to(&p2), p2.line_cores_to(&p3)];
         (0..3).for_each(|i| drops[i] += d[i]);
         cores.push(c);
+        line.push(l);
         println!(
-            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s (UDP receive-buffer drops {} / {} / {}; browsers' CPU {:.2} / {:.2} / {:.2} cores; wire bytes per payload byte: ceiling {:.3}, PairDrop {:.3})",
+            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s (UDP receive-buffer drops {} / {} / {}; browsers' CPU {:.2} / {:.2} / {:.2} cores, delay line's {:.2} / {:.2} / {:.2}; wire bytes per payload byte: ceiling {:.3}, PairDrop {:.3})",
             hd[round - 1],
             ceiling[round - 1],
             pairdrop[round - 1],
-            d[0], d[1], d[2], c[0], c[1], c[2], wire.0[round - 1], wire.1[round - 1]
+            d[0], d[1], d[2], c[0], c[1], c[2], l[0], l[1], l[2],
+            wire.0[round - 1], wire.1[round - 1]
         );
     }
     let runs = json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
                       "udpReceiveBufferDrops": drops, "browserCores": cores,
+                      "delayLineCores": line,
                       "wirePerPayload": {"ceiling": wire.0, "pairdrop": wire.1}});
     let (hd, ceiling, pairdrop) = (median(hd), median(ceiling), median(pairdrop));
     println!(
