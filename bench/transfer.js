@@ -106,10 +106,22 @@ window.rawSend = {
     return size;
   },
   /** PairDrop: 64,000-byte chunks; once a partition reaches 1,000,000 bytes the sender
-   * says so and waits for the receiver's acknowledgement. */
-  async pairdrop(dcs, total) {
+   * says so and waits for the receiver's acknowledgement. `source`: 'memory' sends one
+   * buffer over and over (the protocol alone); 'file' reads each chunk from the picked file
+   * (`rawPickFile`) with a FileReader before sending it, one read at a time, as PairDrop's
+   * own sender (its FileChunker) does. */
+  async pairdrop(dcs, total, source = 'memory') {
     const dc = dcs[0];
-    const chunk = new Uint8Array(64000);
+    const mem = new Uint8Array(64000);
+    const file = source === 'file' ? document.querySelector('[data-raw-file]').files[0] : null;
+    if (file && file.size < total) throw new Error('the picked file is too small');
+    const reader = new FileReader();
+    const read = (off, n) =>
+      new Promise((resolve, reject) => {
+        reader.onload = () => resolve(reader.result);
+        reader.onerror = () => reject(reader.error);
+        reader.readAsArrayBuffer(file.slice(off, off + n));
+      });
     let acks = 0;
     let wake = null;
     dc.onmessage = (m) => {
@@ -124,7 +136,7 @@ window.rawSend = {
     let waited = 0;
     while (sent < total) {
       const n = Math.min(64000, total - sent);
-      dc.send(n === 64000 ? chunk : chunk.subarray(0, n));
+      dc.send(file ? await read(sent, n) : n === 64000 ? mem : mem.subarray(0, n));
       sent += n;
       partition += n;
       if (partition >= 1000000 && sent < total) {
@@ -170,3 +182,14 @@ window.rawWire = async (names) => {
   return bytes;
 };
 makeRaw('raw');
+
+/** A file input the driver fills (DOM.setFileInputFiles) for `pairdrop(…, 'file')`. */
+window.rawPickFile = () => {
+  if (!document.querySelector('[data-raw-file]')) {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.dataset.rawFile = '';
+    document.body.appendChild(input);
+  }
+  return true;
+};

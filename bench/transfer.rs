@@ -6,7 +6,11 @@
 //! - `ceiling`: a raw data channel, one sender pushing maximum-size messages with a deep
 //!   buffer, no hashing, the receiver discarding.
 //! - `pairdrop`: PairDrop's protocol rebuilt here: 64,000-byte chunks, and after each
-//!   1,000,000-byte partition the sender waits for the receiver's acknowledgement.
+//!   1,000,000-byte partition the sender waits for the receiver's acknowledgement. Sent
+//!   from memory: the protocol alone, the baseline.
+//! - `pairdropFile`: the same, but each chunk is first read from the file with a FileReader,
+//!   one read at a time, as PairDrop's sender (its FileChunker) does; homedrop reads the
+//!   file too. Reported beside the baseline, not instead of it.
 //!
 //! Each variant runs `HOMEDROP_BENCH_ROUNDS` times (default 2), interleaved, and the median
 //! is reported. The 40 ms link is the test-support delay line (this kernel has no netem):
@@ -80,9 +84,15 @@ fn ceiling_raw(size: u32) -> Raw {
     Raw::new("ceiling", 1, 1, "ceiling", &format!(", {size}"))
 }
 
-/// The PairDrop baseline.
+/// The PairDrop baseline: the protocol alone, chunks sent from memory.
 fn pairdrop_raw() -> Raw {
     Raw::new("pairdrop", 1, 1, "pairdrop", "")
+}
+
+/// PairDrop as it ships: the same protocol, each chunk read from the file (one FileReader
+/// read at a time) before it is sent, as homedrop's sender reads the file too.
+fn pairdrop_file_raw() -> Raw {
+    Raw::new("pairdrop-file", 1, 1, "pairdrop", ", 'file'")
 }
 
 /// Fresh raw connections for every run: SCTP's congestion state (a window halved by an
@@ -286,7 +296,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Two more browsers on the LAN for the raw runs, connected; and the measured ICE RTT (ms).
-fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
+fn raw_browsers(s: &Setup, file: &std::path::Path) -> (Browser, Browser, f64) {
     let (mut a, mut b) = (
         Browser::launch(Some(&s.lan.hosts[0])),
         Browser::launch(Some(&s.lan.hosts[1])),
@@ -299,6 +309,8 @@ fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
         br.eval(sdp::JS);
         br.eval(RAW_JS);
     }
+    a.eval("rawPickFile()");
+    a.set_files("[data-raw-file]", &[file]);
     raw_connect(&mut a, &mut b, 1, 1);
     let rtt = a.wait_for(
         "raw.pc.getStats().then(s => { for (const r of s.values()) if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) return r.currentRoundTripTime * 1000; return 0; })",
@@ -311,11 +323,11 @@ fn raw_browsers(s: &Setup) -> (Browser, Browser, f64) {
 /// `HOMEDROP_BENCH_SWEEP=1`: the raw ceiling alone at three round-trip times and two message
 /// sizes. A ceiling that falls as 1/RTT with bytes in flight (rate × RTT) constant is held by
 /// a window, not by the link or the CPU.
-fn sweep(bytes: u64, rounds: usize) -> Value {
+fn sweep(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
     let mut out = Vec::new();
     for ms in [2, 5, 10] {
         let s = Setup::new(Some(4 * ms));
-        let (mut a, mut b, rtt) = raw_browsers(&s);
+        let (mut a, mut b, rtt) = raw_browsers(&s, file);
         for size in [262144, 64000] {
             let runs: Vec<f64> = (0..rounds)
                 .map(|_| raw_run(&mut a, &mut b, &ceiling_raw(size), bytes).0)
@@ -381,6 +393,7 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
         Raw::new("paced8", 1, 1, "paced", ", 65536, 8"),
         Raw::new("lanes3-paced12", 3, 1, "paced", ", 65536, 12"),
         pairdrop_raw(),
+        pairdrop_file_raw(),
     ];
     // HOMEDROP_BENCH_VARIANTS=ceiling,lanes2,...: only these.
     let pick = std::env::var("HOMEDROP_BENCH_VARIANTS").unwrap_or_default();
@@ -401,7 +414,7 @@ fn explore(file: &std::path::Path, bytes: u64, rounds: usize) -> Value {
         .filter(|t| t.len() == 2 || t.len() == 3)
         .collect();
     let mut s = Setup::new(Some(40));
-    let (mut a, mut b, rtt) = raw_browsers(&s);
+    let (mut a, mut b, rtt) = raw_browsers(&s, file);
     println!("explore: measured ICE round-trip time {rtt:.1} ms");
     let mut out: Vec<Vec<Value>> = vec![Vec::new(); variants.len()];
     let mut web: Vec<Vec<Value>> = vec![Vec::new(); tunings.len()];
@@ -463,55 +476,55 @@ fn measure(
     rounds: usize,
 ) -> Value {
     let mut s = Setup::new(delay);
-    let (mut a, mut b, rtt) = raw_browsers(&s);
+    let (mut a, mut b, rtt) = raw_browsers(&s, file);
     println!("{label}: measured ICE round-trip time {rtt:.1} ms");
-    let (mut hd, mut ceiling, mut pairdrop) = (Vec::new(), Vec::new(), Vec::new());
-    let mut drops = [0u64; 3];
-    let mut wire = (Vec::new(), Vec::new());
-    let (mut cores, mut line) = (Vec::new(), Vec::new());
+    let raws = [ceiling_raw(262144), pairdrop_raw(), pairdrop_file_raw()];
+    // Per variant (homedrop first, then `raws`): rates; per raw variant: wire bytes.
+    let mut rates = vec![Vec::new(); 4];
+    let mut wire = vec![Vec::new(); 3];
+    let (mut drops, mut cores, mut line) = ([0u64; 4], Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let p0 = Probe::take(&s.lan);
-        hd.push(homedrop_run(&mut s, file, "bench.bin", bytes));
-        let p1 = Probe::take(&s.lan);
-        let (rate, over) = raw_run(&mut a, &mut b, &ceiling_raw(262144), bytes);
-        ceiling.push(rate);
-        wire.0.push(over);
-        let p2 = Probe::take(&s.lan);
-        let (rate, over) = raw_run(&mut a, &mut b, &pairdrop_raw(), bytes);
-        pairdrop.push(rate);
-        wire.1.push(over);
-        let p3 = Probe::take(&s.lan);
-        let d = [p0.drops_to(&p1), p1.drops_to(&p2), p2.drops_to(&p3)];
-        let c = [p0.cores_to(&p1), p1.cores_to(&p2), p2.cores_to(&p3)];
-        let l = [p0.line_cores_to(&p1), p1.line_cores_to(&p2), p2.line_cores_to(&p3)];
-        (0..3).for_each(|i| drops[i] += d[i]);
+        let mut probes = vec![Probe::take(&s.lan)];
+        rates[0].push(homedrop_run(&mut s, file, "bench.bin", bytes));
+        probes.push(Probe::take(&s.lan));
+        for (i, v) in raws.iter().enumerate() {
+            let (rate, over) = raw_run(&mut a, &mut b, v, bytes);
+            rates[i + 1].push(rate);
+            wire[i].push(over);
+            probes.push(Probe::take(&s.lan));
+        }
+        let d: Vec<u64> = probes.windows(2).map(|p| p[0].drops_to(&p[1])).collect();
+        let c: Vec<f64> = probes.windows(2).map(|p| p[0].cores_to(&p[1])).collect();
+        let l: Vec<f64> = probes.windows(2).map(|p| p[0].line_cores_to(&p[1])).collect();
+        d.iter().zip(&mut drops).for_each(|(d, sum)| *sum += d);
+        let r: Vec<f64> = rates.iter().map(|r| r[round - 1]).collect();
+        let w: Vec<f64> = wire.iter().map(|w| w[round - 1]).collect();
+        println!(
+            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1}, PairDrop reading the file {:.1} MB/s (UDP receive-buffer drops {d:?}; browsers' CPU {c:.2?} cores, delay line's {l:.2?}; wire bytes per payload byte (raw) {w:.3?})",
+            r[0], r[1], r[2], r[3]
+        );
         cores.push(c);
         line.push(l);
-        println!(
-            "  round {round}: homedrop {:.1}, ceiling {:.1}, PairDrop {:.1} MB/s (UDP receive-buffer drops {} / {} / {}; browsers' CPU {:.2} / {:.2} / {:.2} cores, delay line's {:.2} / {:.2} / {:.2}; wire bytes per payload byte: ceiling {:.3}, PairDrop {:.3})",
-            hd[round - 1],
-            ceiling[round - 1],
-            pairdrop[round - 1],
-            d[0], d[1], d[2], c[0], c[1], c[2], l[0], l[1], l[2],
-            wire.0[round - 1], wire.1[round - 1]
-        );
     }
-    let runs = json!({"homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
-                      "udpReceiveBufferDrops": drops, "browserCores": cores,
-                      "delayLineCores": line,
-                      "wirePerPayload": {"ceiling": wire.0, "pairdrop": wire.1}});
-    let (hd, ceiling, pairdrop) = (median(hd), median(ceiling), median(pairdrop));
+    let m: Vec<f64> = rates.iter().map(|r| median(r.clone())).collect();
     println!(
-        "{label}, {} MiB (median of {rounds}): homedrop {hd:.1} MB/s, raw ceiling {ceiling:.1} MB/s, PairDrop protocol {pairdrop:.1} MB/s",
-        bytes / MIB
+        "{label}, {} MiB (median of {rounds}): homedrop {:.1} MB/s, raw ceiling {:.1} MB/s, PairDrop protocol {:.1} MB/s, PairDrop reading the file {:.1} MB/s",
+        bytes / MIB, m[0], m[1], m[2], m[3]
     );
     println!(
-        "  homedrop / ceiling = {:.2} (target >= 0.85); homedrop / PairDrop = {:.2} (target >= 1.5 at 40 ms)",
-        hd / ceiling,
-        hd / pairdrop
+        "  homedrop / ceiling = {:.2} (target >= 0.85); homedrop / PairDrop = {:.2} (target >= 1.5 at 40 ms); homedrop / PairDrop reading the file = {:.2}",
+        m[0] / m[1],
+        m[0] / m[2],
+        m[0] / m[3]
     );
-    json!({"iceRttMs": rtt, "homedrop": hd, "ceiling": ceiling, "pairdrop": pairdrop,
-           "vsCeiling": hd / ceiling, "vsPairdrop": hd / pairdrop, "runs": runs})
+    let runs = json!({"homedrop": rates[0], "ceiling": rates[1], "pairdrop": rates[2],
+                      "pairdropFile": rates[3], "udpReceiveBufferDrops": drops,
+                      "browserCores": cores, "delayLineCores": line,
+                      "wirePerPayload": {"ceiling": wire[0], "pairdrop": wire[1],
+                                         "pairdropFile": wire[2]}});
+    json!({"iceRttMs": rtt, "homedrop": m[0], "ceiling": m[1], "pairdrop": m[2],
+           "pairdropFile": m[3], "vsCeiling": m[0] / m[1], "vsPairdrop": m[0] / m[2],
+           "vsPairdropFile": m[0] / m[3], "runs": runs})
 }
 
 fn main() {
@@ -525,7 +538,7 @@ fn main() {
     generate(&file, bytes, 42);
     let _ = std::fs::create_dir_all("bench/out");
     if std::env::var_os("HOMEDROP_BENCH_SWEEP").is_some() {
-        let r = sweep(bytes, rounds as usize);
+        let r = sweep(&file, bytes, rounds as usize);
         let text = serde_json::to_string_pretty(&r).unwrap();
         let _ = std::fs::write("bench/out/rtt-sweep.json", text);
         return;
