@@ -495,7 +495,10 @@ fn measure(
         }
         let d: Vec<u64> = probes.windows(2).map(|p| p[0].drops_to(&p[1])).collect();
         let c: Vec<f64> = probes.windows(2).map(|p| p[0].cores_to(&p[1])).collect();
-        let l: Vec<f64> = probes.windows(2).map(|p| p[0].line_cores_to(&p[1])).collect();
+        let l: Vec<f64> = probes
+            .windows(2)
+            .map(|p| p[0].line_cores_to(&p[1]))
+            .collect();
         d.iter().zip(&mut drops).for_each(|(d, sum)| *sum += d);
         let r: Vec<f64> = rates.iter().map(|r| r[round - 1]).collect();
         let w: Vec<f64> = wire.iter().map(|w| w[round - 1]).collect();
