@@ -26,14 +26,7 @@ function tuned(key, fallback, min) {
 }
 
 function chunkSize(link) {
-  let want = CHUNK_BYTES;
-  try {
-    const o = Number(localStorage.getItem('homedropChunk'));
-    if (Number.isFinite(o) && o >= 1024) want = Math.floor(o);
-  } catch {
-    /* ignore */
-  }
-  return Math.min(want, link.maxMessageSize());
+  return Math.min(tuned('homedropChunk', CHUNK_BYTES, 1024), link.maxMessageSize());
 }
 
 export class Sender {
