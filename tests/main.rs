@@ -20,6 +20,8 @@ mod negotiation;
 mod ops;
 /// Static musl builds (qemu for aarch64), the .deb packages and Cross.toml.
 mod packaging;
+/// A page that lost its own modules to a network change loads itself again.
+mod page_load;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.

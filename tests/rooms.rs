@@ -29,7 +29,7 @@ fn open_page(br: &mut Browser, url: &str) {
     let end = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         br.goto(url);
-        if br.eval("!!document.querySelector('[data-room-chat]')") == json!(true) {
+        if br.try_eval("!!document.querySelector('[data-room-chat]')") == Ok(json!(true)) {
             break;
         }
         assert!(
@@ -38,12 +38,12 @@ fn open_page(br: &mut Browser, url: &str) {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    wait(br, "window.homedrop && window.homedrop.state().id");
     assert_eq!(
         br.eval("window.isSecureContext"),
         json!(false),
         "insecure context expected"
     );
-    wait(br, "window.homedrop && window.homedrop.state().id");
 }
 
 /// `wait_for` that prints the page's diagnostics (chat state, console) before failing.

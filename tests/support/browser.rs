@@ -154,6 +154,9 @@ impl Browser {
         self.session = s["sessionId"].as_str().unwrap().to_string();
         self.call("Page.enable", json!({}));
         self.call("Runtime.enable", json!({}));
+        // Network errors (a failed module fetch, a refused WebSocket) reach the console
+        // through the Log domain, not Runtime.
+        self.call("Log.enable", json!({}));
         let dir = self.downloads.display().to_string();
         self.call_browser(
             "Browser.setDownloadBehavior",
@@ -167,6 +170,17 @@ impl Browser {
     }
 
     fn send(&mut self, method: &str, params: Value, session: Option<&str>) -> Value {
+        self.send_raw(method, params, session)
+            .unwrap_or_else(|err| panic!("{method} failed: {err}"))
+    }
+
+    /// One command; `Err` holds Chromium's error object.
+    fn send_raw(
+        &mut self,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+    ) -> Result<Value, Value> {
         let id = self.next_id;
         self.next_id += 1;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -183,10 +197,10 @@ impl Browser {
         let reply = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
-        if let Some(err) = reply.get("error") {
-            panic!("{method} failed: {err}");
+        match reply.get("error") {
+            Some(err) => Err(err.clone()),
+            None => Ok(reply["result"].clone()),
         }
-        reply["result"].clone()
     }
 
     pub fn call_browser(&mut self, method: &str, params: Value) -> Value {
@@ -196,6 +210,12 @@ impl Browser {
     pub fn call(&mut self, method: &str, params: Value) -> Value {
         let s = self.session.clone();
         self.send(method, params, Some(&s))
+    }
+
+    /// A page command whose failure is the caller's to judge (`Err`: Chromium's error).
+    pub fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
+        let s = self.session.clone();
+        self.send_raw(method, params, Some(&s))
     }
 
     pub fn goto(&mut self, url: &str) {
@@ -227,23 +247,53 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Poll until `expr` is truthy.
+    /// `eval` for a page that may be navigating on its own: `Err` (what went wrong) when the
+    /// page's context went away or the script threw.
+    pub fn try_eval(&mut self, expr: &str) -> Result<Value, String> {
+        let params = json!({"expression": expr, "awaitPromise": true, "returnByValue": true});
+        let r = self
+            .try_call("Runtime.evaluate", params)
+            .map_err(|e| e.to_string())?;
+        match r.get("exceptionDetails") {
+            Some(ex) => Err(ex.to_string()),
+            None => Ok(r["result"]["value"].clone()),
+        }
+    }
+
+    /// The parameters of every event `method` received so far, oldest first.
+    pub fn events(&self, method: &str) -> Vec<Value> {
+        let ev = self.events.lock().unwrap();
+        ev.iter()
+            .filter(|e| e["method"] == method)
+            .map(|e| e["params"].clone())
+            .collect()
+    }
+
+    /// Poll until `expr` is truthy. A failed evaluation counts as "not yet" (the page may be
+    /// loading itself again) and is shown if time runs out.
     pub fn wait_for(&mut self, expr: &str, timeout: Duration) -> Value {
         let end = Instant::now() + timeout;
+        let mut failed = None;
         loop {
-            let v = self.eval(expr);
+            let v = self.try_eval(expr).unwrap_or_else(|e| {
+                failed = Some(e);
+                Value::Null
+            });
             if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
                 return v;
             }
             if Instant::now() >= end {
-                let state = self.eval(
+                let state = self.try_eval(
                     "({url: location.href, status: document.querySelector('[data-status]')?.dataset.state, \
-                      peers: [...document.querySelectorAll('[data-peer]')].map(e => e.dataset.peerName)})",
+                      peers: [...document.querySelectorAll('[data-peer]')].map(e => e.dataset.peerName), \
+                      app: typeof window.homedrop, \
+                      resources: performance.getEntriesByType('resource').length})",
                 );
                 let console = self.console();
                 let tail = &console[console.len().saturating_sub(20)..];
                 panic!(
-                    "timed out waiting for: {expr}\npage: {state}\nconsole (last 20): {tail:#?}"
+                    "timed out waiting for: {expr}\nlast evaluation error: {failed:?}\n\
+                     page: {state:?}\nconsole (last 20): {tail:#?}"
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -323,6 +373,16 @@ impl Browser {
                 "Runtime.exceptionThrown" => {
                     Some(format!("exception: {}", e["params"]["exceptionDetails"]))
                 }
+                "Log.entryAdded" => {
+                    let en = &e["params"]["entry"];
+                    Some(format!(
+                        "log {} {}: {} {}",
+                        en["source"].as_str().unwrap_or(""),
+                        en["level"].as_str().unwrap_or(""),
+                        en["text"].as_str().unwrap_or(""),
+                        en["url"].as_str().unwrap_or("")
+                    ))
+                }
                 _ => None,
             })
             .collect()
@@ -336,6 +396,15 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // A page that loaded itself again (web/js/boot.js) passes its test: say why it had to.
+        let console = self.console();
+        if console.iter().any(|l| l.contains("did not load")) {
+            let why: Vec<&String> = console
+                .iter()
+                .filter(|l| l.starts_with("log network") || l.contains("did not load"))
+                .collect();
+            eprintln!("a page of this browser did not load at first: {why:#?}");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
