@@ -51,6 +51,9 @@ impl Browser {
             Path::new(CHROMIUM).exists(),
             "{CHROMIUM} is missing: run the README's test command, which installs it"
         );
+        if let Some(ns) = netns {
+            super::netns::wait_settled(ns);
+        }
         let profile = TempDir::new("chromium");
         let downloads = profile.0.join("downloads");
         std::fs::create_dir_all(&downloads).unwrap();
@@ -220,18 +223,23 @@ impl Browser {
 
     pub fn goto(&mut self, url: &str) {
         self.call("Page.navigate", json!({"url": url}));
-        self.wait_for(
-            "document.readyState === 'complete'",
-            Duration::from_secs(20),
-        );
+        self.wait_loaded();
     }
 
     pub fn reload(&mut self) {
         self.call("Page.reload", json!({}));
         std::thread::sleep(Duration::from_millis(300));
+        self.wait_loaded();
+    }
+
+    /// The page has loaded, and a homedrop page (it carries boot.js) has its app: one that
+    /// lost a module loads itself again, and acting on the first load would act on a page
+    /// about to go.
+    fn wait_loaded(&mut self) {
         self.wait_for(
-            "document.readyState === 'complete'",
-            Duration::from_secs(20),
+            "document.readyState === 'complete' && \
+             (!document.querySelector('script[src$=\"/js/boot.js\"]') || typeof window.homedrop === 'object')",
+            Duration::from_secs(40),
         );
     }
 

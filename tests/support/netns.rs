@@ -43,6 +43,62 @@ pub fn teardown<'a>(children: &mut [Child], names: impl IntoIterator<Item = &'a 
     }
 }
 
+/// Wait until the links of namespace `ns` have stopped changing: every interface but `lo` has
+/// carrier and (IPv6 on) a usable, not tentative, link-local address. A fresh veth gets its
+/// carrier about 1 s after `link set up` and its link-local address about 1 s later
+/// (`ip monitor`); a browser started in the namespace before then may see the change as a
+/// network change and fail every request in flight with ERR_NETWORK_CHANGED. A full test run
+/// saw exactly that: a page opened about 1 s after its namespace was made lost 17 modules,
+/// with nothing else changing in that namespace.
+pub fn wait_settled(ns: &str) {
+    fn name_of(l: &str) -> Option<&str> {
+        l.split(": ")
+            .nth(1)
+            .map(|n| n.split('@').next().unwrap_or(n))
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let links = Command::new("ip")
+            .args(["-n", ns, "-o", "link", "show"])
+            .output()
+            .expect("ip link show");
+        let addrs = Command::new("ip")
+            .args(["-n", ns, "-o", "-6", "addr", "show"])
+            .output()
+            .expect("ip addr show");
+        let links = String::from_utf8_lossy(&links.stdout).into_owned();
+        let addrs = String::from_utf8_lossy(&addrs.stdout).into_owned();
+        // No ::1 on lo: IPv6 is off in this namespace and no link-local will come.
+        let v6 = addrs
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("lo"));
+        let pending: Vec<&str> = links
+            .lines()
+            // Links the test brought up (a fallback tunnel such as sit0 stays down).
+            .filter(|l| name_of(l) != Some("lo") && (l.contains("<UP") || l.contains(",UP")))
+            .filter(|l| {
+                let name = name_of(l);
+                let ll = !v6
+                    || addrs.lines().any(|a| {
+                        a.split_whitespace().nth(1) == name
+                            && a.contains("scope link")
+                            && !a.contains("tentative")
+                    });
+                !(l.contains("state UP") && ll)
+            })
+            .filter_map(name_of)
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "links of {ns} still settling after 15 s: {pending:?}\n{links}{addrs}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `Udp: RcvbufErrors` of namespace `ns` (0 when unreadable): datagrams the kernel dropped
 /// because a socket's receive buffer was full.
 pub fn rcvbuf_errors(ns: &str) -> u64 {
