@@ -48,7 +48,7 @@ pub fn teardown<'a>(children: &mut [Child], names: impl IntoIterator<Item = &'a 
 /// carrier about 1 s after `link set up` and its link-local address about 1 s later
 /// (`ip monitor`); a browser started in the namespace before then may see the change as a
 /// network change and fail every request in flight with ERR_NETWORK_CHANGED. A full test run
-/// saw exactly that: a page opened about 1 s after its namespace was made lost 17 modules,
+/// saw exactly that: a page opened about 1 s after its namespace was made lost 17 modules or more,
 /// with nothing else changing in that namespace.
 pub fn wait_settled(ns: &str) {
     fn name_of(l: &str) -> Option<&str> {
