@@ -211,8 +211,8 @@ impl Browser {
     }
 
     pub fn call(&mut self, method: &str, params: Value) -> Value {
-        let s = self.session.clone();
-        self.send(method, params, Some(&s))
+        self.try_call(method, params)
+            .unwrap_or_else(|err| panic!("{method} failed: {err}"))
     }
 
     /// A page command whose failure is the caller's to judge (`Err`: Chromium's error).
@@ -245,14 +245,8 @@ impl Browser {
 
     /// Evaluate an expression (promises awaited) and return its JSON value.
     pub fn eval(&mut self, expr: &str) -> Value {
-        let r = self.call(
-            "Runtime.evaluate",
-            json!({"expression": expr, "awaitPromise": true, "returnByValue": true}),
-        );
-        if let Some(ex) = r.get("exceptionDetails") {
-            panic!("script failed: {expr}\n{ex}");
-        }
-        r["result"]["value"].clone()
+        self.try_eval(expr)
+            .unwrap_or_else(|e| panic!("script failed: {expr}\n{e}"))
     }
 
     /// `eval` for a page that may be navigating on its own: `Err` (what went wrong) when the
