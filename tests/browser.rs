@@ -141,16 +141,17 @@ pub fn offer(from: &mut Browser, to: &mut Browser, files: &[&Path]) {
 /// Load the page, retrying while homedrop starts in its namespace, until its signaling is
 /// online. (A page that lost a module on the way loads itself again: web/js/boot.js.)
 pub fn wait_page(br: &mut Browser, url: &str) {
-    load(br, url);
+    load(br, url, Duration::from_secs(20));
     br.wait_for(
         "document.querySelector('[data-status]')?.dataset.state === 'online'",
         Duration::from_secs(40),
     );
 }
 
-/// Navigate until the page itself is there (homedrop may still be starting).
-fn load(br: &mut Browser, url: &str) {
-    let end = Instant::now() + Duration::from_secs(20);
+/// Navigate until the page itself is there, for at most `within` (homedrop may still be
+/// starting in its namespace).
+pub fn load(br: &mut Browser, url: &str, within: Duration) {
+    let end = Instant::now() + within;
     loop {
         br.goto(url);
         if br.try_eval("!!document.querySelector('[data-peer-list]')") == Ok(json!(true)) {

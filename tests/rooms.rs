@@ -26,18 +26,7 @@ use server::Server;
 const LONG: Duration = Duration::from_secs(60);
 
 fn open_page(br: &mut Browser, url: &str) {
-    let end = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        br.goto(url);
-        if br.try_eval("!!document.querySelector('[data-room-chat]')") == Ok(json!(true)) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "page never loaded from {url}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    crate::browser::load(br, url, Duration::from_secs(30));
     wait(br, "window.homedrop && window.homedrop.state().id");
     assert_eq!(
         br.eval("window.isSecureContext"),
