@@ -1,6 +1,7 @@
 //! Unit tests of the configuration layers.
 
 use super::*;
+use clap::Parser;
 
 fn parse(args: &[&str]) -> Result<Config, ConfigError> {
     let mut all = vec!["homedrop"];
