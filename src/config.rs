@@ -22,7 +22,7 @@
 //!   `List<T>` (repeatable or comma separated), `Path`;
 //! - `=> FieldType = default`: the [`Config`] field; the validated value goes in with `into()`
 //!   (`SocketAddr` into `Option<SocketAddr>`). An entry without it (the `no-*` switches, the
-//!   TLS pair) only changes other fields: [`Config::finish`] holds those rules, and
+//!   TLS pair) only changes other fields: `Config::finish` holds those rules, and
 //!   `, print |c| ...` says what `--print-config` shows for it (any entry may give `print`).
 //!
 //! Adding a setting is one entry. For example a cap on rooms:

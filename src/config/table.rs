@@ -5,9 +5,9 @@
 //!
 //! Why a `macro_rules!` table and not a derive on a struct: each setting exists in five
 //! shapes (flag, variable, file key, field, printed line) with different types; a table
-//! keeps them one entry, in one order, without a new crate. The expansion names
-//! `Kind`, `Print`, `Sources`, `flag_err`, `show`, `base_command` and `ConfigError` as they are
-//! in scope where the table is (config.rs imports them).
+//! keeps them one entry, in one order, without a new crate. The expansion names `kinds`,
+//! `Kind`, `Print`, `Sources`, `flag_err`, `show`, `base_command` and `ConfigError` as they
+//! are in scope where the table is (config.rs imports them).
 
 /// A key spelled at compile time for the environment (`spelled!("HOMEDROP_", "room-capacity",
 /// true)` is `"HOMEDROP_ROOM_CAPACITY"`) or as the file's other spelling (`room_capacity`).
