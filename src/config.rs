@@ -1,238 +1,119 @@
 //! Command line, environment and config file, turned once into a validated [`Config`].
 //!
-//! Every flag is also an environment variable `HOMEDROP_*` (clap's `env`), and every flag can
-//! be set in a TOML file named by `--config`. Precedence: flags > environment > file >
-//! built-in defaults. Anything invalid is reported as one line naming the flag (or the key
-//! and the file) and the process exits with status 2.
+//! Every flag is also an environment variable `HOMEDROP_*`, and every flag can be set in a
+//! TOML file named by `--config` (key = the long flag, with `-` or `_`). Precedence: flags >
+//! environment > file > built-in defaults. Anything invalid is reported as one line naming
+//! the flag (or the key and the file) and the process exits with status 2.
+//!
+//! ## One table
+//! Every setting is one entry of the `settings!` table below; the macro (`config/table.rs`)
+//! turns the table into the clap flags and variables, the file's keys, the [`Config`] fields
+//! and their defaults, and the `--print-config` lines, so they cannot drift apart. An entry:
+//!
+//! ```text
+//! /// --help text, one line, with its [default: ...]
+//! "key" field: Kind [validator], "VALUE" => FieldType = default;
+//! ```
+//!
+//! - `"key"`: the long flag, the file key (`-` or `_`), and `HOMEDROP_KEY` (spelled by the
+//!   macro);
+//! - `Kind` ([`kinds`]): `Text<T>` (checked by `fn(&str) -> Result<T, String>`), `Secret`,
+//!   `Num<FileInt, T>` (the check is `(min, max)`), `Switch` (`--no-x[=BOOL]`, no check),
+//!   `List<T>` (repeatable or comma separated), `Path`;
+//! - `=> FieldType = default`: the [`Config`] field; the validated value goes in with `into()`
+//!   (`SocketAddr` into `Option<SocketAddr>`). An entry without it (the `no-*` switches, the
+//!   TLS pair) only changes other fields: `Config::finish` holds those rules, and
+//!   `, print |c| ...` says what `--print-config` shows for it (any entry may give `print`).
+//!
+//! Adding a setting is one entry. For example a cap on rooms:
+//!
+//! ```text
+//! /// Most rooms at once, 1 to 1000 [default: 100]
+//! "max-rooms" max_rooms: Num<u32, usize> [(1, 1000)], "N" => usize = 100;
+//! ```
+//!
+//! gives `--max-rooms N`, `HOMEDROP_MAX_ROOMS`, `max-rooms = 50` in the file (a number; `"50"`
+//! is a type error), `config.max_rooms: usize` defaulting to 100, its `--help` line and
+//! `max-rooms = 100` in `--print-config`. Then explain it in `systemd/homedrop.toml`, naming
+//! `` `--max-rooms` ``: the config tests fail until the example documents every flag.
+//!
+//! Config imports nothing above it: its validators are in [`validate`] (the mDNS name, the
+//! public host), which `mdns` and `signaling::ice` import from here.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use clap::Parser;
-use serde::Deserialize;
-
+#[macro_use]
+mod table;
 mod file;
-mod parse;
+pub mod kinds;
+pub mod validate;
+
 pub use file::config_path;
-use parse::*;
+use kinds::{any_path, Kind, List, Num, Path as PathKind, Print, Secret, Switch, Text};
+use validate::*;
 
-use crate::signaling::ice::parse_host;
-
-/// Raw command line / environment, before validation. Options are `Option` so that the
-/// file and the defaults can fill what is not given.
-#[derive(Debug, Parser, Default)]
-#[command(
-    name = "homedrop",
-    version,
-    about = "Send files, text and photos between devices at home and beyond, with no outside service."
-)]
-pub struct Args {
+settings! {
     /// Address and port for plain HTTP (web client and signaling) [default: 0.0.0.0:8080]
-    #[arg(long, env = "HOMEDROP_HTTP", value_name = "ADDR")]
-    pub http: Option<String>,
-
+    "http" http: Text<SocketAddr> [parse_addr], "ADDR" => SocketAddr = addr([0, 0, 0, 0], 8080);
     /// Directory for persistent state (secrets, certificates) [default: $STATE_DIRECTORY, else ./homedrop-state]
-    #[arg(long, env = "HOMEDROP_STATE_DIR", value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-
+    "state-dir" state_dir: PathKind [not_empty], "DIR" => PathBuf = "homedrop-state".into();
     /// Do not advertise homedrop on the LAN with mDNS (`--no-mdns=false` undoes a file's `no-mdns = true`)
-    #[arg(long, env = "HOMEDROP_NO_MDNS", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
-    pub no_mdns: Option<bool>,
-
+    "no-mdns" no_mdns: Switch, "BOOL", print |c| !c.mdns;
     /// Name on the LAN, advertised as NAME.local with mDNS: letters, digits and hyphens, at most 63 [default: homedrop]
-    #[arg(long, env = "HOMEDROP_NAME", value_name = "NAME")]
-    pub name: Option<String>,
-
+    "name" name: Text<String> [|v| validate_name(v).map(|()| v.into())], "NAME" => String = "homedrop".into();
     /// Advertise with mDNS only on these interfaces (repeatable, or comma separated) [default: every interface except loopback, docker*, veth*, br-*, virbr*]
-    #[arg(
-        long,
-        env = "HOMEDROP_MDNS_INTERFACE",
-        value_name = "IFACE",
-        value_delimiter = ','
-    )]
-    pub mdns_interface: Vec<String>,
-
-    /// TOML file with the same keys as the long flags (e.g. `http = "0.0.0.0:80"`) [default: /etc/homedrop/homedrop.toml when it exists]
-    #[arg(long, env = "HOMEDROP_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Print the effective configuration (as a config file) and exit
-    #[arg(long)]
-    pub print_config: bool,
-
+    "mdns-interface" mdns_interfaces: List<String> [parse_interfaces], "IFACE" => Vec<String> = Vec::new();
     /// Log level or filter: error, warn, info, debug, trace, or a tracing filter [default: info]
-    #[arg(long, env = "HOMEDROP_LOG", value_name = "LEVEL")]
-    pub log: Option<String>,
-
+    "log" log: Text<String> [|v| validate_log(v).map(|()| v.into())], "LEVEL" => String = "info".into();
     /// Reverse proxy whose X-Forwarded-For is trusted (repeatable, or comma separated). Never trusted by default
-    #[arg(
-        long,
-        env = "HOMEDROP_TRUSTED_PROXY",
-        value_name = "IP",
-        value_delimiter = ','
-    )]
-    pub trusted_proxy: Vec<String>,
-
+    "trusted-proxy" trusted_proxies: List<IpAddr> [parse_ips], "IP" => Vec<IpAddr> = Vec::new();
     /// Default room capacity, 2 to 50 [default: 10]
-    #[arg(long, env = "HOMEDROP_ROOM_CAPACITY", value_name = "N")]
-    pub room_capacity: Option<String>,
-
+    "room-capacity" room_capacity: Num<u32, u32> [(2, 50)], "N" => u32 = 10;
     /// Most simultaneous HTTP/WebSocket connections, 1 to 100000 [default: 1024]
-    #[arg(long, env = "HOMEDROP_MAX_CONNECTIONS", value_name = "N")]
-    pub max_connections: Option<String>,
-
+    "max-connections" max_connections: Num<u32, usize> [(1, 100_000)], "N" => usize = 1024;
     /// Address and port of the STUN/TURN relay, UDP and TCP [default: 0.0.0.0:3478]
-    #[arg(long, env = "HOMEDROP_TURN", value_name = "ADDR")]
-    pub turn: Option<String>,
-
+    "turn" turn: Text<SocketAddr> [parse_addr], "ADDR" => Option<SocketAddr> = Some(addr([0, 0, 0, 0], 3478));
     /// Do not run the STUN/TURN relay (`--no-turn=false` undoes a file's `no-turn = true`)
-    #[arg(long, env = "HOMEDROP_NO_TURN", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
-    pub no_turn: Option<bool>,
-
+    "no-turn" no_turn: Switch, "BOOL", print |c| c.turn.is_none();
     /// Shared secret for TURN credentials, at least 16 characters [default: generated once, kept in <state-dir>/turn-secret]
-    #[arg(
-        long,
-        env = "HOMEDROP_TURN_SECRET",
-        value_name = "SECRET",
-        hide_env_values = true
-    )]
-    pub turn_secret: Option<String>,
-
+    "turn-secret" turn_secret: Secret [validate_secret], "SECRET" => Option<String> = None, print |_| None::<String>;
     /// IPv4 address the relay advertises in relayed addresses [default: first private IPv4 of a non-loopback interface, else 127.0.0.1]
-    #[arg(long, env = "HOMEDROP_RELAY_IP", value_name = "IP")]
-    pub relay_ip: Option<String>,
-
+    "relay-ip" relay_ip: Text<IpAddr> [parse_relay_ip], "IP" => IpAddr = IpAddr::from([127, 0, 0, 1]);
     /// Address and UDP port of the connection check (webrtc-unreliable echo) [default: 0.0.0.0:3479]
-    #[arg(long, env = "HOMEDROP_PROBE", value_name = "ADDR")]
-    pub probe: Option<String>,
-
+    "probe" probe: Text<SocketAddr> [parse_addr], "ADDR" => Option<SocketAddr> = Some(addr([0, 0, 0, 0], 3479));
     /// Do not run the connection check (`--no-probe=false` undoes a file's `no-probe = true`)
-    #[arg(long, env = "HOMEDROP_NO_PROBE", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
-    pub no_probe: Option<bool>,
-
+    "no-probe" no_probe: Switch, "BOOL", print |c| c.probe.is_none();
     /// Also serve the page and signaling over HTTPS on this address, e.g. 0.0.0.0:8443 [default: off]
-    #[arg(long, env = "HOMEDROP_HTTPS", value_name = "ADDR")]
-    pub https: Option<String>,
-
+    "https" https: Text<SocketAddr> [parse_addr], "ADDR" => Option<SocketAddr> = None;
     /// PEM certificate chain for HTTPS (with --tls-key) [default: self-signed, kept in <state-dir>]
-    #[arg(long, env = "HOMEDROP_TLS_CERT", value_name = "FILE")]
-    pub tls_cert: Option<PathBuf>,
-
+    "tls-cert" tls_cert: PathKind [any_path], "FILE", print |c| c.tls.as_ref().map(|t| t.cert.clone());
     /// PEM private key for HTTPS (with --tls-cert)
-    #[arg(long, env = "HOMEDROP_TLS_KEY", value_name = "FILE")]
-    pub tls_key: Option<PathBuf>,
+    "tls-key" tls_key: PathKind [any_path], "FILE", print |c| c.tls.as_ref().map(|t| t.key.clone());
     /// DNS name or address remote clients use to reach this homedrop (its TURN port) from the internet
-    #[arg(long, env = "HOMEDROP_PUBLIC_HOST", value_name = "HOST")]
-    pub public_host: Option<String>,
-
+    "public-host" public_host: Text<String> [parse_host], "HOST" => Option<String> = None;
     /// Most TURN allocations per username (one device), 1 to 16000 [default: 20]
-    #[arg(long, env = "HOMEDROP_TURN_USER_QUOTA", value_name = "N")]
-    pub turn_user_quota: Option<String>,
-
+    "turn-user-quota" turn_user_quota: Num<u32, usize> [(1, MAX_TURN_QUOTA)], "N" => usize = 20;
     /// Most TURN allocations in total, 1 to 16000 [default: 200]
-    #[arg(long, env = "HOMEDROP_TURN_TOTAL_QUOTA", value_name = "N")]
-    pub turn_total_quota: Option<String>,
-
+    "turn-total-quota" turn_total_quota: Num<u32, usize> [(1, MAX_TURN_QUOTA)], "N" => usize = 200;
     /// Relayed bytes per second for one TURN allocation, 0 for no cap [default: 0]
-    #[arg(long, env = "HOMEDROP_TURN_ALLOCATION_BANDWIDTH", value_name = "BYTES")]
-    pub turn_allocation_bandwidth: Option<String>,
-
+    "turn-allocation-bandwidth" turn_allocation_bandwidth: Num<u64, u64> [(0, MAX_BANDWIDTH)], "BYTES" => u64 = 0;
     /// Relayed bytes per second for the whole relay, 0 for no cap [default: 0]
-    #[arg(long, env = "HOMEDROP_TURN_TOTAL_BANDWIDTH", value_name = "BYTES")]
-    pub turn_total_bandwidth: Option<String>,
-}
-
-/// The keys a config file may hold: the long flags, with `-` or `_`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct FileConfig {
-    #[serde(alias = "http")]
-    http: Option<String>,
-    #[serde(alias = "state_dir")]
-    state_dir: Option<PathBuf>,
-    #[serde(alias = "no_mdns")]
-    no_mdns: Option<bool>,
-    name: Option<String>,
-    #[serde(alias = "mdns_interface")]
-    mdns_interface: Option<Vec<String>>,
-    log: Option<String>,
-    #[serde(alias = "trusted_proxy")]
-    trusted_proxy: Option<Vec<String>>,
-    #[serde(alias = "room_capacity")]
-    room_capacity: Option<u32>,
-    #[serde(alias = "max_connections")]
-    max_connections: Option<u32>,
-    turn: Option<String>,
-    #[serde(alias = "no_turn")]
-    no_turn: Option<bool>,
-    #[serde(alias = "turn_secret")]
-    turn_secret: Option<String>,
-    #[serde(alias = "relay_ip")]
-    relay_ip: Option<String>,
-    probe: Option<String>,
-    #[serde(alias = "no_probe")]
-    no_probe: Option<bool>,
-    https: Option<String>,
-    #[serde(alias = "tls_cert")]
-    tls_cert: Option<PathBuf>,
-    #[serde(alias = "tls_key")]
-    tls_key: Option<PathBuf>,
-    #[serde(alias = "public_host")]
-    public_host: Option<String>,
-    #[serde(alias = "turn_user_quota")]
-    turn_user_quota: Option<u32>,
-    #[serde(alias = "turn_total_quota")]
-    turn_total_quota: Option<u32>,
-    #[serde(alias = "turn_allocation_bandwidth")]
-    turn_allocation_bandwidth: Option<u64>,
-    #[serde(alias = "turn_total_bandwidth")]
-    turn_total_bandwidth: Option<u64>,
-}
-
-/// Validated configuration the whole application runs from.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub http: SocketAddr,
-    pub state_dir: PathBuf,
-    pub mdns: bool,
-    /// The LAN name: `<name>.local` (mDNS host and service instance).
-    pub name: String,
-    /// Interfaces mDNS is limited to; empty: every LAN interface.
-    pub mdns_interfaces: Vec<String>,
-    pub log: String,
-    pub trusted_proxies: Vec<IpAddr>,
-    pub room_capacity: u32,
-    pub max_connections: usize,
-    /// How long an empty room lives (not a flag: 10 minutes; tests shorten it).
-    pub room_idle_ttl: std::time::Duration,
-    /// STUN/TURN relay address (UDP and TCP); `None` with `--no-turn`.
-    pub turn: Option<SocketAddr>,
-    /// The TURN REST secret given by flag/env/file; `None`: the one kept in the state
-    /// directory (see [`turn_secret`]).
-    pub turn_secret: Option<String>,
-    /// The IPv4 address put in relayed addresses.
-    pub relay_ip: IpAddr,
-    /// UDP address of the connection check; `None` with `--no-probe`.
-    pub probe: Option<SocketAddr>,
-    /// HTTPS address; `None` (the default): no HTTPS.
-    pub https: Option<SocketAddr>,
-    /// Given certificate chain and key (both or neither); `None`: self-signed, in the state dir.
-    pub tls: Option<TlsFiles>,
-    /// Host remote clients use for the TURN port (`--public-host`).
-    pub public_host: Option<String>,
-    /// Lifetime of TURN credentials handed to browsers (not a flag: 12 h; tests shorten it).
-    pub turn_credential_ttl: std::time::Duration,
-    /// TURN allocations per username (486 beyond).
-    pub turn_user_quota: usize,
-    /// TURN allocations in total (508 beyond).
-    pub turn_total_quota: usize,
-    /// Relayed bytes/s per allocation; 0 = no cap.
-    pub turn_allocation_bandwidth: u64,
-    /// Relayed bytes/s for the whole relay; 0 = no cap.
-    pub turn_total_bandwidth: u64,
-    /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when it
-    /// exists).
-    pub config_file: Option<PathBuf>,
+    "turn-total-bandwidth" turn_total_bandwidth: Num<u64, u64> [(0, MAX_BANDWIDTH)], "BYTES" => u64 = 0;
+    more {
+        /// Advertise with mDNS (not `--no-mdns`).
+        mdns: bool = true,
+        /// Given certificate chain and key (both or neither); `None`: self-signed, in the state dir.
+        tls: Option<TlsFiles> = None,
+        /// How long an empty room lives (not a flag: 10 minutes; tests shorten it).
+        room_idle_ttl: Duration = Duration::from_secs(600),
+        /// Lifetime of TURN credentials handed to browsers (not a flag: 12 h; tests shorten it).
+        turn_credential_ttl: Duration = Duration::from_secs(12 * 3600),
+        /// The config file that was read, if any (`--config`, else [`DEFAULT_CONFIG_FILE`] when
+        /// it exists).
+        config_file: Option<PathBuf> = None,
+    }
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -272,34 +153,54 @@ pub enum ConfigError {
     File { file: String, reason: String },
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            http: SocketAddr::from(([0, 0, 0, 0], 8080)),
-            state_dir: PathBuf::from("homedrop-state"),
-            mdns: true,
-            name: "homedrop".into(),
-            mdns_interfaces: Vec::new(),
-            log: "info".into(),
-            trusted_proxies: Vec::new(),
-            room_capacity: 10,
-            max_connections: 1024,
-            room_idle_ttl: std::time::Duration::from_secs(600),
-            turn: Some(SocketAddr::from(([0, 0, 0, 0], 3478))),
-            turn_secret: None,
-            relay_ip: IpAddr::from([127, 0, 0, 1]),
-            probe: Some(SocketAddr::from(([0, 0, 0, 0], 3479))),
-            https: None,
-            tls: None,
-            public_host: None,
-            turn_credential_ttl: std::time::Duration::from_secs(12 * 3600),
-            turn_user_quota: 20,
-            turn_total_quota: 200,
-            turn_allocation_bandwidth: 0,
-            turn_total_bandwidth: 0,
-            config_file: None,
-        }
+/// The environment variable of a flag: `room-capacity` → `HOMEDROP_ROOM_CAPACITY`.
+fn env_name(flag: &str) -> String {
+    format!("HOMEDROP_{}", flag.to_ascii_uppercase().replace('-', "_"))
+}
+
+fn flag_err(flag: &'static str, value: &str, reason: String) -> ConfigError {
+    ConfigError::Flag {
+        flag,
+        value: value.to_string(),
+        reason,
     }
+}
+
+fn addr(ip: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::from((ip, port))
+}
+
+/// What `--print-config` shows for an entry that is not a field (`print |c| ...`).
+fn show<P: Print>(c: &Config, print: impl FnOnce(&Config) -> P) -> Option<String> {
+    print(c).toml()
+}
+
+/// The command line without the table's settings: name, version, `--config`, `--print-config`.
+fn base_command() -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let about =
+        "Send files, text and photos between devices at home and beyond, with no outside service.";
+    let config_help = format!(
+        "TOML file with the same keys as the long flags (e.g. `http = \"0.0.0.0:80\"`) [default: {DEFAULT_CONFIG_FILE} when it exists]"
+    );
+    clap::Command::new("homedrop")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(about)
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .env("HOMEDROP_CONFIG")
+                .value_name("FILE")
+                .action(ArgAction::Set)
+                .value_parser(clap::value_parser!(PathBuf))
+                .help(config_help),
+        )
+        .arg(
+            Arg::new("print-config")
+                .long("print-config")
+                .action(ArgAction::SetTrue)
+                .help("Print the effective configuration (as a config file) and exit"),
+        )
 }
 
 impl Config {
@@ -322,225 +223,57 @@ impl Config {
     }
 
     /// [`Config::from_args`] with the file read when `--config` is not given (tests).
-    pub fn from_args_with_default(mut args: Args, default: &Path) -> Result<Config, ConfigError> {
+    pub fn from_args_with_default(args: Args, default: &Path) -> Result<Config, ConfigError> {
         let path = file::config_path(args.config.clone(), default);
-        let mut file: FileConfig = match &path {
+        let file = match &path {
             Some(path) => file::load(path)?,
             None => FileConfig::default(),
         };
         let src = Sources {
             file_name: path.as_ref().map(|p| p.display().to_string()),
         };
+        let layer = Layer::merge(args, file, &src)?;
         let mut c = Config {
             config_file: path,
             ..Config::default()
         };
-        c.apply_server(&src, &mut args, &mut file)?;
-        c.apply_mdns(&src, &mut args, &mut file)?;
-        c.apply_relay(&src, &mut args, &mut file)?;
-        c.apply_tls_and_probe(&src, &mut args, &mut file)?;
+        c.apply(&layer);
+        c.finish(&layer)?;
         Ok(c)
     }
 
-    /// HTTP address, state directory, log, proxies, rooms, connections.
-    fn apply_server(
-        &mut self,
-        src: &Sources,
-        a: &mut Args,
-        f: &mut FileConfig,
-    ) -> Result<(), ConfigError> {
-        if let Some(v) = src.pick("http", a.http.take(), f.http.take(), parse_addr)? {
-            self.http = v;
-        }
-        // systemd's StateDirectory= (exported as $STATE_DIRECTORY) is a default, below the file.
-        if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|d| !d.is_empty()) {
-            self.state_dir = PathBuf::from(dir);
-        }
-        if let Some(v) = f.state_dir.take() {
-            if v.as_os_str().is_empty() {
-                return Err(src.file_err("state-dir", "", "must not be empty".into()));
-            }
-            self.state_dir = v;
-        }
-        if let Some(v) = a.state_dir.take() {
-            if v.as_os_str().is_empty() {
-                return Err(flag_err("state-dir", "", "must not be empty".into()));
-            }
-            self.state_dir = v;
-        }
-        let check_log = |v: &str| validate_log(v).map(|_| v.to_string());
-        if let Some(v) = src.pick("log", a.log.take(), f.log.take(), check_log)? {
-            self.log = v;
-        }
-        if let Some(list) = f.trusted_proxy.take() {
-            self.trusted_proxies =
-                parse_ips(&list).map_err(|(p, r)| src.file_err("trusted-proxy", &p, r))?;
-        }
-        if !a.trusted_proxy.is_empty() {
-            self.trusted_proxies =
-                parse_ips(&a.trusted_proxy).map_err(|(p, r)| flag_err("trusted-proxy", &p, r))?;
-        }
-        let file_capacity = f.room_capacity.take().map(|v| v.to_string());
-        let capacity = |v: &str| parse_num(v, 2, 50);
-        if let Some(n) = src.pick(
-            "room-capacity",
-            a.room_capacity.take(),
-            file_capacity,
-            capacity,
-        )? {
-            self.room_capacity = n as u32;
-        }
-        let file_max = f.max_connections.take().map(|v| v.to_string());
-        let max = |v: &str| parse_num(v, 1, 100_000);
-        if let Some(n) = src.pick("max-connections", a.max_connections.take(), file_max, max)? {
-            self.max_connections = n as usize;
-        }
-        Ok(())
-    }
-
-    /// mDNS on or off, the LAN name, the interfaces it is limited to.
-    fn apply_mdns(
-        &mut self,
-        src: &Sources,
-        a: &mut Args,
-        f: &mut FileConfig,
-    ) -> Result<(), ConfigError> {
-        self.mdns = !a.no_mdns.or(f.no_mdns).unwrap_or(false);
-        let check_name = |v: &str| crate::mdns::validate_name(v).map(|_| v.to_string());
-        if let Some(v) = src.pick("name", a.name.take(), f.name.take(), check_name)? {
-            self.name = v;
-        }
-        let from_file = a.mdns_interface.is_empty();
-        let interfaces = match from_file {
-            true => f.mdns_interface.take().unwrap_or_default(),
-            false => std::mem::take(&mut a.mdns_interface),
-        };
-        for i in interfaces {
-            let i = i.trim().to_string();
-            crate::mdns::validate_interface(&i).map_err(|r| match from_file {
-                true => src.file_err("mdns-interface", &i, r),
-                false => flag_err("mdns-interface", &i, r),
-            })?;
-            self.mdns_interfaces.push(i);
-        }
-        if self.mdns_interfaces.len() > 32 {
-            return Err(flag_err(
-                "mdns-interface",
-                "…",
-                "at most 32 interfaces".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The STUN/TURN relay: address, secret, relayed address, public host, quotas, caps.
-    fn apply_relay(
-        &mut self,
-        src: &Sources,
-        a: &mut Args,
-        f: &mut FileConfig,
-    ) -> Result<(), ConfigError> {
-        if let Some(v) = src.pick("turn", a.turn.take(), f.turn.take(), parse_addr)? {
-            self.turn = Some(v);
-        }
-        if a.no_turn.or(f.no_turn).unwrap_or(false) {
+    /// The rules that join settings: `--no-x` over `x`, the TLS pair, the interface limit,
+    /// and the defaults found at start (systemd's state directory, the relay's LAN address).
+    fn finish(&mut self, l: &Layer) -> Result<(), ConfigError> {
+        self.mdns = !l.no_mdns.unwrap_or(false);
+        if l.no_turn == Some(true) {
             self.turn = None;
         }
-        // The value is a secret: never echoed in an error.
-        if let Some(v) = f.turn_secret.take() {
-            validate_secret(&v).map_err(|r| src.file_err("turn-secret", "…", r))?;
-            self.turn_secret = Some(v);
-        }
-        if let Some(v) = a.turn_secret.take() {
-            validate_secret(&v).map_err(|reason| flag_err("turn-secret", "…", reason))?;
-            self.turn_secret = Some(v);
-        }
-        self.relay_ip = src
-            .pick(
-                "relay-ip",
-                a.relay_ip.take(),
-                f.relay_ip.take(),
-                parse_relay_ip,
-            )?
-            .unwrap_or_else(crate::net::default_relay_ip);
-        self.public_host = src.pick(
-            "public-host",
-            a.public_host.take(),
-            f.public_host.take(),
-            parse_host,
-        )?;
-        let quota = |v: &str| parse_num(v, 1, MAX_TURN_QUOTA).map(|n| n as usize);
-        let file_user = f.turn_user_quota.take().map(|v| v.to_string());
-        if let Some(n) = src.pick(
-            "turn-user-quota",
-            a.turn_user_quota.take(),
-            file_user,
-            quota,
-        )? {
-            self.turn_user_quota = n;
-        }
-        let file_total = f.turn_total_quota.take().map(|v| v.to_string());
-        if let Some(n) = src.pick(
-            "turn-total-quota",
-            a.turn_total_quota.take(),
-            file_total,
-            quota,
-        )? {
-            self.turn_total_quota = n;
-        }
-        let cap = |v: &str| parse_num(v, 0, MAX_BANDWIDTH);
-        let file_alloc = f.turn_allocation_bandwidth.take().map(|v| v.to_string());
-        let alloc = src.pick(
-            "turn-allocation-bandwidth",
-            a.turn_allocation_bandwidth.take(),
-            file_alloc,
-            cap,
-        )?;
-        self.turn_allocation_bandwidth = alloc.unwrap_or(0);
-        let file_all = f.turn_total_bandwidth.take().map(|v| v.to_string());
-        let all = src.pick(
-            "turn-total-bandwidth",
-            a.turn_total_bandwidth.take(),
-            file_all,
-            cap,
-        )?;
-        self.turn_total_bandwidth = all.unwrap_or(0);
-        Ok(())
-    }
-
-    /// The connection check's port, HTTPS and its certificate files.
-    fn apply_tls_and_probe(
-        &mut self,
-        src: &Sources,
-        a: &mut Args,
-        f: &mut FileConfig,
-    ) -> Result<(), ConfigError> {
-        if let Some(v) = src.pick("probe", a.probe.take(), f.probe.take(), parse_addr)? {
-            self.probe = Some(v);
-        }
-        if a.no_probe.or(f.no_probe).unwrap_or(false) {
+        if l.no_probe == Some(true) {
             self.probe = None;
         }
-        self.https = src.pick("https", a.https.take(), f.https.take(), parse_addr)?;
-        self.tls = match (
-            a.tls_cert.take().or(f.tls_cert.take()),
-            a.tls_key.take().or(f.tls_key.take()),
-        ) {
+        // systemd's StateDirectory= (exported as $STATE_DIRECTORY) is a default, below the file.
+        let systemd_dir = std::env::var_os("STATE_DIRECTORY").filter(|d| !d.is_empty());
+        if let (None, Some(dir)) = (&l.state_dir, systemd_dir) {
+            self.state_dir = PathBuf::from(dir);
+        }
+        if l.relay_ip.is_none() {
+            self.relay_ip = crate::net::default_relay_ip();
+        }
+        if self.mdns_interfaces.len() > MAX_MDNS_INTERFACES {
+            let reason = format!("at most {MAX_MDNS_INTERFACES} interfaces");
+            return Err(flag_err("mdns-interface", "…", reason));
+        }
+        self.tls = match (l.tls_cert.clone(), l.tls_key.clone()) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
             (Some(c), None) => {
-                return Err(flag_err(
-                    "tls-cert",
-                    &c.display().to_string(),
-                    "needs --tls-key too".into(),
-                ))
+                let c = c.display().to_string();
+                return Err(flag_err("tls-cert", &c, "needs --tls-key too".into()));
             }
             (None, Some(k)) => {
-                return Err(flag_err(
-                    "tls-key",
-                    &k.display().to_string(),
-                    "needs --tls-cert too".into(),
-                ))
+                let k = k.display().to_string();
+                return Err(flag_err("tls-key", &k, "needs --tls-cert too".into()));
             }
         };
         Ok(())
@@ -553,24 +286,6 @@ struct Sources {
 }
 
 impl Sources {
-    /// The flag's (or environment's) value over the file's, each parsed by `parse`; a bad
-    /// value in the file is an error even when a flag overrides it.
-    fn pick<T>(
-        &self,
-        key: &'static str,
-        flag: Option<String>,
-        file: Option<String>,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, ConfigError> {
-        let file = file
-            .map(|v| parse(&v).map_err(|r| self.file_err(key, &v, r)))
-            .transpose()?;
-        let flag = flag
-            .map(|v| parse(&v).map_err(|r| flag_err(key, &v, r)))
-            .transpose()?;
-        Ok(flag.or(file))
-    }
-
     fn file_err(&self, key: &str, value: &str, reason: String) -> ConfigError {
         ConfigError::File {
             file: self.file_name.clone().unwrap_or_default(),
@@ -609,7 +324,7 @@ pub fn turn_secret(config: &Config) -> std::io::Result<String> {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(Error::new(e.kind(), format!("{}: {e}", path.display()))),
     }
-    let secret = crate::signaling::registry::random_hex(32);
+    let secret = random_secret();
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -624,6 +339,14 @@ pub fn turn_secret(config: &Config) -> std::io::Result<String> {
     file.write_all(format!("{secret}\n").as_bytes())?;
     file.sync_all()?;
     Ok(secret)
+}
+
+/// 32 random bytes as lowercase hex.
+fn random_secret() -> String {
+    use rand::RngExt;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill(&mut bytes[..]);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

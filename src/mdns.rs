@@ -65,33 +65,6 @@ pub fn is_lan_interface(name: &str, is_loopback: bool, named: &[String]) -> bool
     !is_loopback && !VIRTUAL_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// A DNS label (RFC 1035 / 1123): 1 to 63 ASCII letters, digits and inner hyphens.
-pub fn validate_name(v: &str) -> Result<(), String> {
-    if v.is_empty() || v.len() > 63 {
-        return Err("must be 1 to 63 characters".into());
-    }
-    if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err("only letters a-z, digits and hyphens (it becomes NAME.local)".into());
-    }
-    if v.starts_with('-') || v.ends_with('-') {
-        return Err("must not start or end with a hyphen".into());
-    }
-    Ok(())
-}
-
-/// A Linux interface name: 1 to 15 bytes, no spaces, `/` or `:`.
-pub fn validate_interface(v: &str) -> Result<(), String> {
-    if v.is_empty() || v.len() > 15 {
-        return Err("an interface name is 1 to 15 characters".into());
-    }
-    if v.chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == ':')
-    {
-        return Err("not an interface name".into());
-    }
-    Ok(())
-}
-
 /// A running responder; [`Mdns::stop`] says goodbye.
 pub struct Mdns {
     daemon: ServiceDaemon,
@@ -192,6 +165,7 @@ async fn log_events(events: mdns_sd::Receiver<DaemonEvent>, settings: Settings) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::validate::{validate_interface, validate_name};
 
     #[test]
     fn lan_interfaces_leave_out_loopback_and_virtual_ones_unless_named() {

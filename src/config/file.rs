@@ -3,10 +3,17 @@
 //!
 //! The printed form is itself a valid config file, so `homedrop --print-config > file` is a
 //! starting point, and a test can check that what is printed reads back the same.
+//!
+//! The file is read by serde into `FileConfig` (generated from the settings table) with the
+//! same calls a `#[derive(Deserialize)]` with `deny_unknown_fields` and an `_` alias per key
+//! would make, so serde words every error, and TOML's spans give the key and the line.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{Config, ConfigError, FileConfig};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+
+use super::{Config, ConfigError, FileConfig, FileKey};
 
 /// Largest config file accepted.
 pub const MAX_FILE_BYTES: usize = 64 * 1024;
@@ -54,9 +61,40 @@ fn locate(text: &str, offset: usize) -> String {
     }
 }
 
-/// A TOML string literal (quoted and escaped).
-fn quote(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
+impl<'de> Deserialize<'de> for FileKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl Visitor<'_> for Key {
+            type Value = FileKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("field identifier")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FileKey, E> {
+                FileKey::find(v).ok_or_else(|| E::unknown_field(v, FileKey::all()))
+            }
+        }
+        d.deserialize_identifier(Key)
+    }
+}
+
+impl<'de> Deserialize<'de> for FileConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> Visitor<'de> for Table {
+            type Value = FileConfig;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("struct FileConfig")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FileConfig, A::Error> {
+                let mut file = FileConfig::default();
+                while let Some(key) = map.next_key::<FileKey>()? {
+                    file.read(key, &mut map)?;
+                }
+                Ok(file)
+            }
+        }
+        d.deserialize_struct("FileConfig", FileKey::all(), Table)
+    }
 }
 
 impl Config {
@@ -67,55 +105,11 @@ impl Config {
             Some(p) => format!("file {}", p.display()),
             None => "no file".to_string(),
         };
-        let proxies: Vec<String> = self
-            .trusted_proxies
-            .iter()
-            .map(|ip| quote(&ip.to_string()))
-            .collect();
         let mut out = format!(
             "# homedrop {}: effective configuration (flags > HOMEDROP_* environment > {source} > defaults)\n",
             env!("CARGO_PKG_VERSION")
         );
-        let mut line = |key: &str, value: String| out.push_str(&format!("{key} = {value}\n"));
-        line("http", quote(&self.http.to_string()));
-        line("state-dir", quote(&self.state_dir.display().to_string()));
-        line("no-mdns", (!self.mdns).to_string());
-        line("name", quote(&self.name));
-        let ifaces: Vec<String> = self.mdns_interfaces.iter().map(|i| quote(i)).collect();
-        line("mdns-interface", format!("[{}]", ifaces.join(", ")));
-        line("log", quote(&self.log));
-        line("trusted-proxy", format!("[{}]", proxies.join(", ")));
-        line("room-capacity", self.room_capacity.to_string());
-        line("max-connections", self.max_connections.to_string());
-        line("no-turn", self.turn.is_none().to_string());
-        if let Some(turn) = self.turn {
-            line("turn", quote(&turn.to_string()));
-        }
-        line("relay-ip", quote(&self.relay_ip.to_string()));
-        line("no-probe", self.probe.is_none().to_string());
-        if let Some(probe) = self.probe {
-            line("probe", quote(&probe.to_string()));
-        }
-        if let Some(https) = self.https {
-            line("https", quote(&https.to_string()));
-        }
-        if let Some(tls) = &self.tls {
-            line("tls-cert", quote(&tls.cert.display().to_string()));
-            line("tls-key", quote(&tls.key.display().to_string()));
-        }
-        if let Some(host) = &self.public_host {
-            line("public-host", quote(host));
-        }
-        line("turn-user-quota", self.turn_user_quota.to_string());
-        line("turn-total-quota", self.turn_total_quota.to_string());
-        line(
-            "turn-allocation-bandwidth",
-            self.turn_allocation_bandwidth.to_string(),
-        );
-        line(
-            "turn-total-bandwidth",
-            self.turn_total_bandwidth.to_string(),
-        );
+        self.print_settings(&mut out);
         out.push_str(match self.turn_secret {
             Some(_) => "# turn-secret: set (not shown)\n",
             None => "# turn-secret: not set, generated once into <state-dir>/turn-secret\n",

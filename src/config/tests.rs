@@ -1,6 +1,7 @@
 //! Unit tests of the configuration layers.
 
 use super::*;
+use clap::Parser;
 
 fn parse(args: &[&str]) -> Result<Config, ConfigError> {
     let mut all = vec!["homedrop"];
@@ -180,5 +181,83 @@ fn bandwidth_caps_from_flags_and_file() {
         e.contains("turn-total-bandwidth") && e.contains("bw.toml"),
         "{e}"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_flag_has_its_variable_and_both_file_spellings() {
+    use clap::CommandFactory;
+    let keys = FileKey::all();
+    for arg in Args::command().get_arguments() {
+        let Some(flag) = arg.get_long() else { continue };
+        if ["help", "version", "print-config"].contains(&flag) {
+            continue;
+        }
+        // The variable clap reads is the one errors name.
+        let env = arg.get_env().and_then(|e| e.to_str());
+        assert_eq!(env, Some(env_name(flag).as_str()), "--{flag}");
+        if flag == "config" {
+            continue;
+        }
+        let snake = flag.replace('-', "_");
+        assert!(FileKey::find(flag).is_some() && FileKey::find(&snake).is_some());
+        assert!(
+            keys.contains(&flag) && keys.contains(&snake.as_str()),
+            "{flag}"
+        );
+    }
+    assert!(FileKey::find("room-capacty").is_none());
+}
+
+#[test]
+fn a_flag_false_undoes_the_files_switch_and_lists_repeat_or_split() {
+    let dir = std::env::temp_dir().join(format!("hd-switch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        "no-mdns = true\nno_turn = true\ntrusted-proxy = [\"10.0.0.1\"]\n",
+    )
+    .unwrap();
+    let file = f.to_str().unwrap();
+    let c = parse(&["--config", file]).unwrap();
+    assert_eq!((c.mdns, c.turn), (false, None));
+    assert_eq!(c.trusted_proxies, ["10.0.0.1".parse::<IpAddr>().unwrap()]);
+    let c = parse(&["--config", file, "--no-mdns=false", "--no-turn=no"]).unwrap();
+    assert!(c.mdns && c.turn.is_some());
+    let c = parse(&[
+        "--config",
+        file,
+        "--trusted-proxy",
+        "10.0.0.2,10.0.0.3",
+        "--trusted-proxy",
+        "::1",
+    ])
+    .unwrap();
+    assert_eq!(c.trusted_proxies.len(), 3, "flags replace the file's list");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn printed_defaults_read_back_the_same() {
+    let dir = std::env::temp_dir().join(format!("hd-print-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("p.toml");
+    let printed = Config {
+        tls: Some(TlsFiles {
+            cert: "/c.pem".into(),
+            key: "/k.pem".into(),
+        }),
+        https: Some("0.0.0.0:8443".parse().unwrap()),
+        public_host: Some("home.example.org".into()),
+        mdns_interfaces: vec!["eth0".into()],
+        ..Config::default()
+    }
+    .to_toml();
+    std::fs::write(&f, &printed).unwrap();
+    let again = parse(&["--config", f.to_str().unwrap()]).unwrap().to_toml();
+    let body = |t: &str| t.lines().skip(1).map(String::from).collect::<Vec<_>>();
+    assert_eq!(body(&again), body(&printed));
+    assert!(!printed.contains("turn-secret ="), "{printed}");
     std::fs::remove_dir_all(&dir).ok();
 }

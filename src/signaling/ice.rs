@@ -10,11 +10,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::protocol::IceServer;
+use crate::config::validate::{parse_host, MAX_HOST_CHARS};
 use crate::net::Subnet;
 use crate::relay::issue_credentials;
-
-/// Longest accepted `--public-host` / `Host` name (DNS limit).
-pub const MAX_HOST_CHARS: usize = 253;
 
 /// What the hub needs to build ICE servers; set once the relay is listening.
 #[derive(Clone)]
@@ -84,35 +82,6 @@ fn url_host(host: &str) -> String {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
         _ => host.to_string(),
     }
-}
-
-/// A valid host: an IP address (IPv6 with or without brackets) or a DNS name of letters,
-/// digits, `-` and `.`, at most 253 characters. Returns it normalised (lowercase, no
-/// brackets, no trailing dot).
-pub fn parse_host(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    let bare = v
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or(v);
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        if ip.is_unspecified() || ip.is_multicast() {
-            return Err("must be an address clients can reach".into());
-        }
-        return Ok(ip.to_string());
-    }
-    let name = v.strip_suffix('.').unwrap_or(v).to_ascii_lowercase();
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    if name.is_empty() || name.len() > MAX_HOST_CHARS || !name.split('.').all(label_ok) {
-        return Err("expected a DNS name or an IP address, for example home.example.org".into());
-    }
-    Ok(name)
 }
 
 /// The host part of a `Host` header when it names homedrop itself: one of its interface
