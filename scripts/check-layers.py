@@ -15,7 +15,8 @@ where an item is defined, and builds two graphs:
 - inside each package below (relay, signaling): one node per child module, plus the
   package's own file (its mod.rs) as the node named like the package.
 A module's `pub use` of its own children is its public face, not a dependency: such lines
-add no edge (a `pub use` of anything else does).
+add no edge (a `pub use` of anything else does). Inline `mod x { }` blocks other than test
+ones are read as part of their file (homedrop has none: modules are files).
 
 Floors, lowest first. A module may use modules on its own floor or below, never above;
 the cycle check forbids circles, also within a floor. A module on no floor is an error

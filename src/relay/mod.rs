@@ -9,8 +9,8 @@
 //! the configured range); traffic between two allocations is handed over inside
 //! the core as a Data indication or ChannelData for the receiving client.
 //!
-//! Layers, each using only the ones before it (`scripts/check-layers.py`
-//! checks it):
+//! Layers, lowest first; each uses only its own and those before it
+//! (`scripts/check-layers.py` checks it):
 //! - the core: this file (the vocabulary: addresses, [`Now`], [`Output`],
 //!   [`Stats`]), [`wire`] (codec glue), [`framing`] (TCP/TLS stream
 //!   splitting), [`auth`] (TURN REST credentials, stateless nonces),

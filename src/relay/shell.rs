@@ -2,7 +2,8 @@
 //! core, feeds it what the transports received, sends each [`Output`] to
 //! where its receiver is connected, and drives the core's timer. The
 //! transports (`udp.rs`, `tcp.rs`) sit above it and call it; it calls none of
-//! them: it only writes to the sockets and queues they registered with it.
+//! them: it only writes to the UDP sockets it was built with and to the
+//! queues stream connections registered with it.
 //!
 //! Why it is shaped like this:
 //! * The core ([`Server`]) is synchronous and does no I/O, so it sits behind a
