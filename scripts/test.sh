@@ -46,6 +46,7 @@ python3 -c 'import sys, zeroconf; sys.exit(zeroconf.__version__ != "0.154.0")' 2
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 cargo fmt --check
+python3 scripts/check-layers.py
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --release --locked
 # Static x86-64 and aarch64 binaries and their .debs, built once here (aarch64 takes

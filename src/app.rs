@@ -4,76 +4,35 @@
 //! the whole application in-process on port 0, and `main` stays a thin shell. On shutdown
 //! it stops accepting, tells every connected client that homedrop is restarting, and waits
 //! (at most [`DRAIN_TIMEOUT`]) for every task to finish. The STUN/TURN relay (when enabled)
-//! is bound here too and drains under the same token.
+//! is bound here too and drains under the same token. A start-up error (a port taken) ends
+//! [`run`] with that token cancelled too, so nothing started before it keeps running.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::metrics::Snapshot;
-use crate::net::{local_subnets, Subnet};
+use crate::http::Shared;
+use crate::mdns::Mdns;
+use crate::net::SubnetCache;
+use crate::probe::Probe;
 use crate::relay;
 use crate::signaling::{Hub, HubSettings};
 
 /// Longest wait for connections (and the relay) to close on shutdown, all together; systemd
 /// and the tests expect the process gone within 5 s of SIGTERM.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
-/// How often the interface list (for the home group) is re-read.
-const SUBNET_REFRESH: Duration = Duration::from_secs(5);
-
-/// Everything the request handlers share.
-pub struct Shared {
-    pub config: Config,
-    pub hub: Arc<Hub>,
-    pub shutdown: CancellationToken,
-    pub tasks: TaskTracker,
-    pub started: Instant,
-    /// WebSocket sessions currently open are limited like HTTP connections.
-    pub ws_slots: Arc<Semaphore>,
-    /// The connection check; `None` when off (or its port was taken).
-    pub probe: Option<crate::probe::Probe>,
-    /// The STUN/TURN relay's counters (`None` with `--no-turn`).
-    pub relay_counters: Option<Arc<relay::Counters>>,
-    subnets: Mutex<(Instant, Arc<Vec<Subnet>>)>,
-}
-
-impl Shared {
-    /// Our interfaces' subnets, re-read at most every few seconds (DHCP renewals, new links).
-    pub fn subnets(&self) -> Arc<Vec<Subnet>> {
-        let mut s = self.subnets.lock().unwrap_or_else(|e| e.into_inner());
-        if s.0.elapsed() > SUBNET_REFRESH {
-            *s = (Instant::now(), Arc::new(local_subnets()));
-        }
-        s.1.clone()
-    }
-
-    /// The numbers `/stats` and `/metrics` show (see [`crate::metrics`]).
-    pub fn snapshot(&self) -> Snapshot {
-        use std::sync::atomic::Ordering::Relaxed;
-        let c = &self.hub.counters;
-        Snapshot {
-            version: env!("CARGO_PKG_VERSION"),
-            uptime_seconds: self.started.elapsed().as_secs(),
-            peers: self.hub.peer_count() as u64,
-            rooms: self.hub.room_count() as u64,
-            negotiating: self.hub.negotiating() as u64,
-            connections_total: c.connections_total.load(Relaxed),
-            signals_relayed: c.signals_relayed.load(Relaxed),
-            errors_sent: c.errors_sent.load(Relaxed),
-            probe_ready: self.probe.as_ref().is_some_and(|p| p.status() == "ready") as u64,
-            relay: self.relay_counters.as_ref().map(|r| r.snapshot()),
-        }
-    }
-}
+/// How often the hub does its housekeeping (idle rooms, old keys, limiter entries).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Hub settings derived from the configuration.
-pub fn hub_settings(config: &Config) -> HubSettings {
+fn hub_settings(config: &Config) -> HubSettings {
     let mut s = HubSettings::default();
     s.registry.default_capacity = config.room_capacity;
     s.registry.room_idle_ttl = config.room_idle_ttl;
@@ -86,19 +45,39 @@ pub async fn run(
     http: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let hub = Arc::new(Hub::new(hub_settings(&config)));
-    run_with_hub(config, http, hub, shutdown).await
+    let token = CancellationToken::new();
+    // A start-up error (a port taken) returns early through `?`: dropping the guard then
+    // cancels the token, so whatever was already spawned (the probe, the relay) stops too.
+    let _cancel_on_return = token.clone().drop_guard();
+    let running = start(config, http, &token).await?;
+    notify(&[sd_notify::NotifyState::Ready]);
+    shutdown.await;
+    notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("shutting down: telling clients, draining connections");
+    running.drain(&token).await;
+    Ok(())
 }
 
-/// [`run`] with a hub built by the caller (tests tune its timers).
-pub async fn run_with_hub(
+/// Everything [`run`] started, to be drained on shutdown.
+struct Running {
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+    https: Option<JoinHandle<()>>,
+    probe: Option<JoinHandle<()>>,
+    sweeper: JoinHandle<()>,
+    watchdog: JoinHandle<()>,
+    relay: Option<(relay::Shell, RelayTask)>,
+    mdns: Option<Mdns>,
+}
+
+/// Binds and starts every component under `token`.
+async fn start(
     config: Config,
     http: TcpListener,
-    hub: Arc<Hub>,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let token = CancellationToken::new();
-    let probe = start_probe(&config, &token);
+    token: &CancellationToken,
+) -> anyhow::Result<Running> {
+    let hub = Arc::new(Hub::new(hub_settings(&config)));
+    let probe = start_probe(&config, token);
     let https = bind_https(&config).await?;
     let relay = match config.turn {
         Some(addr) => Some(start_relay(&config, &hub, addr, token.clone()).await?),
@@ -113,7 +92,7 @@ pub async fn run_with_hub(
         shutdown: token.clone(),
         tasks: TaskTracker::new(),
         started: Instant::now(),
-        subnets: Mutex::new((Instant::now(), Arc::new(local_subnets()))),
+        subnets: SubnetCache::new(),
     });
     let bound = http.local_addr()?;
     tracing::info!("serving http on {bound}");
@@ -124,71 +103,77 @@ pub async fn run_with_hub(
         None => None,
     };
     let https = https.map(|(l, tls)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
-    let sweeper = {
-        let (hub, token) = (hub.clone(), token.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => hub.sweep(),
-                    _ = token.cancelled() => break,
-                }
-            }
-        })
-    };
-    let watchdog = tokio::spawn(systemd_watchdog(hub.clone(), token.clone()));
-    let mdns = start_mdns(&shared.config, bound.port(), https_port);
-    notify(&[sd_notify::NotifyState::Ready]);
-    shutdown.await;
-    notify(&[sd_notify::NotifyState::Stopping]);
-    tracing::info!("shutting down: telling clients, draining connections");
-    // One deadline for everything, so the process exits within DRAIN_TIMEOUT (+ a little).
-    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-    // Each WebSocket session sees the token, sends `restarting` and closes with 1012.
-    token.cancel();
-    if let Some(mdns) = mdns {
-        mdns.stop().await;
-    }
-    let _ = server.await;
-    if let Some(h) = https {
-        let _ = h.await;
-    }
-    if let Some((_, task)) = probe {
-        let _ = task.await;
-    }
-    let _ = sweeper.await;
-    let _ = watchdog.await;
-    if let Some((shell, task)) = relay {
-        match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("relay stopped with an error: {e}"),
-            Ok(Err(e)) => tracing::warn!("relay task failed: {e}"),
-            Err(_) => tracing::warn!("the relay did not drain within {DRAIN_TIMEOUT:?}"),
+    Ok(Running {
+        sweeper: tokio::spawn(sweep(hub.clone(), token.clone())),
+        watchdog: tokio::spawn(systemd_watchdog(hub, token.clone())),
+        mdns: start_mdns(&shared.config, bound.port(), https_port),
+        probe: probe.map(|(_, task)| task),
+        shared,
+        server,
+        https,
+        relay,
+    })
+}
+
+impl Running {
+    /// Cancels `token` and waits for every task, at most [`DRAIN_TIMEOUT`] in all.
+    async fn drain(self, token: &CancellationToken) {
+        // One deadline for everything, so the process exits within DRAIN_TIMEOUT (+ a little).
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        // Each WebSocket session sees the token, sends `restarting` and closes with 1012.
+        token.cancel();
+        if let Some(mdns) = self.mdns {
+            mdns.stop().await;
         }
-        tracing::info!(
-            "relay stopped; {:?}; {:?}",
-            shell.stats(),
-            shell.shell_stats()
-        );
+        let _ = self.server.await;
+        if let Some(h) = self.https {
+            let _ = h.await;
+        }
+        if let Some(task) = self.probe {
+            let _ = task.await;
+        }
+        let _ = self.sweeper.await;
+        let _ = self.watchdog.await;
+        if let Some((shell, task)) = self.relay {
+            match tokio::time::timeout_at(deadline, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!("relay stopped with an error: {e}"),
+                Ok(Err(e)) => tracing::warn!("relay task failed: {e}"),
+                Err(_) => tracing::warn!("the relay did not drain within {DRAIN_TIMEOUT:?}"),
+            }
+            tracing::info!(
+                "relay stopped; {:?}; {:?}",
+                shell.stats(),
+                shell.shell_stats()
+            );
+        }
+        let tasks = &self.shared.tasks;
+        tasks.close();
+        if tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close within {DRAIN_TIMEOUT:?}");
+        }
     }
-    shared.tasks.close();
-    if tokio::time::timeout_at(deadline, shared.tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not close within {DRAIN_TIMEOUT:?}");
+}
+
+/// Lets the hub expire what timed out, every [`SWEEP_EVERY`] until `token` is cancelled.
+async fn sweep(hub: Arc<Hub>, token: CancellationToken) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => hub.sweep(),
+            _ = token.cancelled() => break,
+        }
     }
-    Ok(())
 }
 
 /// Starts the connection check. Its key is generated in the background; a taken port only
 /// turns the check off (with a warning): it is a diagnostic, not worth refusing to start.
-fn start_probe(
-    config: &Config,
-    token: &CancellationToken,
-) -> Option<(crate::probe::Probe, tokio::task::JoinHandle<()>)> {
+fn start_probe(config: &Config, token: &CancellationToken) -> Option<(Probe, JoinHandle<()>)> {
     let addr = config.probe?;
-    match crate::probe::Probe::start(addr, token.clone()) {
+    match Probe::start(addr, token.clone()) {
         Ok((probe, task)) => {
             tracing::info!(
                 "connection check on udp {} (generating its key)",
@@ -221,7 +206,7 @@ async fn bind_https(
     Ok(Some((listener, tls)))
 }
 
-type RelayTask = tokio::task::JoinHandle<std::io::Result<()>>;
+type RelayTask = JoinHandle<std::io::Result<()>>;
 
 /// Binds the STUN/TURN relay on `addr` (UDP and TCP) and runs it until `token` is cancelled.
 async fn start_relay(
@@ -264,11 +249,7 @@ async fn start_relay(
 
 /// Advertise on the LAN unless `--no-mdns`; a failure (no multicast here) is logged, not
 /// fatal: the URLs with IP addresses still work. `https_port`: `_https._tcp` too.
-fn start_mdns(
-    config: &Config,
-    http_port: u16,
-    https_port: Option<u16>,
-) -> Option<crate::mdns::Mdns> {
+fn start_mdns(config: &Config, http_port: u16, https_port: Option<u16>) -> Option<Mdns> {
     if !config.mdns {
         return None;
     }
@@ -278,7 +259,7 @@ fn start_mdns(
         https_port,
         interfaces: config.mdns_interfaces.clone(),
     };
-    crate::mdns::Mdns::start(&settings)
+    Mdns::start(&settings)
         .inspect_err(|e| tracing::warn!("not advertising on the LAN: {e}"))
         .ok()
 }
@@ -304,6 +285,40 @@ async fn systemd_watchdog(hub: Arc<Hub>, token: CancellationToken) {
                 notify(&[sd_notify::NotifyState::Watchdog]);
             }
             _ = token.cancelled() => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A UDP port nobody listens on (bound once, then let go).
+    fn free_udp_addr() -> std::net::SocketAddr {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    }
+
+    /// The relay's port is taken: `run` fails, and the connection check started before it
+    /// lets go of its UDP port (its task saw the token cancelled) instead of running on.
+    #[tokio::test]
+    async fn a_start_up_error_stops_what_was_started_before_it() {
+        let mut config = Config::for_tests(std::path::Path::new("/nonexistent"));
+        let probe = free_udp_addr();
+        config.probe = Some(probe);
+        let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        config.turn = Some(taken.local_addr().unwrap());
+        config.turn_secret = Some("s".repeat(32));
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let err = run(config, http, std::future::pending()).await.unwrap_err();
+        assert!(format!("{err:#}").contains("(--turn)"), "{err:#}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Err(e) = std::net::UdpSocket::bind(probe) {
+            assert!(
+                Instant::now() < deadline,
+                "the connection check still holds {probe}: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

@@ -3,16 +3,26 @@
 //! STUN/TURN relay; file bytes travel browser to browser over WebRTC data channels.
 //!
 //! # Layout
-//! - [`config`]: flags / environment / file → one validated [`config::Config`].
-//! - [`app`]: builds the components and runs them under one shutdown token.
-//! - [`http`]: hyper server, embedded assets, routes, errors → status codes.
-//! - [`metrics`]: one counters snapshot, rendered as `/stats` (JSON) and `/metrics` (Prometheus).
+//! Top floor first: a module uses only the ones below it (on one floor, only one way), never
+//! one above. `scripts/check-layers.py` (run by `tests/layers.rs`) fails on an upward import
+//! or an import circle.
+//! - [`app`]: builds the components from the [`config::Config`] and runs them under one
+//!   shutdown token (a start-up error cancels it too).
+//! - [`http`]: hyper server, embedded assets, routes, errors → status codes; the state every
+//!   handler shares ([`http::Shared`]) and the connection check's `POST /probe`
+//!   ([`http::probe`]).
+//! - [`metrics`]: one counters snapshot collected from the hub, the probe and the relay,
+//!   rendered as `/stats` (JSON) and `/metrics` (Prometheus).
 //! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing.
-//! - [`net`]: which clients form the home group.
-//! - [`probe`]: the connection check (does UDP reach homedrop? RTT and loss).
-//! - [`mdns`]: `<name>.local` and `_http._tcp` on the LAN (mDNS / DNS-SD).
-//! - [`startup`]: the URLs to open, logged, and a QR code on a terminal.
-//! - [`relay`]: STUN/TURN relay: a sans-IO core on the `stun` codec plus its tokio shell.
+//! - One floor of independent parts:
+//!   - [`relay`]: STUN/TURN relay: a sans-IO core on the `stun` codec, below its tokio shell
+//!     (the router, then the UDP and TCP transports, then the assembly [`relay::Relay`]).
+//!   - [`probe`]: the connection check (does UDP reach homedrop? RTT and loss); no HTTP.
+//!   - [`mdns`]: `<name>.local` and `_http._tcp` on the LAN (mDNS / DNS-SD).
+//!   - [`startup`]: the URLs to open, logged, and a QR code on a terminal.
+//! - [`config`]: flags / environment / file → one validated [`config::Config`].
+//! - [`net`]: which clients form the home group (and the cached subnets that decide it),
+//!   which interfaces are the LAN, how a URL for a host is written.
 
 pub mod app;
 pub mod config;

@@ -30,12 +30,12 @@ use std::time::Duration;
 
 use mdns_sd::{DaemonEvent, IfKind, IfPredicate, RRType, ServiceDaemon, ServiceInfo};
 
+use crate::net::{is_lan_interface, url_for_host};
+
 /// How often the responder re-reads interface addresses (seconds).
 pub const IP_CHECK_SECS: u32 = 3;
 /// How long shutdown waits for the goodbye records and the responder thread.
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
-/// Name prefixes of virtual interfaces that are not the home LAN.
-const VIRTUAL_PREFIXES: [&str; 4] = ["docker", "veth", "br-", "virbr"];
 
 /// What to advertise.
 #[derive(Debug, Clone)]
@@ -46,7 +46,8 @@ pub struct Settings {
     pub http_port: u16,
     /// Port of the HTTPS server, if one runs (`_https._tcp`).
     pub https_port: Option<u16>,
-    /// Interfaces named by the user; empty: every LAN interface (see [`is_lan_interface`]).
+    /// Interfaces named by the user; empty: every LAN interface (see
+    /// [`is_lan_interface`](crate::net::is_lan_interface)).
     pub interfaces: Vec<String>,
 }
 
@@ -55,14 +56,6 @@ pub struct Settings {
 pub enum MdnsError {
     #[error("mDNS responder: {0}")]
     Daemon(#[from] mdns_sd::Error),
-}
-
-/// Whether homedrop advertises on (and lists URLs for) this interface.
-pub fn is_lan_interface(name: &str, is_loopback: bool, named: &[String]) -> bool {
-    if !named.is_empty() {
-        return named.iter().any(|n| n == name);
-    }
-    !is_loopback && !VIRTUAL_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// A running responder; [`Mdns::stop`] says goodbye.
@@ -146,7 +139,7 @@ async fn log_events(events: mdns_sd::Receiver<DaemonEvent>, settings: Settings) 
                 tracing::warn!(
                     "mDNS: {} is taken on this network; now advertised as {shown}: open {}",
                     c.original.trim_end_matches('.'),
-                    crate::startup::url_for_host(shown, settings.http_port)
+                    url_for_host(shown, settings.http_port)
                 );
                 host = c.new_name;
             }
@@ -166,21 +159,6 @@ async fn log_events(events: mdns_sd::Receiver<DaemonEvent>, settings: Settings) 
 mod tests {
     use super::*;
     use crate::config::validate::{validate_interface, validate_name};
-
-    #[test]
-    fn lan_interfaces_leave_out_loopback_and_virtual_ones_unless_named() {
-        assert!(is_lan_interface("eth0", false, &[]));
-        assert!(is_lan_interface("wlan0", false, &[]));
-        assert!(is_lan_interface("br0", false, &[]));
-        for virt in ["docker0", "veth12ab", "br-5f3a", "virbr0"] {
-            assert!(!is_lan_interface(virt, false, &[]), "{virt}");
-        }
-        assert!(!is_lan_interface("lo", true, &[]));
-        let named = vec!["veth1".to_string(), "lo".to_string()];
-        assert!(is_lan_interface("veth1", false, &named));
-        assert!(is_lan_interface("lo", true, &named));
-        assert!(!is_lan_interface("eth0", false, &named));
-    }
 
     #[test]
     fn names_are_dns_labels() {

@@ -2,11 +2,16 @@
 //! (Prometheus text format 0.0.4).
 //!
 //! Both endpoints render the same [`Snapshot`], declared once in the [`snapshot!`] list below:
-//! a new number is one line there (name, kind, help) plus filling it in
-//! `app::Shared::snapshot`, and it appears in both. The text format is small enough to write
-//! here; a metrics registry crate would add a second set of atomics next to the hub's.
+//! a new number is one line there (name, kind, help) plus filling it in [`Snapshot::collect`],
+//! and it appears in both. The text format is small enough to write here; a metrics registry
+//! crate would add a second set of atomics next to the hub's.
 
 use std::fmt::Write;
+use std::time::Instant;
+
+use crate::probe::Probe;
+use crate::relay;
+use crate::signaling::Hub;
 
 /// How Prometheus should treat a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +35,7 @@ macro_rules! snapshot {
             /// The STUN/TURN relay's counters (`relay` object in `/stats`,
             /// `homedrop_relay_*` in `/metrics`); absent with `--no-turn`.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub relay: Option<crate::relay::Stats>,
+            pub relay: Option<relay::Stats>,
         }
 
         impl Snapshot {
@@ -70,8 +75,9 @@ snapshot! {
     probe_ready: Gauge,
 }
 
-/// The relay's counters as metrics (names get the `homedrop_` prefix like the rest).
-fn relay_metrics(r: &crate::relay::Stats) -> Vec<(&'static str, Kind, &'static str, u64)> {
+/// The relay's counters as metrics (names get the `homedrop_` prefix like the rest). Over 60
+/// lines only because it is a table, one entry per counter, best read in one piece.
+fn relay_metrics(r: &relay::Stats) -> Vec<(&'static str, Kind, &'static str, u64)> {
     use Kind::{Counter, Gauge};
     vec![
         (
@@ -138,6 +144,30 @@ fn relay_metrics(r: &crate::relay::Stats) -> Vec<(&'static str, Kind, &'static s
 }
 
 impl Snapshot {
+    /// The numbers now: the hub's, the connection check's (`None`: off) and the relay's
+    /// (`None`: `--no-turn`), for a server running since `started`.
+    pub fn collect(
+        hub: &Hub,
+        started: Instant,
+        probe: Option<&Probe>,
+        relay: Option<&relay::Counters>,
+    ) -> Snapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &hub.counters;
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: started.elapsed().as_secs(),
+            peers: hub.peer_count() as u64,
+            rooms: hub.room_count() as u64,
+            negotiating: hub.negotiating() as u64,
+            connections_total: c.connections_total.load(Relaxed),
+            signals_relayed: c.signals_relayed.load(Relaxed),
+            errors_sent: c.errors_sent.load(Relaxed),
+            probe_ready: probe.is_some_and(|p| p.status() == "ready") as u64,
+            relay: relay.map(|r| r.snapshot()),
+        }
+    }
+
     /// `/stats` body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())

@@ -5,8 +5,19 @@
 //! on-link subnet of one of homedrop's own interfaces: IPv6 homes use global addresses, so
 //! "private" alone would split a dual-stack home in two. Everyone else is grouped by public
 //! address (a hosted homedrop behaves like PairDrop: same public IP, same network).
+//!
+//! Also the other facts about this machine's network that several modules need: which
+//! interfaces are the home LAN (mDNS advertises on them, the start-up log lists their URLs)
+//! and how a URL is written for a host.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often [`SubnetCache`] re-reads the interface list.
+pub const SUBNET_REFRESH: Duration = Duration::from_secs(5);
+/// Name prefixes of virtual interfaces that are not the home LAN.
+const VIRTUAL_PREFIXES: [&str; 4] = ["docker", "veth", "br-", "virbr"];
 
 /// The discovery group a connection belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,6 +109,55 @@ pub fn local_subnets() -> Vec<Subnet> {
 
 fn prefix_len(mask: &[u8]) -> u8 {
     mask.iter().map(|b| b.count_ones() as u8).sum()
+}
+
+/// Our interfaces' subnets, re-read at most every [`SUBNET_REFRESH`] (DHCP renewals, new
+/// links), so classifying a connection does not list the interfaces each time.
+pub struct SubnetCache {
+    read: Mutex<(Instant, Arc<Vec<Subnet>>)>,
+}
+
+impl SubnetCache {
+    /// Reads the subnets now.
+    pub fn new() -> Self {
+        SubnetCache {
+            read: Mutex::new((Instant::now(), Arc::new(local_subnets()))),
+        }
+    }
+
+    /// The subnets, read again when the last read is older than [`SUBNET_REFRESH`].
+    pub fn get(&self) -> Arc<Vec<Subnet>> {
+        let mut s = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if s.0.elapsed() > SUBNET_REFRESH {
+            *s = (Instant::now(), Arc::new(local_subnets()));
+        }
+        s.1.clone()
+    }
+}
+
+impl Default for SubnetCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether homedrop advertises on (and lists URLs for) this interface: the ones named by
+/// the user (`--mdns-interface`) if any, else every one but loopback and virtual ones
+/// (`docker*`, `veth*`, `br-*`, `virbr*`).
+pub fn is_lan_interface(name: &str, is_loopback: bool, named: &[String]) -> bool {
+    if !named.is_empty() {
+        return named.iter().any(|n| n == name);
+    }
+    !is_loopback && !VIRTUAL_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// `http://host:port/`, without the port when it is 80.
+pub fn url_for_host(host: &str, port: u16) -> String {
+    if port == 80 {
+        format!("http://{host}/")
+    } else {
+        format!("http://{host}:{port}/")
+    }
 }
 
 /// Classify a client address.
@@ -192,6 +252,27 @@ mod tests {
         };
         assert_eq!(classify(ip("203.0.113.200"), &[v4]), NetGroup::Home);
         assert_ne!(classify(ip("203.0.114.1"), &[v4]), NetGroup::Home);
+    }
+
+    #[test]
+    fn lan_interfaces_leave_out_loopback_and_virtual_ones_unless_named() {
+        assert!(is_lan_interface("eth0", false, &[]));
+        assert!(is_lan_interface("wlan0", false, &[]));
+        assert!(is_lan_interface("br0", false, &[]));
+        for virt in ["docker0", "veth12ab", "br-5f3a", "virbr0"] {
+            assert!(!is_lan_interface(virt, false, &[]), "{virt}");
+        }
+        assert!(!is_lan_interface("lo", true, &[]));
+        let named = vec!["veth1".to_string(), "lo".to_string()];
+        assert!(is_lan_interface("veth1", false, &named));
+        assert!(is_lan_interface("lo", true, &named));
+        assert!(!is_lan_interface("eth0", false, &named));
+    }
+
+    #[test]
+    fn urls_leave_out_port_80() {
+        assert_eq!(url_for_host("kitchen.local", 80), "http://kitchen.local/");
+        assert_eq!(url_for_host("10.0.0.7", 8080), "http://10.0.0.7:8080/");
     }
 
     #[test]

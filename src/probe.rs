@@ -5,9 +5,11 @@
 //! unreliable data channel to homedrop itself with webrtc-unreliable (ICE-lite, DTLS, a small
 //! SCTP) and times paced echoes of small messages: round-trip time and loss, to the appliance.
 //!
-//! - `POST /probe` takes the browser's SDP offer (at most [`MAX_OFFER`] bytes) and answers
-//!   with the SDP answer and the one host candidate, set to the address the browser used to
-//!   reach the HTTP server (the probe itself usually listens on every address).
+//! - `POST /probe` (served by `http::probe`) takes the browser's SDP offer (at most
+//!   [`MAX_OFFER`] bytes) and answers with the SDP answer and the one host candidate, set to
+//!   the address the browser used to reach the HTTP server (the probe itself usually listens
+//!   on every address). This module knows nothing of HTTP: a refusal is a [`ProbeError`],
+//!   whose text is what the browser is shown.
 //! - The UDP socket is bound at start (a busy port turns the check off with a warning), but
 //!   webrtc-unreliable generates an RSA-4096 key first (0.2 to 1.3 s on x86, seconds on a Pi): that runs on a
 //!   blocking thread, so nothing else waits for it; `/probe` waits up to [`READY_WAIT`].
@@ -26,8 +28,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use webrtc_unreliable::{runtime, SessionEndpoint, SslConfig};
-
-use crate::http::error::HttpError;
 
 /// Largest SDP offer accepted (Chromium's is under 1 KiB; candidates can add a few).
 pub const MAX_OFFER: usize = 16 * 1024;
@@ -61,7 +61,7 @@ enum State {
     Failed,
 }
 
-/// Handle shared with the HTTP routes.
+/// Handle shared with the HTTP routes (cheap to clone).
 #[derive(Clone)]
 pub struct Probe {
     udp: SocketAddr,
@@ -165,71 +165,6 @@ impl Probe {
             (IpAddr::V4(_), IpAddr::V6(_)) => Err(ProbeError::WrongFamily(4)),
         }
     }
-}
-
-/// Time a client has to send its offer's body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `POST /probe`: read the offer (bounded in size and time) and answer it.
-pub async fn route(
-    probe: Option<&Probe>,
-    req: hyper::Request<hyper::body::Incoming>,
-    local: IpAddr,
-) -> Result<crate::http::routes::Res, HttpError> {
-    use http_body_util::BodyExt;
-    if req.method() != hyper::Method::POST {
-        return Err(HttpError::MethodNotAllowed);
-    }
-    let probe = probe.ok_or(HttpError::Unavailable(
-        "The connection check is turned off on this server (--no-probe).",
-    ))?;
-    let too_large = HttpError::TooLarge("The SDP offer must be at most 16 KiB.");
-    let declared = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_OFFER as u64) {
-        return Err(too_large);
-    }
-    let body = http_body_util::Limited::new(req.into_body(), MAX_OFFER);
-    let offer = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
-        Err(_) => {
-            return Err(HttpError::BadRequest(
-                "The SDP offer took too long to arrive.",
-            ))
-        }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large),
-        Ok(Err(_)) => return Err(HttpError::BadRequest("The SDP offer could not be read.")),
-        Ok(Ok(b)) => b.to_bytes(),
-    };
-    let json = probe.answer(&offer, local).await.map_err(|e| match e {
-        ProbeError::Starting => {
-            HttpError::Unavailable("The connection check is still starting; try again in a moment.")
-        }
-        ProbeError::Failed => {
-            HttpError::Unavailable("The connection check could not start on this server.")
-        }
-        ProbeError::Busy => {
-            HttpError::Unavailable("Too many connection checks at once; try again shortly.")
-        }
-        ProbeError::BadOffer => HttpError::BadRequest(
-            "The body must be a WebRTC SDP offer (with ice-ufrag, ice-pwd and mid).",
-        ),
-        ProbeError::WrongFamily(_) => HttpError::BadRequest(
-            "The connection check listens on IPv4 only; open this page over IPv4.",
-        ),
-    })?;
-    let mut res = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(json)));
-    let h = res.headers_mut();
-    h.insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        hyper::header::CACHE_CONTROL,
-        hyper::header::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
 }
 
 /// The three SDP attributes webrtc-unreliable needs, as text.

@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use qrcode::{Color, QrCode};
 
 use crate::config::Config;
+use crate::net::{is_lan_interface, is_unspecified, url_for_host};
 
 /// Light modules around the code, in modules (the QR specification asks for 4).
 pub const QUIET_ZONE: usize = 4;
@@ -38,15 +39,6 @@ impl Urls {
     }
 }
 
-/// `http://host:port/`, without the port when it is 80.
-pub fn url_for_host(host: &str, port: u16) -> String {
-    if port == 80 {
-        format!("http://{host}/")
-    } else {
-        format!("http://{host}:{port}/")
-    }
-}
-
 fn url_for_ip(ip: IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V4(v4) => url_for_host(&v4.to_string(), port),
@@ -60,7 +52,7 @@ pub fn lan_addrs(named: &[String]) -> Vec<(String, IpAddr)> {
     let mut addrs: Vec<(String, IpAddr)> = if_addrs::get_if_addrs()
         .unwrap_or_default()
         .into_iter()
-        .filter(|i| crate::mdns::is_lan_interface(&i.name, i.is_loopback(), named))
+        .filter(|i| is_lan_interface(&i.name, i.is_loopback(), named))
         .map(|i| (i.name.clone(), i.ip()))
         .filter(|(_, ip)| match ip {
             IpAddr::V4(_) => true,
@@ -75,7 +67,7 @@ pub fn lan_addrs(named: &[String]) -> Vec<(String, IpAddr)> {
 /// [`lan_addrs`]. A server bound to one address is only reachable there.
 pub fn urls(config: &Config, bound: SocketAddr, lan: Vec<(String, IpAddr)>) -> Urls {
     let port = bound.port();
-    let lan = if crate::net::is_unspecified(bound.ip()) {
+    let lan = if is_unspecified(bound.ip()) {
         lan.into_iter()
             .map(|(name, ip)| (name, url_for_ip(ip, port)))
             .collect()

@@ -12,6 +12,8 @@ mod config;
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
 mod https;
+/// `src/` has no import circle and no upward import (`scripts/check-layers.py`).
+mod layers;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
 mod mdns;
 /// Both browsers dial each other at the same instant (glare): perfect negotiation connects.

@@ -4,6 +4,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 
+use crate::probe::ProbeError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("Not found.")]
@@ -18,6 +20,9 @@ pub enum HttpError {
     TooLarge(&'static str),
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The connection check refused an offer (its text is the message).
+    #[error(transparent)]
+    Probe(ProbeError),
 }
 
 impl HttpError {
@@ -29,6 +34,12 @@ impl HttpError {
             HttpError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Probe(ProbeError::BadOffer | ProbeError::WrongFamily(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            HttpError::Probe(ProbeError::Starting | ProbeError::Failed | ProbeError::Busy) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 

@@ -1,4 +1,5 @@
-//! The HTTP server: hyper 1 over TCP (and over TLS, [`tls`]), one task per connection.
+//! The HTTP server: hyper 1 over TCP (and over TLS, [`tls`]), one task per connection;
+//! [`routes`] sends each request to its handler, and every handler gets the [`Shared`] state.
 //!
 //! Slow or idle clients cannot exhaust it: headers must arrive within
 //! [`HEADER_READ_TIMEOUT`] (the TLS handshake within [`tls::HANDSHAKE_TIMEOUT`], inside the
@@ -7,8 +8,12 @@
 
 pub mod assets;
 pub mod error;
+pub mod probe;
 pub mod routes;
+mod shared;
 pub mod tls;
+
+pub use shared::Shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +22,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-
-use crate::app::Shared;
 
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,5 +1,5 @@
 //! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the `/ws` upgrade and
-//! the connection check's `POST /probe` ([`crate::probe`]).
+//! the connection check's `POST /probe` ([`super::probe`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -10,9 +10,10 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::assets;
 use super::error::HttpError;
-use crate::app::Shared;
+use super::{assets, probe, Shared};
+use crate::net::{classify, client_ip};
+use crate::signaling::ice::own_host;
 use crate::signaling::session::{self, Origin};
 
 pub type Res = Response<Full<Bytes>>;
@@ -32,17 +33,7 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: std::net::SocketAddr,
 ) -> Res {
-    let result = if req.uri().path() == "/probe" {
-        let local = req
-            .extensions()
-            .get::<super::ConnInfo>()
-            .map(|c| c.local.ip());
-        let local = local.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-        crate::probe::route(shared.probe.as_ref(), req, local).await
-    } else {
-        route(&shared, req, peer)
-    };
-    let mut res = match result {
+    let mut res = match route(&shared, req, peer).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -50,14 +41,17 @@ pub async fn handle(
     res
 }
 
-fn route(
+async fn route(
     shared: &Arc<Shared>,
     mut req: Request<Incoming>,
     peer: std::net::SocketAddr,
 ) -> Result<Res, HttpError> {
     let path = req.uri().path().to_string();
-    if path == "/ws" {
-        return upgrade(shared, &mut req, peer);
+    // These two take other methods than GET; every other path is GET (or HEAD) only.
+    match path.as_str() {
+        "/ws" => return upgrade(shared, &mut req, peer),
+        "/probe" => return probe::handle(shared.probe.as_ref(), req).await,
+        _ => {}
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(HttpError::MethodNotAllowed);
@@ -97,15 +91,16 @@ fn upgrade(
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    let ip = crate::net::client_ip(peer, xff, &shared.config.trusted_proxies);
+    let ip = client_ip(peer, xff, &shared.config.trusted_proxies);
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok());
+    let subnets = shared.subnets.get();
     let origin = Origin {
         ip,
-        group: crate::net::classify(ip, &shared.subnets()),
-        own_host: crate::signaling::ice::own_host(host, &shared.subnets()),
+        group: classify(ip, &subnets),
+        own_host: own_host(host, &subnets),
     };
     let (res, ws) = hyper_tungstenite::upgrade(req, Some(session::ws_config()))
         .map_err(|_| HttpError::BadRequest("Invalid WebSocket upgrade request."))?;

@@ -9,17 +9,24 @@
 //! the configured range); traffic between two allocations is handed over inside
 //! the core as a Data indication or ChannelData for the receiving client.
 //!
-//! Layers: [`wire`] (codec glue), [`framing`] (TCP/TLS stream splitting),
-//! [`auth`] (TURN REST credentials, stateless nonces), [`policy`] (peer policy,
-//! bandwidth buckets), [`allocation`] (state), `reservation` (EVEN-PORT R
-//! bit / RESERVATION-TOKEN), [`server`] (request handlers), [`Counters`]
-//! (atomics for /stats and /metrics).
-//! The tokio shell around it: [`shell`] (routing, timer, shutdown), `udp`,
-//! `tcp` (generic stream serving, also for TLS) and [`service`] ([`Relay`]:
-//! bind + run).
+//! Layers, lowest first; each uses only its own and those before it
+//! (`scripts/check-layers.py` checks it):
+//! - the core: this file (the vocabulary: addresses, [`Now`], [`Output`],
+//!   [`Stats`]), [`wire`] (codec glue), [`framing`] (TCP/TLS stream
+//!   splitting), [`auth`] (TURN REST credentials, stateless nonces),
+//!   [`policy`] (peer policy, bandwidth buckets), [`allocation`] (state),
+//!   `reservation` (EVEN-PORT R bit / RESERVATION-TOKEN), [`Config`],
+//!   [`server`] (request handlers, with `ports` and `relaying`), [`Counters`]
+//!   (atomics for /stats and /metrics);
+//! - the router: [`shell`] ([`Shell`]: feeds the core, routes its outputs to
+//!   UDP or stream clients, drives its timer);
+//! - the transports: `udp` (receive threads) and `tcp` (generic stream
+//!   serving, also for TLS);
+//! - the assembly: [`service`] ([`Relay`]: bind, build, run, drain).
 
 pub mod allocation;
 pub mod auth;
+mod config;
 mod counters;
 pub mod framing;
 pub mod policy;
@@ -37,14 +44,15 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use auth::issue_credentials;
+pub use config::Config;
 pub use counters::Counters;
 pub use server::Server;
 pub use service::Relay;
-pub use shell::{run, Shell, ShellConfig, ShellStats};
+pub use shell::{Shell, ShellConfig, ShellStats};
 
 /// Transport a client reached the server over (the server side of the 5-tuple
 /// is implied: one listener per transport).
@@ -141,58 +149,6 @@ impl Output {
     pub fn bytes(&self) -> &[u8] {
         match self {
             Output::Reply { bytes, .. } | Output::Deliver { bytes, .. } => bytes,
-        }
-    }
-}
-
-/// Server configuration. `0` for a bandwidth cap means unlimited.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// REALM for long-term credentials.
-    pub realm: String,
-    /// Shared TURN REST secret (same one `issue_credentials` uses).
-    pub secret: Vec<u8>,
-    /// IP put in XOR-RELAYED-ADDRESS (the appliance's LAN address).
-    pub advertised_ip: IpAddr,
-    /// Inclusive range of virtual relay ports.
-    pub port_min: u16,
-    pub port_max: u16,
-    /// Allocation quota per username (486 when exceeded).
-    pub max_allocations_per_user: usize,
-    /// Allocation quota for the whole server (508 when exceeded).
-    pub max_allocations: usize,
-    /// Relayed bytes/s per allocation (sender side); 0 = unlimited.
-    pub allocation_bandwidth: u64,
-    /// Relayed bytes/s for the whole server; 0 = unlimited.
-    pub total_bandwidth: u64,
-    /// Lifetime used when the client asks for none or less (RFC 8656 §7.2).
-    pub default_lifetime: Duration,
-    /// Upper clamp for allocation lifetimes (RFC 8656 §7.2, §7.3).
-    pub max_lifetime: Duration,
-    /// Nonce validity (stale nonce → 438, RFC 8489 §9.2.4).
-    pub nonce_lifetime: Duration,
-    /// How far in the future a REST username's expiry may lie (401 beyond).
-    /// Default: the 12 h `issue_credentials` clamps to; coturn's tools sign
-    /// 24 h ahead, so interop runs raise it.
-    pub credential_horizon: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            realm: "homedrop".into(),
-            secret: Vec::new(),
-            advertised_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            port_min: 49152,
-            port_max: 65535,
-            max_allocations_per_user: 10,
-            max_allocations: 200,
-            allocation_bandwidth: 0,
-            total_bandwidth: 0,
-            default_lifetime: allocation::DEFAULT_LIFETIME,
-            max_lifetime: allocation::MAX_LIFETIME,
-            nonce_lifetime: auth::NONCE_LIFETIME,
-            credential_horizon: auth::MAX_CREDENTIAL_TTL,
         }
     }
 }

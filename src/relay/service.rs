@@ -1,5 +1,6 @@
-//! [`Relay`]: bind sockets, build the core, run the shell. The one-call way
-//! to get a TURN server (what homedrop's main and the interop tests use).
+//! [`Relay`], the assembly: bind sockets, build the core and the router
+//! ([`Shell`]), start the transports, drain on shutdown. The one-call way to
+//! get a TURN server (what homedrop's app and the interop tests use).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -10,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::shell::{Shell, ShellConfig, ShellStats};
 use super::udp::bind_udp;
-use super::{Config, Server, Stats};
+use super::{tcp, udp, Config, Server, Stats};
 
 /// Attempts at giving TCP the same ephemeral port as UDP.
 const SAME_PORT_TRIES: usize = 16;
@@ -48,7 +49,7 @@ impl Relay {
         let (udp_addr, tcp_addr) = (udp[0].local_addr()?, tcp.local_addr()?);
         let core = Arc::new(Mutex::new(Server::new(config, seed())));
         let shutdown = CancellationToken::new();
-        let shell = Shell::with_udp_sockets(core, udp, opts, shutdown.clone());
+        let shell = Shell::new(core, udp, opts, shutdown.clone());
         Ok(Relay {
             shell,
             tcp,
@@ -91,10 +92,27 @@ impl Relay {
             shutdown.cancelled().await;
             own.cancel();
         });
-        let result = shell.run(tcp).await;
+        let result = serve(&shell, tcp).await;
         link.abort();
         result
     }
+}
+
+/// Runs the UDP threads, the TCP accept loop and the core's timer until the
+/// shell's token is cancelled, then waits for every connection task and
+/// thread.
+async fn serve(shell: &Shell, tcp: TcpListener) -> io::Result<()> {
+    let inner = &shell.inner;
+    let started = udp::start(shell);
+    inner.tracker.spawn(shell.clone().timer_loop());
+    let accept = match started {
+        Ok(()) => tcp::accept_loop(shell, tcp).await,
+        Err(e) => Err(e),
+    };
+    inner.shutdown.cancel(); // a failed listener stops everything
+    inner.tracker.close();
+    inner.tracker.wait().await;
+    accept
 }
 
 /// `udp_sockets` UDP sockets on `udp_addr` (see `udp::bind_udp`) and the

@@ -1,4 +1,9 @@
-//! The tokio shell around the sans-IO core: sockets, tasks, timers.
+//! The router of the tokio shell around the sans-IO core: [`Shell`] owns the
+//! core, feeds it what the transports received, sends each [`Output`] to
+//! where its receiver is connected, and drives the core's timer. The
+//! transports (`udp.rs`, `tcp.rs`) sit above it and call it; it calls none of
+//! them: it only writes to the UDP sockets it was built with and to the
+//! queues stream connections registered with it.
 //!
 //! Why it is shaped like this:
 //! * The core ([`Server`]) is synchronous and does no I/O, so it sits behind a
@@ -16,10 +21,13 @@
 //!   back on that client only.
 //! * Every task is spawned on one [`TaskTracker`], so shutdown = cancel the
 //!   token, then wait for the tracker: connection tasks tell the core the
-//!   client is gone and their writers flush before `run` returns.
+//!   client is gone and their writers flush before [`Relay::run`] returns.
 //!
 //! UDP details are in `udp.rs`, stream (TCP, later TLS) details in `tcp.rs`,
-//! the bind-and-run convenience [`Relay`] in `service.rs`.
+//! the bind-build-run assembly [`Relay`] in `service.rs`.
+//!
+//! [`Relay`]: super::Relay
+//! [`Relay::run`]: super::Relay::run
 
 use std::collections::HashMap;
 use std::io;
@@ -29,12 +37,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpListener;
+use socket2::SockRef;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{ClientAddr, Now, Output, Server, Stats};
+use super::{ClientAddr, Counters, Now, Output, Server, Stats};
 
 /// Frames queued per stream connection before relayed data to it is dropped.
 pub const STREAM_QUEUE: usize = 256;
@@ -97,8 +105,9 @@ pub struct ShellStats {
     pub stream_idle_closed: u64,
 }
 
+/// The atomics behind [`ShellStats`] (bumped with `Counters::bump`).
 #[derive(Debug, Default)]
-pub(super) struct Counters {
+pub(super) struct ShellCounters {
     pub udp_received: AtomicU64,
     pub udp_sent: AtomicU64,
     pub udp_send_errors: AtomicU64,
@@ -110,48 +119,33 @@ pub(super) struct Counters {
     pub stream_idle_closed: AtomicU64,
 }
 
-pub(super) fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Relaxed);
-}
-
 pub(super) struct Inner {
     pub core: Arc<Mutex<Server>>,
     /// The core's counters, read without its lock.
-    pub relay_counters: Arc<super::Counters>,
+    pub relay_counters: Arc<Counters>,
     /// Each one has its own receive thread, which also sends its replies;
     /// stream tasks send from the first.
     pub udp: Vec<Arc<UdpSocket>>,
     pub streams: Mutex<HashMap<ClientAddr, mpsc::Sender<Bytes>>>,
     pub opts: ShellConfig,
-    pub counters: Counters,
+    pub counters: ShellCounters,
     pub conn_slots: Arc<Semaphore>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
 }
 
-/// A cheap, cloneable handle on a running shell: feeds the core, routes its
-/// outputs, and accepts extra stream connections (e.g. TLS) via
-/// [`Shell::spawn_stream`].
+/// A cheap, cloneable handle on a running shell: the transports feed the core
+/// and route its outputs through it; everyone else reads its counters.
 #[derive(Clone)]
 pub struct Shell {
     pub(super) inner: Arc<Inner>,
 }
 
 impl Shell {
-    /// Wraps `core` and the UDP socket (made blocking with a receive timeout
-    /// and given larger buffers by [`Shell::run`]). Nothing runs until then.
-    pub fn new(
-        core: Arc<Mutex<Server>>,
-        udp: UdpSocket,
-        opts: ShellConfig,
-        shutdown: CancellationToken,
-    ) -> Self {
-        Self::with_udp_sockets(core, vec![udp], opts, shutdown)
-    }
-
-    /// [`Shell::new`] with several UDP sockets bound to the same address
-    /// with SO_REUSEPORT (see `udp.rs`); at least one is required.
-    pub fn with_udp_sockets(
+    /// Wraps `core` and the UDP sockets (bound to the same address with
+    /// SO_REUSEPORT, see `udp.rs`; at least one). Nothing runs until the
+    /// transports and [`Shell::timer_loop`] are started ([`super::Relay::run`]).
+    pub(super) fn new(
         core: Arc<Mutex<Server>>,
         udp: Vec<UdpSocket>,
         opts: ShellConfig,
@@ -166,7 +160,7 @@ impl Shell {
             streams: Mutex::new(HashMap::new()),
             conn_slots: Arc::new(Semaphore::new(opts.max_connections)),
             opts,
-            counters: Counters::default(),
+            counters: ShellCounters::default(),
             tracker: TaskTracker::new(),
             shutdown,
         };
@@ -175,41 +169,13 @@ impl Shell {
         }
     }
 
-    /// Runs the UDP threads, the TCP accept loop and the timer until the
-    /// shutdown token is cancelled, then waits for every connection task
-    /// and thread.
-    pub async fn run(&self, tcp: TcpListener) -> io::Result<()> {
-        let inner = &self.inner;
-        let started = self.start_udp();
-        inner.tracker.spawn(self.clone().timer_loop());
-        let accept = match started {
-            Ok(()) => self.accept_loop(tcp).await,
-            Err(e) => Err(e),
-        };
-        inner.shutdown.cancel(); // a failed listener stops everything
-        inner.tracker.close();
-        inner.tracker.wait().await;
-        accept
-    }
-
-    /// Prepares every UDP socket and starts its receive thread.
-    fn start_udp(&self) -> io::Result<()> {
-        self.inner.tracker.spawn(self.wake_udp_on_shutdown());
-        for (i, sock) in self.inner.udp.iter().enumerate() {
-            super::udp::prepare(sock, self.inner.opts.udp_buffer)?;
-            let done = self.spawn_udp_thread(i, sock.clone())?;
-            self.inner.tracker.spawn(done);
-        }
-        Ok(())
-    }
-
     /// A snapshot of the core's counters (no lock taken).
     pub fn stats(&self) -> Stats {
         self.inner.relay_counters.snapshot()
     }
 
     /// The core's live counters, e.g. for `/stats` and `/metrics`.
-    pub fn counters(&self) -> Arc<super::Counters> {
+    pub fn counters(&self) -> Arc<Counters> {
         self.inner.relay_counters.clone()
     }
 
@@ -246,7 +212,7 @@ impl Shell {
     /// from an async task: never blocks.
     pub(super) fn route(&self, out: Output) {
         let udp = &self.inner.udp[0];
-        self.route_from(out, |bytes, to| super::udp::send_now(udp, bytes, to));
+        self.route_from(out, |bytes, to| send_now(udp, bytes, to));
     }
 
     /// Sends `out`: to a stream client through its queue, to a UDP client
@@ -265,9 +231,9 @@ impl Shell {
         }
         let c = &self.inner.counters;
         match send_udp(&bytes, to.addr) {
-            Ok(_) => bump(&c.udp_sent),
+            Ok(_) => Counters::bump(&c.udp_sent),
             Err(e) => {
-                bump(&c.udp_send_errors);
+                Counters::bump(&c.udp_send_errors);
                 tracing::debug!(to = %to.addr, error = %e, "udp send failed");
             }
         }
@@ -276,22 +242,22 @@ impl Shell {
     /// Queues a frame for a stream client without waiting; drops it when the
     /// queue is full or the connection is gone.
     fn push_stream(&self, to: ClientAddr, bytes: Bytes) {
-        let tx = self
-            .inner
-            .streams
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&to).cloned());
+        let tx = self.streams().get(&to).cloned();
         let sent = tx.is_some_and(|tx| tx.try_send(bytes).is_ok());
         if !sent {
-            bump(&self.inner.counters.stream_dropped);
+            Counters::bump(&self.inner.counters.stream_dropped);
         }
+    }
+
+    /// The writer queues of the stream clients connected now.
+    pub(super) fn streams(&self) -> MutexGuard<'_, HashMap<ClientAddr, mpsc::Sender<Bytes>>> {
+        self.inner.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drives `handle_timeout`: at the core's `next_timeout`, and at least
     /// once a second (allocations created meanwhile may expire earlier than
     /// the deadline computed before they existed; 1 s bounds that error).
-    async fn timer_loop(self) {
+    pub(super) async fn timer_loop(self) {
         let shutdown = self.inner.shutdown.clone();
         loop {
             let now = tokio::time::Instant::now();
@@ -310,16 +276,8 @@ impl Shell {
     }
 }
 
-/// Runs a relay shell on already-bound sockets until `shutdown` is
-/// cancelled; returns after all tasks have finished. Stream connections for
-/// other transports (TLS) can be added with [`Shell::spawn_stream`] on a
-/// shell built with [`Shell::new`] instead.
-pub async fn run(
-    core: Arc<Mutex<Server>>,
-    udp: UdpSocket,
-    tcp: TcpListener,
-    opts: ShellConfig,
-    shutdown: CancellationToken,
-) -> io::Result<()> {
-    Shell::new(core, udp, opts, shutdown).run(tcp).await
+/// Sends without ever blocking (for callers on the async runtime); a full
+/// send buffer drops the datagram like the network would.
+fn send_now(udp: &UdpSocket, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+    SockRef::from(udp).send_to_with_flags(bytes, &to.into(), libc::MSG_DONTWAIT)
 }

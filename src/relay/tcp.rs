@@ -1,6 +1,8 @@
-//! Stream side of the shell: TCP now, TLS later through the same generic
-//! [`Shell::serve_stream`] (any `AsyncRead + AsyncWrite`, tagged with
-//! `Transport::Tls` in its [`ClientAddr`]).
+//! Stream transport of the shell: TCP now, TLS later through the same generic
+//! [`spawn_stream`] (any `AsyncRead + AsyncWrite`, tagged with
+//! `Transport::Tls` in its [`ClientAddr`]). Frames go to the router
+//! ([`Shell`]); what it routes to a stream client arrives in the queue this
+//! connection registered with it.
 //!
 //! Per connection there is a reader (this task: framing, limits, core calls)
 //! and a writer task draining a bounded queue, so a client that does not read
@@ -18,8 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::framing::StreamFramer;
-use super::shell::{bump, Shell, STREAM_QUEUE};
-use super::{ClientAddr, Output};
+use super::shell::{Shell, STREAM_QUEUE};
+use super::{ClientAddr, Counters, Output};
 
 /// Read chunk size. It lives as long as the connection, so it is much of a
 /// connection's memory: 4 KiB (was 16, plus an 8 KiB write buffer now
@@ -41,157 +43,153 @@ enum Close {
     Io,
 }
 
-impl Shell {
-    /// Accepts TCP connections until shutdown (only a listener error ends it
-    /// early; per-connection accept errors are retried after a pause).
-    pub(super) async fn accept_loop(&self, tcp: TcpListener) -> io::Result<()> {
-        let shutdown = self.inner.shutdown.clone();
-        loop {
-            let accepted = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                r = tcp.accept() => r,
-            };
-            match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    self.spawn_stream(stream, ClientAddr::tcp(peer));
-                }
-                // EMFILE and friends: back off instead of spinning.
-                Err(e) => {
-                    tracing::warn!(error = %e, "tcp accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
-
-    /// Serves `stream` on its own task if a connection slot is free (else
-    /// closes it). Use this for TLS streams with `Transport::Tls`.
-    pub fn spawn_stream<S>(&self, stream: S, client: ClientAddr)
-    where
-        S: AsyncRead + AsyncWrite + Send + 'static,
-    {
-        let c = &self.inner.counters;
-        let Ok(permit) = self.inner.conn_slots.clone().try_acquire_owned() else {
-            bump(&c.stream_rejected);
-            return; // dropping `stream` closes it
+/// Accepts TCP connections until shutdown (only a listener error ends it
+/// early; per-connection accept errors are retried after a pause).
+pub(super) async fn accept_loop(shell: &Shell, tcp: TcpListener) -> io::Result<()> {
+    let shutdown = shell.inner.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            r = tcp.accept() => r,
         };
-        bump(&c.stream_accepted);
-        let shell = self.clone();
-        self.inner.tracker.spawn(async move {
-            shell.serve_stream(stream, client).await;
-            drop(permit);
-        });
-    }
-
-    /// Serves one stream connection to completion: registers its writer
-    /// queue, reads frames into the core, and on close tells the core and
-    /// lets the writer flush (bounded by `drain_timeout`).
-    pub async fn serve_stream<S>(&self, stream: S, client: ClientAddr)
-    where
-        S: AsyncRead + AsyncWrite + Send + 'static,
-    {
-        let c = &self.inner.counters;
-        c.stream_current
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (rd, wr) = tokio::io::split(stream);
-        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-        self.streams().insert(client, tx.clone());
-        let mut writer = tokio::spawn(write_loop(wr, rx));
-        let why = self.read_loop(rd, client, tx).await;
-        tracing::debug!(client = %client.addr, ?why, "stream closed");
-        match why {
-            Close::Idle => bump(&c.stream_idle_closed),
-            Close::BadFrame => bump(&c.stream_frame_errors),
-            _ => {}
-        }
-        self.streams().remove(&client); // last sender gone: writer drains and ends
-        self.core().client_disconnected(client);
-        let drain = self.inner.opts.drain_timeout;
-        if tokio::time::timeout(drain, &mut writer).await.is_err() {
-            writer.abort();
-        }
-        c.stream_current
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn streams(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ClientAddr, mpsc::Sender<Bytes>>> {
-        self.inner.streams.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Reads and frames until EOF, error, timeout, bad frame or shutdown.
-    async fn read_loop<R>(&self, mut rd: R, client: ClientAddr, own: mpsc::Sender<Bytes>) -> Close
-    where
-        R: AsyncRead + Unpin,
-    {
-        let opts = &self.inner.opts;
-        let shutdown = self.inner.shutdown.clone();
-        let mut framer = StreamFramer::new();
-        let mut buf = vec![0u8; READ_BUF];
-        let mut framed_any = false;
-        loop {
-            let limit = if framed_any {
-                opts.idle_timeout
-            } else {
-                opts.first_frame_timeout
-            };
-            let read = tokio::select! {
-                _ = shutdown.cancelled() => return Close::Shutdown,
-                r = tokio::time::timeout(limit, rd.read(&mut buf)) => r,
-            };
-            let n = match read {
-                Err(_) => return Close::Idle,
-                Ok(Ok(0)) => return Close::Eof,
-                Ok(Ok(n)) => n,
-                Ok(Err(_)) => return Close::Io,
-            };
-            framer.push(&buf[..n]);
-            while let Ok(Some(frame)) = framer.next_frame() {
-                if frame.len() > opts.max_frame {
-                    return Close::BadFrame;
-                }
-                framed_any = true;
-                if !self.stream_frame(&frame, client, &own).await {
-                    return Close::Io;
-                }
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                spawn_stream(shell, stream, ClientAddr::tcp(peer));
             }
-            // Either unframeable bytes, or a partial frame already bigger
-            // than allowed: nothing sensible can follow.
-            if framer.next_frame().is_err() || framer.buffered() > opts.max_frame {
+            // EMFILE and friends: back off instead of spinning.
+            Err(e) => {
+                tracing::warn!(error = %e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Serves `stream` on its own task if a connection slot is free (else closes
+/// it). A TLS listener would call this with `Transport::Tls` streams.
+pub(super) fn spawn_stream<S>(shell: &Shell, stream: S, client: ClientAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let c = &shell.inner.counters;
+    let Ok(permit) = shell.inner.conn_slots.clone().try_acquire_owned() else {
+        Counters::bump(&c.stream_rejected);
+        return; // dropping `stream` closes it
+    };
+    Counters::bump(&c.stream_accepted);
+    let owned = shell.clone();
+    shell.inner.tracker.spawn(async move {
+        serve_stream(&owned, stream, client).await;
+        drop(permit);
+    });
+}
+
+/// Serves one stream connection to completion: registers its writer queue,
+/// reads frames into the core, and on close tells the core and lets the
+/// writer flush (bounded by `drain_timeout`).
+async fn serve_stream<S>(shell: &Shell, stream: S, client: ClientAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let c = &shell.inner.counters;
+    c.stream_current
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (rd, wr) = tokio::io::split(stream);
+    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+    shell.streams().insert(client, tx.clone());
+    let mut writer = tokio::spawn(write_loop(wr, rx));
+    let why = read_loop(shell, rd, client, tx).await;
+    tracing::debug!(client = %client.addr, ?why, "stream closed");
+    match why {
+        Close::Idle => Counters::bump(&c.stream_idle_closed),
+        Close::BadFrame => Counters::bump(&c.stream_frame_errors),
+        _ => {}
+    }
+    shell.streams().remove(&client); // last sender gone: writer drains and ends
+    shell.core().client_disconnected(client);
+    let drain = shell.inner.opts.drain_timeout;
+    if tokio::time::timeout(drain, &mut writer).await.is_err() {
+        writer.abort();
+    }
+    c.stream_current
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Reads and frames until EOF, error, timeout, bad frame or shutdown.
+async fn read_loop<R>(
+    shell: &Shell,
+    mut rd: R,
+    client: ClientAddr,
+    own: mpsc::Sender<Bytes>,
+) -> Close
+where
+    R: AsyncRead + Unpin,
+{
+    let opts = &shell.inner.opts;
+    let shutdown = shell.inner.shutdown.clone();
+    let mut framer = StreamFramer::new();
+    let mut buf = vec![0u8; READ_BUF];
+    let mut framed_any = false;
+    loop {
+        let limit = if framed_any {
+            opts.idle_timeout
+        } else {
+            opts.first_frame_timeout
+        };
+        let read = tokio::select! {
+            _ = shutdown.cancelled() => return Close::Shutdown,
+            r = tokio::time::timeout(limit, rd.read(&mut buf)) => r,
+        };
+        let n = match read {
+            Err(_) => return Close::Idle,
+            Ok(Ok(0)) => return Close::Eof,
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) => return Close::Io,
+        };
+        framer.push(&buf[..n]);
+        while let Ok(Some(frame)) = framer.next_frame() {
+            if frame.len() > opts.max_frame {
                 return Close::BadFrame;
             }
-            // Nothing partial left: give the framer's buffer back, so an
-            // idle or between-reads connection holds none (its capacity
-            // grows to 2 x READ_BUF; releasing it cut peak RSS with 100
-            // uclient connections from 8.7 to 8.4 MB). A new one costs one
-            // allocation on the next read.
-            if framer.buffered() == 0 {
-                framer = StreamFramer::new();
+            framed_any = true;
+            if !stream_frame(shell, &frame, client, &own).await {
+                return Close::Io;
             }
+        }
+        // Either unframeable bytes, or a partial frame already bigger than
+        // allowed: nothing sensible can follow.
+        if framer.next_frame().is_err() || framer.buffered() > opts.max_frame {
+            return Close::BadFrame;
+        }
+        // Nothing partial left: give the framer's buffer back, so an idle or
+        // between-reads connection holds none (its capacity grows to 2 x
+        // READ_BUF; releasing it cut peak RSS with 100 uclient connections
+        // from 8.7 to 8.4 MB). A new one costs one allocation on the next read.
+        if framer.buffered() == 0 {
+            framer = StreamFramer::new();
         }
     }
+}
 
-    /// One frame from a stream client. Replies to this connection wait for
-    /// queue room (back-pressure on this client only); anything else is
-    /// routed. Returns false when the writer is gone.
-    async fn stream_frame(
-        &self,
-        frame: &[u8],
-        client: ClientAddr,
-        own: &mpsc::Sender<Bytes>,
-    ) -> bool {
-        match self.feed(frame, client) {
-            Some(Output::Reply { to, bytes }) if to == client => {
-                own.send(Bytes::from(bytes)).await.is_ok()
-            }
-            Some(out) => {
-                self.route(out);
-                true
-            }
-            None => true,
+/// One frame from a stream client. Replies to this connection wait for queue
+/// room (back-pressure on this client only); anything else is routed.
+/// Returns false when the writer is gone.
+async fn stream_frame(
+    shell: &Shell,
+    frame: &[u8],
+    client: ClientAddr,
+    own: &mpsc::Sender<Bytes>,
+) -> bool {
+    match shell.feed(frame, client) {
+        Some(Output::Reply { to, bytes }) if to == client => {
+            own.send(Bytes::from(bytes)).await.is_ok()
         }
+        Some(out) => {
+            shell.route(out);
+            true
+        }
+        None => true,
     }
 }
 

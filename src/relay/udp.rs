@@ -1,5 +1,6 @@
-//! UDP side of the shell: a few sockets on the same address (SO_REUSEPORT),
-//! each served by its own OS thread with blocking I/O.
+//! UDP transport of the shell: a few sockets on the same address
+//! (SO_REUSEPORT), each served by its own OS thread with blocking I/O that
+//! feeds the router ([`Shell`]) and sends what it returns.
 //!
 //! Why threads and blocking calls, not tokio tasks: the core call costs a few
 //! microseconds, so per packet the I/O bookkeeping dominates. As a task on the
@@ -24,7 +25,8 @@
 //! receive buffer (4 MiB, see [`ShellConfig::udp_buffer`](super::shell::ShellConfig)),
 //! and the threads only meet at the core's lock. A thread sends from its own
 //! socket (same address and port); tasks of stream clients that relay to a
-//! UDP client send from the first one without blocking (`MSG_DONTWAIT`).
+//! UDP client send from the first one without blocking (`MSG_DONTWAIT`, in
+//! the router).
 //! Datagrams are read into a 64 KiB buffer so nothing is truncated (TURN
 //! data may exceed a 1500-byte MTU on loopback or with jumbo frames).
 
@@ -35,8 +37,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use super::shell::{bump, Shell};
-use super::ClientAddr;
+use super::shell::Shell;
+use super::{ClientAddr, Counters};
 
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65536;
@@ -76,7 +78,7 @@ pub(super) fn bind_udp(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSock
 /// SO_RCVBUF and SO_SNDBUF of `size` (warns when the kernel grants less: Linux
 /// caps at `net.core.rmem_max` / `wmem_max` and reports double the granted
 /// value for its own bookkeeping).
-pub(super) fn prepare(udp: &UdpSocket, size: usize) -> io::Result<()> {
+fn prepare(udp: &UdpSocket, size: usize) -> io::Result<()> {
     udp.set_nonblocking(false)?;
     udp.set_read_timeout(Some(SHUTDOWN_POLL))?;
     let sock = SockRef::from(udp);
@@ -97,67 +99,68 @@ pub(super) fn prepare(udp: &UdpSocket, size: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Sends without ever blocking (for callers on the async runtime); a full
-/// send buffer drops the datagram like the network would.
-pub(super) fn send_now(udp: &UdpSocket, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
-    SockRef::from(udp).send_to_with_flags(bytes, &to.into(), libc::MSG_DONTWAIT)
+/// Prepares every UDP socket of `shell` and starts its receive thread, all on
+/// the shell's tracker (with the task that wakes them on shutdown).
+pub(super) fn start(shell: &Shell) -> io::Result<()> {
+    let inner = &shell.inner;
+    inner.tracker.spawn(wake_on_shutdown(shell.clone()));
+    for (i, sock) in inner.udp.iter().enumerate() {
+        prepare(sock, inner.opts.udp_buffer)?;
+        let done = spawn_thread(shell.clone(), i, sock.clone())?;
+        inner.tracker.spawn(done);
+    }
+    Ok(())
 }
 
-impl Shell {
-    /// Once shutdown is cancelled, wakes every receive thread blocked in
-    /// `recvfrom` (put this on the shell's tracker).
-    pub(super) fn wake_udp_on_shutdown(&self) -> impl std::future::Future<Output = ()> {
-        let shell = self.clone();
-        async move {
-            shell.inner.shutdown.cancelled().await;
-            for sock in &shell.inner.udp {
-                // ENOTCONN is expected for unconnected sockets; the
-                // wake-up happens anyway.
-                let _ = SockRef::from(&**sock).shutdown(std::net::Shutdown::Read);
-            }
-        }
+/// Once shutdown is cancelled, wakes every receive thread blocked in
+/// `recvfrom`.
+async fn wake_on_shutdown(shell: Shell) {
+    shell.inner.shutdown.cancelled().await;
+    for sock in &shell.inner.udp {
+        // ENOTCONN is expected for unconnected sockets; the wake-up happens
+        // anyway.
+        let _ = SockRef::from(&**sock).shutdown(std::net::Shutdown::Read);
     }
+}
 
-    /// Starts the receive thread of `sock`; the returned task (to be put on
-    /// the shell's tracker) finishes when the thread has.
-    pub(super) fn spawn_udp_thread(
-        &self,
-        index: usize,
-        sock: Arc<UdpSocket>,
-    ) -> io::Result<impl std::future::Future<Output = ()>> {
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let shell = self.clone();
-        std::thread::Builder::new()
-            .name(format!("relay-udp-{index}"))
-            .spawn(move || {
-                shell.udp_loop(&sock);
-                drop(done_tx);
-            })?;
-        Ok(async move {
-            let _ = done_rx.await;
-        })
-    }
+/// Starts the receive thread of `sock`; the returned task (to be put on the
+/// shell's tracker) finishes when the thread has.
+fn spawn_thread(
+    shell: Shell,
+    index: usize,
+    sock: Arc<UdpSocket>,
+) -> io::Result<impl std::future::Future<Output = ()>> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(format!("relay-udp-{index}"))
+        .spawn(move || {
+            receive_loop(&shell, &sock);
+            drop(done_tx);
+        })?;
+    Ok(async move {
+        let _ = done_rx.await;
+    })
+}
 
-    /// Receives datagrams until shutdown, feeding each to the core and
-    /// sending what it returns (blocking: this runs on its own thread).
-    fn udp_loop(&self, sock: &UdpSocket) {
-        let shutdown = &self.inner.shutdown;
-        let mut buf = vec![0u8; MAX_DATAGRAM];
-        while !shutdown.is_cancelled() {
-            let (n, from) = match sock.recv_from(&mut buf) {
-                Ok(r) => r,
-                Err(e) if is_timeout(&e) => continue,
-                // e.g. ECONNREFUSED from an ICMP error for an earlier send:
-                // about one client, not the socket; keep serving.
-                Err(e) => {
-                    tracing::debug!(error = %e, "udp recv error");
-                    continue;
-                }
-            };
-            bump(&self.inner.counters.udp_received);
-            if let Some(out) = self.feed(&buf[..n], ClientAddr::udp(from)) {
-                self.route_from(out, |bytes, to| sock.send_to(bytes, to));
+/// Receives datagrams until shutdown, feeding each to the core and sending
+/// what it returns (blocking: this runs on its own thread).
+fn receive_loop(shell: &Shell, sock: &UdpSocket) {
+    let shutdown = &shell.inner.shutdown;
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    while !shutdown.is_cancelled() {
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if is_timeout(&e) => continue,
+            // e.g. ECONNREFUSED from an ICMP error for an earlier send: about
+            // one client, not the socket; keep serving.
+            Err(e) => {
+                tracing::debug!(error = %e, "udp recv error");
+                continue;
             }
+        };
+        Counters::bump(&shell.inner.counters.udp_received);
+        if let Some(out) = shell.feed(&buf[..n], ClientAddr::udp(from)) {
+            shell.route_from(out, |bytes, to| sock.send_to(bytes, to));
         }
     }
 }

@@ -12,12 +12,10 @@ pub mod uclient;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use homedrop::config::Config;
-use homedrop::signaling::Hub;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -28,7 +26,6 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// The whole app, in-process on 127.0.0.1:0; stopped when dropped.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub hub: Arc<Hub>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: TempDir,
@@ -48,20 +45,17 @@ impl TestApp {
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind(config.http).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let hub = Arc::new(Hub::new(homedrop::app::hub_settings(&config)));
         let (stop, rx) = oneshot::channel::<()>();
-        let h = hub.clone();
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            homedrop::app::run_with_hub(config, listener, h, shutdown)
+            homedrop::app::run(config, listener, shutdown)
                 .await
                 .unwrap();
         });
         TestApp {
             addr,
-            hub,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
