@@ -144,29 +144,7 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     let (tx, mut rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
     let weak = tx.downgrade();
     let id = hub.connect(origin.group, origin.own_host.clone(), tx);
-    let quota = Quota::per_second(NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN));
-    let mut s = Session {
-        hub: hub.clone(),
-        id: id.clone(),
-        origin,
-        tx: weak,
-        hello: false,
-        errors: 0,
-        limiter: RateLimiter::direct(quota),
-        invites: RateLimiter::direct(Quota::per_minute(
-            NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
-        )),
-        story: Story {
-            joined_at: std::time::SystemTime::now(),
-            started: Instant::now(),
-            signals_sent: 0,
-            signals_received: 0,
-            rooms_joined: 0,
-            pairings: 0,
-            turn_offered: false,
-        },
-    };
+    let mut s = Session::new(hub.clone(), id.clone(), origin, weak);
     let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
         id: id.clone(),
@@ -177,6 +155,13 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     tracing::debug!(peer = short(&id), "connected");
     let ending = s.run(&mut sink, &mut stream, &mut rx, &shutdown).await;
     hub.disconnect(&id);
+    close(&mut sink, &mut rx, ending).await;
+    s.story.log(&id, s.origin.clone(), ending);
+}
+
+/// End the connection: when the server is the one closing, flush what is queued (e.g. the
+/// last error) and send the close frame.
+async fn close(sink: &mut Sink, rx: &mut mpsc::Receiver<Outgoing>, ending: Ending) {
     if let Some((code, reason)) = ending.close_frame() {
         // Flush what is queued (e.g. the last error) before the close frame.
         while let Ok(msg) = rx.try_recv() {
@@ -194,7 +179,6 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
-    s.story.log(&id, s.origin.clone(), ending);
 }
 
 impl Story {
@@ -235,6 +219,31 @@ impl Story {
 }
 
 impl Session {
+    fn new(hub: Arc<Hub>, id: String, origin: Origin, tx: mpsc::WeakSender<Outgoing>) -> Self {
+        let per_sec = NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN);
+        let invites = NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        Session {
+            hub,
+            id,
+            origin,
+            tx,
+            hello: false,
+            errors: 0,
+            limiter: RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst)),
+            invites: RateLimiter::direct(Quota::per_minute(invites)),
+            story: Story {
+                joined_at: std::time::SystemTime::now(),
+                started: Instant::now(),
+                signals_sent: 0,
+                signals_received: 0,
+                rooms_joined: 0,
+                pairings: 0,
+                turn_offered: false,
+            },
+        }
+    }
+
     /// The connection's loop: client frames, queued messages, pings, shutdown.
     async fn run(
         &mut self,
@@ -352,15 +361,7 @@ impl Session {
                 self.story.rooms_joined += 1;
                 Ok(())
             }
-            ClientMsg::RoomInvite { to, code } => {
-                if self.invites.check().is_err() {
-                    return Err((
-                        ErrorCode::RateLimited,
-                        "Too many invitations; wait a minute.",
-                    ));
-                }
-                self.hub.apply(|r, _| r.room_invite(id, &to, &code))
-            }
+            ClientMsg::RoomInvite { to, code } => self.invite(&to, &code),
             ClientMsg::RoomInviteReply { to, code, accept } => {
                 self.hub
                     .apply(|r, now| r.room_invite_reply(id, &to, &code, accept, now))?;
@@ -370,6 +371,7 @@ impl Session {
                 Ok(())
             }
             ClientMsg::RoomJoin { code } => {
+                // The join limit and the join are one step under the lock.
                 self.hub.apply(|r, now| {
                     r.join_attempt(ip, now.mono)?;
                     r.join_room(id, &code, now)
@@ -424,6 +426,18 @@ impl Session {
         let id = self.id.as_str();
         self.hub
             .apply(|r, now| Ok(r.hello(id, name, kind, &pairs, now)))
+    }
+
+    /// Invite a device into a room, within this connection's invitation rate.
+    fn invite(&mut self, to: &str, code: &str) -> Result<(), Refusal> {
+        if self.invites.check().is_err() {
+            return Err((
+                ErrorCode::RateLimited,
+                "Too many invitations; wait a minute.",
+            ));
+        }
+        let id = self.id.as_str();
+        self.hub.apply(|r, _| r.room_invite(id, to, code))
     }
 
     /// Forward SDP/ICE if the registry allows it (see `registry/signals.rs`).
