@@ -2,7 +2,10 @@
 //!
 //! Nothing a client sends can panic the server or grow its memory without bound: frames are
 //! capped, messages are rate limited, every error is answered and counted, and a connection
-//! that keeps misbehaving is closed with 1002 (protocol error).
+//! that keeps misbehaving is closed with 1002 (protocol error). The session decides no
+//! signaling rule: each message becomes one call of the registry (through [`Hub::apply`]).
+//! Messages for this client arrive typed on its queue and are serialized here, outside the
+//! hub's lock.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -20,9 +23,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::*;
-use super::registry::{random_hex, Refusal};
-use super::{short, Hub, OUT_QUEUE};
+use super::registry::Refusal;
+use super::{short, Hub, Outgoing, OUT_QUEUE};
 use crate::net::NetGroup;
+
+mod parse;
+
+use parse::{clean_name, is_secret};
 
 /// Frames above this are refused by the WebSocket layer itself (connection closed); frames
 /// between [`MAX_MESSAGE_BYTES`] and this get a `tooLarge` error and the connection stays.
@@ -62,7 +69,9 @@ struct Session {
     hub: Arc<Hub>,
     id: String,
     origin: Origin,
-    tx: mpsc::Sender<String>,
+    /// This session's own queue, for its own replies. Weak: the hub holds the only strong
+    /// sender, so dropping it (queue full) closes the queue and ends the session.
+    tx: mpsc::WeakSender<Outgoing>,
     hello: bool,
     errors: u32,
     limiter: DefaultDirectRateLimiter,
@@ -117,12 +126,6 @@ impl Ending {
     }
 }
 
-/// Server messages carrying a signal start with this (serde writes the tag first); the
-/// session counts them without parsing.
-const SIGNAL_PREFIX: &str = r#"{"type":"signal","#;
-/// ... and messages carrying TURN credentials (the welcome never does) with this.
-const ICE_PREFIX: &str = r#"{"type":"iceServers","#;
-
 type WsStream =
     hyper_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 type Sink = futures_util::stream::SplitSink<WsStream, Message>;
@@ -138,32 +141,10 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         }
     };
     let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<String>(OUT_QUEUE);
-    let id = random_hex(16);
-    hub.connect(&id, origin.group, origin.own_host.clone(), tx.clone());
-    let quota = Quota::per_second(NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN));
-    let mut s = Session {
-        hub: hub.clone(),
-        id: id.clone(),
-        origin,
-        tx,
-        hello: false,
-        errors: 0,
-        limiter: RateLimiter::direct(quota),
-        invites: RateLimiter::direct(Quota::per_minute(
-            NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
-        )),
-        story: Story {
-            joined_at: std::time::SystemTime::now(),
-            started: Instant::now(),
-            signals_sent: 0,
-            signals_received: 0,
-            rooms_joined: 0,
-            pairings: 0,
-            turn_offered: false,
-        },
-    };
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
+    let weak = tx.downgrade();
+    let id = hub.connect(origin.group, origin.own_host.clone(), tx);
+    let mut s = Session::new(hub.clone(), id.clone(), origin, weak);
     let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
         id: id.clone(),
@@ -174,10 +155,17 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     tracing::debug!(peer = short(&id), "connected");
     let ending = s.run(&mut sink, &mut stream, &mut rx, &shutdown).await;
     hub.disconnect(&id);
+    close(&mut sink, &mut rx, ending).await;
+    s.story.log(&id, s.origin.clone(), ending);
+}
+
+/// End the connection: when the server is the one closing, flush what is queued (e.g. the
+/// last error) and send the close frame.
+async fn close(sink: &mut Sink, rx: &mut mpsc::Receiver<Outgoing>, ending: Ending) {
     if let Some((code, reason)) = ending.close_frame() {
         // Flush what is queued (e.g. the last error) before the close frame.
-        while let Ok(text) = rx.try_recv() {
-            let _ = sink.send(Message::text(text)).await;
+        while let Ok(msg) = rx.try_recv() {
+            let _ = sink.send(Message::text(msg.to_json())).await;
         }
         if ending == Ending::Restarting {
             let _ = sink
@@ -191,10 +179,18 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
-    s.story.log(&id, s.origin.clone(), ending);
 }
 
 impl Story {
+    /// A message is going out to this client.
+    fn note_out(&mut self, msg: &ServerMsg) {
+        match msg {
+            ServerMsg::Signal { .. } => self.signals_received += 1,
+            ServerMsg::IceServers { .. } => self.turn_offered = true,
+            _ => {}
+        }
+    }
+
     /// The one structured line per session, at disconnect.
     fn log(&self, id: &str, origin: Origin, ending: Ending) {
         let joined_at = self
@@ -223,12 +219,37 @@ impl Story {
 }
 
 impl Session {
+    fn new(hub: Arc<Hub>, id: String, origin: Origin, tx: mpsc::WeakSender<Outgoing>) -> Self {
+        let per_sec = NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN);
+        let invites = NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        Session {
+            hub,
+            id,
+            origin,
+            tx,
+            hello: false,
+            errors: 0,
+            limiter: RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst)),
+            invites: RateLimiter::direct(Quota::per_minute(invites)),
+            story: Story {
+                joined_at: std::time::SystemTime::now(),
+                started: Instant::now(),
+                signals_sent: 0,
+                signals_received: 0,
+                rooms_joined: 0,
+                pairings: 0,
+                turn_offered: false,
+            },
+        }
+    }
+
     /// The connection's loop: client frames, queued messages, pings, shutdown.
     async fn run(
         &mut self,
         sink: &mut Sink,
         stream: &mut Stream,
-        rx: &mut mpsc::Receiver<String>,
+        rx: &mut mpsc::Receiver<Outgoing>,
         shutdown: &CancellationToken,
     ) -> Ending {
         let settings = self.hub.settings.clone();
@@ -253,13 +274,9 @@ impl Session {
                     }
                 }
                 out = rx.recv() => match out {
-                    Some(text) => {
-                        if text.starts_with(SIGNAL_PREFIX) {
-                            self.story.signals_received += 1;
-                        } else if text.starts_with(ICE_PREFIX) {
-                            self.story.turn_offered = true;
-                        }
-                        if sink.send(Message::text(text)).await.is_err() {
+                    Some(msg) => {
+                        self.story.note_out(&msg);
+                        if sink.send(Message::text(msg.to_json())).await.is_err() {
                             return Ending::ConnectionLost;
                         }
                     }
@@ -281,7 +298,9 @@ impl Session {
     }
 
     fn send(&self, msg: ServerMsg) {
-        let _ = self.tx.try_send(msg.to_json());
+        if let Some(tx) = self.tx.upgrade() {
+            let _ = tx.try_send(Box::new(msg));
+        }
     }
 
     fn refuse(&mut self, code: ErrorCode, message: &str, reference: Option<String>) {
@@ -308,197 +327,129 @@ impl Session {
         if text.len() > MAX_MESSAGE_BYTES {
             return self.refuse(ErrorCode::TooLarge, "Message larger than 64 KiB.", None);
         }
-        let value: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(_) => return self.refuse(ErrorCode::BadJson, "Message is not valid JSON.", None),
-        };
-        let kind = value
-            .get("type")
-            .and_then(|t| t.as_str())
-            .map(str::to_string);
-        let msg: ClientMsg = match serde_json::from_value(value) {
+        let msg = match parse::client_msg(text) {
             Ok(m) => m,
-            Err(e) => {
-                let (code, what) = if e.to_string().contains("unknown variant") || kind.is_none() {
-                    (ErrorCode::UnknownType, "Unknown or missing message type.")
-                } else {
-                    (
-                        ErrorCode::BadRequest,
-                        "Message fields are missing or invalid.",
-                    )
-                };
-                return self.refuse(code, what, kind.filter(|k| k.len() <= 32));
-            }
+            Err(r) => return self.refuse(r.code, r.message, r.reference),
         };
+        let kind = parse::type_name(&msg);
         if let Err((code, message)) = self.apply(msg) {
-            self.refuse(code, message, kind);
+            self.refuse(code, message, Some(kind.to_string()));
         }
     }
 
+    /// One message, as one call of the registry under the hub's lock.
     fn apply(&mut self, msg: ClientMsg) -> Result<(), Refusal> {
-        let now = Instant::now();
-        let id = self.id.clone();
+        let (id, ip) = (self.id.as_str(), self.origin.ip);
         match msg {
             ClientMsg::Hello {
                 v,
                 name,
                 kind,
                 pairs,
-            } => {
-                if self.hello {
-                    return Err((ErrorCode::BadRequest, "hello was already sent."));
-                }
-                if v != PROTOCOL_VERSION {
-                    self.errors = MAX_ERRORS;
-                    return Err((
-                        ErrorCode::BadVersion,
-                        "Unsupported protocol version; reload the page.",
-                    ));
-                }
-                let name = clean_name(&name)?;
-                if pairs.len() > MAX_PAIRS || pairs.iter().any(|p| !is_secret(p)) {
-                    return Err((ErrorCode::BadRequest, "Invalid pairing list."));
-                }
-                self.hello = true;
-                self.story.pairings = pairs.len() as u32;
-                self.hub.with(|r| ((), r.hello(&id, name, kind, &pairs)));
-                Ok(())
-            }
+            } => self.hello(v, name, kind, pairs),
             _ if !self.hello => Err((ErrorCode::HelloFirst, "Send hello first.")),
             ClientMsg::Rename { name } => {
                 let name = clean_name(&name)?;
-                self.hub.with(|r| ((), r.rename(&id, name)));
-                Ok(())
+                self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
             }
             ClientMsg::RoomCreate {
                 capacity,
                 snap_on_join,
             } => {
                 self.hub
-                    .with(|r| split(r.create_room_with(&id, capacity, snap_on_join)))?;
+                    .apply(|r, now| r.create_room(id, capacity, snap_on_join, now))?;
                 self.story.rooms_joined += 1;
                 Ok(())
             }
-            ClientMsg::RoomInvite { to, code } => {
-                if self.invites.check().is_err() {
-                    return Err((
-                        ErrorCode::RateLimited,
-                        "Too many invitations; wait a minute.",
-                    ));
-                }
-                self.hub.with(|r| split(r.room_invite(&id, &to, &code)))
-            }
+            ClientMsg::RoomInvite { to, code } => self.invite(&to, &code),
             ClientMsg::RoomInviteReply { to, code, accept } => {
                 self.hub
-                    .with(|r| split(r.room_invite_reply(&id, &to, &code, accept, now)))?;
+                    .apply(|r, now| r.room_invite_reply(id, &to, &code, accept, now))?;
                 if accept {
                     self.story.rooms_joined += 1;
                 }
                 Ok(())
             }
             ClientMsg::RoomJoin { code } => {
-                self.check_join()?;
-                self.hub.with(|r| split(r.join_room(&id, &code, now)))?;
+                // The join limit and the join are one step under the lock.
+                self.hub.apply(|r, now| {
+                    r.join_attempt(ip, now.mono)?;
+                    r.join_room(id, &code, now)
+                })?;
                 self.story.rooms_joined += 1;
                 Ok(())
             }
             ClientMsg::RoomLeave { code } => {
-                self.hub.with(|r| ((), r.leave_room(&id, &code, now)));
-                Ok(())
+                self.hub.apply(|r, now| Ok(r.leave_room(id, &code, now)))
             }
-            ClientMsg::PairStart => {
-                self.hub.with(|r| ((), r.pair_start(&id, now)));
-                Ok(())
-            }
+            ClientMsg::PairStart => self.hub.apply(|r, now| Ok(r.pair_start(id, now.mono))),
             ClientMsg::PairJoin { key } => {
-                self.check_join()?;
-                self.hub.with(|r| split(r.pair_join(&id, &key, now)))?;
+                self.hub.apply(|r, now| {
+                    r.join_attempt(ip, now.mono)?;
+                    r.pair_join(id, &key, now)
+                })?;
                 self.story.pairings += 1;
                 Ok(())
             }
             ClientMsg::PairForget { secret } => {
-                self.hub.with(|r| ((), r.pair_forget(&id, &secret)));
-                Ok(())
+                self.hub.apply(|r, now| Ok(r.pair_forget(id, &secret, now)))
             }
-            ClientMsg::Signal { to, data } => self.relay(to, data),
+            ClientMsg::Signal { to, data } => self.relay(&to, data),
         }
     }
 
-    fn check_join(&self) -> Result<(), Refusal> {
-        if self.hub.allow_join(self.origin.ip) {
-            Ok(())
-        } else {
-            Err((
+    /// `hello`: checked here (once, right version, clean name, well-formed pairings),
+    /// then the registry makes the device visible.
+    fn hello(
+        &mut self,
+        v: u32,
+        name: String,
+        kind: DeviceKind,
+        pairs: Vec<String>,
+    ) -> Result<(), Refusal> {
+        if self.hello {
+            return Err((ErrorCode::BadRequest, "hello was already sent."));
+        }
+        if v != PROTOCOL_VERSION {
+            self.errors = MAX_ERRORS;
+            return Err((
+                ErrorCode::BadVersion,
+                "Unsupported protocol version; reload the page.",
+            ));
+        }
+        let name = clean_name(&name)?;
+        if pairs.len() > MAX_PAIRS || pairs.iter().any(|p| !is_secret(p)) {
+            return Err((ErrorCode::BadRequest, "Invalid pairing list."));
+        }
+        self.hello = true;
+        self.story.pairings = pairs.len() as u32;
+        let id = self.id.as_str();
+        self.hub
+            .apply(|r, now| Ok(r.hello(id, name, kind, &pairs, now)))
+    }
+
+    /// Invite a device into a room, within this connection's invitation rate.
+    fn invite(&mut self, to: &str, code: &str) -> Result<(), Refusal> {
+        if self.invites.check().is_err() {
+            return Err((
                 ErrorCode::RateLimited,
-                "Too many join attempts from your network; wait a minute.",
-            ))
+                "Too many invitations; wait a minute.",
+            ));
         }
+        let id = self.id.as_str();
+        self.hub.apply(|r, _| r.room_invite(id, to, code))
     }
 
-    /// Forward SDP/ICE only to a peer that shares the home group, a room or a pairing.
-    fn relay(&mut self, to: String, data: serde_json::Value) -> Result<(), Refusal> {
-        let from = self.id.clone();
-        let hub = self.hub.clone();
-        hub.with(|r| {
-            if to.len() > 64 || r.links(&from, &to).is_empty() {
-                return (
-                    Err((
-                        ErrorCode::NotAllowed,
-                        "You share no group, room or pairing with that peer.",
-                    )),
-                    Vec::new(),
-                );
-            }
-            hub.note_signal(&from, &to);
-            (Ok(()), vec![(to, ServerMsg::Signal { from, data })])
-        })?;
+    /// Forward SDP/ICE if the registry allows it (see `registry/signals.rs`).
+    fn relay(&mut self, to: &str, data: serde_json::Value) -> Result<(), Refusal> {
+        let from = self.id.as_str();
+        self.hub
+            .apply(|r, now| r.signal(from, to, data, now.mono))?;
+        self.hub
+            .counters
+            .signals_relayed
+            .fetch_add(1, Ordering::Relaxed);
         self.story.signals_sent += 1;
         Ok(())
-    }
-}
-
-fn split(
-    r: Result<Vec<(String, ServerMsg)>, Refusal>,
-) -> (Result<(), Refusal>, Vec<(String, ServerMsg)>) {
-    match r {
-        Ok(out) => (Ok(()), out),
-        Err(e) => (Err(e), Vec::new()),
-    }
-}
-
-/// A display name: trimmed, 1 to 40 characters, no control characters.
-fn clean_name(name: &str) -> Result<String, Refusal> {
-    let name = name.trim();
-    let n = name.chars().count();
-    if n == 0 || n > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err((
-            ErrorCode::BadRequest,
-            "A name must be 1 to 40 characters, without control characters.",
-        ));
-    }
-    Ok(name.to_string())
-}
-
-fn is_secret(s: &str) -> bool {
-    s.len() == PAIR_SECRET_HEX && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signal_prefix_matches_the_serialized_signal() {
-        let m = ServerMsg::Signal {
-            from: "a".into(),
-            data: serde_json::json!({"sdp": "x"}),
-        };
-        assert!(m.to_json().starts_with(SIGNAL_PREFIX), "{}", m.to_json());
-        assert!(!ServerMsg::Restarting.to_json().starts_with(SIGNAL_PREFIX));
-        let ice = ServerMsg::IceServers {
-            ice_servers: Vec::new(),
-            expires_in_secs: 1,
-        };
-        assert!(ice.to_json().starts_with(ICE_PREFIX), "{}", ice.to_json());
     }
 }

@@ -7,9 +7,7 @@
 //! without the per-address join limit (no code is being guessed). A refusal reaches the
 //! inviter as `roomInviteAnswer` with `accept: false`.
 
-use std::time::Instant;
-
-use super::{normalize_code, Outbox, Refusal, Registry};
+use super::{normalize_code, Now, Outbox, Refusal, Registry};
 use crate::signaling::protocol::{ErrorCode, Link, ServerMsg};
 
 /// Pending invitations one device may hold at once (from different inviters).
@@ -58,7 +56,7 @@ impl Registry {
         inviter: &str,
         code: &str,
         accept: bool,
-        now: Instant,
+        now: Now,
     ) -> Result<Outbox, Refusal> {
         let code = normalize_code(code).unwrap_or_default();
         let pending = self.invites.get_mut(id);

@@ -1,18 +1,30 @@
 use super::*;
+use rand::SeedableRng;
 use std::net::IpAddr;
 
-fn reg() -> Registry {
-    Registry::new(RegistrySettings {
+mod rules;
+
+pub(super) fn reg() -> Registry {
+    let settings = RegistrySettings {
         default_capacity: 3,
         room_idle_ttl: Duration::from_secs(600),
-    })
+    };
+    Registry::new(settings, StdRng::seed_from_u64(11))
 }
 
-fn public(s: &str) -> NetGroup {
+/// A fixed point in time for a test (both clocks).
+pub(super) fn start() -> Now {
+    Now {
+        mono: Instant::now(),
+        unix: 1_700_000_000,
+    }
+}
+
+pub(super) fn public(s: &str) -> NetGroup {
     NetGroup::Public(s.parse::<IpAddr>().unwrap())
 }
 
-fn peers_of(out: &Outbox, id: &str) -> Option<Vec<String>> {
+pub(super) fn peers_of(out: &Outbox, id: &str) -> Option<Vec<String>> {
     out.iter().rev().find_map(|(to, m)| match m {
         ServerMsg::Peers { peers } if to == id => {
             Some(peers.iter().map(|p| p.id.clone()).collect())
@@ -21,9 +33,13 @@ fn peers_of(out: &Outbox, id: &str) -> Option<Vec<String>> {
     })
 }
 
-fn add(r: &mut Registry, id: &str, g: NetGroup) -> Outbox {
-    r.connect(id, g);
-    r.hello(id, id.to_uppercase(), DeviceKind::Phone, &[])
+pub(super) fn add(r: &mut Registry, id: &str, g: NetGroup) -> Outbox {
+    add_at(r, id, g, start())
+}
+
+pub(super) fn add_at(r: &mut Registry, id: &str, g: NetGroup, now: Now) -> Outbox {
+    r.connect(id, g, None);
+    r.hello(id, id.to_uppercase(), DeviceKind::Phone, &[], now)
 }
 
 #[test]
@@ -42,12 +58,12 @@ fn home_peers_see_each_other_public_ones_do_not() {
 #[test]
 fn rooms_create_join_full_and_expire() {
     let mut r = reg();
-    let t0 = Instant::now();
+    let t0 = start();
     add(&mut r, "a", NetGroup::Home);
     add(&mut r, "x", public("8.8.8.8"));
     add(&mut r, "y", public("9.9.9.9"));
     add(&mut r, "z", public("1.1.1.1"));
-    let out = r.create_room("a", Some(3)).unwrap();
+    let out = r.create_room("a", Some(3), false, t0).unwrap();
     let code = match &out[0].1 {
         ServerMsg::RoomJoined {
             code,
@@ -76,9 +92,9 @@ fn rooms_create_join_full_and_expire() {
     for id in ["a", "x", "y"] {
         r.disconnect(id, t0);
     }
-    r.sweep(t0 + Duration::from_secs(599));
+    r.sweep(t0.mono + Duration::from_secs(599));
     assert_eq!(r.room_count(), 1);
-    r.sweep(t0 + Duration::from_secs(601));
+    r.sweep(t0.mono + Duration::from_secs(601));
     assert_eq!(r.room_count(), 0);
     assert_eq!(
         r.join_room("z", &code, t0).unwrap_err().0,
@@ -89,10 +105,10 @@ fn rooms_create_join_full_and_expire() {
 #[test]
 fn pairing_links_across_groups_and_survives_reconnect() {
     let mut r = reg();
-    let t0 = Instant::now();
+    let t0 = start();
     add(&mut r, "a", NetGroup::Home);
     add(&mut r, "x", public("8.8.8.8"));
-    let key = match &r.pair_start("a", t0)[0].1 {
+    let key = match &r.pair_start("a", t0.mono)[0].1 {
         ServerMsg::PairKey {
             key,
             expires_in_secs: 120,
@@ -116,22 +132,23 @@ fn pairing_links_across_groups_and_survives_reconnect() {
     // Both reconnect later with new ids and present the secret.
     r.disconnect("a", t0);
     r.disconnect("x", t0);
-    r.connect("a2", NetGroup::Home);
+    r.connect("a2", NetGroup::Home, None);
     r.hello(
         "a2",
         "A".into(),
         DeviceKind::Desktop,
         std::slice::from_ref(&secret),
+        t0,
     );
-    r.connect("x2", public("7.7.7.7"));
-    let out = r.hello("x2", "X".into(), DeviceKind::Phone, &[secret]);
+    r.connect("x2", public("7.7.7.7"), None);
+    let out = r.hello("x2", "X".into(), DeviceKind::Phone, &[secret], t0);
     assert_eq!(peers_of(&out, "a2").unwrap(), vec!["x2"]);
     // A key is single-use and expires.
-    let key = match &r.pair_start("a2", t0)[0].1 {
+    let key = match &r.pair_start("a2", t0.mono)[0].1 {
         ServerMsg::PairKey { key, .. } => key.clone(),
         _ => unreachable!(),
     };
-    let late = t0 + PAIR_KEY_TTL + Duration::from_secs(1);
+    let late = t0.after(PAIR_KEY_TTL + Duration::from_secs(1));
     assert_eq!(
         r.pair_join("x2", &key, late).unwrap_err().0,
         ErrorCode::BadPairKey
@@ -143,22 +160,23 @@ fn lists_are_sent_only_when_changed() {
     let mut r = reg();
     add(&mut r, "a", NetGroup::Home);
     add(&mut r, "b", NetGroup::Home);
-    let out = r.rename("b", "B".into());
+    let t0 = start();
+    let out = r.rename("b", "B".into(), t0);
     assert!(peers_of(&out, "a").is_none(), "same name, nothing to send");
-    let out = r.rename("b", "Bee".into());
+    let out = r.rename("b", "Bee".into(), t0);
     assert!(peers_of(&out, "a").is_some());
-    let out = r.disconnect("b", Instant::now());
+    let out = r.disconnect("b", t0);
     assert_eq!(peers_of(&out, "a").unwrap(), Vec::<String>::new());
 }
 
 #[test]
 fn invitations_only_inside_the_home_group_and_answered_once() {
     let mut r = reg();
-    let t0 = Instant::now();
+    let t0 = start();
     add(&mut r, "a", NetGroup::Home);
     add(&mut r, "b", NetGroup::Home);
     add(&mut r, "x", public("8.8.8.8"));
-    let out = r.create_room_with("a", Some(2), true).unwrap();
+    let out = r.create_room("a", Some(2), true, t0).unwrap();
     let code = match &out[0].1 {
         ServerMsg::RoomJoined {
             code,
