@@ -8,6 +8,8 @@ mod binary;
 mod browser;
 /// Configuration through the real binary: precedence, file errors, the example config.
 mod config;
+/// `web/js/protocol.js` against the serde enums of the wire contract: the same message names.
+mod contract;
 /// HTTP: assets, caching, headers, limits.
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.

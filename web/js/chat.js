@@ -8,6 +8,7 @@
 import { randomId } from './events.js';
 import { validThumb } from './thumbs.js';
 import { cleanName } from './names.js';
+import { ChatMsg, parseMessage } from './protocol.js';
 
 export const MAX_CHAT_TEXT = 16 * 1024;
 /** Room media larger than this is offered with the usual accept / decline dialog. */
@@ -31,25 +32,30 @@ export function cleanAvatar(a) {
 }
 
 /**
- * Bus events: `chat:message` (record), `chat:profile` (peerId), `chat:open` (peerId).
+ * Bus events: `chat:message` (record), `chat:profile` (peerId), `chat:open` (peerId); listens
+ * to `profile:changed` (name or avatar changed: tell every member).
+ * Who is in which room comes from the PeerStore; the chat channel of each link is kept in a
+ * WeakMap keyed by the PeerLink.
  * Records: {room, id, from ('self' or peer id), name, avatar, ts, kind
  * ('text'/'photo'/'audio'/'file'), text?, fileName?, size?, mime?, tids?}.
  */
 export class Chat {
-  /** @param env {selfName(), avatar(), peerInfo(id), rooms()} */
-  constructor(bus, peers, transfers, env) {
+  /** @param env {selfName(), avatar(), rooms()} */
+  constructor(bus, peers, transfers, store, env) {
     this.bus = bus;
     this.peers = peers;
     this.transfers = transfers;
+    this.store = store;
     this.env = env;
+    this.byLink = new WeakMap(); // PeerLink -> its current chat RTCDataChannel
     this.channels = new Map(); // peerId -> open RTCDataChannel
     this.profiles = new Map(); // peerId -> {name, avatar}
     this.expected = new Map(); // tid -> {peerId, size} announced room media
     this.pings = new Map(); // nonce -> resolve
-    this.list = [];
-    peers.onLink = (link) => this.attach(link);
-    bus.on('server:peers', (m) => this.onPeers(Array.isArray(m.peers) ? m.peers : []));
+    peers.addEventListener('link', (e) => this.attach(e.detail));
+    store.addEventListener('change', () => this.connectMembers());
     bus.on('transfer:request', (t) => this.maybeAccept(t));
+    bus.on('profile:changed', () => this.broadcastProfile());
     // A lost connection to a member is dialled again (by the same rule as at first).
     bus.on('link:closed', () => setTimeout(() => this.connectMembers(), 1000));
   }
@@ -57,7 +63,7 @@ export class Chat {
   /** Adds the `chat` channel to a new peer connection (both sides do the same). */
   attach(link) {
     const dc = link.pc.createDataChannel('chat', { negotiated: true, id: 1, ordered: true });
-    link.chat = dc;
+    this.byLink.set(link, dc);
     dc.onmessage = (e) => this.onFrame(link.peerId, e.data);
     dc.onopen = () => {
       this.channels.set(link.peerId, dc);
@@ -71,16 +77,7 @@ export class Chat {
 
   /** Members of room `code` other than this device, from the server's peer list. */
   members(code) {
-    return this.list.filter((p) => (p.links ?? []).some((l) => l.via === 'room' && l.code === code));
-  }
-
-  isMember(peerId, code) {
-    return this.members(code).some((p) => p.id === peerId);
-  }
-
-  onPeers(list) {
-    this.list = list.filter((p) => p && typeof p.id === 'string');
-    this.connectMembers();
+    return this.store.members(code);
   }
 
   /**
@@ -98,7 +95,7 @@ export class Chat {
   }
 
   profile() {
-    return { type: 'profile', name: this.env.selfName(), avatar: this.env.avatar() };
+    return { type: ChatMsg.profile, name: this.env.selfName(), avatar: this.env.avatar() };
   }
 
   sendProfileTo(dc) {
@@ -116,7 +113,7 @@ export class Chat {
   nameOf(peerId) {
     // The profile travels on the same ordered channel as the messages, so a `/nick` is
     // already known when the next message arrives (the server's list may lag behind).
-    return this.profiles.get(peerId)?.name ?? this.env.peerInfo(peerId)?.name ?? 'Someone';
+    return this.profiles.get(peerId)?.name ?? this.store.get(peerId)?.name ?? 'Someone';
   }
 
   avatarOf(peerId) {
@@ -128,7 +125,7 @@ export class Chat {
     const open = this.channels.get(peerId);
     if (open?.readyState === 'open') return open;
     const link = this.peers.get(peerId);
-    if (link.chat?.readyState === 'open') return link.chat;
+    if (this.byLink.get(link)?.readyState === 'open') return this.byLink.get(link);
     // Waits for whichever chat channel opens: the polite side of a glare replaces its
     // connection (peer.js), and attach() then adds a new channel.
     await new Promise((resolve, reject) => {
@@ -145,7 +142,7 @@ export class Chat {
         reject(new Error('could not reach the device'));
       }, OPEN_WAIT_MS);
     });
-    return link.chat;
+    return this.byLink.get(link);
   }
 
   /** Sends one message to every member of the room; failures are per member. */
@@ -178,7 +175,7 @@ export class Chat {
     if (text.length > MAX_CHAT_TEXT) throw new Error('The message is too long (16 KiB at most).');
     const rec = this.selfRecord(room, 'text', { text });
     this.bus.emit('chat:message', rec);
-    const failed = await this.toMembers(room, () => ({ type: 'msg', room, id: rec.id, text, ts: rec.ts }));
+    const failed = await this.toMembers(room, () => ({ type: ChatMsg.msg, room, id: rec.id, text, ts: rec.ts }));
     if (failed) this.bus.emit('notice', { kind: 'error', text: `The message did not reach ${failed} member(s).` });
   }
 
@@ -202,7 +199,7 @@ export class Chat {
         .then((dc) => {
           const t = this.transfers.sendFiles(p.id, [file]);
           const { name, size } = file;
-          dc.send(JSON.stringify({ type: 'media', room, id: rec.id, tid: t.tid, kind, name, size, mime: rec.mime }));
+          dc.send(JSON.stringify({ type: ChatMsg.media, room, id: rec.id, tid: t.tid, kind, name, size, mime: rec.mime }));
           this.bus.emit('chat:transfer', { room, id: rec.id, tid: t.tid });
         })
         .catch(() => this.bus.emit('chat:system', { room, text: `Could not reach ${p.name}.` }));
@@ -226,7 +223,7 @@ export class Chat {
             }, PING_TIMEOUT_MS);
           });
           const sent = performance.now();
-          dc.send(JSON.stringify({ type: 'ping', nonce }));
+          dc.send(JSON.stringify({ type: ChatMsg.ping, nonce }));
           await answered;
           return { peerId: p.id, name: p.name, ms: performance.now() - sent };
         } catch {
@@ -239,7 +236,7 @@ export class Chat {
   /** Plain data for diagnostics (window.homedrop.state().chat). */
   snapshot() {
     return {
-      channels: [...this.peers.links.values()].map((l) => ({ peerId: l.peerId, chat: l.chat?.readyState, pc: l.pc.connectionState })),
+      channels: [...this.peers.links.values()].map((l) => ({ peerId: l.peerId, chat: this.byLink.get(l)?.readyState, pc: l.pc.connectionState })),
       members: Object.fromEntries(this.env.rooms().map((c) => [c, this.members(c).map((p) => p.id)])),
     };
   }
@@ -248,20 +245,15 @@ export class Chat {
 
   onFrame(peerId, data) {
     if (typeof data !== 'string' || data.length > MAX_FRAME) return;
-    let m;
-    try {
-      m = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (!m || typeof m.type !== 'string') return;
+    const m = parseMessage(data);
+    if (!m) return;
     const dc = this.channels.get(peerId);
-    if (m.type === 'ping' && typeof m.nonce === 'string') dc?.send(JSON.stringify({ type: 'pong', nonce: m.nonce.slice(0, 32) }));
-    else if (m.type === 'pong') this.onPong(m.nonce);
-    else if (m.type === 'profile') this.onProfile(peerId, m);
-    else if (!CODE_RE.test(m.room ?? '') || !this.isMember(peerId, m.room)) return;
-    else if (m.type === 'msg') this.onText(peerId, m);
-    else if (m.type === 'media') this.onMedia(peerId, m);
+    if (m.type === ChatMsg.ping && typeof m.nonce === 'string') dc?.send(JSON.stringify({ type: ChatMsg.pong, nonce: m.nonce.slice(0, 32) }));
+    else if (m.type === ChatMsg.pong) this.onPong(m.nonce);
+    else if (m.type === ChatMsg.profile) this.onProfile(peerId, m);
+    else if (!CODE_RE.test(m.room ?? '') || !this.store.isMember(peerId, m.room)) return;
+    else if (m.type === ChatMsg.msg) this.onText(peerId, m);
+    else if (m.type === ChatMsg.media) this.onMedia(peerId, m);
   }
 
   onPong(nonce) {

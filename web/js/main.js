@@ -1,12 +1,19 @@
 // Wiring only: builds the modules and connects them through the event bus.
+// Who emits and who listens: docs/architecture.md ("The web client").
 
 import { Bus } from './events.js';
-import { loadName, saveName, deviceKind } from './names.js';
+import { deviceKind } from './names.js';
 import { loadPairs } from './pairs.js';
 import { Signaling } from './signaling.js';
+import { PeerStore } from './peer-store.js';
 import { PeerManager } from './peer.js';
 import { TransferManager } from './transfer.js';
 import { startStorage } from './storage.js';
+import { Profile } from './profile.js';
+import { Rooms, parseRoomCode } from './rooms.js';
+import { Pairing } from './pairing.js';
+import { Chat } from './chat.js';
+import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
 import { DeviceList } from './ui/devices.js';
@@ -14,66 +21,48 @@ import { initCompose } from './ui/compose.js';
 import { TransferList } from './ui/transfers.js';
 import { Inbox } from './ui/inbox.js';
 import { RequestDialogs } from './ui/request.js';
-import { Rooms, parseRoomCode } from './ui/rooms.js';
-import { Pairing } from './ui/pairing.js';
+import { RoomList } from './ui/rooms.js';
+import { PairingView } from './ui/pairing.js';
 import { initShare } from './ui/qr.js';
 import { initServerErrors } from './ui/errors.js';
-import { initProbe } from './probe.js';
-import { Chat } from './chat.js';
 import { RoomChat } from './ui/room-chat.js';
 import { RoomInvites } from './ui/room-invite.js';
 import { initAvatar } from './ui/room-profile.js';
 
 const bus = new Bus();
-let name = loadName();
 
 const signaling = new Signaling(bus, () => ({
-  name,
+  name: profile.name,
   kind: deviceKind(),
   pairs: loadPairs().map((p) => p.secret),
 }));
-const peers = new PeerManager(bus, signaling);
-const devices = new DeviceList(bus, (peerId, files) => transfers.sendFiles(peerId, files));
-const transfers = new TransferManager(bus, peers, (id) => devices.get(id));
+const profile = new Profile(bus, signaling);
+const store = new PeerStore(bus);
+const peers = new PeerManager(bus, signaling, store);
+const devices = new DeviceList(bus, store);
+const transfers = new TransferManager(bus, peers, store);
+const rooms = new Rooms(bus, signaling);
+const pairing = new Pairing(bus, signaling);
 
 initNotices(bus);
 initServerErrors(bus);
 initStatus(bus);
-function rename(newName) {
-  name = newName;
-  saveName(name);
-  signaling.send({ type: 'rename', name });
-  bus.emit('name', name);
-}
-initName(bus, () => name, rename);
+initName(bus, () => profile.name);
 // Before the request dialogs: room media announced on the chat channel is accepted first.
-let avatar = () => null;
-const chat = new Chat(bus, peers, transfers, {
-  selfName: () => name,
-  avatar: () => avatar(),
-  peerInfo: (id) => devices.get(id),
+const avatar = initAvatar(bus);
+const chat = new Chat(bus, peers, transfers, store, {
+  selfName: () => profile.name,
+  avatar,
   rooms: () => rooms.codes(),
 });
-avatar = initAvatar(bus, () => chat.broadcastProfile());
-initCompose(bus, () => devices.targets(), {
-  files: (id, files) => transfers.sendFiles(id, files),
-  text: (id, text) => transfers.sendText(id, text),
-});
-new TransferList(bus, (tid) => transfers.cancel(tid));
+initCompose(bus, () => devices.targets(), (id, text) => transfers.sendText(id, text));
+new TransferList(bus);
 new Inbox(bus);
-new RequestDialogs(bus, {
-  accept: (tid) => transfers.accept(tid),
-  decline: (tid) => transfers.decline(tid),
-  peerInfo: (id) => devices.get(id),
-});
-const rooms = new Rooms(bus, signaling);
-const roomChat = new RoomChat(bus, chat, {
-  rename,
-  createRoom: (capacity) => rooms.create(capacity),
-  joinRoom: (code) => rooms.join(code),
-});
-new RoomInvites(bus, signaling, () => roomChat.current);
-const pairing = new Pairing(bus, signaling, () => signaling.restart(true));
+new RequestDialogs(bus, store);
+new RoomList(bus);
+new RoomChat(bus, chat);
+new RoomInvites(bus, store);
+new PairingView(bus);
 initShare();
 initProbe();
 
@@ -94,7 +83,7 @@ window.homedrop = Object.freeze({
   state: () =>
     structuredClone({
       id: signaling.id,
-      peers: devices.peers,
+      peers: store.list(),
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),

@@ -6,6 +6,8 @@
 // credentials once linked); a failed ICE connection is restarted before giving up, and the
 // path in use (see pathOf) is reported so each transfer can show it.
 
+import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
+
 const OPEN_TIMEOUT_MS = 25000;
 /** ICE restarts tried in a row (without reconnecting) before a failed connection is closed. */
 const MAX_ICE_RESTARTS = 3;
@@ -49,18 +51,18 @@ export function pathOf(stats) {
   return isLocalAddress(addr(local)) && isLocalAddress(addr(remote)) ? PATH_LAN : PATH_INTERNET;
 }
 
-export class PeerLink {
-  /**
-   * @param opts {selfId, peerId, iceServers, sendSignal(data), onMessage(link, data), onClose(link),
-   *   onPath(link, path), onPc(link)}
-   */
+/**
+ * One connection to one peer. Events: `pc` (a new RTCPeerConnection, before negotiation: room
+ * chat adds its channel), `message` (detail: data of the file channel), `path` (detail: the
+ * path in use), `close`. Listeners go on before `start()`.
+ */
+export class PeerLink extends EventTarget {
+  /** @param opts {selfId, peerId, iceServers, sendSignal(data)} */
   constructor(opts) {
+    super();
     this.peerId = opts.peerId;
     this.polite = opts.selfId < opts.peerId;
     this.sendSignal = opts.sendSignal;
-    this.onMessage = opts.onMessage;
-    this.onClose = opts.onClose;
-    this.onPath = opts.onPath ?? (() => {});
     this.path = null;
     this.restarts = 0;
     this.pathTimer = null;
@@ -80,14 +82,20 @@ export class PeerLink {
       replaced: 0,
     };
     this.iceServers = opts.iceServers;
-    /** Called with the link after each new RTCPeerConnection (room chat adds its channel). */
-    this.onPc = opts.onPc ?? (() => {});
     this.opened = new Promise((resolve, reject) => {
       this.resolveOpen = resolve;
       this.rejectOpen = reject;
     });
     this.opened.catch(() => {});
+  }
+
+  /** Makes the first RTCPeerConnection (once the owner listens to the link's events). */
+  start() {
     this.createPc();
+  }
+
+  emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 
   /** A new RTCPeerConnection with the negotiated data channel (id 0). */
@@ -97,7 +105,7 @@ export class PeerLink {
     this.dc = dc;
     dc.binaryType = 'arraybuffer';
     // Set synchronously: a message arriving before a handler exists would be lost.
-    dc.onmessage = (e) => this.onMessage(this, e.data);
+    dc.onmessage = (e) => this.emit('message', e.data);
     dc.onclose = () => this.close();
     dc.bufferedAmountLowThreshold = 256 * 1024;
     dc.onopen = () => {
@@ -105,14 +113,14 @@ export class PeerLink {
       this.watchPath();
     };
     this.wirePc();
-    this.onPc(this);
+    this.emit('pc');
   }
 
   /** The polite side of a glare on the very first negotiation starts over with a fresh
    * RTCPeerConnection instead of rolling its offer back: in Chromium 156 ICE gathering begun
    * for a rolled-back offer hung in 3 of 12 glare rounds ('gathering', no candidate, even
    * after restartIce()), and then no pair is ever checked. Nothing was connected yet, so
-   * nothing is lost; room chat re-adds its channel through onPc. */
+   * nothing is lost; room chat re-adds its channel on the `pc` event. */
   replacePc() {
     const old = this.pc;
     const oldDc = this.dc;
@@ -192,7 +200,7 @@ export class PeerLink {
       const path = pathOf(await this.pc.getStats());
       if (path && path !== this.path && !this.closed) {
         this.path = path;
-        this.onPath(this, path);
+        this.emit('path', path);
       }
     } catch {
       /* closed meanwhile */
@@ -378,48 +386,57 @@ export class PeerLink {
     } catch {
       /* already closed */
     }
-    this.onClose(this);
+    this.emit('close');
   }
 }
 
-/** Keeps one PeerLink per remote peer id, creating them lazily. */
-export class PeerManager {
-  constructor(bus, signaling) {
+/**
+ * Keeps one PeerLink per remote peer id, creating them lazily; a link whose peer left the
+ * store's list is closed. Events: `link` (detail: a PeerLink that has just got a new
+ * RTCPeerConnection, before negotiation: room chat adds its channel), `message` (detail:
+ * {link, data} from a file channel). On the bus: `link:path` ({peerId, path}), `link:closed`
+ * (peerId).
+ */
+export class PeerManager extends EventTarget {
+  constructor(bus, signaling, store) {
+    super();
     this.bus = bus;
     this.signaling = signaling;
     this.links = new Map();
     this.selfId = null;
     this.iceServers = [];
-    this.onMessage = () => {};
-    /** Called with a PeerLink each time it gets a new RTCPeerConnection, before negotiation
-     * (room chat adds its channel). */
-    this.onLink = () => {};
     bus.on('welcome', ({ id, iceServers }) => {
       this.closeAll();
       this.selfId = id;
       this.iceServers = iceServers;
     });
-    bus.on('server:iceServers', (m) => this.setIceServers(m.iceServers));
+    bus.on(serverEvent(ServerMsg.iceServers), (m) => this.setIceServers(m.iceServers));
     bus.on('disconnected', () => this.closeAll());
-    bus.on('server:signal', (m) => this.onSignal(m));
-    bus.on('server:peers', (m) => this.prune(m.peers));
+    bus.on(serverEvent(ServerMsg.signal), (m) => this.onSignal(m));
+    store.addEventListener('change', (e) => this.prune(e.detail));
+  }
+
+  emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 
   get(peerId) {
     let link = this.links.get(peerId);
     if (!link) {
       if (!this.selfId) throw new Error('not connected to homedrop');
-      link = new PeerLink({
+      const l = new PeerLink({
         selfId: this.selfId,
         peerId,
         iceServers: this.iceServers,
-        sendSignal: (data) => this.signaling.send({ type: 'signal', to: peerId, data }),
-        onMessage: (l, data) => this.onMessage(l, data),
-        onClose: (l) => this.forget(l),
-        onPath: (l, path) => this.bus.emit('link:path', { peerId: l.peerId, path }),
-        onPc: (l) => this.onLink(l),
+        sendSignal: (data) => this.signaling.send({ type: ClientMsg.signal, to: peerId, data }),
       });
-      this.links.set(peerId, link);
+      l.addEventListener('message', (e) => this.emit('message', { link: l, data: e.detail }));
+      l.addEventListener('close', () => this.forget(l));
+      l.addEventListener('path', (e) => this.bus.emit('link:path', { peerId, path: e.detail }));
+      l.addEventListener('pc', () => this.emit('link', l));
+      l.start();
+      this.links.set(peerId, l);
+      link = l;
     }
     return link;
   }
@@ -448,7 +465,7 @@ export class PeerManager {
   }
 
   prune(peers) {
-    const ids = new Set((peers ?? []).map((p) => p.id));
+    const ids = new Set(peers.map((p) => p.id));
     for (const [id, link] of this.links) if (!ids.has(id)) link.close();
   }
 

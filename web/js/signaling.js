@@ -1,7 +1,8 @@
 // The WebSocket to homedrop: welcome/hello, reconnect with backoff, typed messages on the bus.
-// Message names are those of src/signaling/protocol.rs (see docs/protocol.md).
+// Message names come from protocol.js (the same as src/signaling/protocol.rs).
 
-export const PROTOCOL_VERSION = 1;
+import { ClientMsg, ServerMsg, PROTOCOL_VERSION, parseMessage, serverEvent } from './protocol.js';
+
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 /** A socket with no `welcome` by then is given up and dialled again: a connection that hangs
  * (a phone changing networks, a lost SYN) would otherwise wait for the OS's TCP timeout. */
@@ -55,23 +56,18 @@ export class Signaling {
   }
 
   onFrame(ws, data) {
-    if (ws !== this.ws || typeof data !== 'string') return;
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (!msg || typeof msg.type !== 'string') return;
-    if (msg.type === 'welcome') this.onWelcome(msg);
-    else if (msg.type === 'restarting') this.restart();
-    else this.bus.emit(`server:${msg.type}`, msg);
+    if (ws !== this.ws) return;
+    const msg = parseMessage(data);
+    if (!msg) return;
+    if (msg.type === ServerMsg.welcome) this.onWelcome(msg);
+    else if (msg.type === ServerMsg.restarting) this.restart();
+    else this.bus.emit(serverEvent(msg.type), msg);
   }
 
   onWelcome(msg) {
     clearTimeout(this.welcomeTimer);
     const { name, kind, pairs } = this.hello();
-    this.send({ type: 'hello', v: PROTOCOL_VERSION, name, kind, pairs });
+    this.send({ type: ClientMsg.hello, v: PROTOCOL_VERSION, name, kind, pairs });
     this.attempt = 0;
     this.id = msg.id;
     this.online = true;

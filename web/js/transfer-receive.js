@@ -5,6 +5,7 @@ import { Hasher } from './hasher.js';
 import { BATCH_BYTES, openSink } from './storage.js';
 import { validThumb } from './thumbs.js';
 import { alwaysAccepts } from './pairs.js';
+import { TransferMsg } from './protocol.js';
 
 const MAX_FILES = 1000;
 const MAX_TEXT_CHARS = 32 * 1024;
@@ -70,7 +71,7 @@ export class Receiver {
   accept(tid) {
     const t = this.m.transfers.get(tid);
     if (!t || t.state !== 'waiting' || t.direction !== 'receive') return;
-    if (!this.m.tell(t, { type: 'accept', tid })) {
+    if (!this.m.tell(t, { type: TransferMsg.accept, tid })) {
       this.m.fail(t, `The connection to ${t.peerName} was lost.`, false);
       return;
     }
@@ -81,14 +82,14 @@ export class Receiver {
   decline(tid) {
     const t = this.m.transfers.get(tid);
     if (!t || t.state !== 'waiting' || t.direction !== 'receive') return;
-    this.m.tell(t, { type: 'decline', tid });
+    this.m.tell(t, { type: TransferMsg.decline, tid });
     this.m.setState(t, 'declined', 'Declined');
   }
 
   onControl(t, msg, link) {
     if (t.state !== 'active') return;
-    if (msg.type === 'fileStart') this.onFileStart(t, msg, link);
-    else if (msg.type === 'fileEnd') this.onFileEnd(t, msg, link);
+    if (msg.type === TransferMsg.fileStart) this.onFileStart(t, msg, link);
+    else if (msg.type === TransferMsg.fileEnd) this.onFileEnd(t, msg, link);
   }
 
   onFileStart(t, msg, link) {
@@ -134,7 +135,7 @@ export class Receiver {
       if (this.m.isFinal(inc.t)) return;
       // Stored first (in a worker), then hashed: batches stay in order on this chain.
       for (const buf of await inc.sink.write(buffers)) inc.hasher.update(buf);
-      this.m.tell(inc.t, { type: 'ack', tid: inc.t.tid, index: inc.index, bytes: upTo });
+      this.m.tell(inc.t, { type: TransferMsg.ack, tid: inc.t.tid, index: inc.index, bytes: upTo });
     });
     inc.chain.catch((err) => this.storageFailed(inc, err));
   }
@@ -165,14 +166,14 @@ export class Receiver {
     if (this.m.isFinal(t)) return;
     if (inc.received !== file.size || actual !== expected) {
       const reason = inc.received !== file.size ? 'size mismatch' : 'checksum mismatch';
-      this.m.tell(t, { type: 'fileBad', tid: t.tid, index, reason });
+      this.m.tell(t, { type: TransferMsg.fileBad, tid: t.tid, index, reason });
       file.state = 'failed';
       this.m.fail(t, `“${file.name}” arrived damaged (${reason}); it was discarded.`, false);
       return;
     }
     const blob = await inc.sink.finish();
     this.untrack(t, inc);
-    this.m.tell(t, { type: 'fileOk', tid: t.tid, index });
+    this.m.tell(t, { type: TransferMsg.fileOk, tid: t.tid, index });
     file.state = 'done';
     file.sha256 = actual;
     const sink = inc.sink;

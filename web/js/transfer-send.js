@@ -3,6 +3,7 @@
 
 import { Hasher } from './hasher.js';
 import { thumbnails } from './thumbs.js';
+import { TransferMsg } from './protocol.js';
 
 /** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
 export const CHUNK_BYTES = 16 * 1024;
@@ -39,7 +40,7 @@ export class Sender {
     if (text.length > MAX_TEXT_CHARS) throw new Error('The text is too long (32 KiB at most).');
     const link = this.m.peers.get(peerId);
     await link.ready();
-    link.sendJson({ type: 'text', tid: this.m.newTid(), text });
+    link.sendJson({ type: TransferMsg.text, tid: this.m.newTid(), text });
   }
 
   /** Starts a transfer of `files` (File objects) to one peer; returns its record. */
@@ -68,11 +69,11 @@ export class Sender {
       if (thumbs[i]) o.thumb = thumbs[i];
       return o;
     });
-    link.sendJson({ type: 'offer', tid: t.tid, files });
+    link.sendJson({ type: TransferMsg.offer, tid: t.tid, files });
     t.info = `Waiting for ${t.peerName} to accept…`;
     this.m.touch(t, true);
     while (!t.answer) await this.m.wait(t);
-    if (t.answer === 'decline') {
+    if (t.answer === TransferMsg.decline) {
       this.m.setState(t, 'declined', `${t.peerName} declined.`);
       return;
     }
@@ -110,7 +111,7 @@ export class Sender {
     t.sent = 0;
     t.acked = 0;
     f.state = 'active';
-    link.sendJson({ type: 'fileStart', tid: t.tid, index, size: file.size });
+    link.sendJson({ type: TransferMsg.fileStart, tid: t.tid, index, size: file.size });
     // The next slice is read while this one is sent: the channel's queue holds only a few
     // milliseconds of data, so waiting for the disk between slices would idle the link.
     const read = (off) => {
@@ -132,7 +133,7 @@ export class Sender {
     }
     const sha256 = await hasher.digest();
     if (this.m.isFinal(t)) return;
-    link.sendJson({ type: 'fileEnd', tid: t.tid, index, sha256 });
+    link.sendJson({ type: TransferMsg.fileEnd, tid: t.tid, index, sha256 });
     f.sha256 = sha256;
     while (!f.result) await this.m.wait(t);
     if (f.result === 'bad') {
@@ -167,17 +168,17 @@ export class Sender {
   onControl(t, msg) {
     const f = Number.isInteger(msg.index) ? t.files[msg.index] : undefined;
     switch (msg.type) {
-      case 'accept':
-      case 'decline':
+      case TransferMsg.accept:
+      case TransferMsg.decline:
         t.answer ??= msg.type;
         break;
-      case 'ack':
+      case TransferMsg.ack:
         if (msg.index === t.index && Number.isFinite(msg.bytes)) t.acked = msg.bytes;
         break;
-      case 'fileOk':
+      case TransferMsg.fileOk:
         if (f) f.result = 'ok';
         break;
-      case 'fileBad':
+      case TransferMsg.fileBad:
         if (f) f.result = 'bad';
         break;
       default:

@@ -3,6 +3,7 @@
 // The sending half is in transfer-send.js, the receiving half in transfer-receive.js.
 
 import { randomId } from './events.js';
+import { TransferMsg, parseMessage } from './protocol.js';
 import { Sender } from './transfer-send.js';
 import { Receiver } from './transfer-receive.js';
 
@@ -11,21 +12,32 @@ const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
 const UPDATE_MS = 200;
 
 /**
+ * Listens to the intents `send:files` ({peerId, files}), `transfer:cancel`, `transfer:accept`,
+ * `transfer:decline` (tid).
  * Bus events: `transfer:update` (record), `transfer:request` (record of an incoming offer),
  * `received:file` ({transfer, index, name, size, sha256, blob, discard}),
  * `received:text` ({from, text}), `notice` ({kind, text}).
  */
 export class TransferManager {
-  /** @param peerInfo (id) => {id, name, kind, links} | undefined */
-  constructor(bus, peers, peerInfo) {
+  /** @param store the PeerStore (names of peers, pairings) */
+  constructor(bus, peers, store) {
     this.bus = bus;
     this.peers = peers;
-    this.peerInfo = peerInfo;
+    this.store = store;
     this.transfers = new Map();
     this.sender = new Sender(this);
     this.receiver = new Receiver(this);
-    peers.onMessage = (link, data) => this.onMessage(link, data);
+    peers.addEventListener('message', (e) => this.onMessage(e.detail.link, e.detail.data));
     bus.on('link:closed', (peerId) => this.onLinkClosed(peerId));
+    bus.on('send:files', ({ peerId, files }) => this.sendFiles(peerId, files));
+    bus.on('transfer:cancel', (tid) => this.cancel(tid));
+    bus.on('transfer:accept', (tid) => this.accept(tid));
+    bus.on('transfer:decline', (tid) => this.decline(tid));
+  }
+
+  /** The server's view of a peer: {id, name, kind, links} | undefined. */
+  peerInfo(peerId) {
+    return this.store.get(peerId);
   }
 
   peerName(peerId) {
@@ -94,7 +106,7 @@ export class TransferManager {
   /** Ends a transfer as failed, tells the peer (unless it told us), cleans up. */
   fail(t, message, tellPeer = true) {
     if (this.isFinal(t)) return;
-    if (tellPeer) this.tell(t, { type: 'cancel', tid: t.tid, reason: message });
+    if (tellPeer) this.tell(t, { type: TransferMsg.cancel, tid: t.tid, reason: message });
     this.setState(t, 'failed', message);
     this.cleanup(t);
     this.bus.emit('notice', { kind: 'error', text: message });
@@ -104,7 +116,7 @@ export class TransferManager {
   cancel(tid) {
     const t = this.transfers.get(tid);
     if (!t || this.isFinal(t)) return;
-    this.tell(t, { type: 'cancel', tid, reason: 'cancelled' });
+    this.tell(t, { type: TransferMsg.cancel, tid, reason: 'cancelled' });
     this.setState(t, 'cancelled', 'Cancelled');
     this.cleanup(t);
   }
@@ -140,22 +152,16 @@ export class TransferManager {
       this.receiver.onChunk(link, data);
       return;
     }
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (!msg || typeof msg.type !== 'string') return;
-    this.dispatch(link, msg);
+    const msg = parseMessage(data);
+    if (msg) this.dispatch(link, msg);
   }
 
   dispatch(link, msg) {
-    if (msg.type === 'offer') return this.receiver.onOffer(link, msg);
-    if (msg.type === 'text') return this.receiver.onText(link, msg);
+    if (msg.type === TransferMsg.offer) return this.receiver.onOffer(link, msg);
+    if (msg.type === TransferMsg.text) return this.receiver.onText(link, msg);
     const t = this.transfers.get(msg.tid);
     if (!t || t.peerId !== link.peerId) return;
-    if (msg.type === 'cancel') return this.onCancel(t, msg);
+    if (msg.type === TransferMsg.cancel) return this.onCancel(t, msg);
     if (this.isFinal(t)) return;
     const handlers = t.direction === 'send' ? this.sender : this.receiver;
     handlers.onControl(t, msg, link);

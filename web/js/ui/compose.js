@@ -1,12 +1,14 @@
 // Choosing files, writing a message, pasting files or text: sends to the target devices.
+// Files go out as the intent `send:files` ({peerId, files}) per device; a text waits for
+// every device's answer (the box is cleared only when all got it), so it is a call.
 
 import { $ } from './dom.js';
 
 /**
- * @param targets () => peerId[]
- * @param send {files(peerId, File[]), text(peerId, string) => Promise}
+ * @param targets () => peerId[] (the device tiles' selection)
+ * @param sendText (peerId, string) => Promise
  */
-export function initCompose(bus, targets, send) {
+export function initCompose(bus, targets, sendText) {
   const fileInput = $('[data-file-input]');
   const textInput = $('[data-text-input]');
 
@@ -17,13 +19,13 @@ export function initCompose(bus, targets, send) {
   };
   const sendFiles = (files) => {
     if (!files.length) return;
-    for (const id of pickTargets()) send.files(id, files);
+    for (const peerId of pickTargets()) bus.emit('send:files', { peerId, files });
   };
-  const sendText = async (text) => {
+  const sendMessage = async (text) => {
     if (!text.trim()) return false;
     const ids = pickTargets();
     if (!ids.length) return false;
-    const results = await Promise.allSettled(ids.map((id) => send.text(id, text)));
+    const results = await Promise.allSettled(ids.map((id) => sendText(id, text)));
     const failed = results.filter((r) => r.status === 'rejected');
     if (failed.length) {
       bus.emit('notice', { kind: 'error', text: `Message not sent: ${failed[0].reason?.message ?? 'error'}` });
@@ -39,12 +41,12 @@ export function initCompose(bus, targets, send) {
     sendFiles(files);
   });
   $('[data-send-text]').addEventListener('click', async () => {
-    if (await sendText(textInput.value)) textInput.value = '';
+    if (await sendMessage(textInput.value)) textInput.value = '';
   });
   textInput.addEventListener('keydown', async (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
-      if (await sendText(textInput.value)) textInput.value = '';
+      if (await sendMessage(textInput.value)) textInput.value = '';
     }
   });
   document.addEventListener('paste', (e) => {
@@ -59,7 +61,7 @@ export function initCompose(bus, targets, send) {
     const text = e.clipboardData?.getData('text/plain') ?? '';
     if (text.trim()) {
       e.preventDefault();
-      sendText(text);
+      sendMessage(text);
     }
   });
   // Dropping files outside a tile is not a send; keep the browser from opening them.

@@ -1,4 +1,6 @@
 // Device tiles (data-peer): selection with aria-pressed, drop files on a tile.
+// The tiles render the PeerStore (the server's list, kept only there); the selection is the
+// only state of their own. Dropping files emits the intent `send:files` ({peerId, files}).
 
 import { h, $ } from './dom.js';
 
@@ -14,22 +16,19 @@ function linkLabel(links = []) {
 }
 
 export class DeviceList {
-  /** @param onDropFiles (peerId, File[]) => void */
-  constructor(bus, onDropFiles) {
+  constructor(bus, store) {
     this.bus = bus;
-    this.onDropFiles = onDropFiles;
+    this.store = store;
     this.root = $('[data-peer-list]');
     this.empty = $('.peers-empty');
     this.hint = $('[data-target-hint]');
-    this.peers = [];
     this.selected = new Set();
     this.tiles = new Map();
-    bus.on('server:peers', (m) => this.update(Array.isArray(m.peers) ? m.peers : []));
-    bus.on('disconnected', () => this.update([]));
+    store.addEventListener('change', () => this.update());
   }
 
-  get(id) {
-    return this.peers.find((p) => p.id === id);
+  get peers() {
+    return this.store.list();
   }
 
   /** The devices to send to: the selected ones, or the only one there is. */
@@ -39,8 +38,7 @@ export class DeviceList {
     return this.peers.length === 1 ? [this.peers[0].id] : [];
   }
 
-  update(peers) {
-    this.peers = peers.filter((p) => p && typeof p.id === 'string');
+  update() {
     const ids = new Set(this.peers.map((p) => p.id));
     for (const id of [...this.selected]) if (!ids.has(id)) this.selected.delete(id);
     for (const [id, tile] of this.tiles) {
@@ -89,7 +87,7 @@ export class DeviceList {
       e.preventDefault();
       tile.classList.remove('drop-target');
       const files = [...(e.dataTransfer?.files ?? [])];
-      if (files.length) this.onDropFiles(id, files);
+      if (files.length) this.bus.emit('send:files', { peerId: id, files });
     });
     return tile;
   }

@@ -1,17 +1,19 @@
 // Server `error` messages as readable notices.
 
+import { ClientMsg, ErrorCode, ServerMsg, serverEvent } from '../protocol.js';
+
 const TEXT = {
-  roomFull: 'That room is full.',
-  noSuchRoom: 'There is no room with that code (rooms close 10 minutes after the last device leaves).',
-  rateLimited: 'Too many attempts. Wait a minute and try again.',
-  badPairKey: 'That pairing key is wrong or has expired.',
-  badVersion: 'This page is out of date. Reload it.',
+  [ErrorCode.roomFull]: 'That room is full.',
+  [ErrorCode.noSuchRoom]: 'There is no room with that code (rooms close 10 minutes after the last device leaves).',
+  [ErrorCode.rateLimited]: 'Too many attempts. Wait a minute and try again.',
+  [ErrorCode.badPairKey]: 'That pairing key is wrong or has expired.',
+  [ErrorCode.badVersion]: 'This page is out of date. Reload it.',
 };
 
 export function initServerErrors(bus) {
-  bus.on('server:error', (m) => {
+  bus.on(serverEvent(ServerMsg.error), (m) => {
     // A peer that just left cannot receive signals any more; nothing for the user to do.
-    if (m.code === 'notAllowed' && m.ref === 'signal') return;
+    if (m.code === ErrorCode.notAllowed && m.ref === ClientMsg.signal) return;
     const text = TEXT[m.code] || (typeof m.message === 'string' && m.message) || 'Something went wrong.';
     bus.emit('notice', { kind: 'error', text });
   });

@@ -1,4 +1,5 @@
 // Connection status (data-status) and the own name with rename (data-rename ...).
+// Shows `status` and `name`; a new name is the intent `name:set` (name).
 
 import { $ } from './dom.js';
 import { cleanName } from '../names.js';
@@ -13,8 +14,8 @@ export function initStatus(bus) {
   });
 }
 
-/** @param onRename (name) => void, called with a valid new name */
-export function initName(bus, getName, onRename) {
+/** @param getName () => the current name */
+export function initName(bus, getName) {
   const label = $('[data-self-name]');
   const form = $('.rename-form');
   const input = $('[data-name-input]');
@@ -43,7 +44,7 @@ export function initName(bus, getName, onRename) {
       bus.emit('notice', { kind: 'error', text: 'A name needs 1 to 40 characters.' });
       return;
     }
-    onRename(name);
+    bus.emit('name:set', name);
     close();
   });
 }

@@ -1,23 +1,23 @@
 // Pairing: show a key (data-pair-key) with QR and countdown, or enter one; list and unpair.
+// Renders `pair:key`, `pair:paired` and `pairs:changed` from pairing.js and the stored
+// pairings (pairs.js); asks with the intents `pair:start`, `pair:join` (key), `pair:forget`.
 
 import { h, $, qrImage } from './dom.js';
-import { addPair, loadPairs, removePair } from '../pairs.js';
+import { loadPairs } from '../pairs.js';
 
-export class Pairing {
-  /** @param onPaired () => void, called after a new secret is stored (reconnects) */
-  constructor(bus, signaling, onPaired) {
+export class PairingView {
+  constructor(bus) {
     this.bus = bus;
-    this.sig = signaling;
-    this.onPaired = onPaired;
     this.dialog = $('[data-pair-dialog]');
     this.list = $('[data-pair-list]');
-    this.pendingKey = null;
     this.timer = null;
-    bus.on('server:pairKey', (m) => this.showKey(m));
-    bus.on('server:paired', (m) => this.paired(m));
-    bus.on('welcome', () => this.flushPending());
+    bus.on('pair:key', (m) => this.showKey(m));
+    bus.on('pair:paired', () => {
+      if (this.dialog.open) this.dialog.close();
+    });
+    bus.on('pairs:changed', () => this.render());
     this.dialog.addEventListener('close', () => this.stopCountdown());
-    $('[data-pair-start]').addEventListener('click', () => this.send({ type: 'pairStart' }));
+    $('[data-pair-start]').addEventListener('click', () => this.bus.emit('pair:start'));
     const input = $('[data-pair-key-input]');
     $('.pair-join-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -27,30 +27,12 @@ export class Pairing {
         return;
       }
       input.value = '';
-      this.send({ type: 'pairJoin', key });
+      this.bus.emit('pair:join', key);
     });
     this.render();
   }
 
-  send(msg) {
-    if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: 'Not connected to homedrop right now; try again in a moment.' });
-  }
-
-  /** From #pair=KEY: join once online. */
-  joinFromFragment(key) {
-    if (this.sig.online) this.send({ type: 'pairJoin', key });
-    else this.pendingKey = key;
-  }
-
-  flushPending() {
-    if (!this.pendingKey) return;
-    const key = this.pendingKey;
-    this.pendingKey = null;
-    this.sig.send({ type: 'pairJoin', key });
-  }
-
   showKey({ key, expiresInSecs }) {
-    if (typeof key !== 'string') return;
     const link = `${location.origin}/#pair=${key}`;
     $('[data-pair-key]', this.dialog).textContent = key;
     $('[data-qr-slot]', this.dialog).replaceChildren(qrImage(link, 200));
@@ -76,31 +58,16 @@ export class Pairing {
     this.timer = null;
   }
 
-  paired({ secret, peerName }) {
-    addPair(secret, peerName);
-    if (this.dialog.open) this.dialog.close();
-    this.render();
-    this.bus.emit('notice', { kind: 'info', text: `Paired with ${peerName}.` });
-    this.onPaired();
-  }
-
   render() {
     const pairs = loadPairs();
     this.list.replaceChildren(
       ...pairs.map((p) => {
         const forget = h('button', { type: 'button', class: 'button small', 'data-pair-forget': true }, 'Unpair');
-        forget.addEventListener('click', () => this.forget(p.secret));
+        forget.addEventListener('click', () => this.bus.emit('pair:forget', p.secret));
         const note = p.alwaysAccept ? ' · accepts files automatically' : '';
         return h('li', { class: 'pair', 'data-pair': true },
           h('span', { class: 'pair-name', text: `${p.peerName || 'Unnamed device'}${note}` }), forget);
       }),
     );
-  }
-
-  forget(secret) {
-    this.sig.send({ type: 'pairForget', secret });
-    removePair(secret);
-    this.render();
-    this.bus.emit('notice', { kind: 'info', text: 'Device unpaired.' });
   }
 }

@@ -1,12 +1,14 @@
 // The incoming request dialog (data-request): sender, files, thumbnails, accept / decline.
+// Shows `transfer:request`; answers with the intents `transfer:accept` / `transfer:decline`.
 
 import { h, formatBytes } from './dom.js';
 import { isPaired, setAlwaysAccept } from '../pairs.js';
 
 export class RequestDialogs {
-  /** @param actions {accept(tid), decline(tid), peerInfo(id)} */
-  constructor(bus, actions) {
-    this.actions = actions;
+  /** @param store the PeerStore (is the sender paired?) */
+  constructor(bus, store) {
+    this.bus = bus;
+    this.store = store;
     this.open = new Map(); // tid -> dialog
     bus.on('transfer:request', (t) => this.show(t));
     bus.on('transfer:update', (t) => {
@@ -16,7 +18,7 @@ export class RequestDialogs {
 
   show(t) {
     if (t.state !== 'waiting') return; // already answered (room media is accepted at once)
-    const peer = this.actions.peerInfo(t.peerId);
+    const peer = this.store.get(t.peerId);
     const total = t.files.reduce((n, f) => n + f.size, 0);
     const what = t.files.length === 1 ? 'a file' : `${t.files.length} files`;
     const always = isPaired(peer)
@@ -36,11 +38,11 @@ export class RequestDialogs {
     accept.addEventListener('click', () => {
       if (always?.querySelector('input').checked) setAlwaysAccept(peer, true);
       this.close(t.tid);
-      this.actions.accept(t.tid);
+      this.bus.emit('transfer:accept', t.tid);
     });
     decline.addEventListener('click', () => {
       this.close(t.tid);
-      this.actions.decline(t.tid);
+      this.bus.emit('transfer:decline', t.tid);
     });
     // Escape means "no".
     dlg.addEventListener('cancel', (e) => {

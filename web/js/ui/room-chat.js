@@ -1,21 +1,21 @@
 // The room conversation view (data-room-chat): one log per room (data-chat-log), tabs when
 // in several rooms, the message box with its commands, and the capture buttons.
 // Messages come from chat.js on the bus; history comes from and goes to history.js.
+// /nick, /create and /join are the intents `name:set` + `profile:changed`, `room:create`
+// and `room:join`; sending and /ping are calls to chat.js, which answer.
 
 import { h, $ } from './dom.js';
 import { renderEntry, setProgress, setMedia } from './room-entry.js';
 import { loadRoom, saveMessage, clearRoom } from '../history.js';
 import { parseCommand, messageText, HELP } from '../chat-commands.js';
 import { cleanName } from '../names.js';
-import { parseRoomCode } from './rooms.js';
+import { parseRoomCode } from '../rooms.js';
 import { initCapture } from './room-capture.js';
 
 export class RoomChat {
-  /** @param actions {rename(name), createRoom(capacity), joinRoom(code)} */
-  constructor(bus, chat, actions) {
+  constructor(bus, chat) {
     this.bus = bus;
     this.chat = chat;
-    this.actions = actions;
     this.logs = new Map(); // code -> {ul, entries: Map id -> {li, rec}}
     this.byTid = new Map(); // tid -> {code, id}
     this.current = null;
@@ -195,11 +195,11 @@ export class RoomChat {
     if (cmd === 'create') {
       const cap = arg ? Number(arg) : undefined;
       if (arg && !(Number.isInteger(cap) && cap >= 2 && cap <= 50)) return this.system(code, 'Usage: /create [capacity 2 to 50]');
-      return this.actions.createRoom(cap);
+      return this.bus.emit('room:create', { capacity: cap, snapOnJoin: false });
     }
     if (cmd === 'join') {
       const room = parseRoomCode(arg);
-      return room ? this.actions.joinRoom(room) : this.system(code, 'Usage: /join CODE');
+      return room ? this.bus.emit('room:join', room) : this.system(code, 'Usage: /join CODE');
     }
     if (cmd === 'clear') return this.clear(code);
     if (cmd === 'ping') return this.ping(code);
@@ -208,8 +208,8 @@ export class RoomChat {
   nick(code, arg) {
     const name = cleanName(arg);
     if (!name) return this.system(code, 'Usage: /nick NAME (1 to 40 characters)');
-    this.actions.rename(name);
-    this.chat.broadcastProfile();
+    this.bus.emit('name:set', name);
+    this.bus.emit('profile:changed');
     this.system(code, `You are now ${name}.`);
   }
 

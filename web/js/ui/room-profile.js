@@ -1,13 +1,14 @@
 // The avatar shown beside this device's room messages (data-avatar-*): an emoji, or a
-// picture resized in the browser to at most 64 px. Sent to room members with the name.
+// picture resized in the browser to at most 64 px. Sent to room members with the name:
+// every change emits `profile:changed`.
 
 import { $ } from './dom.js';
 import { avatarNode } from './room-entry.js';
 import { loadAvatar, saveAvatar, resizeAvatar } from '../chat-media.js';
 import { cleanAvatar } from '../chat.js';
 
-/** Returns () => the current avatar; calls onChange after every change. */
-export function initAvatar(bus, onChange) {
+/** Returns () => the current avatar. */
+export function initAvatar(bus) {
   let avatar = cleanAvatar(loadAvatar()) ?? { emoji: '🙂' };
   const shown = $('[data-avatar]');
   const emoji = $('[data-avatar-emoji]');
@@ -17,7 +18,7 @@ export function initAvatar(bus, onChange) {
     avatar = a;
     saveAvatar(a);
     show();
-    onChange();
+    bus.emit('profile:changed');
   };
   show();
   emoji.value = avatar.emoji ?? '';

@@ -1,5 +1,6 @@
 // Transfer rows (data-transfer) with overall and per-file progress, speed, ETA, cancel and
 // the network path (data-path: direct on the LAN / over the internet / relayed through homedrop).
+// Renders `transfer:update` and `link:path`; the cancel button emits `transfer:cancel` (tid).
 
 import { h, $, formatBytes, formatDuration } from './dom.js';
 
@@ -15,10 +16,10 @@ const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
 const MAX_ROWS = 30;
 
 export class TransferList {
-  constructor(bus, onCancel) {
+  constructor(bus) {
+    this.bus = bus;
     this.root = $('[data-transfer-list]');
     this.empty = $('.transfers-empty');
-    this.onCancel = onCancel;
     this.rows = new Map(); // tid -> {el, speed, last, peerId}
     this.paths = new Map(); // peerId -> path of its current connection
     bus.on('transfer:update', (t) => this.render(t));
@@ -101,7 +102,7 @@ export class TransferList {
       h('p', { class: 't-info', 'data-transfer-info': true }),
       h('p', { class: 't-path', 'data-path': true }),
       t.files.length > 1 ? h('ul', { class: 't-files' }, files.map((f) => f.li)) : null,
-      h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.onCancel(t.tid) }, 'Cancel'),
+      h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.bus.emit('transfer:cancel', t.tid) }, 'Cancel'),
     );
     return { el, files, speed: 0, last: null, peerId: t.peerId };
   }
