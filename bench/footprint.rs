@@ -26,8 +26,9 @@
 //! ready time and idle RSS of the aarch64 build under qemu are printed too (emulated: slower
 //! and with qemu's own memory; not comparable, not judged).
 
+// The test harness, shared: public, so the parts this bench leaves unused are not dead code.
 #[path = "../tests/support/mod.rs"]
-mod support;
+pub mod support;
 
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
@@ -35,15 +36,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use support::{free_port, procfs, TempDir};
+use support::{free_port, procfs, TempDir, Ws};
 
 const CLIENTS: usize = 1_000;
 const STARTS: usize = 5;
@@ -51,8 +48,8 @@ const PER_HOUSEHOLD: usize = 4;
 const SAMPLES: usize = 1_000;
 const SIGNAL_EVERY: Duration = Duration::from_millis(20);
 const MB: f64 = 1e6;
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// Longest wait for one message with 1,000 clients on this 2-core machine.
+const MESSAGE_WAIT: Duration = Duration::from_secs(30);
 
 /// The homedrop process; killed when dropped.
 struct Server {
@@ -137,38 +134,12 @@ fn raise_nofile() -> u64 {
     lim.rlim_cur
 }
 
-/// Next JSON text message.
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("no message within 30 s")
-            .expect("connection closed")
-            .expect("WebSocket error");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(t.as_str()).unwrap();
-        }
-    }
-}
-
-/// Connect, read `welcome`, say `hello`, wait for the first `peers`; returns the peer id.
-async fn connect(http: SocketAddr, xff: Option<String>) -> (Ws, String) {
-    let mut req = format!("ws://{http}/ws").into_client_request().unwrap();
-    if let Some(ip) = xff {
-        req.headers_mut()
-            .insert("x-forwarded-for", ip.parse().unwrap());
-    }
-    // TCP_NODELAY, like browsers: Nagle would hold a small signal behind an unacked one.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
-        .await
-        .expect("WebSocket connect");
-    let welcome = next_json(&mut ws).await;
-    assert_eq!(welcome["type"], "welcome", "{welcome}");
-    let id = welcome["id"].as_str().unwrap().to_string();
-    let hello = json!({"type":"hello","v":1,"name":"Bench","kind":"phone","pairs":[]});
-    ws.send(Message::text(hello.to_string())).await.unwrap();
-    while next_json(&mut ws).await["type"] != "peers" {}
-    (ws, id)
+/// Connect (TCP_NODELAY, like browsers), say `hello`, wait for the first `peers`.
+async fn connect(http: SocketAddr, xff: Option<String>) -> Ws {
+    let mut ws = Ws::connect_nodelay(http, xff.as_deref(), MESSAGE_WAIT).await;
+    ws.hello("Bench").await;
+    while ws.recv_within(MESSAGE_WAIT).await["type"] != "peers" {}
+    ws
 }
 
 /// `n` clients in households behind benchmark addresses, connected 64 at a time; each keeps
@@ -183,10 +154,10 @@ async fn connect_many(http: SocketAddr, n: usize) -> Vec<tokio::task::JoinHandle
         let ip = format!("198.18.{}.{}", house / 250, 1 + house % 250);
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.unwrap();
-            let (mut ws, _) = connect(http, Some(ip)).await;
+            let mut ws = connect(http, Some(ip)).await;
             drop(permit);
             tx.send(()).await.unwrap();
-            while let Some(Ok(_)) = ws.next().await {}
+            while let Some(Ok(_)) = ws.ws.next().await {}
         }));
     }
     for _ in 0..n {
@@ -202,9 +173,9 @@ async fn one_signal(a: &mut Ws, b: &mut Ws, b_id: &str, seq: usize) -> Duration 
     let msg =
         json!({"type":"signal","to":b_id,"data":{"candidate":{"candidate":"bench","seq":seq}}});
     let t0 = Instant::now();
-    a.send(Message::text(msg.to_string())).await.unwrap();
+    a.send(msg).await;
     loop {
-        let m = next_json(b).await;
+        let m = b.recv_within(MESSAGE_WAIT).await;
         assert_ne!(m["type"], "error", "{m}");
         if m["type"] == "signal" && m["data"]["candidate"]["seq"] == seq {
             return t0.elapsed();
@@ -214,8 +185,9 @@ async fn one_signal(a: &mut Ws, b: &mut Ws, b_id: &str, seq: usize) -> Duration 
 
 /// p50/p99/max (ms) of `SAMPLES` signals between two home peers, alternating direction.
 async fn signal_latency(http: SocketAddr) -> [f64; 3] {
-    let (mut a, a_id) = connect(http, None).await;
-    let (mut b, b_id) = connect(http, None).await;
+    let mut a = connect(http, None).await;
+    let mut b = connect(http, None).await;
+    let (a_id, b_id) = (a.id.clone(), b.id.clone());
     let mut tick = tokio::time::interval(SIGNAL_EVERY);
     let mut samples = Vec::with_capacity(SAMPLES);
     for seq in 0..SAMPLES {

@@ -24,14 +24,12 @@
 //! results go to `bench/out/relay.json`. `HOMEDROP_BENCH_RELAY=uclient` or
 //! `=browser` runs one part only.
 
+// The test harness, shared: public, so the parts this bench leaves unused are not dead code.
 #[path = "../tests/support/mod.rs"]
-mod support;
+pub mod support;
 
-#[path = "relay_browser.rs"]
 mod relay_browser;
-#[path = "relay_servers.rs"]
 mod relay_servers;
-#[path = "sdp.rs"]
 mod sdp;
 
 use std::process::Command;

@@ -21,25 +21,22 @@
 //! `HOMEDROP_BENCH_SWEEP=1` measures only the raw ceiling against round-trip time;
 //! `HOMEDROP_BENCH_EXPLORE=1` measures raw variants at 40 ms, see `explore`).
 
+// The test harness, shared: public, so the parts this bench leaves unused are not dead code.
 #[path = "../tests/support/mod.rs"]
-mod support;
+pub mod support;
 
-#[path = "sdp.rs"]
 mod sdp;
-
-#[path = "../tests/browser.rs"]
-#[allow(dead_code, unused_imports)]
-mod browser_tests;
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::browser::Browser;
 use support::env_u64;
+use support::files::generate;
 use support::netns::rcvbuf_errors;
+use support::page::attr;
 use support::procfs;
-
-use browser_tests::{generate, Setup};
+use support::setup::Setup;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -134,16 +131,15 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
     s.offer(&[file]);
     let t = Instant::now();
     s.b.click("[data-accept]");
-    let sel = format!("document.querySelector('[data-received-file][data-name=\"{name}\"]')");
-    s.b.wait_for(&sel, Duration::from_secs(1800));
+    let sel = attr("[data-received-file]", "name", name);
+    s.b.wait_hook(&sel, Duration::from_secs(1800));
     let secs = t.elapsed().as_secs_f64();
     // Clear the received list (deletes stored chunks) so runs stay independent.
     s.b.eval(
         "document.querySelectorAll('[data-received-file] [data-dismiss]').forEach(b => b.click())",
     );
     // A new page on B, so the next run starts on a new connection (as raw runs do).
-    let old =
-        s.a.eval("document.querySelector('[data-peer]').dataset.peerId");
+    let old = s.a.data("[data-peer]", "peer-id");
     s.b.reload();
     s.a.wait_for(
         &format!(
@@ -151,10 +147,7 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
         ),
         Duration::from_secs(30),
     );
-    s.b.wait_for(
-        "document.querySelectorAll('[data-peer]').length === 1",
-        Duration::from_secs(30),
-    );
+    s.b.wait_count("[data-peer]", 1, Duration::from_secs(30));
     prioritize(&s.lan);
     bytes as f64 / 1e6 / secs
 }

@@ -2,165 +2,20 @@
 //! served by the real release binary from a private LAN address over plain http (the
 //! insecure context phones get: no crypto.subtle, no OPFS).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use crate::support::browser::Browser;
+use crate::support::files::{generate, sha256_file};
 use crate::support::netns::Lan;
-use crate::support::TempDir;
-
-/// Browser tests share two CPU cores: one at a time (also the relay's end-to-end tests).
-pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use crate::support::page::attr;
+use crate::support::setup::Setup;
+use crate::support::{one_browser_at_a_time, TempDir};
 
 const MIB: u64 = 1024 * 1024;
-
-/// The release binary the README's test command builds before the tests.
-pub fn release_binary() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/homedrop");
-    assert!(
-        p.exists(),
-        "{} is missing: build it with `cargo build --release` (the test command does)",
-        p.display()
-    );
-    p
-}
-
-/// Write `size` bytes of deterministic pseudo-random content; returns its SHA-256 (hex).
-pub fn generate(path: &Path, size: u64, seed: u64) -> String {
-    let mut f = std::io::BufWriter::with_capacity(4 << 20, std::fs::File::create(path).unwrap());
-    let mut h = Sha256::new();
-    let mut x = seed | 1;
-    let mut buf = vec![0u8; MIB as usize];
-    let mut left = size;
-    while left > 0 {
-        for chunk in buf.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
-        let n = left.min(MIB) as usize;
-        f.write_all(&buf[..n]).unwrap();
-        h.update(&buf[..n]);
-        left -= n as u64;
-    }
-    f.flush().unwrap();
-    hex(&h.finalize())
-}
-
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-pub fn sha256_file(path: &Path) -> String {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 4 << 20];
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    hex(&h.finalize())
-}
-
-/// A LAN with homedrop on the router and two browsers that see each other.
-#[allow(dead_code)]
-pub struct Setup {
-    pub lan: Lan,
-    pub a: Browser,
-    pub b: Browser,
-    pub url: String,
-}
-
-impl Setup {
-    /// `rtt_ms` is added to the A↔B round trip: half of it each way on A's link only, so
-    /// every frame crosses one delay line (the line's own CPU, on this 2-core machine, is
-    /// taken from the browsers it carries).
-    pub fn new(rtt_ms: Option<u32>) -> Setup {
-        let bin = release_binary();
-        let mut lan = Lan::new(2);
-        if let Some(ms) = rtt_ms {
-            lan.delay(0, ms / 2);
-        }
-        let http = format!("{}:8080", lan.server_ip());
-        // HOMEDROP_E2E_LOG=debug shows the server's view when a test fails.
-        let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
-        lan.spawn_in_router(
-            bin.to_str().unwrap(),
-            // LAN tests run without the relay (and keep no secret in ./homedrop-state).
-            &["--http", &http, "--no-mdns", "--no-turn", "--log", &log],
-        );
-        let url = format!("http://{http}/");
-        let mut a = Browser::launch(Some(&lan.hosts[0]));
-        let mut b = Browser::launch(Some(&lan.hosts[1]));
-        for br in [&mut a, &mut b] {
-            wait_page(br, &url);
-            assert_eq!(
-                br.eval("window.isSecureContext"),
-                json!(false),
-                "the page must be an insecure context"
-            );
-        }
-        // Generous: on the shared 2-core machine a loaded run once took over 20 s here.
-        for br in [&mut a, &mut b] {
-            br.wait_for(
-                "document.querySelectorAll('[data-peer]').length === 1",
-                Duration::from_secs(60),
-            );
-        }
-        Setup { lan, a, b, url }
-    }
-}
-
-impl Setup {
-    /// A picks `files` for the selected device; wait until B shows the request.
-    pub fn offer(&mut self, files: &[&Path]) {
-        offer(&mut self.a, &mut self.b, files);
-    }
-}
-
-/// `from` picks `files` for its selected device; wait until `to` shows the request.
-pub fn offer(from: &mut Browser, to: &mut Browser, files: &[&Path]) {
-    from.set_files("[data-file-input]", files);
-    to.wait_for(
-        "document.querySelector('[data-request]')",
-        Duration::from_secs(20),
-    );
-}
-
-/// Load the page, retrying while homedrop starts in its namespace, until its signaling is
-/// online. (A page that lost a module on the way loads itself again: web/js/boot.js.)
-pub fn wait_page(br: &mut Browser, url: &str) {
-    load(br, url, Duration::from_secs(20));
-    br.wait_for(
-        "document.querySelector('[data-status]')?.dataset.state === 'online'",
-        Duration::from_secs(40),
-    );
-}
-
-/// Navigate until the page itself is there, for at most `within` (homedrop may still be
-/// starting in its namespace).
-pub fn load(br: &mut Browser, url: &str, within: Duration) {
-    let end = Instant::now() + within;
-    loop {
-        br.goto(url);
-        if br.try_eval("!!document.querySelector('[data-peer-list]')") == Ok(json!(true)) {
-            return;
-        }
-        assert!(Instant::now() < end, "page never loaded from {url}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 /// Peak of a browser's process-tree RSS, sampled in the background.
 struct RssWatch {
@@ -208,16 +63,9 @@ impl RssWatch {
     }
 }
 
-fn count(br: &mut Browser, selector: &str) -> u64 {
-    let sel = serde_json::to_string(selector).unwrap();
-    br.eval(&format!("document.querySelectorAll({sel}).length"))
-        .as_u64()
-        .unwrap()
-}
-
 #[test]
 fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("files");
     let files = [
         ("one-byte.bin", 1u64, 1u64),
@@ -230,13 +78,12 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
         expect.push((name, size, generate(&p, size, seed), p));
     }
     let mut s = Setup::new(None);
-    let b_name =
-        s.b.eval("document.querySelector('[data-self-name]').textContent.trim()");
-    let tile = format!("[data-peer][data-peer-name={b_name}]");
+    let b_name = s.b.text("[data-self-name]").trim().to_string();
+    let tile = attr("[data-peer]", "peer-name", &b_name);
     s.a.click(&tile);
     let paths: Vec<&Path> = expect.iter().map(|e| e.3.as_path()).collect();
     s.offer(&paths);
-    assert_eq!(count(&mut s.b, "[data-request-file]"), 3);
+    assert_eq!(s.b.count("[data-request-file]"), 3);
     let offered = s.b.eval("[...document.querySelectorAll('[data-request-file]')].map(e => [e.dataset.name, Number(e.dataset.size)])");
     assert_eq!(
         offered,
@@ -251,10 +98,7 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
     let watch = RssWatch::start(s.b.pid());
     let t = Instant::now();
     s.b.click("[data-accept]");
-    s.b.wait_for(
-        "document.querySelectorAll('[data-received-file]').length === 3",
-        Duration::from_secs(900),
-    );
+    s.b.wait_count("[data-received-file]", 3, Duration::from_secs(900));
     let took = t.elapsed();
     let peak = watch.finish();
     let rise = peak.saturating_sub(idle) / MIB;
@@ -267,10 +111,9 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
     // Sender shows every transfer done; receiver saves each file; hashes match the originals.
     s.a.wait_for("[...document.querySelectorAll('[data-transfer][data-direction=send]')].every(e => e.dataset.state === 'done')", Duration::from_secs(30));
     for (name, size, sha, _) in &expect {
-        let sel = format!("[data-received-file][data-name=\"{name}\"]");
-        let attr =
-            s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
-        assert_eq!(attr, json!(sha), "{name}: hash shown in the UI");
+        let sel = attr("[data-received-file]", "name", name);
+        let shown = s.b.data(&sel, "sha256");
+        assert_eq!(shown, json!(sha), "{name}: hash shown in the UI");
         s.b.click(&format!("{sel} [data-save]"));
         let saved = s.b.wait_download(name, Duration::from_secs(300));
         assert_eq!(
@@ -288,7 +131,7 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
     let got = s.b.wait_for("[...document.querySelectorAll('[data-received-text]')].map(e => e.textContent).join('\\n')", Duration::from_secs(10));
     assert!(got.as_str().unwrap().contains(text), "{got}");
     assert_eq!(
-        count(&mut s.b, "[data-received-text] b"),
+        s.b.count("[data-received-text] b"),
         0,
         "text is never parsed as HTML"
     );
@@ -296,7 +139,7 @@ fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
 
 #[test]
 fn cancel_from_either_side_and_reload_is_noticed() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("cancel");
     let big = dir.0.join("big.bin");
     generate(&big, 300 * MIB, 9);
@@ -322,7 +165,7 @@ fn cancel_from_either_side_and_reload_is_noticed() {
                 Duration::from_secs(15),
             );
             assert_eq!(
-                count(br, "[data-received-file][data-name=\"big.bin\"]"),
+                br.count(&attr("[data-received-file]", "name", "big.bin")),
                 0,
                 "{canceller}: no partial file offered"
             );
@@ -338,19 +181,12 @@ fn cancel_from_either_side_and_reload_is_noticed() {
     // Both UIs still work: a small file goes through.
     s.offer(&[&small]);
     s.b.click("[data-accept]");
-    let sel = "[data-received-file][data-name=\"small.txt\"]";
-    s.b.wait_for(
-        &format!("document.querySelector('{sel}')"),
-        Duration::from_secs(30),
-    );
-    assert_eq!(
-        s.b.eval(&format!("document.querySelector('{sel}').dataset.sha256")),
-        json!(small_sha)
-    );
+    let sel = attr("[data-received-file]", "name", "small.txt");
+    s.b.wait_hook(&sel, Duration::from_secs(30));
+    assert_eq!(s.b.data(&sel, "sha256"), json!(small_sha));
 
     // A reload on one side is noticed by the other within 10 s.
-    let old_id =
-        s.a.eval("document.querySelector('[data-peer]').dataset.peerId");
+    let old_id = s.a.data("[data-peer]", "peer-id");
     let t = Instant::now();
     s.b.reload();
     let gone = format!(
@@ -358,11 +194,7 @@ fn cancel_from_either_side_and_reload_is_noticed() {
     );
     s.a.wait_for(&gone, Duration::from_secs(10));
     assert!(t.elapsed() < Duration::from_secs(10));
-    s.a.wait_for(
-        "document.querySelectorAll('[data-peer]').length === 1",
-        Duration::from_secs(10),
-    );
-    let _ = &s.url;
+    s.a.wait_count("[data-peer]", 1, Duration::from_secs(10));
 }
 
 /// The delay line (no netem on this kernel) is a faithful long link: it adds its delay, keeps

@@ -313,13 +313,11 @@ async fn unreadable_certificate_is_a_readable_error() {
 #[test]
 fn chromium_gets_a_secure_context_over_https() {
     // Chromium tests take turns: several browsers at once on 2 cores time out.
-    let _one = crate::browser::ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    use crate::support::browser::Browser;
+    let _one = crate::support::one_browser_at_a_time();
     use crate::support::netns::Lan;
+    use crate::support::page::Page;
     use serde_json::json;
-    let bin = crate::browser::release_binary();
+    let bin = crate::support::release_binary();
     let state = TempDir::new("https-state");
     let mut lan = Lan::new(1);
     let https = format!("{}:8443", lan.server_ip());
@@ -340,25 +338,14 @@ fn chromium_gets_a_secure_context_over_https() {
             state.0.to_str().unwrap(),
         ],
     );
-    let mut br = Browser::launch(Some(&lan.hosts[0]));
+    let mut br = Page::launch(Some(&lan.hosts[0]));
     // Stands in for the user's click-through of the self-signed certificate warning.
     br.call_browser(
         "Security.setIgnoreCertificateErrors",
         json!({"ignore": true}),
     );
     let url = format!("https://{https}/");
-    let end = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        br.goto(&url);
-        if br.eval("!!document.querySelector('[data-peer-list]')") == json!(true) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "page never loaded from {url}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    br.load(&url, Duration::from_secs(20));
     assert_eq!(br.eval("location.protocol"), json!("https:"));
     assert_eq!(br.eval("window.isSecureContext"), json!(true));
     assert_eq!(

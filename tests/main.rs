@@ -1,6 +1,7 @@
 //! One integration-test crate (fast to link); each module is one topic.
 
-mod support;
+/// The harness, public because the benches include it too (see its module docs).
+pub mod support;
 
 /// The real binary: flags, exit codes, shutdown.
 mod binary;

@@ -299,15 +299,13 @@ fn shutdown_says_goodbye_and_no_mdns_advertises_nothing() {
 #[test]
 fn the_page_offers_a_qr_code_of_its_own_url() {
     // Chromium tests take turns: several browsers at once on 2 cores time out.
-    let _one = crate::browser::ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    use crate::support::browser::Browser;
+    let _one = crate::support::one_browser_at_a_time();
+    use crate::support::page::Page;
     let lan = Lan::new(1);
     let hd = Homedrop::start(&lan.router, &["--no-mdns"]);
     let url = format!("http://{}:8080/", lan.server_ip());
     hd.expect_log(&format!("open {url} (br0)"), 10);
-    let mut br = Browser::launch(Some(&lan.hosts[0]));
+    let mut br = Page::launch(Some(&lan.hosts[0]));
     br.goto(&url);
     br.click("[data-share-page]");
     let shown = br.wait_for(

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::browser::{hex, Setup, ONE_AT_A_TIME};
-use crate::support::browser::Browser;
+use crate::support::files::hex;
+use crate::support::one_browser_at_a_time;
+use crate::support::page::{attr, js, Page};
+use crate::support::setup::Setup;
 
 /// Rounds of simultaneous dialling. Glare stalled about one round in two before the fix.
 const ROUNDS: u32 = 12;
@@ -27,7 +29,7 @@ fn content(seed: u32) -> Vec<u8> {
 }
 
 /// Polls `expr` until truthy; false after `timeout` (no panic: stalls are counted).
-fn poll(br: &mut Browser, expr: &str, timeout: Duration) -> bool {
+fn poll(br: &mut Page, expr: &str, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
     loop {
         let v = br.eval(expr);
@@ -43,7 +45,7 @@ fn poll(br: &mut Browser, expr: &str, timeout: Duration) -> bool {
 
 /// Selects the one other device, then arms a timer that picks a generated file for it at
 /// `at_ms` (Date.now() milliseconds) exactly as the file input would.
-fn arm(br: &mut Browser, name: &str, seed: u32, at_ms: u64) {
+fn arm(br: &mut Page, name: &str, seed: u32, at_ms: u64) {
     assert!(
         poll(
             br,
@@ -71,7 +73,7 @@ fn arm(br: &mut Browser, name: &str, seed: u32, at_ms: u64) {
 }
 
 /// Offers one side's links ignored as impolite: > 0 means both sides really offered at once.
-fn ignored_offers(br: &mut Browser) -> u64 {
+fn ignored_offers(br: &mut Page) -> u64 {
     br.eval("(window.homedrop.state().links ?? []).reduce((n, l) => n + l.ignoredOffers, 0)")
         .as_u64()
         .unwrap()
@@ -104,12 +106,12 @@ fn round(s: &mut Setup, n: u32) -> Result<bool, String> {
         (&mut s.b, &names[0], seeds[0]),
         (&mut s.a, &names[1], seeds[1]),
     ] {
-        let sel = format!("[data-received-file][data-name=\"{file}\"]");
+        let sel = attr("[data-received-file]", "name", file);
         let left = deadline.saturating_duration_since(Instant::now());
-        if !poll(br, &format!("document.querySelector('{sel}')"), left) {
+        if !poll(br, &format!("document.querySelector({})", js(&sel)), left) {
             return Err(format!("{file} did not arrive"));
         }
-        let got = br.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
+        let got = br.data(&sel, "sha256");
         let want = hex(&Sha256::digest(content(seed)));
         assert_eq!(
             got,
@@ -122,7 +124,7 @@ fn round(s: &mut Setup, n: u32) -> Result<bool, String> {
 
 #[test]
 fn both_devices_dialling_each_other_at_once_always_connect() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let mut s = Setup::new(None);
     let mut stalled = Vec::new();
     let mut glares = 0;
@@ -143,7 +145,7 @@ fn both_devices_dialling_each_other_at_once_always_connect() {
             }
             Err(why) => {
                 let links =
-                    |br: &mut Browser| br.eval("JSON.stringify(window.homedrop.state().links)");
+                    |br: &mut Page| br.eval("JSON.stringify(window.homedrop.state().links)");
                 eprintln!(
                     "round {n}: STALLED: {why}\n  A links: {}\n  B links: {}",
                     links(&mut s.a),
@@ -158,7 +160,7 @@ fn both_devices_dialling_each_other_at_once_always_connect() {
         stalled.len()
     );
     if !stalled.is_empty() {
-        let tail = |br: &Browser| {
+        let tail = |br: &Page| {
             let c: Vec<String> = br
                 .console()
                 .into_iter()

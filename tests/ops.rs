@@ -271,10 +271,8 @@ fn read_all(child: &mut Child) -> String {
 #[test]
 fn web_client_reconnects_after_a_restart() {
     // Chromium tests take turns: several browsers at once on 2 cores time out.
-    let _one = crate::browser::ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    use crate::support::browser::Browser;
+    let _one = crate::support::one_browser_at_a_time();
+    use crate::support::page::Page;
     let addr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
@@ -283,7 +281,7 @@ fn web_client_reconnects_after_a_restart() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut server = start(addr, &state);
     drop(rt.block_on(connect_when_up(addr)));
-    let mut br = Browser::launch(None);
+    let mut br = Page::launch(None);
     br.goto(&format!("http://{addr}/"));
     let state_is =
         |s: &str| format!("document.querySelector('[data-status]')?.dataset.state === '{s}'");

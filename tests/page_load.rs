@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::browser::{release_binary, wait_page, ONE_AT_A_TIME};
 use crate::support::browser::Browser;
 use crate::support::netns::Lan;
+use crate::support::page::Page;
+use crate::support::{one_browser_at_a_time, release_binary};
 
 const STATUS: &str = "document.querySelector('[data-status]')?.dataset.state";
 /// A module deep in the graph: main.js imports it, so losing it stops the app.
@@ -73,7 +74,7 @@ fn warnings(br: &Browser, needle: &str) -> usize {
 
 #[test]
 fn a_page_that_lost_a_module_loads_itself_again_and_says_so_when_it_cannot() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let mut lan = Lan::new(1);
     let http = format!("{}:8080", lan.server_ip());
     let bin = release_binary();
@@ -82,8 +83,8 @@ fn a_page_that_lost_a_module_loads_itself_again_and_says_so_when_it_cannot() {
         &["--http", &http, "--no-mdns", "--no-turn", "--log", "warn"],
     );
     let url = format!("http://{http}/");
-    let mut br = Browser::launch(Some(&lan.hosts[0]));
-    wait_page(&mut br, &url);
+    let mut br = Page::launch(Some(&lan.hosts[0]));
+    br.open(&url);
     // Every load asks the network again (versioned modules are otherwise cached for a year).
     br.call("Network.enable", json!({}));
     br.call("Network.setCacheDisabled", json!({"cacheDisabled": true}));
@@ -116,10 +117,7 @@ fn a_page_that_lost_a_module_loads_itself_again_and_says_so_when_it_cannot() {
     let failed = drive(&mut br, &mut seen, &mut || true, shown);
     assert_eq!(failed, 4, "the first load and three more");
     assert_eq!(br.eval(STATUS), json!("offline"));
-    assert_eq!(
-        br.eval("document.querySelector('[data-status]').textContent"),
-        json!("Not loaded")
-    );
+    assert_eq!(br.text("[data-status]"), "Not loaded");
     let asked = seen.len();
     std::thread::sleep(Duration::from_secs(3));
     answer(&mut br, &mut seen, &mut || true);

@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::browser::Browser;
 use crate::support::netns::{nft, Lan};
+use crate::support::page::Page;
 use crate::support::{http_get, TempDir, TestApp};
 
 /// An offer with the attributes webrtc-unreliable reads (what Chromium sends, trimmed).
@@ -146,7 +146,7 @@ fn probe_flags() {
 }
 
 /// Wait for the check's result and return it as JSON.
-fn probe_result(br: &mut Browser) -> Value {
+fn probe_result(br: &mut Page) -> Value {
     br.click("[data-probe]");
     br.wait_for(
         "['ok','lossy','blocked','error'].includes(document.querySelector('[data-probe-result]').dataset.state)",
@@ -161,10 +161,8 @@ fn probe_result(br: &mut Browser) -> Value {
 #[test]
 fn chromium_measures_rtt_and_loss_over_udp() {
     // Chromium tests take turns: several browsers at once on 2 cores time out.
-    let _one = crate::browser::ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let bin = crate::browser::release_binary();
+    let _one = crate::support::one_browser_at_a_time();
+    let bin = crate::support::release_binary();
     let state = TempDir::new("probe-state");
     let mut lan = Lan::new(1);
     let http = format!("{}:8080", lan.server_ip());
@@ -184,16 +182,8 @@ fn chromium_measures_rtt_and_loss_over_udp() {
         ],
     );
     let url = format!("http://{http}/");
-    let mut br = Browser::launch(Some(&lan.hosts[0]));
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        br.goto(&url);
-        if br.eval("!!document.querySelector('[data-probe]')") == json!(true) {
-            break;
-        }
-        assert!(Instant::now() < end, "page never loaded from {url}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let mut br = Page::launch(Some(&lan.hosts[0]));
+    br.load(&url, Duration::from_secs(20));
     let r = probe_result(&mut br);
     eprintln!("connection check over the LAN: {r}");
     assert_eq!(r["state"], "ok", "{r}");

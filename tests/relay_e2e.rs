@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::browser::{generate, offer, release_binary, sha256_file, wait_page, ONE_AT_A_TIME};
 use crate::relay_credentials::{allocate, no_credentials, stun_only, turn_entry, unix_now, SECRET};
-use crate::support::browser::Browser;
+use crate::support::files::{generate, sha256_file};
 use crate::support::nat::{Nat, HOME_LAN_IP, HOME_WAN_IP};
 use crate::support::netns::in_netns;
-use crate::support::{TempDir, Ws};
+use crate::support::page::{attr, Page};
+use crate::support::setup::offer;
+use crate::support::{one_browser_at_a_time, release_binary, TempDir, Ws};
 
 const MIB: u64 = 1024 * 1024;
 const RELAYED: &str = "relayed through homedrop";
@@ -55,21 +56,19 @@ fn start_homedrop(nat: &mut Nat, state: &TempDir) {
     );
 }
 
-fn open(ns: &str, host: &str) -> Browser {
-    let mut b = Browser::launch(Some(ns));
+fn open(ns: &str, host: &str) -> Page {
+    let mut b = Page::launch(Some(ns));
     // Returns once signaling is online.
-    wait_page(&mut b, &format!("http://{host}:8080/"));
+    b.open(&format!("http://{host}:8080/"));
     b
 }
 
-fn peers(b: &mut Browser) -> u64 {
-    b.eval("document.querySelectorAll('[data-peer]').length")
-        .as_u64()
-        .unwrap()
+fn peers(b: &mut Page) -> u64 {
+    b.count("[data-peer]")
 }
 
 /// The path shown on the newest transfer row, once it shows one.
-fn shown_path(b: &mut Browser) -> String {
+fn shown_path(b: &mut Page) -> String {
     b.wait_for(
         "document.querySelector('[data-transfer] [data-path]')?.textContent",
         Duration::from_secs(20),
@@ -81,19 +80,16 @@ fn shown_path(b: &mut Browser) -> String {
 
 /// `from` sends `file` to its only peer; `to` accepts, the hash matches in the UI and on
 /// disk, and both rows show `path`. Returns the throughput.
-fn transfer(from: &mut Browser, to: &mut Browser, file: &Path, sha: &str, path: &str) -> f64 {
+fn transfer(from: &mut Page, to: &mut Page, file: &Path, sha: &str, path: &str) -> f64 {
     let name = file.file_name().unwrap().to_str().unwrap().to_string();
     let size = std::fs::metadata(file).unwrap().len();
     let t = Instant::now();
     offer(from, to, &[file]);
     to.click("[data-accept]");
-    let sel = format!("[data-received-file][data-name=\"{name}\"]");
-    to.wait_for(
-        &format!("document.querySelector('{sel}')"),
-        Duration::from_secs(900),
-    );
+    let sel = attr("[data-received-file]", "name", &name);
+    to.wait_hook(&sel, Duration::from_secs(900));
     let secs = t.elapsed().as_secs_f64();
-    let shown = to.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
+    let shown = to.data(&sel, "sha256");
     assert_eq!(shown, json!(sha), "{name}: SHA-256 in the UI");
     to.click(&format!("{sel} [data-save]"));
     let saved = to.wait_download(&name, Duration::from_secs(300));
@@ -108,7 +104,7 @@ fn transfer(from: &mut Browser, to: &mut Browser, file: &Path, sha: &str, path: 
 
 #[test]
 fn relative_behind_nat_joins_by_code_and_100_mib_goes_each_way_through_the_relay() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("relay-e2e-a");
     let (to_rel, to_home) = (dir.0.join("to-relative.bin"), dir.0.join("to-home.bin"));
     let sha_to_rel = generate(&to_rel, 100 * MIB, 21);
@@ -121,10 +117,7 @@ fn relative_behind_nat_joins_by_code_and_100_mib_goes_each_way_through_the_relay
     assert_eq!(peers(&mut rel), 0, "the relative is no home device");
 
     home.click("[data-room-create]");
-    let code = home.wait_for(
-        "document.querySelector('[data-room]')?.dataset.code",
-        Duration::from_secs(10),
-    );
+    let code = home.wait_data("[data-room]", "code", Duration::from_secs(10));
     rel.fill("[data-room-code-input]", code.as_str().unwrap());
     rel.click("[data-room-join]");
     for b in [&mut home, &mut rel] {
@@ -149,7 +142,7 @@ fn relative_behind_nat_joins_by_code_and_100_mib_goes_each_way_through_the_relay
 
 #[test]
 fn client_isolation_at_home_falls_back_to_the_relay() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("relay-e2e-b");
     let file = dir.0.join("isolated.bin");
     let sha = generate(&file, 20 * MIB, 23);
@@ -206,15 +199,12 @@ fn reach(ns: &str, to: &str) -> bool {
 }
 
 /// Two home hosts that see each other, with the first one's tile for the second selected.
-fn two_at_home(nat: &mut Nat, dir: &TempDir) -> (Browser, Browser) {
+fn two_at_home(nat: &mut Nat, dir: &TempDir) -> (Page, Page) {
     start_homedrop(nat, dir);
     let mut a = open(&nat.hosts[0], HOME_LAN_IP);
     let mut b = open(&nat.hosts[1], HOME_LAN_IP);
     for br in [&mut a, &mut b] {
-        br.wait_for(
-            "document.querySelectorAll('[data-peer]').length === 1",
-            Duration::from_secs(20),
-        );
+        br.wait_count("[data-peer]", 1, Duration::from_secs(20));
     }
     a.click("[data-peer]");
     (a, b)
@@ -222,7 +212,7 @@ fn two_at_home(nat: &mut Nat, dir: &TempDir) -> (Browser, Browser) {
 
 #[test]
 fn with_udp_blocked_the_tcp_relay_carries_the_transfer() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("relay-e2e-tcp");
     let file = dir.0.join("over-tcp.bin");
     let sha = generate(&file, 10 * MIB, 24);
@@ -246,7 +236,7 @@ fn with_udp_blocked_the_tcp_relay_carries_the_transfer() {
 
 #[test]
 fn a_running_transfer_survives_an_ice_restart_from_the_lan_to_the_relay() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("relay-e2e-restart");
     let file = dir.0.join("moving.bin");
     let sha = generate(&file, 300 * MIB, 25);
@@ -289,7 +279,7 @@ fn a_running_transfer_survives_an_ice_restart_from_the_lan_to_the_relay() {
         "transfer finished {:.0} s after the LAN path died",
         t.elapsed().as_secs_f64()
     );
-    let shown = b.eval(&format!("document.querySelector('{sel}').dataset.sha256"));
+    let shown = b.data(sel, "sha256");
     assert_eq!(shown, json!(sha), "SHA-256 after the restart");
     // The same connection carried on: it was restarted, not replaced.
     let restarted = [a.console(), b.console()]
@@ -298,7 +288,7 @@ fn a_running_transfer_survives_an_ice_restart_from_the_lan_to_the_relay() {
         .any(|l| l.contains("homedrop: ICE restart"));
     assert!(restarted, "no ICE restart logged");
     for br in [&mut a, &mut b] {
-        let state = br.eval("document.querySelector('[data-transfer]').dataset.state");
+        let state = br.data("[data-transfer]", "state");
         assert_eq!(state, json!("done"));
         assert_eq!(shown_path(br), RELAYED, "the row follows the new path");
     }
@@ -389,7 +379,7 @@ fn allocate_from_the_internet(nat: &Nat) -> (Result<String, u16>, Result<String,
 
 #[test]
 fn stranger_on_the_internet_sees_no_peer_gets_no_turn_and_forged_allocate_fails() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("relay-e2e-c");
     let mut nat = Nat::new(1);
     start_homedrop(&mut nat, &dir);

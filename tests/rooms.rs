@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::browser::Browser;
 use crate::support::netns::Lan;
-use crate::support::TempDir;
+use crate::support::page::{attr, js, Page};
+use crate::support::{one_browser_at_a_time, TempDir};
 
 mod fixtures;
 mod server;
@@ -25,8 +25,8 @@ use server::Server;
 
 const LONG: Duration = Duration::from_secs(60);
 
-fn open_page(br: &mut Browser, url: &str) {
-    crate::browser::load(br, url, Duration::from_secs(30));
+fn open_page(br: &mut Page, url: &str) {
+    br.load(url, Duration::from_secs(30));
     wait(br, "window.homedrop && window.homedrop.state().id");
     assert_eq!(
         br.eval("window.isSecureContext"),
@@ -36,8 +36,23 @@ fn open_page(br: &mut Browser, url: &str) {
 }
 
 /// `wait_for` that prints the page's diagnostics (chat state, console) before failing.
-fn wait(br: &mut Browser, expr: &str) -> Value {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| br.wait_for(expr, LONG)));
+fn wait(br: &mut Page, expr: &str) -> Value {
+    diagnosed(br, |br| br.wait_for(expr, LONG))
+}
+
+/// `wait` until an element matches `selector`.
+fn wait_hook(br: &mut Page, selector: &str) {
+    diagnosed(br, |br| br.wait_hook(selector, LONG));
+}
+
+/// `wait` until the first element matching `selector` has a `data-{key}`; returns it.
+fn wait_data(br: &mut Page, selector: &str, key: &str) -> Value {
+    diagnosed(br, |br| br.wait_data(selector, key, LONG))
+}
+
+/// `f` on the page; when it panics, the page's diagnostics (chat state, console) first.
+fn diagnosed<T>(br: &mut Page, f: impl FnOnce(&mut Page) -> T) -> T {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *br)));
     r.unwrap_or_else(|e| {
         let state = br.eval("JSON.stringify(window.homedrop?.state().chat)");
         eprintln!("chat state: {state}\nconsole: {:#?}", br.console());
@@ -45,28 +60,18 @@ fn wait(br: &mut Browser, expr: &str) -> Value {
     })
 }
 
-fn js(v: &str) -> String {
-    serde_json::to_string(v).unwrap()
-}
-
 /// Type into the room message box and send.
-fn say(br: &mut Browser, text: &str) {
+fn say(br: &mut Page, text: &str) {
     br.fill("[data-chat-input]", text);
     br.click("[data-chat-send]");
 }
 
 fn log_sel(code: &str) -> String {
-    format!("[data-chat-log][data-code=\"{code}\"]")
-}
-
-fn count(br: &mut Browser, sel: &str) -> u64 {
-    br.eval(&format!("document.querySelectorAll({}).length", js(sel)))
-        .as_u64()
-        .unwrap()
+    attr("[data-chat-log]", "code", code)
 }
 
 /// Texts of the peers' messages in a room's log.
-fn wait_text(br: &mut Browser, code: &str, needle: &str) -> Value {
+fn wait_text(br: &mut Page, code: &str, needle: &str) -> Value {
     let sel = format!(
         "{} [data-chat-msg][data-from=peer] [data-chat-text]",
         log_sel(code)
@@ -83,9 +88,7 @@ fn wait_text(br: &mut Browser, code: &str, needle: &str) -> Value {
 
 #[test]
 fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
-    let _one = crate::browser::ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _one = one_browser_at_a_time();
     let dir = TempDir::new("rooms");
     let photo = dir.0.join("snap.bmp");
     let photo_sha = write_bmp(&photo, 120, 80);
@@ -96,9 +99,7 @@ fn a_room_of_three_chats_shares_photos_and_audio_peer_to_peer() {
     let log = dir.0.join("server.log");
     let server = Server::start(&lan, &http, &log);
     let url = format!("http://{http}/");
-    let mut br: Vec<Browser> = (0..4)
-        .map(|i| Browser::launch(Some(&lan.hosts[i])))
-        .collect();
+    let mut br: Vec<Page> = (0..4).map(|i| Page::launch(Some(&lan.hosts[i]))).collect();
     for b in br.iter_mut() {
         open_page(b, &url);
     }
@@ -160,51 +161,37 @@ fn done(code: &str, kind: &str) -> String {
 
 /// A picks an avatar and creates a room of capacity 3 that asks joiners for a snap; B and C
 /// join, D finds it full. Returns the room code.
-fn create_join_and_fill(
-    a: &mut Browser,
-    b: &mut Browser,
-    c: &mut Browser,
-    d: &mut Browser,
-) -> String {
+fn create_join_and_fill(a: &mut Page, b: &mut Page, c: &mut Page, d: &mut Page) -> String {
     // A picks an avatar and creates a room of capacity 3 that asks joiners for a snap.
     a.eval("(() => { const e = document.querySelector('[data-avatar-emoji]'); e.value = '🦊'; e.dispatchEvent(new Event('change')); })()");
     a.fill("[data-room-capacity]", "3");
     a.eval("document.querySelector('[data-room-snap-on-join]').checked = true");
     a.click("[data-room-create]");
-    let code = wait(a, "document.querySelector('[data-room]')?.dataset.code");
+    let code = wait_data(a, "[data-room]", "code");
     let code = code.as_str().unwrap().to_string();
     // B joins with the /join command, C with the form; D finds the room full.
     say(b, &format!("/join {code}"));
     c.fill("[data-room-code-input]", &code);
     c.click("[data-room-join]");
     for x in [&mut *b, &mut *c] {
-        wait(
-            x,
-            &format!("document.querySelector('[data-room][data-code=\"{code}\"]')"),
-        );
-        wait(
-            x,
-            &format!(
-                "document.querySelector('{} [data-snap-prompt]')",
-                log_sel(&code)
-            ),
-        );
+        wait_hook(x, &attr("[data-room]", "code", &code));
+        wait_hook(x, &format!("{} [data-snap-prompt]", log_sel(&code)));
     }
     assert_eq!(
-        count(a, &format!("{} [data-snap-prompt]", log_sel(&code))),
+        a.count(&format!("{} [data-snap-prompt]", log_sel(&code))),
         0,
         "the creator is not asked"
     );
     d.fill("[data-room-code-input]", &code);
     d.click("[data-room-join]");
     wait(d, "[...document.querySelectorAll('[data-notice]')].some(e => /room is full/i.test(e.textContent))");
-    assert_eq!(count(d, "[data-room]"), 0);
+    assert_eq!(d.count("[data-room]"), 0);
     code
 }
 
 /// A chat message from `a` reaches both `others`, with name, avatar, time and Markdown.
-fn chat_reaches_both(a: &mut Browser, others: [&mut Browser; 2], code: &str, marker: &str) {
-    let a_name = a.eval("document.querySelector('[data-self-name]').textContent.trim()");
+fn chat_reaches_both(a: &mut Page, others: [&mut Page; 2], code: &str, marker: &str) {
+    let a_name = a.text("[data-self-name]").trim().to_string();
     say(a, &format!("hello **world** {marker}"));
     for x in others {
         wait_text(x, code, marker);
@@ -220,7 +207,7 @@ fn chat_reaches_both(a: &mut Browser, others: [&mut Browser; 2], code: &str, mar
 }
 
 /// HTML and script payloads from `a` show as text at both `others` and run nothing.
-fn payloads_stay_text(a: &mut Browser, others: [&mut Browser; 2], code: &str) {
+fn payloads_stay_text(a: &mut Page, others: [&mut Page; 2], code: &str) {
     let evil = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3) <b>b</b> [ok](https://example.org/p) [d](data:text/html,<script>x</script>)\n```\n<i>code</i>\n```\n- one\n- two";
     say(a, evil);
     for x in others {
@@ -239,17 +226,12 @@ fn payloads_stay_text(a: &mut Browser, others: [&mut Browser; 2], code: &str) {
             "a[href^=data]",
             "[onerror]",
         ] {
-            assert_eq!(
-                count(x, &format!("{sel} {bad}")),
-                0,
-                "{bad} element created"
-            );
+            assert_eq!(x.count(&format!("{sel} {bad}")), 0, "{bad} element created");
         }
         assert_eq!(
-            count(
-                x,
-                &format!("{sel} a[href=\"https://example.org/p\"][rel=\"noopener noreferrer\"]")
-            ),
+            x.count(&format!(
+                "{sel} a[href=\"https://example.org/p\"][rel=\"noopener noreferrer\"]"
+            )),
             1
         );
         assert_eq!(x.eval("typeof window.__pwned"), json!("undefined"));
@@ -263,8 +245,8 @@ fn payloads_stay_text(a: &mut Browser, others: [&mut Browser; 2], code: &str) {
 
 /// A photo through `a`'s capture input reaches both `others`, byte for byte.
 fn photo_reaches_both(
-    a: &mut Browser,
-    others: [&mut Browser; 2],
+    a: &mut Page,
+    others: [&mut Page; 2],
     code: &str,
     photo: &Path,
     photo_sha: &str,
@@ -273,13 +255,7 @@ fn photo_reaches_both(
     assert_eq!(accept, json!(["image/*", "environment"]));
     a.set_files("[data-snap-input]", &[photo]);
     for x in others {
-        let sha = wait(
-            x,
-            &format!(
-                "document.querySelector('{}')?.dataset.sha256",
-                done(code, "photo")
-            ),
-        );
+        let sha = wait_data(x, &done(code, "photo"), "sha256");
         assert_eq!(sha, json!(photo_sha));
         wait(
             x,
@@ -288,16 +264,13 @@ fn photo_reaches_both(
                 done(code, "photo")
             ),
         );
-        assert_eq!(count(x, "[data-request]"), 0, "room media is not asked for");
+        assert_eq!(x.count("[data-request]"), 0, "room media is not asked for");
     }
     let own = format!(
         "{} [data-chat-msg][data-from=self][data-kind=photo] [data-chat-media][data-state=done]",
         log_sel(code)
     );
-    let sha = wait(
-        a,
-        &format!("document.querySelector('{own}')?.dataset.sha256"),
-    );
+    let sha = wait_data(a, &own, "sha256");
     assert_eq!(
         sha,
         json!(photo_sha),
@@ -308,21 +281,15 @@ fn photo_reaches_both(
 /// An audio message from `c` (the recorder's file input on http) plays inline at both
 /// `others`.
 fn audio_plays_at_both(
-    c: &mut Browser,
-    others: [&mut Browser; 2],
+    c: &mut Page,
+    others: [&mut Page; 2],
     code: &str,
     audio: &Path,
     audio_sha: &str,
 ) {
     c.set_files("[data-audio-input]", &[audio]);
     for x in others {
-        let sha = wait(
-            x,
-            &format!(
-                "document.querySelector('{}')?.dataset.sha256",
-                done(code, "audio")
-            ),
-        );
+        let sha = wait_data(x, &done(code, "audio"), "sha256");
         assert_eq!(sha, json!(audio_sha));
         let dur = wait(x, &format!("(() => {{ const e = document.querySelector('{} audio[data-chat-audio]'); return e && e.readyState >= 1 && e.duration; }})()", done(code, "audio")));
         assert!((dur.as_f64().unwrap() - 1.0).abs() < 0.05, "duration {dur}");
@@ -331,7 +298,7 @@ fn audio_plays_at_both(
 
 /// `b` picks a picture as avatar (resized to at most 64 px) and a new name with /nick; both
 /// `others` see them on its next message.
-fn avatar_picture_and_nick(b: &mut Browser, others: [&mut Browser; 2], code: &str, photo: &Path) {
+fn avatar_picture_and_nick(b: &mut Page, others: [&mut Page; 2], code: &str, photo: &Path) {
     b.set_files("[data-avatar-file]", &[photo]);
     wait(
         b,
@@ -354,7 +321,7 @@ fn avatar_picture_and_nick(b: &mut Browser, others: [&mut Browser; 2], code: &st
 }
 
 /// /ping from `b` times each member over the data channel; unknown commands say so.
-fn ping_times_members(b: &mut Browser, ids: &[String]) {
+fn ping_times_members(b: &mut Page, ids: &[String]) {
     say(b, "/ping");
     let pings = wait(b, "(() => { const r = [...document.querySelectorAll('[data-ping-result]')]; return r.length === 2 && r.map(e => [e.dataset.peerId, Number(e.dataset.rtt)]); })()");
     let mut peers: Vec<String> = pings
@@ -379,14 +346,14 @@ fn ping_times_members(b: &mut Browser, ids: &[String]) {
 /// History survives a reload of `b`; /clear empties it on that device only (`others` keep
 /// theirs).
 fn history_reload_and_clear(
-    b: &mut Browser,
-    others: [&mut Browser; 2],
+    b: &mut Page,
+    others: [&mut Page; 2],
     code: &str,
     marker: &str,
     photo_sha: &str,
 ) {
     let msgs = format!("{} [data-chat-msg]", log_sel(code));
-    let before = count(b, &msgs);
+    let before = b.count(&msgs);
     assert_eq!(
         before, 5,
         "A's two texts and photo, C's audio, B's own text"
@@ -400,13 +367,7 @@ fn history_reload_and_clear(
         ),
     );
     wait_text(b, code, marker);
-    let sha = wait(
-        b,
-        &format!(
-            "document.querySelector('{}')?.dataset.sha256",
-            done(code, "photo")
-        ),
-    );
+    let sha = wait_data(b, &done(code, "photo"), "sha256");
     assert_eq!(sha, json!(photo_sha), "the photo itself is kept");
     say(b, "/clear");
     wait(
@@ -414,52 +375,33 @@ fn history_reload_and_clear(
         &format!("document.querySelectorAll({}).length === 0", js(&msgs)),
     );
     for x in others {
-        assert_eq!(count(x, &msgs), before, "other devices keep their history");
+        assert_eq!(x.count(&msgs), before, "other devices keep their history");
     }
     b.reload();
-    wait(
-        b,
-        &format!("document.querySelector('[data-room][data-code=\"{code}\"]')"),
-    );
+    wait_hook(b, &attr("[data-room]", "code", code));
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(count(b, &msgs), 0, "cleared history stays cleared");
+    assert_eq!(b.count(&msgs), 0, "cleared history stays cleared");
 }
 
 /// Invitations: C leaves; A invites D (declines) and C (accepts).
-fn invitations(a: &mut Browser, c: &mut Browser, d: &mut Browser, code: &str, ids: &[String]) {
+fn invitations(a: &mut Page, c: &mut Page, d: &mut Page, code: &str, ids: &[String]) {
     c.click(&format!(
-        "[data-room][data-code=\"{code}\"] [data-room-leave]"
+        "{} [data-room-leave]",
+        attr("[data-room]", "code", code)
     ));
     let (c_id, d_id) = (ids[2].clone(), ids[3].clone());
-    wait(
-        a,
-        &format!("document.querySelector('[data-invite-peer][data-peer-id=\"{c_id}\"]')"),
-    );
-    a.click(&format!("[data-invite-peer][data-peer-id=\"{d_id}\"]"));
-    wait(
-        d,
-        &format!("document.querySelector('[data-invite][data-code=\"{code}\"]')"),
-    );
+    let invite_peer = |id: &str| attr("[data-invite-peer]", "peer-id", id);
+    wait_hook(a, &invite_peer(&c_id));
+    a.click(&invite_peer(&d_id));
+    wait_hook(d, &attr("[data-invite]", "code", code));
     d.click("[data-invite-decline]");
-    wait(
-        a,
-        "document.querySelector('[data-invite-answer][data-accept=false]')",
-    );
-    assert_eq!(count(d, "[data-room]"), 0);
-    a.click(&format!("[data-invite-peer][data-peer-id=\"{c_id}\"]"));
-    wait(
-        c,
-        &format!("document.querySelector('[data-invite][data-code=\"{code}\"]')"),
-    );
+    wait_hook(a, "[data-invite-answer][data-accept=false]");
+    assert_eq!(d.count("[data-room]"), 0);
+    a.click(&invite_peer(&c_id));
+    wait_hook(c, &attr("[data-invite]", "code", code));
     c.click("[data-invite-accept]");
-    wait(
-        c,
-        &format!("document.querySelector('[data-room][data-code=\"{code}\"]')"),
-    );
-    wait(
-        a,
-        "document.querySelector('[data-invite-answer][data-accept=true]')",
-    );
+    wait_hook(c, &attr("[data-room]", "code", code));
+    wait_hook(a, "[data-invite-answer][data-accept=true]");
     wait(c, &members_seen(&ids[0], &ids[0]));
     say(c, "back again");
     wait_text(a, code, "back again");

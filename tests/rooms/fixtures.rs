@@ -6,7 +6,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::browser::hex;
+use crate::support::files::hex;
 
 /// A 24-bit BMP of `w`×`h` with a colour pattern; returns its SHA-256.
 pub(super) fn write_bmp(path: &Path, w: u32, h: u32) -> String {

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::browser::release_binary;
 use crate::support::netns::Lan;
+use crate::support::release_binary;
 
 /// homedrop in the router namespace, its stderr kept in a file; killed when dropped.
 pub(super) struct Server {

@@ -3,7 +3,8 @@
 //! A pipe rather than a TCP debugging port: the browser can run inside a network namespace
 //! (through `ip netns exec`) while the test drives it from the root namespace, and nothing
 //! listens on any port. Messages are JSON separated by NUL bytes: fd 3 carries commands to
-//! the browser, fd 4 carries answers and events back.
+//! the browser, fd 4 carries answers and events back. What a test does on homedrop's page
+//! (click, fill, read a hook) is the page object's, in `page.rs`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -300,23 +301,6 @@ impl Browser {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-
-    pub fn click(&mut self, selector: &str) {
-        let sel = serde_json::to_string(selector).unwrap();
-        let ok = self.eval(&format!(
-            "(() => {{ const e = document.querySelector({sel}); if (!e) return false; e.click(); return true; }})()"
-        ));
-        assert_eq!(ok, json!(true), "nothing to click at {selector}");
-    }
-
-    /// Fill an input or textarea and fire `input`.
-    pub fn fill(&mut self, selector: &str, text: &str) {
-        let sel = serde_json::to_string(selector).unwrap();
-        let val = serde_json::to_string(text).unwrap();
-        self.eval(&format!(
-            "(() => {{ const e = document.querySelector({sel}); e.value = {val}; e.dispatchEvent(new Event('input', {{bubbles:true}})); }})()"
-        ));
     }
 
     /// Choose files on a file input, as a user picking them would.

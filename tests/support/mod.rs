@@ -1,27 +1,60 @@
-//! Test support: the app in-process on port 0, WebSocket clients, the real binary.
-
-#![allow(dead_code)]
+//! Test support: the harness every test module and every bench uses.
+//!
+//! One module tree, two kinds of crate: `tests/main.rs` declares it as `pub mod support`,
+//! and each bench includes this file with `#[path = "../tests/support/mod.rs"] pub mod
+//! support` (the only `#[path]` into tests/). Public and reachable from the crate root, its
+//! items are not dead code in a crate that uses only part of them, so no `allow(dead_code)`.
+//!
+//! - here: the app in-process ([`TestApp`]), the real binaries ([`binary`],
+//!   [`release_binary`]), [`TempDir`], raw HTTP, ports, the browser lock
+//!   ([`one_browser_at_a_time`]);
+//! - [`ws`]: a signaling client over a real WebSocket;
+//! - [`browser`]: headless Chromium over the DevTools protocol; [`page`]: the page object
+//!   over homedrop's `data-*` hooks; [`setup`]: two pages on a LAN with the release binary;
+//! - [`files`]: generated files and their SHA-256;
+//! - [`netns`], [`nat`], [`delayline`]: namespaces, NAT and the 40 ms link; [`procfs`],
+//!   [`uclient`]: /proc figures and coturn's client output.
 
 pub mod browser;
 pub mod delayline;
 pub mod delayline_probe;
+pub mod files;
 pub mod nat;
 pub mod netns;
+pub mod page;
 pub mod procfs;
+pub mod setup;
 pub mod uclient;
+pub mod ws;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
-use futures_util::{SinkExt, StreamExt};
 use homedrop::config::Config;
-use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use ws::Ws;
+
+/// Tests that start Chromium (or the relay's end-to-end namespaces) take turns: several
+/// browsers at once on this 2-core machine time out. Hold the guard for the whole test; a
+/// test that panicked while holding it does not stop the next one.
+pub fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The release binary the README's test command builds before the tests.
+pub fn release_binary() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/homedrop");
+    assert!(
+        p.exists(),
+        "{} is missing: build it with `cargo build --release` (the test command does)",
+        p.display()
+    );
+    p
+}
 
 /// The whole app, in-process on 127.0.0.1:0; stopped when dropped.
 pub struct TestApp {
@@ -91,116 +124,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
-        }
-    }
-}
-
-pub type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A signaling client speaking JSON.
-pub struct Ws {
-    pub ws: Stream,
-    pub id: String,
-    pub welcome: Value,
-}
-
-impl Ws {
-    pub async fn connect(addr: SocketAddr, xff: Option<&str>) -> Ws {
-        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
-        if let Some(ip) = xff {
-            req.headers_mut()
-                .insert("x-forwarded-for", ip.parse().unwrap());
-        }
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let mut c = Ws {
-            ws,
-            id: String::new(),
-            welcome: Value::Null,
-        };
-        let w = c.recv().await;
-        assert_eq!(w["type"], "welcome", "{w}");
-        c.id = w["id"].as_str().unwrap().to_string();
-        c.welcome = w;
-        c
-    }
-
-    /// Connect and say hello with a name.
-    pub async fn hello(&mut self, name: &str) {
-        self.send(json!({"type":"hello","v":1,"name":name,"kind":"phone","pairs":[]}))
-            .await;
-    }
-
-    /// Create a room with the defaults (`roomCreate`) and return its code from `roomJoined`.
-    pub async fn room_create(&mut self) -> String {
-        self.send(json!({"type":"roomCreate"})).await;
-        let joined = self.expect("roomJoined").await;
-        joined["code"]
-            .as_str()
-            .expect("roomJoined has a code")
-            .to_string()
-    }
-
-    pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::text(v.to_string())).await.unwrap();
-    }
-
-    pub async fn send_raw(&mut self, text: String) {
-        self.ws.send(Message::text(text)).await.unwrap();
-    }
-
-    /// Next JSON message (pings are answered by tungstenite while reading).
-    pub async fn recv(&mut self) -> Value {
-        self.try_recv(Duration::from_secs(5))
-            .await
-            .expect("no message within 5 s")
-    }
-
-    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let msg = tokio::time::timeout_at(deadline, self.ws.next())
-                .await
-                .ok()??;
-            match msg.ok()? {
-                Message::Text(t) => return Some(serde_json::from_str(t.as_str()).unwrap()),
-                Message::Close(_) => return None,
-                _ => continue,
-            }
-        }
-    }
-
-    /// Read until a message of this type arrives.
-    pub async fn expect(&mut self, ty: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let m = self
-                .try_recv(left)
-                .await
-                .unwrap_or_else(|| panic!("no {ty} message"));
-            if m["type"] == ty {
-                return m;
-            }
-        }
-    }
-
-    /// Read `peers` messages until one satisfies `pred`.
-    pub async fn peers_until(&mut self, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(12);
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let m = self.try_recv(left).await.expect("peer list never matched");
-            if m["type"] == "peers" {
-                let ids: Vec<String> = m["peers"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["id"].as_str().unwrap().to_string())
-                    .collect();
-                if pred(&ids) {
-                    return ids;
-                }
-            }
         }
     }
 }

@@ -1,0 +1,165 @@
+//! The page object: homedrop's UI in one browser, reached through its `data-*` hooks only
+//! (docs/testing.md lists them).
+//!
+//! A test says what a user does or reads and where: `page.click("[data-accept]")`,
+//! `page.text("[data-self-name]")`, `page.wait_hook(&attr("[data-room]", "code", &code), t)`.
+//! The JavaScript that finds the element is written once, here, with the selector quoted as
+//! a JSON string, instead of `document.querySelector('…')` spelled out in every test. A
+//! selector is plain CSS over hooks; [`attr`] adds an attribute test to a hook with its value
+//! quoted. What is not about one element (app diagnostics, CDP commands, navigation, console)
+//! stays on the [`Browser`], which a `Page` dereferences to.
+
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::browser::Browser;
+
+/// One browser showing homedrop.
+pub struct Page {
+    browser: Browser,
+}
+
+impl Deref for Page {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+impl DerefMut for Page {
+    fn deref_mut(&mut self) -> &mut Browser {
+        &mut self.browser
+    }
+}
+
+/// A string as a JavaScript (JSON) literal, for selectors and values put into scripts.
+pub fn js(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// `hook` narrowed to elements whose `data-{key}` is `value`:
+/// `attr("[data-room]", "code", "ABC")` is `[data-room][data-code="ABC"]`.
+pub fn attr(hook: &str, key: &str, value: &str) -> String {
+    format!("{hook}[data-{key}={}]", js(value))
+}
+
+impl Page {
+    /// Start Chromium (in network namespace `netns` when given) on a blank page.
+    pub fn launch(netns: Option<&str>) -> Page {
+        Page {
+            browser: Browser::launch(netns),
+        }
+    }
+
+    /// Load the page, retrying while homedrop starts in its namespace, until its signaling
+    /// is online. (A page that lost a module on the way loads itself again: web/js/boot.js.)
+    pub fn open(&mut self, url: &str) {
+        self.load(url, Duration::from_secs(20));
+        self.wait_for(
+            "document.querySelector('[data-status]')?.dataset.state === 'online'",
+            Duration::from_secs(40),
+        );
+    }
+
+    /// Navigate until the page itself is there, for at most `within` (homedrop may still be
+    /// starting in its namespace).
+    pub fn load(&mut self, url: &str, within: Duration) {
+        let end = Instant::now() + within;
+        loop {
+            self.goto(url);
+            if self.try_eval("!!document.querySelector('[data-peer-list]')") == Ok(json!(true)) {
+                return;
+            }
+            assert!(Instant::now() < end, "page never loaded from {url}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Click the first element matching `selector`; panics when there is none.
+    pub fn click(&mut self, selector: &str) {
+        let sel = js(selector);
+        let ok = self.eval(&format!(
+            "(() => {{ const e = document.querySelector({sel}); if (!e) return false; e.click(); return true; }})()"
+        ));
+        assert_eq!(ok, json!(true), "nothing to click at {selector}");
+    }
+
+    /// Fill an input or textarea and fire `input`.
+    pub fn fill(&mut self, selector: &str, text: &str) {
+        let (sel, val) = (js(selector), js(text));
+        self.eval(&format!(
+            "(() => {{ const e = document.querySelector({sel}); e.value = {val}; e.dispatchEvent(new Event('input', {{bubbles:true}})); }})()"
+        ));
+    }
+
+    /// `textContent` of the first element matching `selector` (the script fails without one).
+    pub fn text(&mut self, selector: &str) -> String {
+        let v = self.eval(&format!(
+            "document.querySelector({}).textContent",
+            js(selector)
+        ));
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// How many elements match `selector`.
+    pub fn count(&mut self, selector: &str) -> u64 {
+        self.eval(&format!(
+            "document.querySelectorAll({}).length",
+            js(selector)
+        ))
+        .as_u64()
+        .unwrap()
+    }
+
+    /// `data-{key}` of the first element matching `selector`, as the page holds it (the
+    /// script fails without such an element; `null` when it lacks the attribute).
+    pub fn data(&mut self, selector: &str, key: &str) -> Value {
+        self.eval(&format!(
+            "document.querySelector({}).dataset[{}]",
+            js(selector),
+            js(&camel(key))
+        ))
+    }
+
+    /// Wait until an element matches `selector`.
+    pub fn wait_hook(&mut self, selector: &str, timeout: Duration) {
+        let expr = format!("!!document.querySelector({})", js(selector));
+        self.wait_for(&expr, timeout);
+    }
+
+    /// Wait until exactly `n` elements match `selector`.
+    pub fn wait_count(&mut self, selector: &str, n: u64, timeout: Duration) {
+        let expr = format!("document.querySelectorAll({}).length === {n}", js(selector));
+        self.wait_for(&expr, timeout);
+    }
+
+    /// Wait until the first element matching `selector` has a non-empty `data-{key}`;
+    /// returns it.
+    pub fn wait_data(&mut self, selector: &str, key: &str, timeout: Duration) -> Value {
+        let expr = format!(
+            "document.querySelector({})?.dataset[{}]",
+            js(selector),
+            js(&camel(key))
+        );
+        self.wait_for(&expr, timeout)
+    }
+}
+
+/// `data-peer-id` is `dataset.peerId`.
+fn camel(key: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in key.chars() {
+        match c {
+            '-' => up = true,
+            c if up => {
+                out.extend(c.to_uppercase());
+                up = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}

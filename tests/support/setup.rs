@@ -1,0 +1,67 @@
+//! Two browsers on a LAN with the release binary on its router: the start of the browser
+//! tests and of the transfer bench.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::netns::Lan;
+use super::page::Page;
+use super::release_binary;
+
+/// A LAN with homedrop on the router and two browsers that see each other.
+pub struct Setup {
+    pub lan: Lan,
+    pub a: Page,
+    pub b: Page,
+    pub url: String,
+}
+
+impl Setup {
+    /// `rtt_ms` is added to the A↔B round trip: half of it each way on A's link only, so
+    /// every frame crosses one delay line (the line's own CPU, on this 2-core machine, is
+    /// taken from the browsers it carries).
+    pub fn new(rtt_ms: Option<u32>) -> Setup {
+        let bin = release_binary();
+        let mut lan = Lan::new(2);
+        if let Some(ms) = rtt_ms {
+            lan.delay(0, ms / 2);
+        }
+        let http = format!("{}:8080", lan.server_ip());
+        // HOMEDROP_E2E_LOG=debug shows the server's view when a test fails.
+        let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
+        lan.spawn_in_router(
+            bin.to_str().unwrap(),
+            // LAN tests run without the relay (and keep no secret in ./homedrop-state).
+            &["--http", &http, "--no-mdns", "--no-turn", "--log", &log],
+        );
+        let url = format!("http://{http}/");
+        let mut a = Page::launch(Some(&lan.hosts[0]));
+        let mut b = Page::launch(Some(&lan.hosts[1]));
+        for page in [&mut a, &mut b] {
+            page.open(&url);
+            assert_eq!(
+                page.eval("window.isSecureContext"),
+                json!(false),
+                "the page must be an insecure context"
+            );
+        }
+        // Generous: on the shared 2-core machine a loaded run once took over 20 s here.
+        for page in [&mut a, &mut b] {
+            page.wait_count("[data-peer]", 1, Duration::from_secs(60));
+        }
+        Setup { lan, a, b, url }
+    }
+
+    /// A picks `files` for the selected device; wait until B shows the request.
+    pub fn offer(&mut self, files: &[&Path]) {
+        offer(&mut self.a, &mut self.b, files);
+    }
+}
+
+/// `from` picks `files` for its selected device; wait until `to` shows the request.
+pub fn offer(from: &mut Page, to: &mut Page, files: &[&Path]) {
+    from.set_files("[data-file-input]", files);
+    to.wait_hook("[data-request]", Duration::from_secs(20));
+}
