@@ -47,6 +47,7 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 
 cargo fmt --check
 python3 scripts/check-layers.py
+python3 scripts/check-sizes.py
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --release --locked
 # Static x86-64 and aarch64 binaries and their .debs, built once here (aarch64 takes

@@ -154,23 +154,3 @@ async fn log_events(events: mdns_sd::Receiver<DaemonEvent>, settings: Settings) 
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::validate::{validate_interface, validate_name};
-
-    #[test]
-    fn names_are_dns_labels() {
-        for ok in ["homedrop", "Kitchen-2", "a", &"x".repeat(63)] {
-            assert!(validate_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "-a", "a-", "a.b", "a b", "café", &"x".repeat(64)] {
-            assert!(validate_name(bad).is_err(), "{bad}");
-        }
-        assert!(validate_interface("eth0").is_ok());
-        for bad in ["", "a/b", "a b", "sixteen-chars-xx"] {
-            assert!(validate_interface(bad).is_err(), "{bad}");
-        }
-    }
-}

@@ -75,7 +75,7 @@ snapshot! {
     probe_ready: Gauge,
 }
 
-/// The relay's counters as metrics (names get the `homedrop_` prefix like the rest). Over 60
+/// The relay's counters as metrics (names get the `homedrop_` prefix like the rest). long: over 60
 /// lines only because it is a table, one entry per counter, best read in one piece.
 fn relay_metrics(r: &relay::Stats) -> Vec<(&'static str, Kind, &'static str, u64)> {
     use Kind::{Counter, Gauge};

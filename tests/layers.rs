@@ -1,15 +1,21 @@
 //! `src/` is layered one way: `scripts/check-layers.py` finds no import circle and no import
 //! from a lower floor to a higher one (the floors are listed at the top of the script); and
-//! the check does fail on a tree that has either.
+//! the check does fail on a tree that has either. Likewise `scripts/check-sizes.py`: no file
+//! over 500 lines and no function over 60 unless a `long:` comment above it says why.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs the check on `src` and returns (success, output).
+/// Runs the layer check on `src` and returns (success, output).
 fn check(src: &Path) -> (bool, String) {
+    run_script("check-layers.py", src)
+}
+
+/// Runs `scripts/<script>` on `src` and returns (success, output).
+fn run_script(script: &str, src: &Path) -> (bool, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
-        .arg(root.join("scripts/check-layers.py"))
+        .arg(root.join("scripts").join(script))
         .arg(src)
         .output()
         .expect("python3 runs");
@@ -124,4 +130,37 @@ fn an_upward_import_a_circle_inside_the_relay_and_a_module_on_no_floor_fail_the_
         "{out}"
     );
     assert!(out.contains("`extra` is on no floor"), "{out}");
+}
+
+#[test]
+fn src_has_no_file_over_500_lines_and_no_function_over_60() {
+    let (ok, out) = run_script(
+        "check-sizes.py",
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+    );
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn the_size_check_fails_on_a_long_function_or_file_unless_a_comment_says_why() {
+    let body = |n: usize| {
+        (0..n)
+            .map(|i| format!("    let _x{i} = \"}}{{\";\n"))
+            .collect::<String>()
+    };
+    let long_fn = format!("fn too_long() {{\n{}}}\n", body(60));
+    let excused = format!(
+        "// long: a table, read in one piece.\nfn table() {{\n{}}}\n",
+        body(60)
+    );
+    let short_fn = format!("fn fine() {{\n{}}}\n", body(58));
+    let tree = Tree::new("sizes-fn", &[("lib.rs", &long_fn)]);
+    let (ok, out) = run_script("check-sizes.py", &tree.0);
+    assert!(!ok && out.contains("fn too_long is 62 lines"), "{out}");
+    let tree = Tree::new("sizes-ok", &[("lib.rs", &format!("{excused}{short_fn}"))]);
+    let (ok, out) = run_script("check-sizes.py", &tree.0);
+    assert!(ok, "{out}");
+    let tree = Tree::new("sizes-file", &[("lib.rs", &"// x\n".repeat(501))]);
+    let (ok, out) = run_script("check-sizes.py", &tree.0);
+    assert!(!ok && out.contains("501 lines"), "{out}");
 }

@@ -329,14 +329,6 @@ fn hex_from(rng: &mut StdRng, n: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `n` random bytes (from the thread's generator) as lowercase hex.
-// Kept public for src/config.rs until it has its own (the registry itself uses `hex_from`).
-pub fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    rand::rng().fill(&mut bytes[..]);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// First 8 characters of an id, enough for logs (and the TURN user name).
 pub fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
