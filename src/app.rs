@@ -222,6 +222,7 @@ async fn start_relay(
         advertised_ip: config.relay_ip,
         max_allocations_per_user: config.turn_user_quota,
         max_allocations: config.turn_total_quota,
+        max_allocations_per_source: config.turn_source_quota,
         allocation_bandwidth: config.turn_allocation_bandwidth,
         total_bandwidth: config.turn_total_bandwidth,
         ..relay::Config::default()

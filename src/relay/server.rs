@@ -288,7 +288,11 @@ impl Server {
         let request = self.check_allocate_attrs(m)?;
         // Step 8 (quotas): "If not, the server rejects the request with a 486
         // (Allocation Quota Reached) error"; server-wide capacity → 508.
-        if self.allocs.user_count(user) >= self.cfg.max_allocations_per_user {
+        // Quotas are per username and per client source (IPv4 address or
+        // IPv6 /64: credentials are handed out freely, sources are not).
+        if self.allocs.user_count(user) >= self.cfg.max_allocations_per_user
+            || self.allocs.source_count(&from) >= self.cfg.source_quota()
+        {
             return Err(CODE_ALLOC_QUOTA_REACHED);
         }
         if self.allocs.len() >= self.cfg.max_allocations {
