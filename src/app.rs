@@ -227,7 +227,11 @@ async fn start_relay(
         total_bandwidth: config.turn_total_bandwidth,
         ..relay::Config::default()
     };
-    let relay = relay::Relay::bind(core, addr, addr)
+    let shell = relay::ShellConfig {
+        max_connections_per_source: config.turn_tcp_source_limit,
+        ..relay::ShellConfig::default()
+    };
+    let relay = relay::Relay::bind_with(core, shell, addr, addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (--turn)"))?;
     let (udp, tcp) = relay.local_addrs();

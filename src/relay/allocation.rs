@@ -2,10 +2,10 @@
 //! with their permissions and channel bindings.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::policy::TokenBucket;
+use super::policy::{source_key, TokenBucket};
 use super::{ClientAddr, PeerAddr, RelayAddr};
 
 /// Default allocation lifetime, RFC 8656 §3.2 / §7.2 ("10 minutes").
@@ -139,23 +139,6 @@ impl Allocation {
     /// Number of stored entries (for tests / state accounting).
     pub fn entries(&self) -> usize {
         self.permissions.len() + self.channels.len() + self.channel_by_peer.len()
-    }
-}
-
-/// The unit a per-source quota counts in: an IPv4 address, or an IPv6 /64
-/// (one subscriber's prefix: an attacker rotating addresses inside it is
-/// still one source). IPv4-mapped IPv6 (`::ffff:a.b.c.d`, from dual-stack
-/// sockets) counts as the IPv4 address.
-fn source_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(Ipv6Addr::from(prefix))
-            }
-        },
     }
 }
 
@@ -330,19 +313,6 @@ mod tests {
             find_free_port(|p| a.is_free(p), (50001, 50004), 50005, true, true),
             None
         );
-    }
-
-    #[test]
-    fn source_keys_group_ipv6_by_64_and_unmap_ipv4() {
-        let key = |s: &str| source_key(s.parse().unwrap());
-        assert_eq!(key("203.0.113.7"), key("::ffff:203.0.113.7"));
-        assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
-        assert_eq!(key("2001:db8:78:1:aaaa::1"), key("2001:db8:78:1:ffff::2"));
-        assert_eq!(
-            key("2001:db8:78:1::9"),
-            "2001:db8:78:1::".parse::<IpAddr>().unwrap()
-        );
-        assert_ne!(key("2001:db8:78:1::1"), key("2001:db8:78:2::1"));
     }
 
     #[test]
