@@ -2,6 +2,7 @@
 
 mod allocate;
 mod auth;
+mod fuzz;
 mod limits;
 mod relay;
 mod reservation;
