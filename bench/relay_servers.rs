@@ -2,7 +2,8 @@
 //! LAN's router namespace (never as a service), with equivalent settings:
 //! UDP+TCP on one port, TURN REST credentials from one shared secret, relayed
 //! addresses on the router's bridge address, no per-user or total quota in
-//! the way (homedrop gets `--turn-user-quota/--turn-total-quota 16000`;
+//! the way (homedrop gets `--turn-user-quota/--turn-total-quota 16000`,
+//! `--turn-tcp-source-limit 100000`;
 //! coturn has none by default), no TLS/DTLS. homedrop runs with
 //! `--no-probe --no-mdns` (its idle HTTP/signaling listener stays; no
 //! connection check with its OpenSSL/DTLS state, no mDNS responder) and
@@ -69,6 +70,8 @@ impl Server {
                     format!("--relay-ip={ip}"),
                     "--turn-user-quota=16000".into(),
                     "--turn-total-quota=16000".into(),
+                    // uclient opens every TCP pair from one address.
+                    "--turn-tcp-source-limit=100000".into(),
                 ]);
             }
             Kind::Coturn => {

@@ -222,11 +222,16 @@ async fn start_relay(
         advertised_ip: config.relay_ip,
         max_allocations_per_user: config.turn_user_quota,
         max_allocations: config.turn_total_quota,
+        max_allocations_per_source: config.turn_source_quota,
         allocation_bandwidth: config.turn_allocation_bandwidth,
         total_bandwidth: config.turn_total_bandwidth,
         ..relay::Config::default()
     };
-    let relay = relay::Relay::bind(core, addr, addr)
+    let shell = relay::ShellConfig {
+        max_connections_per_source: config.turn_tcp_source_limit,
+        ..relay::ShellConfig::default()
+    };
+    let relay = relay::Relay::bind_with(core, shell, addr, addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (--turn)"))?;
     let (udp, tcp) = relay.local_addrs();

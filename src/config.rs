@@ -97,6 +97,10 @@ settings! {
     "turn-user-quota" turn_user_quota: Num<u32, usize> [(1, MAX_TURN_QUOTA)], "N" => usize = 20;
     /// Most TURN allocations in total, 1 to 16000 [default: 200]
     "turn-total-quota" turn_total_quota: Num<u32, usize> [(1, MAX_TURN_QUOTA)], "N" => usize = 200;
+    /// Most simultaneous TURN/TCP connections from one client source (an IPv4 address or an IPv6 /64), 1 to 100000 [default: 16]
+    "turn-tcp-source-limit" turn_tcp_source_limit: Num<u32, usize> [(1, 100_000)], "N" => usize = 16;
+    /// Most TURN allocations per client source (an IPv4 address or an IPv6 /64), 0 to 16000; 0 means the larger of 20 and turn-total-quota / 8 [default: 0]
+    "turn-source-quota" turn_source_quota: Num<u32, usize> [(0, MAX_TURN_QUOTA)], "N" => usize = 0;
     /// Relayed bytes per second for one TURN allocation, 0 for no cap [default: 0]
     "turn-allocation-bandwidth" turn_allocation_bandwidth: Num<u64, u64> [(0, MAX_BANDWIDTH)], "BYTES" => u64 = 0;
     /// Relayed bytes per second for the whole relay, 0 for no cap [default: 0]

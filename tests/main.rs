@@ -29,6 +29,8 @@ mod packaging;
 mod page_load;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
+/// TURN/TCP admission: per-source connection cap, 5 s authentication deadline (real relay).
+mod relay_abuse;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.
 mod relay_credentials;
 /// The relay wired to browsers: credentials over signaling, NAT, client isolation, strangers.

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use homedrop::relay::{Config, Relay, Shell, Stats};
+use homedrop::relay::{Config, Relay, Shell, ShellConfig, Stats};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,15 @@ impl Running {
             ..Config::default()
         };
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let relay = Relay::bind(config, any, any).await.expect("bind");
+        // uclient opens all its TCP connections (-m 10 -y: 20, plus its
+        // probe) from 127.0.0.1: more than the default per-source cap.
+        let opts = ShellConfig {
+            max_connections_per_source: 256,
+            ..ShellConfig::default()
+        };
+        let relay = Relay::bind_with(config, opts, any, any)
+            .await
+            .expect("bind");
         let (udp, tcp) = relay.local_addrs();
         assert_eq!(udp.port(), tcp.port(), "uclient -t uses the same port");
         let stop = CancellationToken::new();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::policy::TokenBucket;
+use super::policy::{source_key, TokenBucket};
 use super::{ClientAddr, PeerAddr, RelayAddr};
 
 /// Default allocation lifetime, RFC 8656 §3.2 / §7.2 ("10 minutes").
@@ -36,7 +36,9 @@ pub struct Allocation {
     pub username: String,
     pub expires: Instant,
     pub bucket: TokenBucket,
-    permissions: HashMap<IpAddr, Instant>,
+    /// Keyed by the peer's full transport address, not its IP (see
+    /// `has_permission`).
+    permissions: HashMap<SocketAddr, Instant>,
     channels: HashMap<u16, (PeerAddr, Instant)>,
     channel_by_peer: HashMap<SocketAddr, u16>,
 }
@@ -61,14 +63,20 @@ impl Allocation {
         }
     }
 
-    /// RFC 8656 §9: permissions match on the IP address only.
-    pub fn has_permission(&self, ip: IpAddr, now: Instant) -> bool {
-        self.permissions.get(&ip).is_some_and(|&exp| exp > now)
+    /// Deliberately stricter than RFC 8656 §9 ("the IP address ... the port
+    /// number is not used"): homedrop relays only between its own
+    /// allocations, and every relayed address shares the one advertised IP,
+    /// so an IP-only permission for one allocation would admit every other
+    /// allocation. Matching the peer's full relayed transport address (IP and
+    /// port) keeps each allocation reachable only from the ones it named.
+    pub fn has_permission(&self, peer: SocketAddr, now: Instant) -> bool {
+        self.permissions.get(&peer).is_some_and(|&exp| exp > now)
     }
 
-    /// Installs or refreshes a permission for `ip` (RFC 8656 §9.2).
-    pub fn add_permission(&mut self, ip: IpAddr, now: Instant) {
-        self.permissions.insert(ip, now + PERMISSION_LIFETIME);
+    /// Installs or refreshes a permission for `peer` (RFC 8656 §9.2; keyed by
+    /// the full address, see `has_permission`).
+    pub fn add_permission(&mut self, peer: SocketAddr, now: Instant) {
+        self.permissions.insert(peer, now + PERMISSION_LIFETIME);
     }
 
     /// Peer bound to `number`, if the binding is live.
@@ -140,6 +148,8 @@ pub struct Allocations {
     by_port: HashMap<u16, Allocation>,
     by_client: HashMap<ClientAddr, u16>,
     per_user: HashMap<String, usize>,
+    /// Allocations per client source (see `source_key`).
+    per_source: HashMap<IpAddr, usize>,
 }
 
 impl Allocations {
@@ -153,6 +163,13 @@ impl Allocations {
 
     pub fn user_count(&self, username: &str) -> usize {
         self.per_user.get(username).copied().unwrap_or(0)
+    }
+
+    /// Allocations held by clients from the same source as `client`
+    /// (IPv4 address or IPv6 /64).
+    pub fn source_count(&self, client: &ClientAddr) -> usize {
+        let key = source_key(client.addr.ip());
+        self.per_source.get(&key).copied().unwrap_or(0)
     }
 
     pub fn port_of(&self, client: &ClientAddr) -> Option<u16> {
@@ -182,6 +199,10 @@ impl Allocations {
     pub fn insert(&mut self, alloc: Allocation) {
         let port = alloc.relay.0.port();
         *self.per_user.entry(alloc.username.clone()).or_insert(0) += 1;
+        *self
+            .per_source
+            .entry(source_key(alloc.client.addr.ip()))
+            .or_insert(0) += 1;
         self.by_client.insert(alloc.client, port);
         self.by_port.insert(port, alloc);
     }
@@ -193,6 +214,13 @@ impl Allocations {
             *n -= 1;
             if *n == 0 {
                 self.per_user.remove(&alloc.username);
+            }
+        }
+        let key = source_key(alloc.client.addr.ip());
+        if let Some(n) = self.per_source.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(&key);
             }
         }
         Some(alloc)
@@ -221,7 +249,8 @@ impl Allocations {
     /// Stored entries across all maps (allocations and their contents).
     pub fn state_size(&self) -> usize {
         let inner: usize = self.by_port.values().map(Allocation::entries).sum();
-        self.by_port.len() + self.by_client.len() + self.per_user.len() + inner
+        let maps = self.by_port.len() + self.by_client.len();
+        maps + self.per_user.len() + self.per_source.len() + inner
     }
 }
 

@@ -22,6 +22,11 @@ pub struct Config {
     pub max_allocations_per_user: usize,
     /// Allocation quota for the whole server (508 when exceeded).
     pub max_allocations: usize,
+    /// Allocation quota per client source, an IPv4 address or an IPv6 /64
+    /// (486 when exceeded), so one source cannot take the relay from the
+    /// household; `0`: the larger of 20 and `max_allocations / 8` (see
+    /// [`Config::source_quota`]).
+    pub max_allocations_per_source: usize,
     /// Relayed bytes/s per allocation (sender side); 0 = unlimited.
     pub allocation_bandwidth: u64,
     /// Relayed bytes/s for the whole server; 0 = unlimited.
@@ -48,12 +53,29 @@ impl Default for Config {
             port_max: 65535,
             max_allocations_per_user: 10,
             max_allocations: 200,
+            max_allocations_per_source: 0,
             allocation_bandwidth: 0,
             total_bandwidth: 0,
             default_lifetime: allocation::DEFAULT_LIFETIME,
             max_lifetime: allocation::MAX_LIFETIME,
             nonce_lifetime: auth::NONCE_LIFETIME,
             credential_horizon: auth::MAX_CREDENTIAL_TTL,
+        }
+    }
+}
+
+impl Config {
+    /// The per-source allocation quota in force: the configured one, or for
+    /// `0` the larger of 20 and an eighth of the server's capacity (25 of the
+    /// default 200: a source cannot hold more than an eighth of the relay,
+    /// while a household behind one NAT still has room for several calls).
+    /// The relay cannot tell a household source from an internet one (the
+    /// household shares the appliance's LAN, the relay only sees addresses),
+    /// so the cap is the same for every source.
+    pub fn source_quota(&self) -> usize {
+        match self.max_allocations_per_source {
+            0 => (self.max_allocations / 8).max(20),
+            n => n,
         }
     }
 }

@@ -170,10 +170,12 @@ pub struct Stats {
     /// or a bad MESSAGE-INTEGRITY, and 441 (another user's allocation). The
     /// plain 401 challenge to a request without credentials is not counted.
     pub auth_failures: u64,
-    /// 403 refusals (peer outside the relay-to-relay policy) and Send
-    /// indications dropped for the same reason.
+    /// 403 refusals (peer outside the relay-to-relay policy), Send
+    /// indications dropped for the same reason, and packets from another
+    /// allocation dropped because the receiver did not permit that exact
+    /// relayed address (IP and port).
     pub policy_refusals: u64,
-    /// 486 (per-user quota) and 508 (server capacity, no free port, invalid
+    /// 486 (per-user or per-source quota) and 508 (server capacity, no free port, invalid
     /// RESERVATION-TOKEN).
     pub quota_refusals: u64,
     /// Packets dropped by a bandwidth cap.

@@ -68,7 +68,7 @@ impl Server {
         }
         let alloc = self.allocs.by_port_mut(port).ok_or(CODE_ALLOC_MISMATCH)?;
         for peer in peers {
-            alloc.add_permission(peer.0.ip(), now);
+            alloc.add_permission(peer.0, now);
         }
         Ok(wire::response(m, CLASS_SUCCESS_RESPONSE))
     }
@@ -101,7 +101,7 @@ impl Server {
         alloc
             .bind_channel(number.0, peer, now)
             .map_err(|_| CODE_BAD_REQUEST)?;
-        alloc.add_permission(peer.0.ip(), now);
+        alloc.add_permission(peer.0, now);
         Ok(wire::response(m, CLASS_SUCCESS_RESPONSE))
     }
 
@@ -127,7 +127,7 @@ impl Server {
             return None;
         };
         let sender = self.allocs.by_port(port)?;
-        if sender.expires <= now || !sender.has_permission(peer.0.ip(), now) {
+        if sender.expires <= now || !sender.has_permission(peer.0, now) {
             return None;
         }
         self.relay(port, target, &data.0, now)
@@ -146,7 +146,7 @@ impl Server {
         let port = self.allocs.port_of(&from)?;
         let sender = self.allocs.by_port(port)?;
         let peer = sender.channel_peer(number, now)?;
-        if sender.expires <= now || !sender.has_permission(peer.0.ip(), now) {
+        if sender.expires <= now || !sender.has_permission(peer.0, now) {
             return None;
         }
         let target = self.policy.allowed(peer)?;
@@ -167,7 +167,14 @@ impl Server {
     ) -> Option<Output> {
         let src = self.allocs.by_port(from_port)?.relay;
         let dest = self.allocs.by_port(target.0.port())?;
-        if dest.expires <= now || !dest.has_permission(src.0.ip(), now) {
+        if dest.expires <= now {
+            return None;
+        }
+        // Another allocation's relayed address that `target` did not permit
+        // (same IP, other port): dropped and counted, so one allocation cannot
+        // inject into another (see `Allocation::has_permission`).
+        if !dest.has_permission(src.0, now) {
+            Counters::bump(&self.counters.policy_refusals);
             return None;
         }
         let channel = dest.channel_for_peer(src.0, now);

@@ -1,6 +1,7 @@
 //! The sans-IO server: dispatch, authentication gate, Binding, Allocate and
 //! Refresh. Permission, channel and data handling live in `relaying.rs`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,12 @@ pub struct Server {
     pub(super) rng: StdRng,
     pub(super) reservations: Reservations,
     pub(super) counters: Arc<Counters>,
+    /// Stream (TCP/TLS) clients that have sent a successfully authenticated
+    /// request, for [`Server::is_authenticated`]. Only stream clients: each
+    /// one is a connection the shell holds a slot for and reports closed
+    /// (`client_disconnected`), so the set is bounded by the connection cap;
+    /// UDP 5-tuples are never added (they would grow it without bound).
+    authenticated: HashSet<ClientAddr>,
 }
 
 impl Server {
@@ -66,6 +73,7 @@ impl Server {
             rng,
             reservations: Reservations::default(),
             counters: Arc::default(),
+            authenticated: HashSet::new(),
         }
     }
 
@@ -109,10 +117,21 @@ impl Server {
     /// connection is closed, the server deletes the allocation"). Also drops
     /// the client's cached responses implicitly by their TTL.
     pub fn client_disconnected(&mut self, client: ClientAddr) {
+        self.authenticated.remove(&client);
         if let Some(port) = self.allocs.port_of(&client) {
             self.allocs.remove(port);
             self.sync_gauges();
         }
+    }
+
+    /// Whether stream client `client` has sent a successfully authenticated
+    /// request (any TURN method past the RFC 8489 §9.2.4 checks) since it
+    /// connected. The shell closes stream connections that are still not
+    /// authenticated a few seconds after connecting, so unauthenticated
+    /// connections cannot hold the connection slots. Always false for UDP
+    /// clients (which hold no slot).
+    pub fn is_authenticated(&self, client: ClientAddr) -> bool {
+        self.authenticated.contains(&client)
     }
 
     /// A snapshot of the counters.
@@ -129,7 +148,8 @@ impl Server {
     /// permissions/channels, per-user counts, transaction cache, port
     /// reservations).
     pub fn state_size(&self) -> usize {
-        self.allocs.state_size() + self.cache.len() + self.reservations.state_size()
+        let allocs = self.allocs.state_size() + self.authenticated.len();
+        allocs + self.cache.len() + self.reservations.state_size()
     }
 
     /// Refreshes the gauges (current allocations and reservations).
@@ -176,6 +196,9 @@ impl Server {
             Ok(a) => a,
             Err(bytes) => return bytes,
         };
+        if from.transport.is_stream() {
+            self.authenticated.insert(from);
+        }
         let result = match method {
             METHOD_ALLOCATE => self.allocate(&m, from, &authed.username, now.mono),
             METHOD_REFRESH => self.refresh(&m, from, &authed.username, now.mono),
@@ -288,7 +311,11 @@ impl Server {
         let request = self.check_allocate_attrs(m)?;
         // Step 8 (quotas): "If not, the server rejects the request with a 486
         // (Allocation Quota Reached) error"; server-wide capacity → 508.
-        if self.allocs.user_count(user) >= self.cfg.max_allocations_per_user {
+        // Quotas are per username and per client source (IPv4 address or
+        // IPv6 /64: credentials are handed out freely, sources are not).
+        if self.allocs.user_count(user) >= self.cfg.max_allocations_per_user
+            || self.allocs.source_count(&from) >= self.cfg.source_quota()
+        {
             return Err(CODE_ALLOC_QUOTA_REACHED);
         }
         if self.allocs.len() >= self.cfg.max_allocations {

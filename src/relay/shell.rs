@@ -31,7 +31,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -42,6 +42,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::policy::source_key;
 use super::{ClientAddr, Counters, Now, Output, Server, Stats};
 
 /// Frames queued per stream connection before relayed data to it is dropped.
@@ -64,6 +65,15 @@ pub struct ShellConfig {
     pub max_frame: usize,
     /// Concurrent stream connections; further ones are closed on accept.
     pub max_connections: usize,
+    /// Concurrent stream connections from one source (an IPv4 address or an
+    /// IPv6 /64); further ones from it are closed on accept, so one source
+    /// cannot hold every slot of `max_connections`.
+    pub max_connections_per_source: usize,
+    /// A stream connection that has not sent a successfully authenticated
+    /// request this long after connecting is closed (the core says which
+    /// have: `Server::is_authenticated`), so unauthenticated connections
+    /// hold a slot for seconds, not for the idle timeout.
+    pub auth_timeout: Duration,
     /// A connection that sends nothing for this long is closed (which deletes
     /// its allocation). Longer than the default allocation lifetime, so a
     /// client that only refreshes is never cut off.
@@ -82,6 +92,8 @@ impl Default for ShellConfig {
             udp_sockets: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_frame: 20 + 65535,
             max_connections: 256,
+            max_connections_per_source: 16,
+            auth_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(660),
             first_frame_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(2),
@@ -103,6 +115,12 @@ pub struct ShellStats {
     /// Connections closed for bad framing or an oversized frame.
     pub stream_frame_errors: u64,
     pub stream_idle_closed: u64,
+    /// Connections closed on accept because their source had
+    /// `max_connections_per_source` open (also counted in `stream_rejected`).
+    pub stream_source_rejected: u64,
+    /// Connections closed because they had not authenticated within
+    /// `auth_timeout`.
+    pub stream_unauth_closed: u64,
 }
 
 /// The atomics behind [`ShellStats`] (bumped with `Counters::bump`).
@@ -117,6 +135,8 @@ pub(super) struct ShellCounters {
     pub stream_dropped: AtomicU64,
     pub stream_frame_errors: AtomicU64,
     pub stream_idle_closed: AtomicU64,
+    pub stream_source_rejected: AtomicU64,
+    pub stream_unauth_closed: AtomicU64,
 }
 
 pub(super) struct Inner {
@@ -130,6 +150,8 @@ pub(super) struct Inner {
     pub opts: ShellConfig,
     pub counters: ShellCounters,
     pub conn_slots: Arc<Semaphore>,
+    /// Open stream connections per source key (`policy::source_key`).
+    pub per_source: Mutex<HashMap<IpAddr, usize>>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
 }
@@ -159,6 +181,7 @@ impl Shell {
             udp: udp.into_iter().map(Arc::new).collect(),
             streams: Mutex::new(HashMap::new()),
             conn_slots: Arc::new(Semaphore::new(opts.max_connections)),
+            per_source: Mutex::new(HashMap::new()),
             opts,
             counters: ShellCounters::default(),
             tracker: TaskTracker::new(),
@@ -192,6 +215,8 @@ impl Shell {
             stream_dropped: c.stream_dropped.load(Relaxed),
             stream_frame_errors: c.stream_frame_errors.load(Relaxed),
             stream_idle_closed: c.stream_idle_closed.load(Relaxed),
+            stream_source_rejected: c.stream_source_rejected.load(Relaxed),
+            stream_unauth_closed: c.stream_unauth_closed.load(Relaxed),
         }
     }
 
@@ -200,6 +225,32 @@ impl Shell {
         // A panic inside the core must not take the relay down with a
         // poisoned lock; the core's state is still consistent per call.
         self.inner.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the core has seen a successfully authenticated request from
+    /// stream client `client`.
+    pub(super) fn is_authenticated(&self, client: ClientAddr) -> bool {
+        self.core().is_authenticated(client)
+    }
+
+    /// Takes one of `ip`'s per-source stream slots, if it has one left; the
+    /// slot is given back when the returned guard drops.
+    pub(super) fn source_slot(&self, ip: IpAddr) -> Option<SourceSlot> {
+        let key = source_key(ip);
+        let mut map = self
+            .inner
+            .per_source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(key).or_insert(0);
+        if *n >= self.inner.opts.max_connections_per_source {
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot {
+            inner: self.inner.clone(),
+            key,
+        })
     }
 
     /// Feeds one datagram / frame to the core.
@@ -272,6 +323,29 @@ impl Shell {
                 _ = tokio::time::sleep_until(at) => {}
             }
             self.core().handle_timeout(std::time::Instant::now());
+        }
+    }
+}
+
+/// One stream connection's share of its source's slots (see
+/// [`Shell::source_slot`]).
+pub(super) struct SourceSlot {
+    inner: Arc<Inner>,
+    key: IpAddr,
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .inner
+            .per_source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.key);
+            }
         }
     }
 }

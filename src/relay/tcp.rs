@@ -8,7 +8,9 @@
 //! and a writer task draining a bounded queue, so a client that does not read
 //! never blocks the reader of another client. RFC 8656 §3.1: when the
 //! connection closes, the allocation is deleted (`client_disconnected`).
-//! Limits: connection count (semaphore), frame size, first-frame and idle
+//! Limits: connection count (semaphore) and count per source (IPv4 address or
+//! IPv6 /64), an authentication deadline (`auth_timeout`: the core says when
+//! a client has authenticated), frame size, first-frame and idle
 //! timeouts, and a bounded drain time for the writer when closing.
 
 use std::io::{self, IoSlice};
@@ -39,6 +41,8 @@ enum Close {
     Eof,
     Shutdown,
     Idle,
+    /// No successfully authenticated request within `auth_timeout`.
+    Unauthenticated,
     BadFrame,
     Io,
 }
@@ -73,15 +77,21 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let c = &shell.inner.counters;
-    let Ok(permit) = shell.inner.conn_slots.clone().try_acquire_owned() else {
+    // Per source first, so one source's flood never takes a global slot.
+    let Some(source) = shell.source_slot(client.addr.ip()) else {
+        Counters::bump(&c.stream_source_rejected);
         Counters::bump(&c.stream_rejected);
         return; // dropping `stream` closes it
+    };
+    let Ok(permit) = shell.inner.conn_slots.clone().try_acquire_owned() else {
+        Counters::bump(&c.stream_rejected);
+        return;
     };
     Counters::bump(&c.stream_accepted);
     let owned = shell.clone();
     shell.inner.tracker.spawn(async move {
         serve_stream(&owned, stream, client).await;
-        drop(permit);
+        drop((permit, source));
     });
 }
 
@@ -103,6 +113,7 @@ where
     tracing::debug!(client = %client.addr, ?why, "stream closed");
     match why {
         Close::Idle => Counters::bump(&c.stream_idle_closed),
+        Close::Unauthenticated => Counters::bump(&c.stream_unauth_closed),
         Close::BadFrame => Counters::bump(&c.stream_frame_errors),
         _ => {}
     }
@@ -116,7 +127,8 @@ where
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Reads and frames until EOF, error, timeout, bad frame or shutdown.
+/// Reads and frames until EOF, error, timeout, missed authentication
+/// deadline, bad frame or shutdown.
 async fn read_loop<R>(
     shell: &Shell,
     mut rd: R,
@@ -131,18 +143,20 @@ where
     let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; READ_BUF];
     let mut framed_any = false;
+    let mut auth = AuthDeadline::new(opts.auth_timeout);
     loop {
         let limit = if framed_any {
             opts.idle_timeout
         } else {
             opts.first_frame_timeout
         };
+        let (limit, why) = auth.limit(limit, framed_any);
         let read = tokio::select! {
             _ = shutdown.cancelled() => return Close::Shutdown,
             r = tokio::time::timeout(limit, rd.read(&mut buf)) => r,
         };
         let n = match read {
-            Err(_) => return Close::Idle,
+            Err(_) => return why,
             Ok(Ok(0)) => return Close::Eof,
             Ok(Ok(n)) => n,
             Ok(Err(_)) => return Close::Io,
@@ -157,6 +171,9 @@ where
                 return Close::Io;
             }
         }
+        if !auth.passed(shell, client) {
+            return Close::Unauthenticated;
+        }
         // Either unframeable bytes, or a partial frame already bigger than
         // allowed: nothing sensible can follow.
         if framer.next_frame().is_err() || framer.buffered() > opts.max_frame {
@@ -169,6 +186,49 @@ where
         if framer.buffered() == 0 {
             framer = StreamFramer::new();
         }
+    }
+}
+
+/// The authentication deadline of one connection: until the core says the
+/// client has authenticated, reads wait no longer than the deadline, and a
+/// connection that keeps sending unauthenticated frames past it is closed
+/// too.
+struct AuthDeadline {
+    /// `None` once the client has authenticated.
+    at: Option<tokio::time::Instant>,
+}
+
+impl AuthDeadline {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            at: Some(tokio::time::Instant::now() + timeout),
+        }
+    }
+
+    /// The read timeout (`limit`, shortened to the deadline) and what to
+    /// report when it runs out: silence before any frame stays `Idle` (the
+    /// first-frame timeout), otherwise the missed deadline.
+    fn limit(&self, limit: Duration, framed_any: bool) -> (Duration, Close) {
+        let Some(at) = self.at else {
+            return (limit, Close::Idle);
+        };
+        let left = at.saturating_duration_since(tokio::time::Instant::now());
+        if left < limit && framed_any {
+            (left, Close::Unauthenticated)
+        } else {
+            (limit.min(left), Close::Idle)
+        }
+    }
+
+    /// After a read: false when the client is still unauthenticated and the
+    /// deadline has passed. Asks the core only until it says yes.
+    fn passed(&mut self, shell: &Shell, client: ClientAddr) -> bool {
+        let Some(at) = self.at else { return true };
+        if shell.is_authenticated(client) {
+            self.at = None;
+            return true;
+        }
+        tokio::time::Instant::now() < at
     }
 }
 

@@ -90,6 +90,65 @@ fn per_user_quota_486_and_total_508() {
     assert_eq!(s.stats().allocations_current, 3);
 }
 
+/// One source (an IPv4 address, or any address of an IPv6 /64) takes its
+/// quota, max(20, 200 / 8) = 25 by default, with fresh usernames each time (so
+/// the per-user quota is not what stops it); its next Allocate gets 486 and
+/// another source is still served.
+#[test]
+fn per_source_quota_486_other_source_still_served() {
+    let now = t0();
+    let mut s = Server::new(config(), 1);
+    assert_eq!(config().source_quota(), 25);
+    let at = |ip: [u8; 4], port: u16| SocketAddr::from((ip, port));
+    let mut held: Vec<Client> = (0..25)
+        .map(|i| Client::at(at([203, 0, 113, 7], 30000 + i), &format!("u{i}"), now))
+        .collect();
+    for c in &mut held {
+        c.allocate(&mut s, now);
+    }
+    let mut over = Client::at(at([203, 0, 113, 7], 31000), "fresh", now);
+    assert_eq!(
+        error_code(&over.call(&mut s, METHOD_ALLOCATE, udp, now)),
+        Some(486)
+    );
+    assert_eq!(s.stats().quota_refusals, 1);
+    Client::at(at([198, 51, 100, 9], 30000), "other", now).allocate(&mut s, now);
+    assert_eq!(s.stats().allocations_current, 26);
+    // Freeing one gives the source room again.
+    assert_eq!(
+        held[0].refresh(&mut s, 0, now).typ.class,
+        CLASS_SUCCESS_RESPONSE
+    );
+    over.allocate(&mut s, now);
+}
+
+#[test]
+fn per_source_quota_counts_an_ipv6_64_as_one_source() {
+    let now = t0();
+    let cfg = Config {
+        max_allocations_per_source: 3,
+        ..config()
+    };
+    let mut s = Server::new(cfg, 1);
+    let v6 = |a: &str| SocketAddr::new(a.parse().unwrap(), 40000);
+    for (i, a) in [
+        "2001:db8:78::1",
+        "2001:db8:78::2:1",
+        "2001:db8:78:0:ffff::9",
+    ]
+    .iter()
+    .enumerate()
+    {
+        Client::at(v6(a), &format!("r{i}"), now).allocate(&mut s, now);
+    }
+    let mut rotated = Client::at(v6("2001:db8:78:0:abcd::1"), "r9", now);
+    assert_eq!(
+        error_code(&rotated.call(&mut s, METHOD_ALLOCATE, udp, now)),
+        Some(486)
+    );
+    Client::at(v6("2001:db8:79::1"), "next64", now).allocate(&mut s, now);
+}
+
 fn even_port(r: bool) -> Box<dyn Setter> {
     Box::new(RawAttribute {
         typ: ATTR_EVEN_PORT,

@@ -2,6 +2,7 @@
 
 mod allocate;
 mod auth;
+mod fuzz;
 mod limits;
 mod relay;
 mod reservation;
@@ -62,8 +63,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(port: u16, id: &str, now: Now) -> Self {
+        Self::at(SocketAddr::from(([10, 0, 0, 2], port)), id, now)
+    }
+
+    /// A client at `addr` (for tests that need several sources).
+    pub fn at(addr: SocketAddr, id: &str, now: Now) -> Self {
         let (username, password) = issue_credentials(SECRET, id, now.unix, secs(3600));
-        let addr = ClientAddr::udp(SocketAddr::from(([10, 0, 0, 2], port)));
+        let addr = ClientAddr::udp(addr);
         Self {
             addr,
             username,

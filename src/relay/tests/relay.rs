@@ -78,6 +78,46 @@ fn receiver_without_permission_gets_nothing() {
     assert_eq!(s.stats().packets_relayed, 0);
 }
 
+/// Every relayed address shares the relay's IP, so permissions match the
+/// full relayed address: A permits B's, and C (same IP, other port) cannot
+/// reach A, by Send indication or by channel, even with its own permission
+/// and channel towards A.
+#[test]
+fn permission_admits_only_the_permitted_relayed_address() {
+    let now = t0();
+    let mut s = Server::new(config(), 1);
+    let (a, ra, b, rb) = pair(&mut s, now);
+    let mut c = Client::new(40002, "intruder", now);
+    let rc = c.allocate(&mut s, now);
+    assert_eq!(rc.ip(), rb.ip(), "one IP for every relayed address");
+    assert_eq!(c.permit(&mut s, ra, now).typ.class, CLASS_SUCCESS_RESPONSE);
+    assert_eq!(
+        c.bind(&mut s, 0x4100, ra, now).typ.class,
+        CLASS_SUCCESS_RESPONSE
+    );
+    let refusals = s.stats().policy_refusals;
+    assert!(s
+        .handle(&send_indication(ra, b"inject"), c.addr, now)
+        .is_none());
+    let chan = crate::relay::wire::channel_data(0x4100, b"inject");
+    assert!(s.handle(&chan, c.addr, now).is_none());
+    assert_eq!(s.stats().policy_refusals, refusals + 2, "drops are counted");
+    assert_eq!(s.stats().packets_relayed, 0);
+    // B, which A permitted, still gets through, and A still reaches B.
+    let out = s.handle(&send_indication(ra, b"from B"), b.addr, now);
+    let out = out.expect("B reaches A");
+    assert!(matches!(out, Output::Deliver { to, .. } if to == a.addr));
+    assert_eq!(data_indication_of(&out), (rb, b"from B".to_vec()));
+    assert!(s
+        .handle(&send_indication(rb, b"to B"), a.addr, now)
+        .is_some());
+    // Once A permits C's exact address, C gets through as well.
+    let mut a = a;
+    assert_eq!(a.permit(&mut s, rc, now).typ.class, CLASS_SUCCESS_RESPONSE);
+    let out = s.handle(&send_indication(ra, b"now ok"), c.addr, now);
+    assert_eq!(data_indication_of(&out.expect("C reaches A")).0, rc);
+}
+
 #[test]
 fn channel_data_both_ways() {
     let now = t0();
