@@ -4,8 +4,8 @@
 //! of that site can read homedrop's answers as its own origin; every request naming a Host
 //! homedrop does not know is refused ([`HttpError::MisdirectedHost`], 421; 403 on `/ws`).
 //! Homedrop's own names: `<name>.local` (and the `<name>-N.local` mDNS picks after a name
-//! conflict), the addresses of its interfaces (from the [`SubnetCache`], read every few
-//! seconds, not per request), loopback (`localhost`, `127.0.0.1`, `[::1]`), `--public-host`
+//! conflict), the addresses of its interfaces (from the [`crate::net::SubnetCache`], read
+//! every few seconds, not per request, and the address the connection itself reached), loopback (`localhost`, `127.0.0.1`, `[::1]`), `--public-host`
 //! and every `--allowed-host`. `X-Forwarded-Host` is never read, from a trusted proxy neither:
 //! a reverse proxy passes the `Host` on (nginx `proxy_set_header Host $host`), and its
 //! public name goes in `--public-host` or `--allowed-host`.
@@ -68,10 +68,13 @@ pub fn split_host(header: &str) -> Option<HostPort> {
 }
 
 /// Whether `host` (from [`split_host`]) is one of homedrop's own names (see the module doc).
-pub fn is_own_host(host: &str, config: &Config, subnets: &[Subnet]) -> bool {
+/// `local`: the address this connection reached, ours by definition (an address that came up
+/// since the cache was last read is accepted at once).
+pub fn is_own_host(host: &str, config: &Config, subnets: &[Subnet], local: Option<IpAddr>) -> bool {
     if let Ok(ip) = host.parse::<IpAddr>() {
         let ip = ip.to_canonical();
         return ip.is_loopback()
+            || local.is_some_and(|l| l.to_canonical() == ip)
             || subnets.iter().any(|s| s.addr == ip)
             || named(&ip.to_string(), config);
     }
@@ -101,6 +104,7 @@ pub fn check_host(
     http10: bool,
     config: &Config,
     subnets: &[Subnet],
+    local: Option<IpAddr>,
 ) -> Result<Option<HostPort>, HttpError> {
     let Some(header) = header else {
         return if http10 {
@@ -110,7 +114,7 @@ pub fn check_host(
         };
     };
     match split_host(header) {
-        Some(hp) if is_own_host(&hp.host, config, subnets) => Ok(Some(hp)),
+        Some(hp) if is_own_host(&hp.host, config, subnets, local) => Ok(Some(hp)),
         _ => Err(HttpError::MisdirectedHost),
     }
 }
@@ -162,7 +166,7 @@ mod tests {
             prefix: 24,
         }];
         let hp = split_host(h).unwrap_or_else(|| panic!("{h}"));
-        is_own_host(&hp.host, &config(), &subnets)
+        is_own_host(&hp.host, &config(), &subnets, None)
     }
 
     #[test]
@@ -202,14 +206,18 @@ mod tests {
     fn missing_host_is_400_on_http11_and_unknown_421() {
         let c = config();
         assert!(matches!(
-            check_host(None, false, &c, &[]),
+            check_host(None, false, &c, &[], None),
             Err(HttpError::BadRequest(_))
         ));
-        assert_eq!(check_host(None, true, &c, &[]).unwrap(), None);
+        assert_eq!(check_host(None, true, &c, &[], None).unwrap(), None);
         assert!(matches!(
-            check_host(Some("evil.example"), false, &c, &[]),
+            check_host(Some("evil.example"), false, &c, &[], None),
             Err(HttpError::MisdirectedHost)
         ));
+        // The address the connection reached is ours even before the cache knows it.
+        let local = Some("10.9.0.50".parse().unwrap());
+        assert!(check_host(Some("10.9.0.50:8080"), false, &c, &[], local).is_ok());
+        assert!(check_host(Some("10.9.0.51:8080"), false, &c, &[], local).is_err());
     }
 
     #[test]

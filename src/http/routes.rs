@@ -102,7 +102,8 @@ fn own_host_or_refuse(
         .map(|v| v.to_str().unwrap_or("\0"));
     let http10 = req.version() <= hyper::Version::HTTP_10;
     let subnets = shared.subnets.get();
-    match check_host(header, http10, &shared.config, &subnets) {
+    let local = req.extensions().get::<ConnInfo>().map(|c| c.local.ip());
+    match check_host(header, http10, &shared.config, &subnets, local) {
         Err(HttpError::MisdirectedHost) => {
             shared.cross_site_refused.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("refused Host {header:?} on {path}");
