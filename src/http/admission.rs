@@ -9,7 +9,8 @@
 //!   (64 of the default 1,024): one address, or one /64 rotating its addresses, cannot take
 //!   the pool. This holds for home sources too (a compromised device), except for a trusted
 //!   proxy's HTTP connections: they carry everyone, and their clients are told apart per
-//!   request (the WebSocket pool keys on the X-Forwarded-For address).
+//!   request (the WebSocket pool keys on the X-Forwarded-For address). Behind such a proxy
+//!   slowloris is the proxy's to stop (nginx buffers headers before it connects).
 //! - Sources outside the home group together hold at most N × [`PUBLIC_SHARE_NUM`] /
 //!   [`PUBLIC_SHARE_DEN`] slots (3/4: 768 of 1,024), so a quarter is always kept for the
 //!   household while any number of internet sources flood.

@@ -104,14 +104,16 @@ async fn serve_with(
     }
 }
 
-/// Who a TCP connection counts against: its peer; a trusted proxy's connections are not
-/// capped per source (they carry every client; `/ws` keys on the forwarded address).
+/// Who a TCP connection counts against: its peer. A trusted proxy's connections are neither
+/// capped per source nor held to the internet's share, even from a public address: they
+/// carry every client, the household's too (`/ws` keys on the forwarded address).
 pub fn tcp_source(shared: &Shared, peer: std::net::SocketAddr) -> admission::Source {
     let ip = peer.ip().to_canonical();
+    let proxy = shared.config.trusted_proxies.contains(&ip);
     admission::Source {
         key: SourceKey::of(ip),
-        home: classify(ip, &shared.subnets.get()) == NetGroup::Home,
-        uncapped: shared.config.trusted_proxies.contains(&ip),
+        home: proxy || classify(ip, &shared.subnets.get()) == NetGroup::Home,
+        uncapped: proxy,
     }
 }
 
