@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::http::admission::Pool;
 use crate::http::Shared;
 use crate::mdns::Mdns;
 use crate::net::SubnetCache;
@@ -85,7 +85,9 @@ async fn start(
     };
     let shared = Arc::new(Shared {
         probe: probe.as_ref().map(|(p, _)| p.clone()),
-        ws_slots: Arc::new(Semaphore::new(config.max_connections)),
+        http_slots: Pool::new(config.max_connections),
+        ws_slots: Pool::new(config.max_connections),
+        cross_site_refused: Default::default(),
         relay_counters: relay.as_ref().map(|(shell, _)| shell.counters()),
         config,
         hub: hub.clone(),

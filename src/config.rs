@@ -93,6 +93,8 @@ settings! {
     "tls-key" tls_key: PathKind [any_path], "FILE", print |c| c.tls.as_ref().map(|t| t.key.clone());
     /// DNS name or address remote clients use to reach this homedrop (its TURN port) from the internet
     "public-host" public_host: Text<String> [parse_host], "HOST" => Option<String> = None;
+    /// More names (or addresses) this homedrop answers to besides its own: NAME.local, its interface addresses, localhost and --public-host; requests naming any other Host are refused (repeatable, or comma separated)
+    "allowed-host" allowed_hosts: List<String> [parse_hosts], "HOST" => Vec<String> = Vec::new();
     /// Most TURN allocations per username (one device), 1 to 16000 [default: 20]
     "turn-user-quota" turn_user_quota: Num<u32, usize> [(1, MAX_TURN_QUOTA)], "N" => usize = 20;
     /// Most TURN allocations in total, 1 to 16000 [default: 200]

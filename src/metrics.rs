@@ -73,6 +73,22 @@ snapshot! {
     /// 1 when the connection check answers offers (its key is generated), else 0 (starting,
     /// or off with `--no-probe`).
     probe_ready: Gauge,
+    /// HTTP connections refused since start (every slot, the internet's share, or the
+    /// source's cap taken: 503).
+    http_refused: Counter,
+    /// WebSocket upgrades refused since start for want of a slot (503).
+    ws_refused: Counter,
+    /// Requests refused since start for a Host that is not ours (421, 403 on `/ws`) or a
+    /// cross-site Origin or content type (403, 415).
+    cross_site_refused: Counter,
+}
+
+/// The admission counters (kept by the HTTP server, handed in as numbers).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Refusals {
+    pub http: u64,
+    pub ws: u64,
+    pub cross_site: u64,
 }
 
 /// The relay's counters as metrics (names get the `homedrop_` prefix like the rest). long: over 60
@@ -151,6 +167,7 @@ impl Snapshot {
         started: Instant,
         probe: Option<&Probe>,
         relay: Option<&relay::Counters>,
+        refused: Refusals,
     ) -> Snapshot {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &hub.counters;
@@ -164,6 +181,9 @@ impl Snapshot {
             signals_relayed: c.signals_relayed.load(Relaxed),
             errors_sent: c.errors_sent.load(Relaxed),
             probe_ready: probe.is_some_and(|p| p.status() == "ready") as u64,
+            http_refused: refused.http,
+            ws_refused: refused.ws,
+            cross_site_refused: refused.cross_site,
             relay: relay.map(|r| r.snapshot()),
         }
     }

@@ -196,6 +196,34 @@ pub fn client_ip(peer: SocketAddr, xff: Option<&str>, trusted: &[IpAddr]) -> IpA
     peer_ip
 }
 
+/// Who a limit counts against: an IPv4 address, or an IPv6 /64 (one subscriber's prefix: a
+/// host picks any of its 2^64 addresses at will, so a per-address limit would mean nothing).
+/// An IPv4-mapped IPv6 address is its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceKey {
+    V4(Ipv4Addr),
+    /// The upper 64 bits of the address.
+    V6Prefix(u64),
+}
+
+impl SourceKey {
+    pub fn of(ip: IpAddr) -> SourceKey {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => SourceKey::V4(v4),
+            IpAddr::V6(v6) => SourceKey::V6Prefix((u128::from(v6) >> 64) as u64),
+        }
+    }
+}
+
+impl std::fmt::Display for SourceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceKey::V4(a) => write!(f, "{a}"),
+            SourceKey::V6Prefix(p) => write!(f, "{}/64", Ipv6Addr::from(u128::from(*p) << 64)),
+        }
+    }
+}
+
 /// Unspecified addresses used as "any" in configuration.
 pub fn is_unspecified(ip: IpAddr) -> bool {
     ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED) || ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
@@ -273,6 +301,17 @@ mod tests {
     fn urls_leave_out_port_80() {
         assert_eq!(url_for_host("kitchen.local", 80), "http://kitchen.local/");
         assert_eq!(url_for_host("10.0.0.7", 8080), "http://10.0.0.7:8080/");
+    }
+
+    #[test]
+    fn source_keys_are_the_v4_address_or_the_v6_slash_64() {
+        let k = |s| SourceKey::of(ip(s));
+        assert_eq!(k("203.0.113.7"), k("::ffff:203.0.113.7"));
+        assert_ne!(k("203.0.113.7"), k("203.0.113.8"));
+        assert_eq!(k("2001:db8:78::1"), k("2001:db8:78:0:ffff:1:2:3"));
+        assert_ne!(k("2001:db8:78::1"), k("2001:db8:78:1::1"));
+        assert_eq!(k("2001:db8:78::1").to_string(), "2001:db8:78::/64");
+        assert_eq!(k("203.0.113.7").to_string(), "203.0.113.7");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 /// The harness, public because the benches include it too (see its module docs).
 pub mod support;
 
+/// Same origin (Origin, Host: DNS rebinding, the probe's type) and per-source admission caps.
+mod admission;
 /// The real binary: flags, exit codes, shutdown.
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).

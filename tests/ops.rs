@@ -314,7 +314,7 @@ fn web_client_reconnects_after_a_restart() {
 async fn keep_alive_after_one_request(addr: SocketAddr) -> tokio::net::TcpStream {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+    s.write_all(format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let mut buf = vec![0u8; 4096];

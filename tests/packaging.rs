@@ -117,7 +117,7 @@ impl Drop for Killed {
 fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).ok()?;
     let mut body = Vec::new();
     s.read_to_end(&mut body).ok()?;

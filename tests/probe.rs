@@ -38,7 +38,7 @@ async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
 
 async fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
     let head = format!(
-        "POST /probe HTTP/1.1\r\nhost: t\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        "POST /probe HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/sdp\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     request(addr, &head, body).await
@@ -112,7 +112,7 @@ async fn bad_and_oversized_offers_get_a_clear_4xx() {
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("16 KiB"), "{body}");
     // The same without a declared length (chunked): the body limit still holds.
-    let head = "POST /probe HTTP/1.1\r\nhost: t\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n";
+    let head = &format!("POST /probe HTTP/1.1\r\nhost: {}\r\ncontent-type: application/sdp\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n", app.addr);
     let mut chunked = format!("{:x}\r\n", big.len()).into_bytes();
     chunked.extend_from_slice(&big);
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");

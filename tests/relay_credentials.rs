@@ -149,6 +149,7 @@ async fn app_with_relay(ttl: Duration, public_host: Option<&str>) -> TestApp {
         c.turn_secret = Some(SECRET.into());
         c.turn_credential_ttl = ttl;
         c.public_host = public_host;
+        c.allowed_hosts = vec!["proxy.example".into()];
     })
     .await
 }
@@ -244,13 +245,26 @@ async fn relay_urls_name_the_host_the_client_used_else_public_host() {
     let url = own.welcome["iceServers"][0]["urls"][0].as_str().unwrap();
     assert!(url.starts_with("stun:127.0.0.1:"), "{url}");
     let port = url.rsplit(':').next().unwrap();
-    for foreign in ["home.example.org", "evil.example:8080", "10.99.0.1"] {
-        let c = client_with_host(&app, foreign).await;
+    // Names homedrop cannot vouch for as one of its addresses (--public-host, an
+    // --allowed-host such as a proxy's name) get --public-host.
+    for named in ["home.example.org", "proxy.example:8080"] {
+        let c = client_with_host(&app, named).await;
         stun_only(&c.welcome, &format!("home.example.org:{port}"));
     }
-    // Without --public-host, a foreign name falls back to the relay's LAN address.
+    // Any other name is refused before the upgrade (DNS rebinding; tests/admission.rs).
+    for foreign in ["evil.example:8080", "10.99.0.1"] {
+        let mut req = format!("ws://{}/ws", app.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("host", foreign.parse().unwrap());
+        assert!(
+            tokio_tungstenite::connect_async(req).await.is_err(),
+            "{foreign}"
+        );
+    }
+    // Without --public-host, an allowed name falls back to the relay's LAN address.
     let app2 = app_with_relay(Duration::from_secs(3600), None).await;
-    let c = client_with_host(&app2, "evil.example").await;
+    let c = client_with_host(&app2, "proxy.example").await;
     let url = c.welcome["iceServers"][0]["urls"][0].as_str().unwrap();
     assert!(url.starts_with("stun:127.0.0.1:"), "{url}");
     app.stop().await;

@@ -136,6 +136,13 @@ pub fn validate_interface(v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `--allowed-host`: each a DNS name or an address, as [`parse_host`] reads it.
+pub fn parse_hosts(list: &[String]) -> Result<Vec<String>, (String, String)> {
+    list.iter()
+        .map(|h| parse_host(h).map_err(|r| (h.clone(), r)))
+        .collect()
+}
+
 /// A valid host: an IP address (IPv6 with or without brackets) or a DNS name of letters,
 /// digits, `-` and `.`, at most 253 characters. Returns it normalised (lowercase, no
 /// brackets, no trailing dot).

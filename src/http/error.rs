@@ -20,6 +20,14 @@ pub enum HttpError {
     TooLarge(&'static str),
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The Host names someone else (DNS rebinding, or a name to add with `--allowed-host`).
+    #[error("This server does not answer to that Host name.")]
+    MisdirectedHost,
+    /// A cross-site request (its Origin is not the page's own).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
     /// The connection check refused an offer (its text is the message).
     #[error(transparent)]
     Probe(ProbeError),
@@ -34,6 +42,9 @@ impl HttpError {
             HttpError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
+            HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
+            HttpError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Probe(ProbeError::BadOffer | ProbeError::WrongFamily(_)) => {
                 StatusCode::BAD_REQUEST
             }

@@ -4,10 +4,16 @@
 //! Slow or idle clients cannot exhaust it: headers must arrive within
 //! [`HEADER_READ_TIMEOUT`] (the TLS handshake within [`tls::HANDSHAKE_TIMEOUT`], inside the
 //! connection's task so accepting never waits for it), and at most `max_connections`
-//! connections per listener are served at once (more are closed straight away with a 503).
+//! connections (both listeners together) are served at once, admitted per source by
+//! [`admission`]: a connection holds its source's slot from accept to close, slowloris
+//! included, so one address (or one IPv6 /64) holds at most its cap and the household keeps
+//! its share; more are closed straight away with a 503. Requests must name one of
+//! homedrop's own hosts ([`host`]).
 
+pub mod admission;
 pub mod assets;
 pub mod error;
+pub mod host;
 pub mod probe;
 pub mod routes;
 mod shared;
@@ -21,7 +27,8 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+
+use crate::net::{classify, NetGroup, SourceKey};
 
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,7 +57,6 @@ async fn serve_with(
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
-    let limit = Arc::new(Semaphore::new(shared.config.max_connections));
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -64,10 +70,13 @@ async fn serve_with(
             },
             _ = shared.shutdown.cancelled() => break,
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!("connection limit reached, refusing {peer}");
-            shared.tasks.spawn(refuse_busy(stream));
-            continue;
+        let permit = match shared.http_slots.admit(tcp_source(&shared, peer)) {
+            Ok(p) => p,
+            Err(why) => {
+                tracing::warn!("connection refused ({why:?}): {peer}");
+                shared.tasks.spawn(refuse_busy(stream));
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let info = ConnInfo {
@@ -92,6 +101,19 @@ async fn serve_with(
             }
             drop(permit);
         });
+    }
+}
+
+/// Who a TCP connection counts against: its peer. A trusted proxy's connections are neither
+/// capped per source nor held to the internet's share, even from a public address: they
+/// carry every client, the household's too (`/ws` keys on the forwarded address).
+pub fn tcp_source(shared: &Shared, peer: std::net::SocketAddr) -> admission::Source {
+    let ip = peer.ip().to_canonical();
+    let proxy = shared.config.trusted_proxies.contains(&ip);
+    admission::Source {
+        key: SourceKey::of(ip),
+        home: proxy || classify(ip, &shared.subnets.get()) == NetGroup::Home,
+        uncapped: proxy,
     }
 }
 

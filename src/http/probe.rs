@@ -15,6 +15,9 @@ use super::routes::Res;
 use super::ConnInfo;
 use crate::probe::{Probe, ProbeError, MAX_OFFER};
 
+/// The offer's content type.
+pub const SDP_TYPE: &str = "application/sdp";
+
 /// Time a client has to send its offer's body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,6 +34,7 @@ pub async fn handle(probe: Option<&Probe>, req: Request<Incoming>) -> Result<Res
     if req.method() != Method::POST {
         return Err(HttpError::MethodNotAllowed);
     }
+    require_json(&req)?;
     let probe = probe.ok_or(HttpError::Unavailable(
         "The connection check is turned off on this server (--no-probe).",
     ))?;
@@ -47,6 +51,26 @@ pub async fn handle(probe: Option<&Probe>, req: Request<Incoming>) -> Result<Res
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+/// The offer comes as `application/sdp` (RFC 4566's type for the SDP text it is): a
+/// cross-site page can POST `text/plain` or a form without asking, but any other type needs
+/// a CORS preflight, which homedrop never grants (it sends no `Access-Control-Allow-*`
+/// header). 415 otherwise.
+fn require_json(req: &Request<Incoming>) -> Result<(), HttpError> {
+    let mime = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase());
+    if mime.as_deref() == Some(SDP_TYPE) {
+        Ok(())
+    } else {
+        Err(HttpError::UnsupportedMediaType(
+            "The SDP offer must be sent as Content-Type: application/sdp.",
+        ))
+    }
 }
 
 /// The request body, at most [`MAX_OFFER`] bytes within [`BODY_TIMEOUT`].

@@ -2,6 +2,7 @@
 //! the connection check's `POST /probe` ([`super::probe`]).
 
 use std::borrow::Cow;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,9 +11,11 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::admission::Source;
 use super::error::HttpError;
-use super::{assets, probe, Shared};
-use crate::net::{classify, client_ip};
+use super::host::{check_host, same_origin, HostPort};
+use super::{assets, probe, ConnInfo, Shared};
+use crate::net::{classify, client_ip, NetGroup, SourceKey};
 use crate::signaling::ice::own_host;
 use crate::signaling::session::{self, Origin};
 
@@ -47,10 +50,18 @@ async fn route(
     peer: std::net::SocketAddr,
 ) -> Result<Res, HttpError> {
     let path = req.uri().path().to_string();
-    // These two take other methods than GET; every other path is GET (or HEAD) only.
+    let host = own_host_or_refuse(shared, &req, &path)?;
+    // These two take other methods than GET; every other path is GET (or HEAD) only. Both
+    // act for the page that calls them, so they also want its own origin.
     match path.as_str() {
-        "/ws" => return upgrade(shared, &mut req, peer),
-        "/probe" => return probe::handle(shared.probe.as_ref(), req).await,
+        "/ws" => {
+            check_origin(shared, &req, host.as_ref(), peer)?;
+            return upgrade(shared, &mut req, peer);
+        }
+        "/probe" => {
+            check_origin(shared, &req, host.as_ref(), peer)?;
+            return probe::handle(shared.probe.as_ref(), req).await;
+        }
         _ => {}
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -74,6 +85,62 @@ async fn route(
             shared.snapshot().to_prometheus(),
         )),
         _ => asset(&req, &path),
+    }
+}
+
+/// The Host, when it is one of ours ([`super::host`]); else 421 (403 on `/ws`, before the
+/// upgrade), or 400 when HTTP/1.1 comes without one.
+fn own_host_or_refuse(
+    shared: &Shared,
+    req: &Request<Incoming>,
+    path: &str,
+) -> Result<Option<HostPort>, HttpError> {
+    // A Host that is not text is malformed: "\0" never passes.
+    let header = req
+        .headers()
+        .get(header::HOST)
+        .map(|v| v.to_str().unwrap_or("\0"));
+    let http10 = req.version() <= hyper::Version::HTTP_10;
+    let subnets = shared.subnets.get();
+    let local = req.extensions().get::<ConnInfo>().map(|c| c.local.ip());
+    match check_host(header, http10, &shared.config, &subnets, local) {
+        Err(HttpError::MisdirectedHost) => {
+            shared.cross_site_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("refused Host {header:?} on {path}");
+            Err(if path == "/ws" {
+                HttpError::Forbidden("This server does not answer to that Host name.")
+            } else {
+                HttpError::MisdirectedHost
+            })
+        }
+        other => other,
+    }
+}
+
+/// A request with an `Origin` must come from a page of this very Host (a request without one
+/// is no browser page: see [`super::host`]). 403 otherwise.
+fn check_origin(
+    shared: &Shared,
+    req: &Request<Incoming>,
+    host: Option<&HostPort>,
+    peer: std::net::SocketAddr,
+) -> Result<(), HttpError> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let tls = req.extensions().get::<ConnInfo>().is_some_and(|c| c.tls);
+    let proxied = shared
+        .config
+        .trusted_proxies
+        .contains(&peer.ip().to_canonical());
+    match (origin.to_str(), host) {
+        (Ok(o), Some(h)) if same_origin(o, h, tls, proxied) => Ok(()),
+        _ => {
+            shared.cross_site_refused.fetch_add(1, Ordering::Relaxed);
+            Err(HttpError::Forbidden(
+                "Cross-site request refused: use homedrop from its own page.",
+            ))
+        }
     }
 }
 
@@ -102,13 +169,17 @@ fn upgrade(
         group: classify(ip, &subnets),
         own_host: own_host(host, &subnets),
     };
+    let source = Source {
+        key: SourceKey::of(ip),
+        home: origin.group == NetGroup::Home,
+        uncapped: false,
+    };
+    let slot = shared.ws_slots.admit(source).map_err(|why| {
+        tracing::warn!("WebSocket refused ({why:?}): {ip}");
+        HttpError::Busy
+    })?;
     let (res, ws) = hyper_tungstenite::upgrade(req, Some(session::ws_config()))
         .map_err(|_| HttpError::BadRequest("Invalid WebSocket upgrade request."))?;
-    let slot = shared
-        .ws_slots
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| HttpError::Busy)?;
     let hub = shared.hub.clone();
     let shutdown = shared.shutdown.clone();
     shared.tasks.spawn(async move {

@@ -1,15 +1,16 @@
 //! [`Shared`]: what every request handler may use. `app` builds it once from the running
 //! components; the handlers only read it (the hub and the probe have their own locks).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::Pool;
 use crate::config::Config;
-use crate::metrics::Snapshot;
+use crate::metrics::{Refusals, Snapshot};
 use crate::net::SubnetCache;
 use crate::probe::Probe;
 use crate::relay;
@@ -22,8 +23,12 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub started: Instant,
-    /// WebSocket sessions currently open are limited like HTTP connections.
-    pub ws_slots: Arc<Semaphore>,
+    /// HTTP connections (every listener), admitted per source ([`super::admission`]).
+    pub http_slots: Arc<Pool>,
+    /// WebSocket sessions, admitted like HTTP connections (by the forwarded address).
+    pub ws_slots: Arc<Pool>,
+    /// Requests refused by the Host / Origin / content-type checks ([`super::host`]).
+    pub cross_site_refused: AtomicU64,
     /// The connection check; `None` when off (or its port was taken).
     pub probe: Option<Probe>,
     /// The STUN/TURN relay's counters (`None` with `--no-turn`).
@@ -40,6 +45,11 @@ impl Shared {
             self.started,
             self.probe.as_ref(),
             self.relay_counters.as_deref(),
+            Refusals {
+                http: self.http_slots.refused(),
+                ws: self.ws_slots.refused(),
+                cross_site: self.cross_site_refused.load(Ordering::Relaxed),
+            },
         )
     }
 }

@@ -31,7 +31,13 @@ export async function runProbe({ count = COUNT, gapMs = GAP_MS } = {}) {
       setTimeout(() => reject(new Error('blocked')), OPEN_TIMEOUT_MS);
     });
     await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch('/probe', { method: 'POST', body: pc.localDescription.sdp });
+    // application/sdp, not text/plain: the server takes no type a cross-site page could
+    // send without a (refused) CORS preflight.
+    const res = await fetch('/probe', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp' },
+      body: pc.localDescription.sdp,
+    });
     if (!res.ok) throw new Error((await res.text()).trim() || `HTTP ${res.status}`);
     const { answer, candidate } = await res.json();
     await pc.setRemoteDescription(answer);
