@@ -7,11 +7,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-use crate::support::{http_get, TestApp};
+use crate::support::{http_get, read_answer, TestApp};
 
 /// Open `/ws` with these headers (and X-Forwarded-For `xff`); `Ok(welcome)` or the HTTP
 /// status it was refused with.
@@ -61,20 +61,7 @@ async fn raw(addr: SocketAddr, from: Option<&str>, head: &str, body: &[u8]) -> (
     .await
     .unwrap();
     s.write_all(body).await.unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    (
-        status,
-        text.split_once("\r\n\r\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default(),
-    )
+    read_answer(&mut s, Duration::from_secs(5)).await
 }
 
 async fn connect_from(addr: SocketAddr, from: Option<&str>) -> tokio::net::TcpStream {

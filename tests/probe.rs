@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::support::netns::{nft, Lan};
 use crate::support::page::Page;
-use crate::support::{http_get, TempDir, TestApp};
+use crate::support::{http_get, read_answer, TempDir, TestApp};
 
 /// An offer with the attributes webrtc-unreliable reads (what Chromium sends, trimmed).
 const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
@@ -24,16 +24,7 @@ async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
     s.write_all(head.as_bytes()).await.unwrap();
     // The server may answer (413) before reading everything: ignore write errors.
     let _ = s.write_all(body).await;
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf)).await;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, body.to_string())
+    read_answer(&mut s, Duration::from_secs(20)).await
 }
 
 async fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {

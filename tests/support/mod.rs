@@ -152,6 +152,22 @@ impl Drop for TempDir {
     }
 }
 
+/// Reads a raw HTTP/1.1 answer until the server closes (or `within` passes) and returns its
+/// status and body; panics naming what came when there is no status line.
+pub async fn read_answer(s: &mut TcpStream, within: std::time::Duration) -> (u16, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(within, s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, body.to_string())
+}
+
 /// Plain HTTP/1.1 GET over a raw socket; returns (status, headers lowercased, body).
 pub async fn http_get(
     addr: SocketAddr,
