@@ -155,13 +155,23 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     tracing::debug!(peer = short(&id), "connected");
     let ending = s.run(&mut sink, &mut stream, &mut rx, &shutdown).await;
     hub.disconnect(&id);
-    close(&mut sink, &mut rx, ending).await;
+    close(&mut sink, &mut stream, &mut rx, ending).await;
     s.story.log(&id, s.origin.clone(), ending);
 }
 
+/// How long a closing connection is still read, waiting for the client's close frame.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// Bytes a closing connection may still send while it lingers.
+const LINGER_BYTES: usize = 256 * 1024;
+
 /// End the connection: when the server is the one closing, flush what is queued (e.g. the
-/// last error) and send the close frame.
-async fn close(sink: &mut Sink, rx: &mut mpsc::Receiver<Outgoing>, ending: Ending) {
+/// last error), send the close frame and linger (see [`linger`]).
+async fn close(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    rx: &mut mpsc::Receiver<Outgoing>,
+    ending: Ending,
+) {
     if let Some((code, reason)) = ending.close_frame() {
         // Flush what is queued (e.g. the last error) before the close frame.
         while let Ok(msg) = rx.try_recv() {
@@ -177,8 +187,26 @@ async fn close(sink: &mut Sink, rx: &mut mpsc::Receiver<Outgoing>, ending: Endin
             reason: reason.into(),
         };
         let _ = sink.send(Message::Close(Some(frame))).await;
+        linger(stream).await;
     }
     let _ = sink.close().await;
+}
+
+/// RFC 6455 §7.1.1: after its close frame the server waits for the client's before
+/// closing TCP. A socket closed with unread bytes in it is reset, and a reset makes the
+/// client's kernel drop what it had not read yet: a flooding client would never see the
+/// last errors or the close code. Bounded in time and bytes, so lingering holds nothing.
+async fn linger(stream: &mut Stream) {
+    let drain = async {
+        let mut read = 0usize;
+        while let Some(Ok(m)) = stream.next().await {
+            read += m.len();
+            if m.is_close() || read > LINGER_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 impl Story {
