@@ -187,7 +187,11 @@ async fn close(
             reason: reason.into(),
         };
         let _ = sink.send(Message::Close(Some(frame))).await;
-        linger(stream).await;
+        // A restart closes everyone at once and must stay quick; those clients were not
+        // flooding, so there is nothing unread to reset away.
+        if ending != Ending::Restarting {
+            linger(stream).await;
+        }
     }
     let _ = sink.close().await;
 }
