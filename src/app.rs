@@ -23,6 +23,7 @@ use crate::mdns::Mdns;
 use crate::net::SubnetCache;
 use crate::probe::Probe;
 use crate::relay;
+use crate::signaling::registry::PairTagKey;
 use crate::signaling::{Hub, HubSettings};
 
 /// Longest wait for connections (and the relay) to close on shutdown, all together; systemd
@@ -36,7 +37,43 @@ fn hub_settings(config: &Config) -> HubSettings {
     let mut s = HubSettings::default();
     s.registry.default_capacity = config.room_capacity;
     s.registry.room_idle_ttl = config.room_idle_ttl;
+    s.registry.open_rooms = config.open_rooms;
+    s.registry.pair_tag_key = pair_tag_key(config);
     s
+}
+
+/// The key that tags pairings made from home, kept in the state directory so that pairings
+/// keep their standing across restarts. Without a usable state directory homedrop still
+/// runs, with a key in memory: pairings made from home then lose that standing (no room
+/// creation, no relay through them) at the next restart, until they are made again.
+fn pair_tag_key(config: &Config) -> PairTagKey {
+    let kept = crate::config::kept_secret(&config.state_dir, crate::config::PAIR_TAG_KEY_FILE);
+    let parsed = kept.and_then(|hex| {
+        parse_key(&hex).ok_or_else(|| std::io::Error::other("not 64 hex characters"))
+    });
+    match parsed {
+        Ok(key) => PairTagKey::new(key),
+        Err(e) => {
+            tracing::warn!(
+                "cannot keep the pairing key in {}: {e}; pairings made from home will lose their standing at restart",
+                config.state_dir.display()
+            );
+            PairTagKey::random()
+        }
+    }
+}
+
+/// 32 bytes from 64 hex characters.
+fn parse_key(hex: &str) -> Option<[u8; 32]> {
+    let b = hex.as_bytes();
+    if b.len() != 64 || !b.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        key[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(key)
 }
 
 /// Run homedrop on the given listener until `shutdown` resolves, then drain.
