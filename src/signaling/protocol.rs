@@ -84,8 +84,11 @@ pub enum ClientMsg {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(tag = "via", rename_all = "camelCase")]
 pub enum Link {
-    /// Both in the home group (private or on-link addresses), or behind the same public IP.
+    /// Both in the home group (private or on-link addresses): the household.
     Home,
+    /// Both behind the same public IPv4 address (or IPv6 /64) but not at home: the same
+    /// network, which may be a café or a carrier's NAT, so never the household.
+    Network,
     /// Both members of the room with this code.
     Room { code: String },
     /// Paired devices.

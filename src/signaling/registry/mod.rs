@@ -283,7 +283,10 @@ impl Registry {
         }
         let mut links = Vec::new();
         if pa.group == pb.group {
-            links.push(Link::Home);
+            links.push(match pa.group {
+                NetGroup::Home => Link::Home,
+                NetGroup::Public(_) => Link::Network,
+            });
         }
         for code in pa.rooms.intersection(&pb.rooms) {
             links.push(Link::Room { code: code.clone() });

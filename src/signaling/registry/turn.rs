@@ -12,7 +12,6 @@
 //! only from the servers it started with, hence "before".
 
 use super::{short, Now, Outbox, Peer, Registry};
-use crate::net::NetGroup;
 use crate::signaling::ice::IceSettings;
 use crate::signaling::protocol::{IceServer, Link, PeerInfo, ServerMsg};
 
@@ -81,16 +80,15 @@ impl Registry {
     }
 
     /// Does a link in `list` (what `pid` is about to see) earn it TURN credentials? A link
-    /// counts when one of its ends is trusted. The home group's own link counts only inside
-    /// the home group: two devices behind one public address see each other (like
-    /// PairDrop) but that earns no relay, however many tabs a stranger opens.
+    /// counts when one of its ends is trusted. Two devices behind one public address see
+    /// each other (`Link::Network`, like PairDrop) but that link earns no relay, however
+    /// many tabs a stranger opens.
     fn relay_worthy(&self, pid: &str, list: &[PeerInfo]) -> bool {
         let Some(me) = self.peers.get(pid) else {
             return false;
         };
-        let home = me.group == NetGroup::Home;
         list.iter().any(|q| {
-            let counts = q.links.iter().any(|l| home || !matches!(l, Link::Home));
+            let counts = q.links.iter().any(|l| !matches!(l, Link::Network));
             counts && (me.trusted() || self.peers.get(&q.id).is_some_and(Peer::trusted))
         })
     }

@@ -154,3 +154,25 @@ fn links_with_a_trusted_end_earn_the_relay() {
     let out = r.join_room("guest", &code, t0).unwrap();
     assert_eq!(turn_to(&out), vec!["guest"]);
 }
+
+#[test]
+fn one_public_address_is_the_same_network_never_the_household() {
+    let mut r = reg();
+    let t0 = start();
+    add(&mut r, "a", NetGroup::Home);
+    add(&mut r, "b", NetGroup::Home);
+    assert_eq!(r.links("a", "b"), vec![Link::Home]);
+    add(&mut r, "x", public("198.51.100.1"));
+    add(&mut r, "y", public("198.51.100.1"));
+    assert_eq!(r.links("x", "y"), vec![Link::Network]);
+    // So they may not invite each other as household devices do.
+    r.settings.open_rooms = true;
+    let code = code_of(
+        &r.create_room("x", src("198.51.100.1"), None, false, t0)
+            .unwrap(),
+    );
+    assert_eq!(
+        r.room_invite("x", "y", &code).unwrap_err().0,
+        ErrorCode::NotAllowed
+    );
+}
