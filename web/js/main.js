@@ -39,7 +39,7 @@ const signaling = new Signaling(bus, () => ({
 const profile = new Profile(bus, signaling);
 const store = new PeerStore(bus);
 const peers = new PeerManager(bus, signaling, store);
-const devices = new DeviceList(bus, store);
+const devices = new DeviceList(bus, store, () => profile.name);
 const transfers = new TransferManager(bus, peers, store);
 const rooms = new Rooms(bus, signaling);
 const pairing = new Pairing(bus, signaling);

@@ -2,9 +2,9 @@
 // The tiles render the PeerStore (the server's list, kept only there); the selection is the
 // only state of their own. Dropping files emits the intent `send:files` ({peerId, files}).
 // Every tile shows how the device is linked (data-links: home, network, room, pair; a badge for
-// each), and tiles whose names look the same (case and compatibility variants aside) are
-// marked (data-same-name and a visible warning): a room member or a paired device cannot
-// pass for a household device by taking its name.
+// each), and tiles whose names look the same as another tile's or this device's (case and
+// compatibility variants aside) are marked (data-same-name and a visible warning): a room
+// member or a paired device cannot pass for a household device by taking its name.
 
 import { h, $ } from './dom.js';
 import { nameKey } from '../names.js';
@@ -34,9 +34,9 @@ function linkList(links = []) {
   return [...new Set(links.map((l) => l.via).filter((v) => ['home', 'network', 'room', 'pair'].includes(v)))].join(' ');
 }
 
-/** Name keys that more than one listed peer has. */
-function sharedNames(peers) {
-  const count = new Map();
+/** Name keys that more than one listed peer, or a peer and this device, have. */
+function sharedNames(peers, ownName) {
+  const count = new Map([[nameKey(ownName), 1]]);
   for (const p of peers) {
     const k = nameKey(p.name);
     count.set(k, (count.get(k) ?? 0) + 1);
@@ -45,15 +45,18 @@ function sharedNames(peers) {
 }
 
 export class DeviceList {
-  constructor(bus, store) {
+  /** @param ownName () => this device's name (a peer named alike is marked too) */
+  constructor(bus, store, ownName = () => '') {
     this.bus = bus;
     this.store = store;
+    this.ownName = ownName;
     this.root = $('[data-peer-list]');
     this.empty = $('.peers-empty');
     this.hint = $('[data-target-hint]');
     this.selected = new Set();
     this.tiles = new Map();
     store.addEventListener('change', () => this.update());
+    bus.on('name', () => this.update());
   }
 
   get peers() {
@@ -76,7 +79,7 @@ export class DeviceList {
         this.tiles.delete(id);
       }
     }
-    const shared = sharedNames(this.peers);
+    const shared = sharedNames(this.peers, this.ownName());
     for (const p of this.peers) this.renderTile(p, shared.has(nameKey(p.name)));
     this.empty.hidden = this.peers.length > 0;
     this.updateHint();
