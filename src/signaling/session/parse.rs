@@ -236,81 +236,51 @@ mod tests {
         clean_name(s).ok()
     }
 
+    /// Format characters (Cf: bidi overrides, isolates and marks, zero-width, BOM, soft
+    /// hyphen, language tags) and the blank Hangul fillers.
+    const INVISIBLE: &str = "\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200B}\u{200C}\u{200D}\u{200E}\u{200F}\u{2060}\u{2061}\u{2062}\u{2063}\u{2064}\u{FEFF}\u{00AD}\u{180E}\u{E0001}\u{3164}\u{115F}";
+    /// Controls (Cc) and separators (Zs, Zl, Zp) other than U+0020.
+    const SPACES: &str = "\t\n\r\u{0}\u{7}\u{1B}\u{7F}\u{85}\u{9F}\u{A0}\u{1680}\u{2000}\u{2007}\u{200A}\u{202F}\u{205F}\u{3000}\u{2028}\u{2029}";
+
     #[test]
-    fn names_lose_format_characters_and_odd_spaces_and_are_nfc() {
-        // Format (Cf): bidi overrides, isolates and marks, zero-width, BOM, soft hyphen.
-        for c in [
-            '\u{202A}',
-            '\u{202B}',
-            '\u{202C}',
-            '\u{202D}',
-            '\u{202E}',
-            '\u{2066}',
-            '\u{2067}',
-            '\u{2068}',
-            '\u{2069}',
-            '\u{200B}',
-            '\u{200C}',
-            '\u{200D}',
-            '\u{200E}',
-            '\u{200F}',
-            '\u{2060}',
-            '\u{2061}',
-            '\u{2062}',
-            '\u{2063}',
-            '\u{2064}',
-            '\u{FEFF}',
-            '\u{00AD}',
-            '\u{180E}',
-            '\u{E0001}',
-            '\u{3164}',
-            '\u{115F}',
-        ] {
-            assert_eq!(
-                clean(&format!("Dad{c}'s phone")).as_deref(),
-                Some("Dad's phone"),
-                "{:X}",
-                c as u32
-            );
-            assert_eq!(
-                clean(&c.to_string()),
-                None,
-                "alone it is no name: {:X}",
-                c as u32
-            );
+    fn names_lose_format_characters() {
+        for c in INVISIBLE.chars() {
+            let name = clean(&format!("Dad{c}'s phone"));
+            assert_eq!(name.as_deref(), Some("Dad's phone"), "{:X}", c as u32);
+            assert_eq!(clean(&c.to_string()), None, "alone: {:X}", c as u32);
         }
         // "Dad's phone" spelled backwards behind a right-to-left override stays backwards.
         assert_eq!(clean("\u{202E}enohp s'daD").as_deref(), Some("enohp s'daD"));
-        // Controls (Cc) and separators (Zs, Zl, Zp) other than U+0020: one ordinary space.
-        for c in [
-            '\t', '\n', '\r', '\u{0}', '\u{7}', '\u{1B}', '\u{7F}', '\u{85}', '\u{9F}', '\u{A0}',
-            '\u{1680}', '\u{2000}', '\u{2007}', '\u{200A}', '\u{202F}', '\u{205F}', '\u{3000}',
-            '\u{2028}', '\u{2029}',
-        ] {
-            assert_eq!(
-                clean(&format!(" Mum{c}{c} \u{20}iPad{c}")).as_deref(),
-                Some("Mum iPad"),
-                "{:X}",
-                c as u32
-            );
-        }
-        assert_eq!(clean("  a   b  ").as_deref(), Some("a b"), "runs collapse");
-        // NFC: a decomposed é is composed; a lone combining mark is kept as a mark.
-        assert_eq!(clean("Rene\u{301}e").as_deref(), Some("Ren\u{E9}e"));
-        assert_eq!(clean("Ren\u{E9}e"), clean("Rene\u{301}e"));
-        assert_eq!(
-            clean("\u{212B}ngstr\u{F6}m").as_deref(),
-            Some("\u{C5}ngstr\u{F6}m"),
-            "Angstrom sign"
-        );
-        // Length in characters after normalization: 40 decomposed é (80 chars) fit.
-        assert!(clean(&"e\u{301}".repeat(40)).is_some());
-        assert!(clean(&"x".repeat(40)).is_some());
-        assert!(clean(&"x".repeat(41)).is_none());
         assert!(
             clean(&format!("{}\u{200B}", "x".repeat(40))).is_some(),
             "invisible ones do not count"
         );
+    }
+
+    #[test]
+    fn controls_and_odd_separators_become_one_space() {
+        for c in SPACES.chars() {
+            let name = clean(&format!(" Mum{c}{c} \u{20}iPad{c}"));
+            assert_eq!(name.as_deref(), Some("Mum iPad"), "{:X}", c as u32);
+            assert_eq!(clean(&c.to_string()), None, "alone: {:X}", c as u32);
+        }
+        assert_eq!(clean("  a   b  ").as_deref(), Some("a b"), "runs collapse");
+    }
+
+    #[test]
+    fn names_are_nfc_and_counted_after_it() {
+        assert_eq!(clean("Rene\u{301}e").as_deref(), Some("Ren\u{E9}e"));
+        assert_eq!(clean("Ren\u{E9}e"), clean("Rene\u{301}e"));
+        let angstrom = clean("\u{212B}ngstr\u{F6}m");
+        assert_eq!(
+            angstrom.as_deref(),
+            Some("\u{C5}ngstr\u{F6}m"),
+            "the Angstrom sign"
+        );
+        // 40 decomposed é (80 characters) are 40 once composed.
+        assert!(clean(&"e\u{301}".repeat(40)).is_some());
+        assert!(clean(&"x".repeat(40)).is_some());
+        assert!(clean(&"x".repeat(41)).is_none());
         // Ordinary letters, marks, emoji and other scripts stay.
         for ok in [
             "Amber Otter",
