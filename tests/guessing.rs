@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{TestApp, Ws};
+use crate::support::{TempDir, TestApp, Ws};
 
 /// The `n`th 6-digit key that is not `key`.
 fn wrong_key(key: &str, n: u32) -> String {
@@ -164,4 +164,39 @@ async fn internet_devices_join_home_rooms_but_create_none_of_their_own() {
     let mut stranger = device(&open, "203.0.113.5", "Stranger").await;
     stranger.room_create().await;
     open.stop().await;
+}
+
+#[tokio::test]
+async fn a_pairing_made_from_home_keeps_its_standing_across_restarts() {
+    let state = TempDir::new("pair-standing");
+    let dir = state.0.clone();
+    let app = TestApp::spawn_with(move |c| c.state_dir = dir).await;
+    let mut mum = device(&app, "192.168.1.7", "Mum's phone").await;
+    mum.send(json!({"type":"pairStart"})).await;
+    let token = mum.expect("pairKey").await["token"].clone();
+    let mut gran = device(&app, "198.51.100.4", "Gran").await;
+    gran.send(json!({"type":"pairJoin","key":token})).await;
+    let home_secret = gran.expect("paired").await["secret"].clone();
+    // A pairing of two internet devices, for comparison.
+    let mut x = device(&app, "203.0.113.1", "X").await;
+    x.send(json!({"type":"pairStart"})).await;
+    let key = x.expect("pairKey").await["key"].clone();
+    let mut y = device(&app, "203.0.113.2", "Y").await;
+    y.send(json!({"type":"pairJoin","key":key})).await;
+    let stranger_secret = y.expect("paired").await["secret"].clone();
+    app.stop().await;
+
+    // Restarted on the same state directory; gran is away from home, mum offline.
+    let dir = state.0.clone();
+    let app = TestApp::spawn_with(move |c| c.state_dir = dir).await;
+    let mut gran = app.client_from("198.51.100.50").await;
+    gran.send(json!({"type":"hello","v":1,"name":"Gran","pairs":[home_secret]}))
+        .await;
+    gran.room_create().await;
+    let mut y = app.client_from("203.0.113.9").await;
+    y.send(json!({"type":"hello","v":1,"name":"Y","pairs":[stranger_secret]}))
+        .await;
+    let e = refused(&mut y, json!({"type":"roomCreate"})).await;
+    assert_eq!(e["code"], "notAllowed");
+    app.stop().await;
 }

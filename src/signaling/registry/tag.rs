@@ -49,7 +49,7 @@ impl PairTagKey {
     }
 
     /// A fresh pair secret as hex: tagged when the pairing was made from home.
-    pub(super) fn new_secret(&self, rng: &mut StdRng, from_home: bool) -> String {
+    pub fn new_secret(&self, rng: &mut StdRng, from_home: bool) -> String {
         let mut bytes = [0u8; 2 * HALF];
         rng.fill(&mut bytes[..]);
         if from_home {
@@ -60,7 +60,7 @@ impl PairTagKey {
     }
 
     /// Does this secret (hex, any case) carry the server's home tag?
-    pub(super) fn is_from_home(&self, secret: &str) -> bool {
+    pub fn is_from_home(&self, secret: &str) -> bool {
         let Some(bytes) = unhex::<{ 2 * HALF }>(secret) else {
             return false;
         };
