@@ -123,6 +123,12 @@ impl Registry {
         ];
         out.extend(self.refresh_around(owner, before_a, now));
         out.extend(self.refresh_around(joiner, before_b, now));
+        if from_home {
+            // Both may have just become trusted: their other peers' standing changes too.
+            let mut around = self.visible_ids(owner);
+            around.extend(self.visible_ids(joiner));
+            out.extend(self.reassess_relay(around, now));
+        }
         Ok(out)
     }
 
@@ -133,12 +139,17 @@ impl Registry {
         let Some(p) = self.peers.get_mut(id) else {
             return Vec::new();
         };
-        p.home_pairs.remove(&h);
+        let was_home = p.home_pairs.remove(&h);
         if !p.pairs.remove(&h) {
             return Vec::new();
         }
         remove_from(&mut self.by_pair, &h, id);
-        self.refresh_around(id, before, now)
+        let mut out = self.refresh_around(id, before, now);
+        if was_home {
+            // It may no longer be trusted: so may its other peers' relay standing.
+            out.extend(self.reassess_relay(self.visible_ids(id), now));
+        }
+        out
     }
 
     /// Drop tokens whose key is gone (expired, used, or its owner left).

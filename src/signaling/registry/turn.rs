@@ -11,7 +11,9 @@
 //! dial a peer the moment it sees it (room chat does), and a connection gathers candidates
 //! only from the servers it started with, hence "before".
 
-use super::{short, Now, Outbox, Peer, Registry};
+use std::collections::BTreeSet;
+
+use super::{short, Now, Outbox, Peer, PeerId, Registry};
 use crate::signaling::ice::IceSettings;
 use crate::signaling::protocol::{IceServer, Link, PeerInfo, ServerMsg};
 
@@ -64,6 +66,21 @@ impl Registry {
         } else {
             None
         }
+    }
+
+    /// A peer of `ids` became trusted or stopped being so while their lists stayed the
+    /// same: weigh each one's last list again, with credentials for a first relay link.
+    pub(super) fn reassess_relay(&mut self, ids: BTreeSet<PeerId>, now: Now) -> Outbox {
+        let mut out = Vec::new();
+        for pid in ids {
+            let Some(list) = self.peers.get(&pid).and_then(|p| p.last_sent.clone()) else {
+                continue;
+            };
+            if let Some(turn) = self.note_list(&pid, &list, now) {
+                out.push((pid, turn));
+            }
+        }
+        out
     }
 
     /// Fresh TURN credentials for `id` (when the relay runs).

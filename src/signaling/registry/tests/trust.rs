@@ -176,3 +176,30 @@ fn one_public_address_is_the_same_network_never_the_household() {
         ErrorCode::NotAllowed
     );
 }
+
+#[test]
+fn a_change_of_trust_reaches_the_peers_whose_lists_stay_the_same() {
+    let mut r = with_ice(reg());
+    r.settings.open_rooms = true;
+    let t0 = start();
+    // Gran (not yet paired) made a room; a guest in it gets no relay.
+    add(&mut r, "gran", public("198.51.100.4"));
+    add(&mut r, "guest", public("192.0.2.8"));
+    let code = code_of(
+        &r.create_room("gran", src("198.51.100.4"), None, false, t0)
+            .unwrap(),
+    );
+    assert!(turn_to(&r.join_room("guest", &code, t0).unwrap()).is_empty());
+    // Gran pairs with mum at home: the guest's list does not change, its standing does.
+    add(&mut r, "mum", NetGroup::Home);
+    let (secret, out) = pair(&mut r, "mum", "gran", t0);
+    assert_eq!(peers_of(&out, "guest"), None, "no new list for the guest");
+    let mut got = turn_to(&out);
+    got.sort();
+    assert_eq!(got, vec!["gran", "guest", "mum"]);
+    // Gran forgets the pairing: no more renewals for the guest.
+    r.pair_forget("gran", &secret, t0);
+    let later = t0.after(Duration::from_secs(300));
+    assert!(r.refresh_ice("guest", later).is_empty());
+    assert!(r.refresh_ice("gran", later).is_empty(), "nor for gran");
+}
