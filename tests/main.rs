@@ -9,6 +9,8 @@ mod admission;
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
+/// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
+mod delivery;
 /// Configuration through the real binary: precedence, file errors, the example config.
 mod config;
 /// `web/js/protocol.js` against the serde enums of the wire contract: the same message names.
@@ -49,5 +51,7 @@ mod room_signaling;
 mod rooms;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// Churn soak against the release binary: 1,000 clients join and leave, RSS stays flat.
+mod soak;
 /// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
 mod systemd;
