@@ -111,10 +111,11 @@ async fn a_client_that_stops_reading_is_closed_and_the_rest_are_served() {
     let mut sender = app.client_from("10.1.2.4").await;
     sender.hello("Sender").await;
     let ids = sender.peers_until(|p| p.len() == 1).await;
-    // 40 KB signals the stalled tab never reads: its queue passes its 256 KiB budget.
+    // 6 MB of signals the stalled tab never reads: more than the kernel buffers a socket
+    // (4 MB here), so its queue passes its 256 KiB budget.
     let sdp = "x".repeat(40_000);
     let t = Instant::now();
-    for _ in 0..12 {
+    for _ in 0..150 {
         let m = json!({"type":"signal","to":ids[0],"data":{"sdp":sdp}});
         sender.ws.send(Message::text(m.to_string())).await.unwrap();
     }

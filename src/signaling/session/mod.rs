@@ -134,6 +134,9 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 /// Bytes a closing connection may still send while it lingers.
 const LINGER_BYTES: usize = 256 * 1024;
+/// Lingering on shutdown, shorter: a client that does not answer the close frame at once
+/// (it may not read again before it reconnects) must not hold up the exit by [`LINGER`].
+const RESTART_LINGER: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// End the connection: when the server is the one closing, flush what is queued (e.g. the
 /// last error), send the close frame and linger (see [`linger`]).
@@ -158,7 +161,11 @@ async fn close(
             reason: reason.into(),
         };
         let _ = sink.send(Message::Close(Some(frame))).await;
-        linger(stream).await;
+        let within = match ending {
+            Ending::Restarting => RESTART_LINGER,
+            _ => LINGER,
+        };
+        linger(stream, within).await;
     }
     let _ = sink.close().await;
 }
@@ -167,7 +174,7 @@ async fn close(
 /// closing TCP. A socket closed with unread bytes in it is reset, and a reset makes the
 /// client's kernel drop what it had not read yet: a flooding client would never see the
 /// last errors or the close code. Bounded in time and bytes, so lingering holds nothing.
-async fn linger(stream: &mut Stream) {
+async fn linger(stream: &mut Stream, within: std::time::Duration) {
     let drain = async {
         let mut read = 0usize;
         while let Some(Ok(m)) = stream.next().await {
@@ -177,7 +184,7 @@ async fn linger(stream: &mut Stream) {
             }
         }
     };
-    let _ = tokio::time::timeout(LINGER, drain).await;
+    let _ = tokio::time::timeout(within, drain).await;
 }
 
 impl Session {
