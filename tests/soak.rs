@@ -10,17 +10,20 @@
 //! key) shows as a climb from round to round. Warm-up (the allocator's arenas and the
 //! registry's maps reaching their working size) is the first 40 s; then the median of the
 //! first three samples is compared with the median of the last three.
-//! `HOMEDROP_SOAK_SECS` (default 120) sets the total time.
+//! `HOMEDROP_SOAK_SECS` (default 120) sets the total time; `HOMEDROP_SOAK_BIN` soaks another
+//! build (an older one, or one with a deliberate leak to see the test fail).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 use tokio::sync::Semaphore;
 
 use crate::support::server::{raise_nofile, Server};
-use crate::support::{env_u64, release_binary, Ws};
+use crate::support::{env_u64, http_get, release_binary, Ws};
 
 const CLIENTS: usize = 1_000;
 const ROOMS: usize = 40;
@@ -44,7 +47,15 @@ async fn hold_room(http: SocketAddr, i: usize) -> (String, tokio::task::JoinHand
             break m["code"].as_str().unwrap().to_string();
         }
     };
-    let task = tokio::spawn(async move { while ws.try_recv(WAIT * 10).await.is_some() {} });
+    let task = tokio::spawn(async move {
+        while let Some(m) = ws.ws.next().await {
+            match m {
+                Ok(Message::Close(f)) => panic!("room holder {i} closed by the server: {f:?}"),
+                Err(e) => panic!("room holder {i}: {e}"),
+                Ok(_) => {}
+            }
+        }
+    });
     (code, task)
 }
 
@@ -91,6 +102,13 @@ async fn round(http: SocketAddr, n: usize, codes: &[String]) {
     }
 }
 
+/// Open signaling connections, from `/stats`.
+async fn peers(http: SocketAddr) -> u64 {
+    let (_, _, body) = http_get(http, "/stats", "").await;
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["peers"].as_u64().unwrap()
+}
+
 fn median(v: &[u64]) -> u64 {
     let mut v = v.to_vec();
     v.sort_unstable();
@@ -101,7 +119,8 @@ fn median(v: &[u64]) -> u64 {
 async fn churn_of_1000_clients_leaves_rss_flat() {
     assert!(raise_nofile() > 1_500, "RLIMIT_NOFILE too low");
     let total = Duration::from_secs(env_u64("HOMEDROP_SOAK_SECS", 120));
-    let server = Server::start(&release_binary(), &["--max-connections", "4096"]);
+    let bin = std::env::var_os("HOMEDROP_SOAK_BIN").map_or_else(release_binary, Into::into);
+    let server = Server::start(&bin, &["--max-connections", "4096", "--log", "warn"]);
     let http = server.http;
     let mut codes = Vec::new();
     let mut holders = Vec::new();
@@ -119,6 +138,8 @@ async fn churn_of_1000_clients_leaves_rss_flat() {
         n += 1;
         tokio::time::sleep(MIN_ROUND.saturating_sub(started.elapsed()).max(Duration::from_secs(1)))
             .await;
+        // Every visitor's session has ended: only the room holders are left.
+        assert_eq!(peers(http).await, ROOMS as u64, "after round {n}");
         if t0.elapsed() >= WARM_UP {
             samples.push(server.rss());
         }

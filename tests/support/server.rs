@@ -33,7 +33,8 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// Start `bin` with relay and connection check on loopback, mDNS off, `extra` flags.
+    /// Start `bin` with relay and connection check on loopback, mDNS off, `extra` flags
+    /// (`--log error` unless they set `--log`).
     pub fn start(bin: &Path, extra: &[&str]) -> Server {
         let dir = TempDir::new("server");
         let notify = UnixDatagram::bind(dir.0.join("notify")).expect("notify socket");
@@ -42,9 +43,15 @@ impl Server {
             .unwrap();
         let http: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let turn: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let log = if extra.contains(&"--log") {
+            &[][..]
+        } else {
+            &["--log", "error"][..]
+        };
         let child = Command::new(bin)
             .args(["--http", &http.to_string(), "--turn", &turn.to_string()])
-            .args(["--no-mdns", "--relay-ip", "127.0.0.1", "--log", "error"])
+            .args(["--no-mdns", "--relay-ip", "127.0.0.1"])
+            .args(log)
             .args(["--probe", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1"])
             .args(["--turn-secret", "memory-test-secret-0123456789"])
             .args(extra)

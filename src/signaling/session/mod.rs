@@ -332,13 +332,7 @@ impl Session {
                 pairs,
             } => self.hello(v, name, kind, pairs),
             _ if !self.hello => Err((ErrorCode::HelloFirst, "Send hello first.")),
-            ClientMsg::Rename { name } => {
-                let name = clean_name(&name)?;
-                if self.renames.check().is_err() {
-                    return Err((ErrorCode::RateLimited, "Too many renames; wait a second."));
-                }
-                self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
-            }
+            ClientMsg::Rename { name } => self.rename(&name),
             ClientMsg::RoomCreate {
                 capacity,
                 snap_on_join,
@@ -421,7 +415,18 @@ impl Session {
             .apply(|r, now| Ok(r.hello(id, name, kind, &pairs, now)))
     }
 
-    /// Invite a device into a room, within this connection's invitation rate.
+    /// A new name, within this connection's rename rate (each rename sends a list to all
+    /// who see the device).
+    fn rename(&mut self, name: &str) -> Result<(), Refusal> {
+        let name = clean_name(name)?;
+        if self.renames.check().is_err() {
+            return Err((ErrorCode::RateLimited, "Too many renames; wait a second."));
+        }
+        let id = self.id.as_str();
+        self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
+    }
+
+        /// Invite a device into a room, within this connection's invitation rate.
     fn invite(&mut self, to: &str, code: &str) -> Result<(), Refusal> {
         if self.invites.check().is_err() {
             return Err((
