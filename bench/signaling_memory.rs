@@ -151,7 +151,11 @@ fn run(bin: &Path, tabs: usize, rt: &tokio::runtime::Runtime) -> Figures {
         t0.elapsed().as_secs_f64(),
         (server.rss() as f64 - baseline) / MB
     );
-    rt.block_on(rename_storm(server.http, Instant::now() + RENAME_FOR, &mut f));
+    rt.block_on(rename_storm(
+        server.http,
+        Instant::now() + RENAME_FOR,
+        &mut f,
+    ));
     f.peak_mb = (server.peak() as f64 - baseline) / MB;
     drop(open);
     std::thread::sleep(SETTLE);

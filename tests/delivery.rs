@@ -15,7 +15,10 @@ use crate::support::{http_get, TestApp, Ws};
 async fn close_of(ws: &mut Ws, within: Duration) -> Option<(u16, String)> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        match tokio::time::timeout_at(deadline, ws.ws.next()).await.ok()?? {
+        match tokio::time::timeout_at(deadline, ws.ws.next())
+            .await
+            .ok()??
+        {
             Ok(Message::Close(f)) => {
                 let f = f?;
                 return Some((u16::from(f.code), f.reason.to_string()));
@@ -41,7 +44,10 @@ async fn a_connection_that_says_no_hello_is_closed_after_5_seconds() {
     let closed = close_of(&mut silent, Duration::from_secs(9)).await;
     let took = t.elapsed();
     assert_eq!(closed, Some((1008, "no hello in time".to_string())));
-    assert!(took >= Duration::from_millis(4_800), "closed too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(4_800),
+        "closed too early: {took:?}"
+    );
     // The one that said hello is still served (it answered pings meanwhile).
     talker.send(json!({"type":"roomCreate"})).await;
     talker.expect("roomJoined").await;
@@ -55,16 +61,22 @@ async fn renames_beyond_a_burst_of_5_are_rate_limited_then_allowed_again() {
     a.hello("A").await;
     a.expect("peers").await;
     for i in 0..8 {
-        a.send(json!({"type":"rename","name":format!("A{i}")})).await;
+        a.send(json!({"type":"rename","name":format!("A{i}")}))
+            .await;
     }
     let mut limited = 0;
     while let Some(m) = a.try_recv(Duration::from_millis(500)).await {
         if m["type"] == "error" {
-            assert_eq!((m["code"].as_str(), m["ref"].as_str()), (Some("rateLimited"), Some("rename")), "{m}");
+            assert_eq!(
+                (m["code"].as_str(), m["ref"].as_str()),
+                (Some("rateLimited"), Some("rename")),
+                "{m}"
+            );
             limited += 1;
         }
     }
-    assert_eq!(limited, 3, "a burst of 5 renames, then refused");
+    // A burst of 5 (one more if a second passed while sending), then refused.
+    assert!((2..=3).contains(&limited), "{limited} of 8 refused");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let mut b = app.client().await;
     b.hello("B").await;
@@ -82,21 +94,28 @@ async fn renames_beyond_a_burst_of_5_are_rate_limited_then_allowed_again() {
 #[tokio::test]
 async fn hellos_from_one_source_are_rate_limited_others_are_not() {
     let app = TestApp::spawn().await;
-    let mut refused = 0;
-    for i in 0..24 {
+    let t = Instant::now();
+    let mut welcomed = 0;
+    loop {
         let mut c = app.client_from("203.0.113.44").await;
-        c.hello(&format!("Loop {i}")).await;
+        c.hello(&format!("Loop {welcomed}")).await;
         let m = c.recv().await;
+        let _ = c.ws.close(None).await;
         if m["type"] == "error" {
             assert_eq!(m["code"], "rateLimited", "{m}");
             assert_eq!(m["ref"], "hello", "{m}");
-            refused += 1;
-        } else {
-            assert_eq!(m["type"], "peers", "{m}");
+            break;
         }
-        let _ = c.ws.close(None).await;
+        assert_eq!(m["type"], "peers", "{m}");
+        welcomed += 1;
+        assert!(welcomed <= 40, "never refused");
     }
-    assert_eq!(refused, 4, "a burst of 20 hellos per source");
+    // A burst of 20, plus one a second while the loop ran.
+    let refilled = t.elapsed().as_secs();
+    assert!(
+        (20..=21 + refilled).contains(&welcomed),
+        "{welcomed} in {refilled} s"
+    );
     let mut other = app.client_from("198.51.100.44").await;
     other.hello("Other").await;
     other.expect("peers").await;

@@ -9,12 +9,12 @@ mod admission;
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
 mod browser;
-/// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
-mod delivery;
 /// Configuration through the real binary: precedence, file errors, the example config.
 mod config;
 /// `web/js/protocol.js` against the serde enums of the wire contract: the same message names.
 mod contract;
+/// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
+mod delivery;
 /// HTTP: assets, caching, headers, limits.
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.

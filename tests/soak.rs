@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::server::{raise_nofile, Server};
 use crate::support::{env_u64, http_get, release_binary, Ws};
@@ -136,18 +136,32 @@ async fn churn_of_1000_clients_leaves_rss_flat() {
         let started = Instant::now();
         round(http, n, &codes).await;
         n += 1;
-        tokio::time::sleep(MIN_ROUND.saturating_sub(started.elapsed()).max(Duration::from_secs(1)))
-            .await;
+        tokio::time::sleep(
+            MIN_ROUND
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(1)),
+        )
+        .await;
         // Every visitor's session has ended: only the room holders are left.
         assert_eq!(peers(http).await, ROOMS as u64, "after round {n}");
         if t0.elapsed() >= WARM_UP {
             samples.push(server.rss());
         }
     }
+    for t in holders {
+        t.abort();
+    }
     let mb = |b: u64| b as f64 / 1e6;
     let shown: Vec<String> = samples.iter().map(|&b| format!("{:.2}", mb(b))).collect();
-    println!("{n} rounds of {CLIENTS} cycles; RSS after warm-up (MB): {}", shown.join(" "));
-    assert!(samples.len() >= 6, "too few rounds after warm-up: {}", samples.len());
+    println!(
+        "{n} rounds of {CLIENTS} cycles; RSS after warm-up (MB): {}",
+        shown.join(" ")
+    );
+    assert!(
+        samples.len() >= 6,
+        "too few rounds after warm-up: {}",
+        samples.len()
+    );
     let (first, last) = (median(&samples[..3]), median(&samples[samples.len() - 3..]));
     assert!(
         last <= first + FLAT_WITHIN,
@@ -156,7 +170,4 @@ async fn churn_of_1000_clients_leaves_rss_flat() {
         mb(first),
         mb(last)
     );
-    for t in holders {
-        t.abort();
-    }
 }

@@ -169,7 +169,9 @@ impl Inner {
 /// node at its in-memory size (a map entry as its key, value and a B-tree slot).
 pub fn weight(msg: &ServerMsg) -> usize {
     let body = match msg {
-        ServerMsg::Welcome { id, ice_servers, .. } => s(id) + ice(ice_servers),
+        ServerMsg::Welcome {
+            id, ice_servers, ..
+        } => s(id) + ice(ice_servers),
         ServerMsg::Peers { peers } => vec_of::<PeerInfo>(peers.capacity()) + list(peers),
         ServerMsg::RoomJoined { code, .. } | ServerMsg::RoomLeft { code } => s(code),
         ServerMsg::PairKey { key, .. } => s(key),

@@ -83,7 +83,9 @@ fn text(rng: &mut StdRng) -> String {
         0 => rng.random_range(30..300),
         _ => rng.random_range(0..12),
     };
-    (0..n).map(|_| BITS[rng.random_range(0..BITS.len())]).collect()
+    (0..n)
+        .map(|_| BITS[rng.random_range(0..BITS.len())])
+        .collect()
 }
 
 /// A number of a random kind: small, negative, huge, fractional, beyond u64.
@@ -175,8 +177,8 @@ fn mutate(rng: &mut StdRng, s: String) -> String {
             }
             2 => {
                 let i = rng.random_range(0..=b.len());
-                let splice: &[u8] = [&b"\\ud800"[..], b"\\udfff\\ud800", b"\"", b",", b"}"]
-                    [rng.random_range(0..5)];
+                let splice: &[u8] =
+                    [&b"\\ud800"[..], b"\\udfff\\ud800", b"\"", b",", b"}"][rng.random_range(0..5)];
                 b.splice(i..i, splice.iter().copied());
             }
             _ => b.extend_from_within(..b.len() / 2),
@@ -247,7 +249,10 @@ fn random_frames_never_panic_and_state_stays_bounded() {
         }
         let s = &sessions[i];
         let (len, bytes) = s.queue.usage();
-        assert!(bytes <= BUDGET || len == 1, "queue over budget: {len} / {bytes}");
+        assert!(
+            bytes <= BUDGET || len == 1,
+            "queue over budget: {len} / {bytes}"
+        );
         let closed = s.queue.is_closed();
         if closed || s.errors >= MAX_ERRORS || rng.random_range(0..200u16) == 0 {
             overflowed += usize::from(closed);
@@ -273,7 +278,10 @@ fn random_frames_never_panic_and_state_stays_bounded() {
     );
     assert!(replaced > 50, "sessions were replaced {replaced} times");
     assert!(overflowed > 0, "no unread queue overflowed");
-    assert!(!seen.codes.is_empty() && !seen.ids.is_empty(), "valid paths were reached");
+    assert!(
+        !seen.codes.is_empty() && !seen.ids.is_empty(),
+        "valid paths were reached"
+    );
     for s in &sessions {
         hub.disconnect(&s.id);
     }

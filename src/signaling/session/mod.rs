@@ -140,12 +140,7 @@ const RESTART_LINGER: std::time::Duration = std::time::Duration::from_millis(300
 
 /// End the connection: when the server is the one closing, flush what is queued (e.g. the
 /// last error), send the close frame and linger (see [`linger`]).
-async fn close(
-    sink: &mut Sink,
-    stream: &mut Stream,
-    queue: &OutQueue,
-    ending: Ending,
-) {
+async fn close(sink: &mut Sink, stream: &mut Stream, queue: &OutQueue, ending: Ending) {
     if let Some((code, reason)) = ending.close_frame() {
         // Flush what is queued (e.g. the last error) before the close frame.
         while let Some(msg) = queue.try_recv() {
@@ -426,7 +421,7 @@ impl Session {
         self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
     }
 
-        /// Invite a device into a room, within this connection's invitation rate.
+    /// Invite a device into a room, within this connection's invitation rate.
     fn invite(&mut self, to: &str, code: &str) -> Result<(), Refusal> {
         if self.invites.check().is_err() {
             return Err((
