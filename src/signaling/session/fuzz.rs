@@ -227,6 +227,15 @@ fn open(hub: &Arc<Hub>, rng: &mut StdRng) -> Session {
     Session::new(hub.clone(), id, origin, queue)
 }
 
+/// A queue holds at most its budget, or a single message larger than it.
+fn within_budget(q: &OutQueue) {
+    let (len, bytes) = q.usage();
+    assert!(
+        bytes <= BUDGET || len == 1,
+        "queue over budget: {len} / {bytes}"
+    );
+}
+
 #[test]
 fn random_frames_never_panic_and_state_stays_bounded() {
     let t0 = Instant::now();
@@ -248,11 +257,7 @@ fn random_frames_never_panic_and_state_stays_bounded() {
             }
         }
         let s = &sessions[i];
-        let (len, bytes) = s.queue.usage();
-        assert!(
-            bytes <= BUDGET || len == 1,
-            "queue over budget: {len} / {bytes}"
-        );
+        within_budget(&s.queue);
         let closed = s.queue.is_closed();
         if closed || s.errors >= MAX_ERRORS || rng.random_range(0..200u16) == 0 {
             overflowed += usize::from(closed);
