@@ -227,3 +227,27 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hellos_are_limited_per_ipv4_address_and_per_ipv6_slash_64() {
+        let hub = Hub::new(HubSettings::default());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for _ in 0..HELLO_BURST {
+            assert!(hub.hello_allowed(ip("203.0.113.9")));
+        }
+        assert!(!hub.hello_allowed(ip("203.0.113.9")));
+        assert!(hub.hello_allowed(ip("203.0.113.10")), "another address");
+        // Rotating addresses inside one /64 is one source.
+        for i in 0..HELLO_BURST {
+            assert!(hub.hello_allowed(ip(&format!("2001:db8:5::{:x}", i + 1))));
+        }
+        assert!(!hub.hello_allowed(ip("2001:db8:5::ffff:1")));
+        assert!(hub.hello_allowed(ip("2001:db8:6::1")), "another /64");
+        hub.sweep();
+        assert!(!hub.hello_allowed(ip("203.0.113.9")), "a sweep forgets no active limit");
+    }
+}
