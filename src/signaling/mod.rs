@@ -248,6 +248,9 @@ mod tests {
         assert!(!hub.hello_allowed(ip("2001:db8:5::ffff:1")));
         assert!(hub.hello_allowed(ip("2001:db8:6::1")), "another /64");
         hub.sweep();
-        assert!(!hub.hello_allowed(ip("203.0.113.9")), "a sweep forgets no active limit");
+        assert!(
+            !hub.hello_allowed(ip("203.0.113.9")),
+            "a sweep forgets no active limit"
+        );
     }
 }
