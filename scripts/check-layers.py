@@ -73,7 +73,7 @@ PACKAGE_FLOORS = {
     ],
     "signaling": [
         ["protocol"],
-        ["ice", "registry"],
+        ["ice", "registry", "outq"],
         ["signaling"],
         ["session"],
     ],

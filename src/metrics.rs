@@ -70,6 +70,9 @@ snapshot! {
     signals_relayed: Counter,
     /// Error messages sent to clients since start (bad input, limits).
     errors_sent: Counter,
+    /// Signaling connections closed since start for not reading what they were sent: their
+    /// outgoing queue went over its byte budget, or a write to them stalled.
+    too_slow: Counter,
     /// 1 when the connection check answers offers (its key is generated), else 0 (starting,
     /// or off with `--no-probe`).
     probe_ready: Gauge,
@@ -180,6 +183,7 @@ impl Snapshot {
             connections_total: c.connections_total.load(Relaxed),
             signals_relayed: c.signals_relayed.load(Relaxed),
             errors_sent: c.errors_sent.load(Relaxed),
+            too_slow: c.too_slow.load(Relaxed),
             probe_ready: probe.is_some_and(|p| p.status() == "ready") as u64,
             http_refused: refused.http,
             ws_refused: refused.ws,

@@ -13,6 +13,8 @@ mod browser;
 mod config;
 /// `web/js/protocol.js` against the serde enums of the wire contract: the same message names.
 mod contract;
+/// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
+mod delivery;
 /// Guessing pairing keys and room codes: one IPv6 /64 is one source, a global budget of
 /// wrong guesses, tokens for the household; who may create rooms.
 mod guessing;
@@ -52,5 +54,7 @@ mod room_signaling;
 mod rooms;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
+/// Churn soak against the release binary: 1,000 clients join and leave, RSS stays flat.
+mod soak;
 /// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
 mod systemd;

@@ -5,13 +5,16 @@
 //!   source: who sees and may signal whom, rooms, pairings, invitations, join limits, who
 //!   gets TURN credentials. Unit-tested without sockets.
 //! - [`session`]: one WebSocket's loop: limits, parsing, liveness, shutdown.
+//! - [`outq`]: each connection's outgoing queue, bounded in bytes, presence coalesced.
 //! - [`ice`]: the ICE servers (homedrop's own STUN/TURN) handed to each client.
 //!
 //! The [`Hub`] joins them and decides nothing: it owns the registry behind one lock, reads
 //! the clocks, and queues each message the registry returns, typed, to its connection's
-//! session, which serializes it outside the lock.
+//! session, which serializes it outside the lock. It also holds the one limit that spans
+//! connections, how often a source may say `hello` (see [`HELLOS_PER_MINUTE`]).
 
 pub mod ice;
+pub mod outq;
 pub mod protocol;
 pub mod registry;
 pub mod session;
@@ -21,20 +24,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::net::SourceKey;
 use ice::IceSettings;
-use protocol::{IceServer, ServerMsg};
+use outq::OutQueue;
+use protocol::IceServer;
 use registry::{Now, Outbox, PeerId, Refusal, Registry, RegistrySettings};
 
+pub use outq::OUT_BUDGET;
 pub use registry::{short, JOINS_PER_MINUTE, NEGOTIATION_WINDOW};
 
-/// Outgoing queue depth per connection; a client that lets it fill up is dropped.
-pub const OUT_QUEUE: usize = 256;
-
-/// One queued message. Boxed: a queue slot then costs 8 bytes (a `String` took 24) rather
-/// than the enum's largest variant, and tokio allocates a queue's slots 32 at a time.
-pub type Outgoing = Box<ServerMsg>;
+/// `hello`s one source (an IPv4 address or an IPv6 /64) may send per minute, after a
+/// burst of [`HELLO_BURST`]. Each `hello` (and the disconnect that follows it) sends a new
+/// list to everyone its device sees: a source reconnecting in a loop would make the whole
+/// household's lists churn. A home's tabs reconnecting after a restart fit in the burst.
+pub const HELLOS_PER_MINUTE: u32 = 60;
+pub const HELLO_BURST: u32 = 20;
 
 /// Settings for the hub, taken from the configuration.
 #[derive(Debug, Clone)]
@@ -43,6 +53,10 @@ pub struct HubSettings {
     /// Ping interval and the silence after which a connection is dead.
     pub ping_every: Duration,
     pub dead_after: Duration,
+    /// A connection that has not said a valid `hello` by then is closed.
+    pub hello_within: Duration,
+    /// Bytes of queued messages per connection (see [`outq`]).
+    pub out_budget: usize,
 }
 
 impl Default for HubSettings {
@@ -56,13 +70,15 @@ impl Default for HubSettings {
             },
             ping_every: Duration::from_secs(2),
             dead_after: Duration::from_secs(6),
+            hello_within: Duration::from_secs(5),
+            out_budget: OUT_BUDGET,
         }
     }
 }
 
 struct State {
     registry: Registry,
-    queues: HashMap<PeerId, mpsc::Sender<Outgoing>>,
+    queues: HashMap<PeerId, Arc<OutQueue>>,
 }
 
 /// Counters for `/stats` and `/metrics`.
@@ -71,6 +87,8 @@ pub struct Counters {
     pub connections_total: AtomicU64,
     pub signals_relayed: AtomicU64,
     pub errors_sent: AtomicU64,
+    /// Connections closed for not reading: queue over its budget, or a write stalled.
+    pub too_slow: AtomicU64,
 }
 
 /// Shared signaling state.
@@ -78,6 +96,7 @@ pub struct Hub {
     state: Mutex<State>,
     pub settings: HubSettings,
     pub counters: Counters,
+    hellos: DefaultKeyedRateLimiter<SourceKey>,
 }
 
 impl Hub {
@@ -90,7 +109,13 @@ impl Hub {
             }),
             settings,
             counters: Counters::default(),
+            hellos: RateLimiter::keyed(hello_quota()),
         }
+    }
+
+    /// May a connection from `ip` say `hello` now? (See [`HELLOS_PER_MINUTE`].)
+    pub fn hello_allowed(&self, ip: IpAddr) -> bool {
+        self.hellos.check_key(&SourceKey::of(ip)).is_ok()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -110,14 +135,15 @@ impl Hub {
         Ok(())
     }
 
-    /// Register a connection and its outgoing queue; returns its new id. `own_host` is
+    /// Register a connection and its outgoing queue; returns its new id. The hub drops
+    /// its handle on the queue when the queue overflows (and closes it). `own_host` is
     /// the host the client used to reach homedrop when that is one of homedrop's own (see
     /// [`ice::own_host`]).
     pub fn connect(
         &self,
         group: crate::net::NetGroup,
         own_host: Option<String>,
-        tx: mpsc::Sender<Outgoing>,
+        queue: Arc<OutQueue>,
     ) -> PeerId {
         self.counters
             .connections_total
@@ -125,7 +151,7 @@ impl Hub {
         let mut st = self.lock();
         let id = st.registry.new_id();
         st.registry.connect(&id, group, own_host);
-        st.queues.insert(id.clone(), tx);
+        st.queues.insert(id.clone(), queue);
         id
     }
 
@@ -152,9 +178,17 @@ impl Hub {
         self.lock().registry.negotiating(Instant::now())
     }
 
-    /// Periodic housekeeping: expire idle rooms, old keys, negotiations and join limits.
+    /// Periodic housekeeping: expire idle rooms, old keys, negotiations and join limits,
+    /// and forget the `hello` limits of sources that are quiet again.
     pub fn sweep(&self) {
         self.lock().registry.sweep(Instant::now());
+        self.hellos.retain_recent();
+        self.hellos.shrink_to_fit();
+    }
+
+    /// Connections with a queue (tests and the fuzz check that none is left behind).
+    pub fn queue_count(&self) -> usize {
+        self.lock().queues.len()
     }
 
     pub fn peer_count(&self) -> usize {
@@ -171,20 +205,54 @@ impl Hub {
     }
 }
 
+fn hello_quota() -> Quota {
+    let per_min = NonZeroU32::new(HELLOS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(HELLO_BURST).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(per_min).allow_burst(burst)
+}
+
 impl State {
-    /// Queue each message; a connection whose queue is full is cut off (its session ends
-    /// when it sees the queue closed) rather than letting one slow client hold memory for
-    /// all. Nothing is serialized here: the receiving session does that, outside the lock.
+    /// Queue each message; a connection whose queue goes over its byte budget is cut off
+    /// (the queue frees what it held and closes; its session ends when it sees that) rather
+    /// than letting one slow client hold memory for all. Nothing is serialized here: the
+    /// receiving session does that, outside the lock.
     fn deliver(&mut self, out: Outbox) {
         for (to, msg) in out {
-            let full = match self.queues.get(&to) {
-                Some(q) => q.try_send(Box::new(msg)).is_err(),
+            let over = match self.queues.get(&to) {
+                Some(q) => q.push(msg).is_err(),
                 None => false,
             };
-            if full {
-                tracing::warn!(peer = %short(&to), "outgoing queue full, dropping connection");
+            if over {
+                tracing::warn!(peer = %short(&to), "outgoing queue over its budget, dropping connection");
                 self.queues.remove(&to);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hellos_are_limited_per_ipv4_address_and_per_ipv6_slash_64() {
+        let hub = Hub::new(HubSettings::default());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for _ in 0..HELLO_BURST {
+            assert!(hub.hello_allowed(ip("203.0.113.9")));
+        }
+        assert!(!hub.hello_allowed(ip("203.0.113.9")));
+        assert!(hub.hello_allowed(ip("203.0.113.10")), "another address");
+        // Rotating addresses inside one /64 is one source.
+        for i in 0..HELLO_BURST {
+            assert!(hub.hello_allowed(ip(&format!("2001:db8:5::{:x}", i + 1))));
+        }
+        assert!(!hub.hello_allowed(ip("2001:db8:5::ffff:1")));
+        assert!(hub.hello_allowed(ip("2001:db8:6::1")), "another /64");
+        hub.sweep();
+        assert!(
+            !hub.hello_allowed(ip("203.0.113.9")),
+            "a sweep forgets no active limit"
+        );
     }
 }

@@ -13,7 +13,8 @@
 //!   over homedrop's `data-*` hooks; [`setup`]: two pages on a LAN with the release binary;
 //! - [`files`]: generated files and their SHA-256;
 //! - [`netns`], [`nat`], [`delayline`]: namespaces, NAT and the 40 ms link; [`procfs`],
-//!   [`uclient`]: /proc figures and coturn's client output.
+//!   [`uclient`]: /proc figures and coturn's client output; [`server`]: the real binary as
+//!   a measured child process, and clients that stop reading.
 
 pub mod browser;
 pub mod delayline;
@@ -23,6 +24,7 @@ pub mod nat;
 pub mod netns;
 pub mod page;
 pub mod procfs;
+pub mod server;
 pub mod setup;
 pub mod uclient;
 pub mod ws;

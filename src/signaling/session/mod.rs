@@ -4,8 +4,13 @@
 //! capped, messages are rate limited, every error is answered and counted, and a connection
 //! that keeps misbehaving is closed with 1002 (protocol error). The session decides no
 //! signaling rule: each message becomes one call of the registry (through [`Hub::apply`]).
-//! Messages for this client arrive typed on its queue and are serialized here, outside the
-//! hub's lock.
+//! Messages for this client arrive typed on its queue ([`super::outq`], bounded in bytes)
+//! and are serialized here, outside the hub's lock.
+//!
+//! Nothing a client does not do holds a slot for long either: a connection that says no
+//! valid `hello` within the hub's `hello_within` is closed (1008 "no hello in time"), and
+//! one that stops reading is closed when a write to it has not completed within
+//! `dead_after` (its kernel buffers are full; without this its session would wait forever).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -15,20 +20,23 @@ use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use hyper_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use hyper_tungstenite::tungstenite::Message;
 use hyper_tungstenite::HyperWebsocket;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::outq::OutQueue;
 use super::protocol::*;
 use super::registry::Refusal;
-use super::{short, Hub, Outgoing, OUT_QUEUE};
+use super::{short, Hub};
 use crate::net::{NetGroup, SourceKey};
 
+mod ending;
+#[cfg(test)]
+mod fuzz;
 mod parse;
 
+use ending::{Ending, Story};
 use parse::{clean_name, is_secret};
 
 /// Frames above this are refused by the WebSocket layer itself (connection closed); frames
@@ -41,6 +49,10 @@ pub const MSGS_PER_SEC: u32 = 50;
 pub const MSG_BURST: u32 = 200;
 /// Room invitations one connection may send per minute (also the burst).
 pub const INVITES_PER_MINUTE: u32 = 10;
+/// Renames one connection may send per second, after a burst of [`RENAME_BURST`]: each
+/// rename sends a new list to everyone who sees the device.
+pub const RENAMES_PER_SEC: u32 = 1;
+pub const RENAME_BURST: u32 = 5;
 
 /// Read buffer per WebSocket. tungstenite zero-fills its whole read buffer before every
 /// read, so its 128 KiB default made each idle connection cost 128 KiB of RSS (1,000
@@ -69,61 +81,15 @@ struct Session {
     hub: Arc<Hub>,
     id: String,
     origin: Origin,
-    /// This session's own queue, for its own replies. Weak: the hub holds the only strong
-    /// sender, so dropping it (queue full) closes the queue and ends the session.
-    tx: mpsc::WeakSender<Outgoing>,
+    /// This connection's queue; its own replies go there too, under the same budget. It
+    /// closes when it overflows, which ends the session.
+    queue: Arc<OutQueue>,
     hello: bool,
     errors: u32,
     limiter: DefaultDirectRateLimiter,
     invites: DefaultDirectRateLimiter,
+    renames: DefaultDirectRateLimiter,
     story: Story,
-}
-
-/// What the "session ended" log line tells about one connection: counts and times only,
-/// never names, texts, file names, room codes or addresses.
-#[derive(Debug)]
-struct Story {
-    joined_at: std::time::SystemTime,
-    started: Instant,
-    signals_sent: u64,
-    signals_received: u64,
-    rooms_joined: u32,
-    pairings: u32,
-    turn_offered: bool,
-}
-
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ending {
-    ClientClosed,
-    ConnectionLost,
-    NoPong,
-    TooManyErrors,
-    TooSlow,
-    Restarting,
-}
-
-impl Ending {
-    fn as_str(self) -> &'static str {
-        match self {
-            Ending::ClientClosed => "client closed",
-            Ending::ConnectionLost => "connection lost",
-            Ending::NoPong => "no pong",
-            Ending::TooManyErrors => "too many errors",
-            Ending::TooSlow => "too slow",
-            Ending::Restarting => "server restarting",
-        }
-    }
-
-    /// The close frame the server sends, if it is the one closing.
-    fn close_frame(self) -> Option<(CloseCode, &'static str)> {
-        match self {
-            Ending::TooManyErrors => Some((CloseCode::Protocol, "too many errors")),
-            Ending::TooSlow => Some((CloseCode::Policy, "too slow")),
-            Ending::Restarting => Some((CloseCode::Restart, "homedrop is restarting")),
-            Ending::ClientClosed | Ending::ConnectionLost | Ending::NoPong => None,
-        }
-    }
 }
 
 type WsStream =
@@ -141,10 +107,9 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
         }
     };
     let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
-    let weak = tx.downgrade();
-    let id = hub.connect(origin.group, origin.own_host.clone(), tx);
-    let mut s = Session::new(hub.clone(), id.clone(), origin, weak);
+    let queue = Arc::new(OutQueue::new(hub.settings.out_budget));
+    let id = hub.connect(origin.group, origin.own_host.clone(), queue.clone());
+    let mut s = Session::new(hub.clone(), id.clone(), origin, queue.clone());
     let welcome = ServerMsg::Welcome {
         v: PROTOCOL_VERSION,
         id: id.clone(),
@@ -153,9 +118,15 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
     };
     s.send(welcome);
     tracing::debug!(peer = short(&id), "connected");
-    let ending = s.run(&mut sink, &mut stream, &mut rx, &shutdown).await;
+    let ending = s.run(&mut sink, &mut stream, &shutdown).await;
+    if matches!(ending, Ending::TooSlow | Ending::Stalled) {
+        hub.counters.too_slow.fetch_add(1, Ordering::Relaxed);
+    }
     hub.disconnect(&id);
-    close(&mut sink, &mut stream, &mut rx, ending).await;
+    // Bounded: a client that stopped reading cannot hold the task in a send.
+    let closing = close(&mut sink, &mut stream, &queue, ending);
+    let _ = tokio::time::timeout(LINGER + LINGER, closing).await;
+    queue.close();
     s.story.log(&id, s.origin.clone(), ending);
 }
 
@@ -163,18 +134,16 @@ pub async fn serve(hub: Arc<Hub>, ws: HyperWebsocket, origin: Origin, shutdown: 
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 /// Bytes a closing connection may still send while it lingers.
 const LINGER_BYTES: usize = 256 * 1024;
+/// Lingering on shutdown, shorter: a client that does not answer the close frame at once
+/// (it may not read again before it reconnects) must not hold up the exit by [`LINGER`].
+const RESTART_LINGER: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// End the connection: when the server is the one closing, flush what is queued (e.g. the
 /// last error), send the close frame and linger (see [`linger`]).
-async fn close(
-    sink: &mut Sink,
-    stream: &mut Stream,
-    rx: &mut mpsc::Receiver<Outgoing>,
-    ending: Ending,
-) {
+async fn close(sink: &mut Sink, stream: &mut Stream, queue: &OutQueue, ending: Ending) {
     if let Some((code, reason)) = ending.close_frame() {
         // Flush what is queued (e.g. the last error) before the close frame.
-        while let Ok(msg) = rx.try_recv() {
+        while let Some(msg) = queue.try_recv() {
             let _ = sink.send(Message::text(msg.to_json())).await;
         }
         if ending == Ending::Restarting {
@@ -187,11 +156,11 @@ async fn close(
             reason: reason.into(),
         };
         let _ = sink.send(Message::Close(Some(frame))).await;
-        // A restart closes everyone at once and must stay quick; those clients were not
-        // flooding, so there is nothing unread to reset away.
-        if ending != Ending::Restarting {
-            linger(stream).await;
-        }
+        let within = match ending {
+            Ending::Restarting => RESTART_LINGER,
+            _ => LINGER,
+        };
+        linger(stream, within).await;
     }
     let _ = sink.close().await;
 }
@@ -200,7 +169,7 @@ async fn close(
 /// closing TCP. A socket closed with unread bytes in it is reset, and a reset makes the
 /// client's kernel drop what it had not read yet: a flooding client would never see the
 /// last errors or the close code. Bounded in time and bytes, so lingering holds nothing.
-async fn linger(stream: &mut Stream) {
+async fn linger(stream: &mut Stream, within: std::time::Duration) {
     let drain = async {
         let mut read = 0usize;
         while let Some(Ok(m)) = stream.next().await {
@@ -210,106 +179,58 @@ async fn linger(stream: &mut Stream) {
             }
         }
     };
-    let _ = tokio::time::timeout(LINGER, drain).await;
-}
-
-impl Story {
-    /// A message is going out to this client.
-    fn note_out(&mut self, msg: &ServerMsg) {
-        match msg {
-            ServerMsg::Signal { .. } => self.signals_received += 1,
-            ServerMsg::IceServers { .. } => self.turn_offered = true,
-            _ => {}
-        }
-    }
-
-    /// The one structured line per session, at disconnect.
-    fn log(&self, id: &str, origin: Origin, ending: Ending) {
-        let joined_at = self
-            .joined_at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let group = match origin.group {
-            NetGroup::Home => "home",
-            NetGroup::Public(_) => "public",
-        };
-        tracing::info!(
-            peer = short(id),
-            joined_at,
-            duration_ms = self.started.elapsed().as_millis() as u64,
-            group,
-            rooms_joined = self.rooms_joined,
-            pairings = self.pairings,
-            signals_sent = self.signals_sent,
-            signals_received = self.signals_received,
-            turn_offered = self.turn_offered,
-            end = ending.as_str(),
-            "session ended"
-        );
-    }
+    let _ = tokio::time::timeout(within, drain).await;
 }
 
 impl Session {
-    fn new(hub: Arc<Hub>, id: String, origin: Origin, tx: mpsc::WeakSender<Outgoing>) -> Self {
-        let per_sec = NonZeroU32::new(MSGS_PER_SEC).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(MSG_BURST).unwrap_or(NonZeroU32::MIN);
-        let invites = NonZeroU32::new(INVITES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    fn new(hub: Arc<Hub>, id: String, origin: Origin, queue: Arc<OutQueue>) -> Self {
+        let n = |x: u32| NonZeroU32::new(x).unwrap_or(NonZeroU32::MIN);
+        let per_sec = |rate, burst| Quota::per_second(n(rate)).allow_burst(n(burst));
         Session {
             hub,
             id,
             origin,
-            tx,
+            queue,
             hello: false,
             errors: 0,
-            limiter: RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst)),
-            invites: RateLimiter::direct(Quota::per_minute(invites)),
-            story: Story {
-                joined_at: std::time::SystemTime::now(),
-                started: Instant::now(),
-                signals_sent: 0,
-                signals_received: 0,
-                rooms_joined: 0,
-                pairings: 0,
-                turn_offered: false,
-            },
+            limiter: RateLimiter::direct(per_sec(MSGS_PER_SEC, MSG_BURST)),
+            invites: RateLimiter::direct(Quota::per_minute(n(INVITES_PER_MINUTE))),
+            renames: RateLimiter::direct(per_sec(RENAMES_PER_SEC, RENAME_BURST)),
+            story: Story::new(),
         }
     }
 
-    /// The connection's loop: client frames, queued messages, pings, shutdown.
+    /// The connection's loop: client frames, queued messages, pings, the `hello`
+    /// deadline, shutdown.
     async fn run(
         &mut self,
         sink: &mut Sink,
         stream: &mut Stream,
-        rx: &mut mpsc::Receiver<Outgoing>,
         shutdown: &CancellationToken,
     ) -> Ending {
         let settings = self.hub.settings.clone();
         let mut ping = tokio::time::interval(settings.ping_every);
+        let hello_by = tokio::time::sleep(settings.hello_within);
+        tokio::pin!(hello_by);
         let mut last_seen = Instant::now();
+        let queue = self.queue.clone();
         loop {
             tokio::select! {
                 frame = stream.next() => {
                     last_seen = Instant::now();
-                    match frame {
-                        Some(Ok(Message::Text(t))) => self.on_text(t.as_str()),
-                        Some(Ok(Message::Binary(_))) => self.refuse(ErrorCode::BadRequest, "Binary frames are not accepted: file bytes never go through homedrop.", None),
-                        Some(Ok(Message::Close(_))) | None => return Ending::ClientClosed,
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => {
-                            tracing::debug!(peer = short(&self.id), "websocket error: {e}");
-                            return Ending::ConnectionLost;
-                        }
-                    }
-                    if self.errors >= MAX_ERRORS {
-                        return Ending::TooManyErrors;
+                    if let Some(ending) = self.on_frame(frame) {
+                        return ending;
                     }
                 }
-                out = rx.recv() => match out {
+                out = queue.recv() => match out {
                     Some(msg) => {
                         self.story.note_out(&msg);
-                        if sink.send(Message::text(msg.to_json())).await.is_err() {
-                            return Ending::ConnectionLost;
+                        let text = Message::text(msg.to_json());
+                        drop(msg);
+                        match tokio::time::timeout(settings.dead_after, sink.send(text)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return Ending::ConnectionLost,
+                            Err(_) => return Ending::Stalled,
                         }
                     }
                     None => return Ending::TooSlow,
@@ -320,19 +241,45 @@ impl Session {
                         tracing::debug!(peer = short(&self.id), "no pong, dropping");
                         return Ending::NoPong;
                     }
-                    if sink.send(Message::Ping(Default::default())).await.is_err() {
-                        return Ending::ConnectionLost;
+                    let ping = sink.send(Message::Ping(Default::default()));
+                    match tokio::time::timeout(settings.dead_after, ping).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Ending::ConnectionLost,
+                        Err(_) => return Ending::Stalled,
                     }
                 }
+                _ = &mut hello_by, if !self.hello => return Ending::NoHello,
                 _ = shutdown.cancelled() => return Ending::Restarting,
             }
         }
     }
 
-    fn send(&self, msg: ServerMsg) {
-        if let Some(tx) = self.tx.upgrade() {
-            let _ = tx.try_send(Box::new(msg));
+    /// One frame from the client (or its end); `Some` when the session is over.
+    fn on_frame(
+        &mut self,
+        frame: Option<Result<Message, hyper_tungstenite::tungstenite::Error>>,
+    ) -> Option<Ending> {
+        match frame {
+            Some(Ok(Message::Text(t))) => self.on_text(t.as_str()),
+            Some(Ok(Message::Binary(_))) => self.refuse(
+                ErrorCode::BadRequest,
+                "Binary frames are not accepted: file bytes never go through homedrop.",
+                None,
+            ),
+            Some(Ok(Message::Close(_))) | None => return Some(Ending::ClientClosed),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                tracing::debug!(peer = short(&self.id), "websocket error: {e}");
+                return Some(Ending::ConnectionLost);
+            }
         }
+        (self.errors >= MAX_ERRORS).then_some(Ending::TooManyErrors)
+    }
+
+    /// Queue a reply of the session's own; over the budget, the queue closes and the
+    /// loop ends the connection as too slow.
+    fn send(&self, msg: ServerMsg) {
+        let _ = self.queue.push(msg);
     }
 
     fn refuse(&mut self, code: ErrorCode, message: &str, reference: Option<String>) {
@@ -380,10 +327,7 @@ impl Session {
                 pairs,
             } => self.hello(v, name, kind, pairs),
             _ if !self.hello => Err((ErrorCode::HelloFirst, "Send hello first.")),
-            ClientMsg::Rename { name } => {
-                let name = clean_name(&name)?;
-                self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
-            }
+            ClientMsg::Rename { name } => self.rename(&name),
             ClientMsg::RoomCreate {
                 capacity,
                 snap_on_join,
@@ -453,11 +397,28 @@ impl Session {
         if pairs.len() > MAX_PAIRS || pairs.iter().any(|p| !is_secret(p)) {
             return Err((ErrorCode::BadRequest, "Invalid pairing list."));
         }
+        if !self.hub.hello_allowed(self.origin.ip) {
+            return Err((
+                ErrorCode::RateLimited,
+                "Too many connections from this address; wait a minute and reload.",
+            ));
+        }
         self.hello = true;
         self.story.pairings = pairs.len() as u32;
         let id = self.id.as_str();
         self.hub
             .apply(|r, now| Ok(r.hello(id, name, kind, &pairs, now)))
+    }
+
+    /// A new name, within this connection's rename rate (each rename sends a list to all
+    /// who see the device).
+    fn rename(&mut self, name: &str) -> Result<(), Refusal> {
+        let name = clean_name(name)?;
+        if self.renames.check().is_err() {
+            return Err((ErrorCode::RateLimited, "Too many renames; wait a second."));
+        }
+        let id = self.id.as_str();
+        self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
     }
 
     /// Invite a device into a room, within this connection's invitation rate.
