@@ -9,6 +9,8 @@ mod admission;
 mod attacks;
 /// Issue 12's relay attacks (relayed-address isolation, per-source quota) against the real binary.
 mod attacks_relay;
+/// Issue 12's signaling attacks (rooms, guessing, strangers' relay, names) against the real binary.
+mod attacks_rules;
 /// The real binary: flags, exit codes, shutdown.
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).

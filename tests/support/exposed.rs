@@ -20,7 +20,10 @@ use std::process::Child;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::net::TcpStream;
+
 use super::netns::{ip, sh, spawn_in_netns, teardown, wait_settled};
+use super::ws::{tcp_from, Ws};
 use super::TempDir;
 
 /// homedrop's WAN addresses (what a relative types, what `--public-host` names).
@@ -40,6 +43,15 @@ pub fn stranger_v4(n: u8) -> IpAddr {
 pub fn stranger_v6(net: u16, host: u64) -> IpAddr {
     let prefix: u128 = (0x2001_0db8_0078_0000u128 + u128::from(net)) << 64;
     IpAddr::V6(Ipv6Addr::from(prefix | u128::from(host)))
+}
+
+/// Where a connection comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The household's LAN.
+    Home,
+    /// The internet namespace (strangers, relatives, attackers).
+    Internet,
 }
 
 /// The namespaces and the running binary; all removed on drop.
@@ -202,6 +214,46 @@ impl Exposed {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> std::thread::JoinHandle<T> {
         spawn_in_netns(&self.internet, f)
+    }
+
+    /// A TCP connection from `from` (an address of `side`'s namespace) to `to`, made on a
+    /// thread inside that namespace and handed to the caller's runtime: a socket stays in
+    /// the namespace it was made in, so the whole test can run on one runtime.
+    pub async fn tcp(
+        &self,
+        side: Side,
+        from: IpAddr,
+        to: SocketAddr,
+    ) -> std::io::Result<TcpStream> {
+        let ns = self.ns(side).to_string();
+        let std = tokio::task::spawn_blocking(move || {
+            spawn_in_netns(&ns, move || {
+                runtime().block_on(async move { tcp_from(from, to).await?.into_std() })
+            })
+            .join()
+            .expect("socket thread")
+        })
+        .await
+        .expect("socket task")?;
+        TcpStream::from_std(std)
+    }
+
+    /// A signaling tab from `from` on `side` to `to` (Host: `to`, no Origin) that said
+    /// `hello` as `name`.
+    pub async fn tab(&self, side: Side, from: IpAddr, to: SocketAddr, name: &str) -> Ws {
+        let s = self.tcp(side, from, to).await.expect("connect");
+        let mut ws = Ws::over(s, &to.to_string(), None)
+            .await
+            .unwrap_or_else(|st| panic!("tab from {from} refused: {st}"));
+        ws.hello(name).await;
+        ws
+    }
+
+    fn ns(&self, side: Side) -> &str {
+        match side {
+            Side::Home => &self.home,
+            Side::Internet => &self.internet,
+        }
     }
 
     /// homedrop's resident memory now, in KiB.

@@ -69,6 +69,11 @@ impl Ws {
         origin: Option<&str>,
     ) -> Result<Ws, u16> {
         let stream = tcp_from(from, server).await.map_err(|_| 0u16)?;
+        Self::over(stream, host, origin).await
+    }
+
+    /// The WebSocket handshake over a connected `stream` (see [`Ws::connect_as`]).
+    pub async fn over(stream: TcpStream, host: &str, origin: Option<&str>) -> Result<Ws, u16> {
         let mut req = format!("ws://{host}/ws").into_client_request().unwrap();
         if let Some(o) = origin {
             req.headers_mut().insert("origin", o.parse().unwrap());
