@@ -23,6 +23,7 @@ use crate::mdns::Mdns;
 use crate::net::SubnetCache;
 use crate::probe::Probe;
 use crate::relay;
+use crate::signaling::registry::PairTagKey;
 use crate::signaling::{Hub, HubSettings};
 
 /// Longest wait for connections (and the relay) to close on shutdown, all together; systemd
@@ -36,7 +37,43 @@ fn hub_settings(config: &Config) -> HubSettings {
     let mut s = HubSettings::default();
     s.registry.default_capacity = config.room_capacity;
     s.registry.room_idle_ttl = config.room_idle_ttl;
+    s.registry.open_rooms = config.open_rooms;
+    s.registry.pair_tag_key = pair_tag_key(config);
     s
+}
+
+/// The key that tags pairings made from home, kept in the state directory so that pairings
+/// keep their standing across restarts. Without a usable state directory homedrop still
+/// runs, with a key in memory: pairings made from home then lose that standing (no room
+/// creation, no relay through them) at the next restart, until they are made again.
+fn pair_tag_key(config: &Config) -> PairTagKey {
+    let kept = crate::config::kept_secret(&config.state_dir, crate::config::PAIR_TAG_KEY_FILE);
+    let parsed = kept.and_then(|hex| {
+        parse_key(&hex).ok_or_else(|| std::io::Error::other("not 64 hex characters"))
+    });
+    match parsed {
+        Ok(key) => PairTagKey::new(key),
+        Err(e) => {
+            tracing::warn!(
+                "cannot keep the pairing key in {}: {e}; pairings made from home will lose their standing at restart",
+                config.state_dir.display()
+            );
+            PairTagKey::random()
+        }
+    }
+}
+
+/// 32 bytes from 64 hex characters.
+fn parse_key(hex: &str) -> Option<[u8; 32]> {
+    let b = hex.as_bytes();
+    if b.len() != 64 || !b.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        key[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(key)
 }
 
 /// Run homedrop on the given listener until `shutdown` resolves, then drain.
@@ -310,7 +347,8 @@ mod tests {
     /// lets go of its UDP port (its task saw the token cancelled) instead of running on.
     #[tokio::test]
     async fn a_start_up_error_stops_what_was_started_before_it() {
-        let mut config = Config::for_tests(std::path::Path::new("/nonexistent"));
+        let state = state_dir("start-up-error");
+        let mut config = Config::for_tests(&state);
         let probe = free_udp_addr();
         config.probe = Some(probe);
         let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -327,5 +365,38 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let _ = std::fs::remove_dir_all(&state);
+    }
+
+    /// A fresh state directory path for one test (not created).
+    fn state_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("homedrop-app-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// The pairing key is made once, kept 0600 and read back on the next start; without a
+    /// usable state directory a key in memory serves (each start its own).
+    #[test]
+    fn the_pairing_key_survives_restarts_and_falls_back_to_memory() {
+        use std::os::unix::fs::PermissionsExt;
+        let state = state_dir("pair-key");
+        let config = Config::for_tests(&state);
+        let (first, again) = (pair_tag_key(&config), pair_tag_key(&config));
+        let file = state.join(crate::config::PAIR_TAG_KEY_FILE);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim().len(), 64);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+        let secret = first.new_secret(&mut rng, true);
+        assert!(again.is_from_home(&secret), "the same key after a restart");
+        // A state "directory" that is a file: a warning and a key in memory.
+        let blocked = Config::for_tests(&file);
+        let (m1, m2) = (pair_tag_key(&blocked), pair_tag_key(&blocked));
+        let s1 = m1.new_secret(&mut rng, true);
+        assert!(m1.is_from_home(&s1));
+        assert!(!m2.is_from_home(&s1), "a new key at each start");
+        assert!(!again.is_from_home(&s1));
+        let _ = std::fs::remove_dir_all(&state);
     }
 }

@@ -71,6 +71,8 @@ settings! {
     "trusted-proxy" trusted_proxies: List<IpAddr> [parse_ips], "IP" => Vec<IpAddr> = Vec::new();
     /// Default room capacity, 2 to 50 [default: 10]
     "room-capacity" room_capacity: Num<u32, u32> [(2, 50)], "N" => u32 = 10;
+    /// Let every device create rooms, not only devices at home and devices paired from home (a hosted deployment); creation stays limited per source [default: off]
+    "open-rooms" open_rooms: Switch, "BOOL" => bool = false;
     /// Most simultaneous HTTP/WebSocket connections, 1 to 100000 [default: 1024]
     "max-connections" max_connections: Num<u32, usize> [(1, 100_000)], "N" => usize = 1024;
     /// Address and port of the STUN/TURN relay, UDP and TCP [default: 0.0.0.0:3478]
@@ -142,6 +144,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "/etc/homedrop/homedrop.toml";
 pub const MIN_TURN_SECRET: usize = 16;
 /// File in the state directory holding the generated TURN secret.
 pub const TURN_SECRET_FILE: &str = "turn-secret";
+/// File in the state directory holding the key that tags pairings made from home (64 hex
+/// characters; see `signaling::registry`).
+pub const PAIR_TAG_KEY_FILE: &str = "pair-tag-key";
 
 /// A configuration problem, printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -300,21 +305,26 @@ impl Sources {
     }
 }
 
-/// The TURN secret: the configured one, else the one kept in `<state-dir>/turn-secret`,
-/// generated (32 random bytes, hex) on first start. The state directory is created with
-/// mode 0700 and the file with 0600.
+/// The TURN secret: the configured one, else the one kept in `<state-dir>/turn-secret`
+/// (see [`kept_secret`]).
 pub fn turn_secret(config: &Config) -> std::io::Result<String> {
+    match &config.turn_secret {
+        Some(s) => Ok(s.clone()),
+        None => kept_secret(&config.state_dir, TURN_SECRET_FILE),
+    }
+}
+
+/// A secret kept in the state directory's `file`, generated (32 random bytes, hex) on first
+/// start. The state directory is created with mode 0700 and the file with 0600; a file
+/// that holds less than [`MIN_TURN_SECRET`] characters is an error.
+pub fn kept_secret(dir: &Path, file: &str) -> std::io::Result<String> {
     use std::io::{Error, ErrorKind, Write};
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(s) = &config.turn_secret {
-        return Ok(s.clone());
-    }
-    let dir = &config.state_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    let path = dir.join(TURN_SECRET_FILE);
+    let path = dir.join(file);
     let invalid = |reason: String| {
         Error::new(
             ErrorKind::InvalidData,
@@ -331,7 +341,7 @@ pub fn turn_secret(config: &Config) -> std::io::Result<String> {
         Err(e) => return Err(Error::new(e.kind(), format!("{}: {e}", path.display()))),
     }
     let secret = random_secret();
-    let mut file = match std::fs::OpenOptions::new()
+    let mut f = match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
@@ -339,11 +349,11 @@ pub fn turn_secret(config: &Config) -> std::io::Result<String> {
     {
         Ok(f) => f,
         // Another process created it meanwhile: use that one.
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return turn_secret(config),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return kept_secret(dir, file),
         Err(e) => return Err(Error::new(e.kind(), format!("{}: {e}", path.display()))),
     };
-    file.write_all(format!("{secret}\n").as_bytes())?;
-    file.sync_all()?;
+    f.write_all(format!("{secret}\n").as_bytes())?;
+    f.sync_all()?;
     Ok(secret)
 }
 

@@ -197,6 +197,64 @@ fn cancel_from_either_side_and_reload_is_noticed() {
     s.a.wait_count("[data-peer]", 1, Duration::from_secs(10));
 }
 
+/// Every tile says how its device is linked, and a device that takes another's name is
+/// marked on both pages: B takes A's name in capitals behind a right-to-left override and
+/// with a zero-width space, which are stripped (the page and the server clean names alike)
+/// and compared case aside.
+#[test]
+fn tiles_show_the_link_and_mark_a_device_named_like_another() {
+    let _one = one_browser_at_a_time();
+    let mut s = Setup::new(None);
+    assert_eq!(s.a.data("[data-peer]", "links"), json!("home"));
+    assert_eq!(s.a.text("[data-peer] [data-via=home]"), "Household");
+    assert_eq!(s.a.count("[data-peer][data-same-name]"), 0);
+    let a_name = s.a.text("[data-self-name]").trim().to_string();
+    s.b.click("[data-rename]");
+    s.b.fill(
+        "[data-name-input]",
+        &format!("\u{202E}{}\u{200B}", a_name.to_uppercase()),
+    );
+    s.b.click("[data-name-save]");
+    let marked = "[data-peer][data-same-name]";
+    s.a.wait_hook(marked, Duration::from_secs(10));
+    assert_eq!(s.a.data(marked, "peer-name"), json!(a_name.to_uppercase()));
+    let warning = s.a.eval(&format!(
+        "!document.querySelector('{marked} .peer-same-name').hidden"
+    ));
+    assert_eq!(warning, json!(true), "the mark is visible");
+    s.b.wait_hook(marked, Duration::from_secs(10));
+    // A name of its own again: the marks go.
+    s.b.click("[data-rename]");
+    s.b.fill("[data-name-input]", "Someone else");
+    s.b.click("[data-name-save]");
+    s.a.wait_count(marked, 0, Duration::from_secs(10));
+    s.b.wait_count(marked, 0, Duration::from_secs(10));
+}
+
+/// The pairing dialog's QR code and link carry the key's 128-bit token, not the 6 digits
+/// (typed keys can be closed by a guessing attack; the token never is): opening the link on
+/// the other device pairs them.
+#[test]
+fn pairing_by_the_link_of_the_qr_code_uses_the_token() {
+    let _one = one_browser_at_a_time();
+    let mut s = Setup::new(None);
+    s.a.click("[data-pair-start]");
+    let link =
+        s.a.wait_data("[data-pair-dialog]", "pair-link", Duration::from_secs(10));
+    let link = link.as_str().unwrap().to_string();
+    let token = link.rsplit_once("#pair=").map(|x| x.1).unwrap_or_default();
+    assert!(
+        token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{link}"
+    );
+    let digits = s.a.text("[data-pair-key]");
+    assert_eq!(digits.trim().len(), 6, "the key to type is still shown");
+    s.b.goto(&link);
+    for page in [&mut s.a, &mut s.b] {
+        page.wait_count("[data-pair]", 1, Duration::from_secs(20));
+    }
+}
+
 /// The delay line (no netem on this kernel) is a faithful long link: it adds its delay, keeps
 /// order, loses nothing, and carries far more than two browsers push (~20 MB/s). Capacity is
 /// a ratio to the undelayed host's path in the same run (both send frame by frame: offloads

@@ -83,6 +83,7 @@ fn server_samples() -> Vec<ServerMsg> {
         ServerMsg::Peers { peers: vec![] },
         ServerMsg::RoomJoined {
             code: s(),
+            token: s(),
             capacity: 2,
             members: 1,
             snap_on_join: false,
@@ -90,6 +91,7 @@ fn server_samples() -> Vec<ServerMsg> {
         ServerMsg::RoomLeft { code: s() },
         ServerMsg::PairKey {
             key: s(),
+            token: s(),
             expires_in_secs: 1,
         },
         ServerMsg::Paired {

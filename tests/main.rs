@@ -19,6 +19,9 @@ mod browser;
 mod config;
 /// `web/js/protocol.js` against the serde enums of the wire contract: the same message names.
 mod contract;
+/// Guessing pairing keys and room codes: one IPv6 /64 is one source, a global budget of
+/// wrong guesses, tokens for the household; who may create rooms.
+mod guessing;
 /// HTTP: assets, caching, headers, limits.
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.

@@ -176,7 +176,9 @@ async fn opens_the_relay(port: &str, (user, pass): (String, String)) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
     let app = app_with_relay(Duration::from_secs(4), None).await;
-    let mut a = app.client_from("203.0.113.7").await;
+    // A household device makes the room (a room of strangers earns no relay: see
+    // tests/guessing.rs); the relative from the internet joins it by code.
+    let mut a = app.client_from("192.168.1.7").await;
     let stun = a.welcome["iceServers"][0]["urls"][0].as_str().unwrap();
     let port = stun.rsplit(':').next().unwrap().to_string();
     stun_only(&a.welcome, &format!("127.0.0.1:{port}"));
@@ -219,6 +221,39 @@ async fn turn_credentials_only_once_linked_and_renewed_before_expiry() {
     let renewed = a.expect("iceServers").await;
     let (_, _, user2, _) = turn_entry(&renewed["iceServers"]);
     assert_ne!(user2, creds[0].0, "renewed credentials");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_linked_only_to_each_other_get_no_relay() {
+    let app = TestApp::spawn_with(|c| {
+        c.turn = Some("127.0.0.1:0".parse().unwrap());
+        c.turn_secret = Some(SECRET.into());
+        c.open_rooms = true;
+    })
+    .await;
+    // A room of two strangers from the internet (allowed by --open-rooms): no relay.
+    let mut s1 = app.client_from("203.0.113.7").await;
+    s1.hello("S1").await;
+    let code = s1.room_create().await;
+    let mut s2 = app.client_from("198.51.100.9").await;
+    s2.hello("S2").await;
+    s2.send(json!({"type":"roomJoin","code":code})).await;
+    s2.expect("roomJoined").await;
+    s1.peers_until(|p| p.len() == 1).await;
+    // A pairing made between two internet devices: linked, and still no relay.
+    let mut x = app.client_from("192.0.2.10").await;
+    x.hello("X").await;
+    x.send(json!({"type":"pairStart"})).await;
+    let key = x.expect("pairKey").await["key"].clone();
+    let mut y = app.client_from("192.0.2.200").await;
+    y.hello("Y").await;
+    y.send(json!({"type":"pairJoin","key":key})).await;
+    y.expect("paired").await;
+    x.peers_until(|p| p.len() == 1).await;
+    for ws in [&mut s1, &mut s2, &mut x, &mut y] {
+        no_credentials(ws, Duration::from_millis(800)).await;
+    }
     app.stop().await;
 }
 

@@ -46,7 +46,8 @@ async fn forged_forwarded_for_is_ignored_without_trusted_proxy() {
 #[tokio::test]
 async fn rooms_create_join_full_unknown_and_expired() {
     let app = TestApp::spawn_with(|c| c.room_idle_ttl = Duration::from_secs(1)).await;
-    let mut a = app.client_from("8.8.8.1").await;
+    // A household device creates the room; devices from the internet join by code.
+    let mut a = app.client_from("192.168.1.7").await;
     a.hello("A").await;
     a.send(json!({"type":"roomCreate","capacity":2})).await;
     let joined = a.expect("roomJoined").await;
@@ -148,7 +149,8 @@ async fn pairing_works_across_groups_and_after_reconnect() {
 
 #[tokio::test]
 async fn signals_relay_within_a_room_and_are_refused_across_groups() {
-    let app = TestApp::spawn().await;
+    // Two strangers from the internet in a room of their own: `--open-rooms`.
+    let app = TestApp::spawn_with(|c| c.open_rooms = true).await;
     let mut a = app.client_from("8.8.8.1").await;
     a.hello("A").await;
     let mut b = app.client_from("9.9.9.9").await;

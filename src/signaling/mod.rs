@@ -51,6 +51,8 @@ impl Default for HubSettings {
             registry: RegistrySettings {
                 default_capacity: 10,
                 room_idle_ttl: Duration::from_secs(600),
+                open_rooms: false,
+                pair_tag_key: registry::PairTagKey::random(),
             },
             ping_every: Duration::from_secs(2),
             dead_after: Duration::from_secs(6),

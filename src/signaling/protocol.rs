@@ -56,13 +56,15 @@ pub enum ClientMsg {
         #[serde(default)]
         snap_on_join: bool,
     },
-    /// Join a room by its code.
+    /// Join a room by its code (6 characters, typed; wrong ones spend a global budget) or
+    /// its token (32 hex characters, from a link or QR code, or to rejoin).
     RoomJoin { code: String },
     /// Leave a room.
     RoomLeave { code: String },
     /// Ask for a 6-digit pairing key to show to the other device.
     PairStart,
-    /// Enter the key shown on the other device.
+    /// Enter the key shown on the other device: its 6 digits (typed; wrong ones spend a
+    /// global budget) or its token (32 hex characters, from the QR code or link).
     PairJoin { key: String },
     /// Forget a pairing on the server for this connection (the device deletes its secret).
     PairForget { secret: String },
@@ -82,8 +84,11 @@ pub enum ClientMsg {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(tag = "via", rename_all = "camelCase")]
 pub enum Link {
-    /// Both in the home group (private or on-link addresses), or behind the same public IP.
+    /// Both in the home group (private or on-link addresses): the household.
     Home,
+    /// Both behind the same public IPv4 address (or IPv6 /64) but not at home: the same
+    /// network, which may be a café or a carrier's NAT, so never the household.
+    Network,
     /// Both members of the room with this code.
     Room { code: String },
     /// Paired devices.
@@ -145,9 +150,11 @@ pub enum ServerMsg {
     },
     /// The full list of peers this peer may see, sent whenever it changes.
     Peers { peers: Vec<PeerInfo> },
-    /// You are now in this room (after create or join).
+    /// You are now in this room (after create or join). `token` is the room's long form
+    /// for links, QR codes and rejoining (not subject to the guessing budget).
     RoomJoined {
         code: String,
+        token: String,
         capacity: u32,
         members: u32,
         /// Room setting: new members are asked for a camera snap.
@@ -156,8 +163,13 @@ pub enum ServerMsg {
     },
     /// You left this room.
     RoomLeft { code: String },
-    /// The key to show for pairing, valid for `expires_in_secs`.
-    PairKey { key: String, expires_in_secs: u64 },
+    /// The key to show for pairing, valid for `expires_in_secs`: 6 digits to type, and the
+    /// same key as a 128-bit `token` (32 hex characters) for the QR code and link.
+    PairKey {
+        key: String,
+        token: String,
+        expires_in_secs: u64,
+    },
     /// Pairing succeeded: keep `secret`; the other device is `peer_name`.
     Paired { secret: String, peer_name: String },
     /// A signal from another peer.

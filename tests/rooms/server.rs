@@ -18,6 +18,9 @@ impl Server {
             .args(["netns", "exec", &lan.router])
             .arg(release_binary())
             .args(["--http", http, "--no-mdns", "--no-turn", "--log", "debug"])
+            // Its pairing key goes beside the log, not into the working directory.
+            .arg("--state-dir")
+            .arg(log.with_extension("state"))
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
             .stderr(std::fs::File::create(log).unwrap())

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::netns::Lan;
 use super::page::Page;
-use super::release_binary;
+use super::{release_binary, TempDir};
 
 /// A LAN with homedrop on the router and two browsers that see each other.
 pub struct Setup {
@@ -16,6 +16,8 @@ pub struct Setup {
     pub a: Page,
     pub b: Page,
     pub url: String,
+    /// homedrop's state directory (its pairing key), removed with the setup.
+    _state: TempDir,
 }
 
 impl Setup {
@@ -29,12 +31,22 @@ impl Setup {
             lan.delay(0, ms / 2);
         }
         let http = format!("{}:8080", lan.server_ip());
+        let state = TempDir::new("lan-state");
         // HOMEDROP_E2E_LOG=debug shows the server's view when a test fails.
         let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
         lan.spawn_in_router(
             bin.to_str().unwrap(),
-            // LAN tests run without the relay (and keep no secret in ./homedrop-state).
-            &["--http", &http, "--no-mdns", "--no-turn", "--log", &log],
+            // LAN tests run without the relay; the pairing key goes to a temporary directory.
+            &[
+                "--http",
+                &http,
+                "--no-mdns",
+                "--no-turn",
+                "--log",
+                &log,
+                "--state-dir",
+                state.0.to_str().unwrap(),
+            ],
         );
         let url = format!("http://{http}/");
         let mut a = Page::launch(Some(&lan.hosts[0]));
@@ -51,7 +63,13 @@ impl Setup {
         for page in [&mut a, &mut b] {
             page.wait_count("[data-peer]", 1, Duration::from_secs(60));
         }
-        Setup { lan, a, b, url }
+        Setup {
+            lan,
+            a,
+            b,
+            url,
+            _state: state,
+        }
     }
 
     /// A picks `files` for the selected device; wait until B shows the request.

@@ -11,7 +11,7 @@ import { TransferManager } from './transfer.js';
 import { startStorage } from './storage.js';
 import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
-import { Pairing } from './pairing.js';
+import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
@@ -39,7 +39,7 @@ const signaling = new Signaling(bus, () => ({
 const profile = new Profile(bus, signaling);
 const store = new PeerStore(bus);
 const peers = new PeerManager(bus, signaling, store);
-const devices = new DeviceList(bus, store);
+const devices = new DeviceList(bus, store, () => profile.name);
 const transfers = new TransferManager(bus, peers, store);
 const rooms = new Rooms(bus, signaling);
 const pairing = new Pairing(bus, signaling);
@@ -66,15 +66,15 @@ new PairingView(bus);
 initShare();
 initProbe();
 
-/** #room=CODE and #pair=KEY links: act on them once, then clear the fragment. */
+/** #room=TOKEN and #pair=TOKEN links (or a code or key): act on them once, then clear the fragment. */
 function handleFragment() {
   const params = new URLSearchParams(location.hash.slice(1));
   const room = parseRoomCode(params.get('room'));
-  const key = (params.get('pair') ?? '').replace(/\D/g, '');
-  if (!room && key.length !== 6) return;
+  const key = parsePairKey(params.get('pair'));
+  if (!room && !key) return;
   history.replaceState(null, '', location.pathname + location.search);
   if (room) rooms.joinFromFragment(room);
-  if (key.length === 6) pairing.joinFromFragment(key);
+  if (key) pairing.joinFromFragment(key);
 }
 handleFragment();
 window.addEventListener('hashchange', handleFragment);

@@ -24,12 +24,26 @@ export function randomName() {
   return `${pick(ADJECTIVES)} ${pick(ANIMALS)}`;
 }
 
-/** Returns a cleaned name, or null when it is not acceptable (1 to 40 chars, no controls). */
+/** Returns a name cleaned as the server cleans it (src/signaling/session/parse.rs), or null
+ * when nothing visible is left or it is longer than 40 characters: format characters (bidi
+ * overrides and isolates, zero-width ones, the soft hyphen) and blank Hangul fillers
+ * removed, controls and separators other than the space turned into spaces, runs of spaces
+ * collapsed, trimmed, NFC. */
 export function cleanName(raw) {
-  // eslint-disable-next-line no-control-regex
-  const name = String(raw ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim();
+  const name = String(raw ?? '')
+    .replace(/[\p{Cf}\u115F\u1160\u3164\uFFA0]/gu, '')
+    .replace(/[\p{Cc}\p{Zs}\p{Zl}\p{Zp}]/gu, ' ')
+    .normalize('NFC')
+    .replace(/ {2,}/g, ' ')
+    .trim();
   if (!name || [...name].length > MAX_NAME_CHARS) return null;
   return name;
+}
+
+/** What two names are compared by to tell look-alikes: compatibility-normalized (so
+ * full-width and other variant letters match their plain forms) and lowercased. */
+export function nameKey(name) {
+  return String(name ?? '').normalize('NFKC').toLowerCase();
 }
 
 export function loadName() {

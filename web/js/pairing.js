@@ -1,13 +1,28 @@
-// Pairing over signaling: ask for a key, enter one (also from #pair=KEY), forget a pairing.
+// Pairing over signaling: ask for a key, enter one (also from #pair=TOKEN), forget a pairing.
 // A new secret is kept (pairs.js) and the connection restarted, so that the next `hello`
 // carries it. ui/pairing.js renders what this module emits.
+// A key comes as 6 digits to type and as a 32-hex token for the QR code and link: wrong
+// digits spend a budget shared by everyone (docs/security.md), so while someone guesses,
+// typed keys are refused and the QR code still pairs.
 //
 // Listens to the intents `pair:start`, `pair:join` (key), `pair:forget` (secret).
-// Emits `pair:key` ({key, expiresInSecs}), `pairs:changed` (the stored pairings changed),
+// Emits `pair:key` ({key, token, expiresInSecs}), `pairs:changed` (the stored pairings changed),
 // `pair:paired` ({peerName}) and `notice` lines.
 
 import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
 import { addPair, removePair } from './pairs.js';
+
+const TOKEN_RE = /^[0-9a-f]{32}$/;
+
+/** A pairing key as typed, pasted or linked (…#pair=TOKEN): its token (32 hex) or its 6
+ * digits, else null. */
+export function parsePairKey(raw) {
+  const text = String(raw ?? '').trim();
+  const s = text.match(/pair=([0-9A-Za-z]+)/)?.[1] ?? text;
+  if (TOKEN_RE.test(s.toLowerCase())) return s.toLowerCase();
+  const digits = s.replace(/\D/g, '');
+  return digits.length === 6 ? digits : null;
+}
 
 export class Pairing {
   constructor(bus, signaling) {
@@ -27,7 +42,7 @@ export class Pairing {
     if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: 'Not connected to homedrop right now; try again in a moment.' });
   }
 
-  /** From #pair=KEY: join once online. */
+  /** From #pair=TOKEN (or KEY): join once online. */
   joinFromFragment(key) {
     if (this.sig.online) this.send({ type: ClientMsg.pairJoin, key });
     else this.pendingKey = key;
@@ -40,9 +55,9 @@ export class Pairing {
     this.sig.send({ type: ClientMsg.pairJoin, key });
   }
 
-  key({ key, expiresInSecs }) {
+  key({ key, token, expiresInSecs }) {
     if (typeof key !== 'string') return;
-    this.bus.emit('pair:key', { key, expiresInSecs });
+    this.bus.emit('pair:key', { key, token: TOKEN_RE.test(token) ? token : null, expiresInSecs });
   }
 
   paired({ secret, peerName }) {

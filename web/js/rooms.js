@@ -1,50 +1,65 @@
-// Rooms over signaling: create, join (by code, link or #room=CODE), leave, rejoin after a
-// reconnect, and invitations from the home group. The codes joined are kept in
+// Rooms over signaling: create, join (by code, link or #room=TOKEN), leave, rejoin after a
+// reconnect, and invitations from the home group. The rooms joined are kept in
 // sessionStorage so a reload rejoins them (the conversation's history is per room).
+// A room has a 6-character code to type and a 32-hex token that links, QR codes and
+// rejoining use: wrong codes spend a budget shared by everyone (docs/security.md), so
+// while someone is guessing, typed codes are refused and tokens still work.
 // ui/rooms.js and ui/room-invite.js render what this module emits and ask for actions
 // with intents on the bus.
 //
 // Listens to the intents `room:create` ({capacity, snapOnJoin}), `room:join` (code),
 // `room:leave` (code), `invite:send` ({code, peer}), `invite:reply` ({to, code, accept}).
-// Emits `rooms:changed` (the rooms, [{code, capacity, members}]), `room:joined`
+// Emits `rooms:changed` (the rooms, [{code, token, capacity, members}]), `room:joined`
 // ({code, capacity, members, snapOnJoin, fresh}), `room:left` (code), `room:invited`
 // ({from, fromName, code}), and `notice` / `chat:system` lines.
 
 import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
 
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
+const TOKEN_RE = /^[0-9a-f]{32}$/;
 const SAVED_KEY = 'homedropRooms';
 /** A saved room that does not answer a rejoin within this time no longer exists. */
 const FORGET_AFTER_MS = 10000;
 
-function savedCodes() {
+/** The rooms saved for a reload: [{code, token}] (a bare code from an older page too). */
+function savedRooms() {
   try {
     const v = JSON.parse(sessionStorage.getItem(SAVED_KEY) ?? '[]');
-    return Array.isArray(v) ? v.filter((c) => typeof c === 'string' && CODE_RE.test(c)).slice(0, 8) : [];
+    if (!Array.isArray(v)) return [];
+    return v
+      .map((r) => (typeof r === 'string' ? { code: r } : r))
+      .filter((r) => r && typeof r.code === 'string' && CODE_RE.test(r.code))
+      .map((r) => ({ code: r.code, token: TOKEN_RE.test(r.token) ? r.token : undefined }))
+      .slice(0, 8);
   } catch {
     return [];
   }
 }
 
-/** Accepts "abc def", "ABCDEF" or a full link with #room=ABCDEF. */
+/** Accepts "abc def", "ABCDEF", a token, or a full link with #room=TOKEN (or =CODE). */
 export function parseRoomCode(raw) {
   const s = String(raw ?? '').trim();
   const m = s.match(/room=([A-Za-z0-9]+)/);
-  const code = (m ? m[1] : s).toUpperCase().replace(/[^A-Z0-9]/g, '');
+  const found = m ? m[1] : s;
+  if (TOKEN_RE.test(found.toLowerCase())) return found.toLowerCase();
+  const code = found.toUpperCase().replace(/[^A-Z0-9]/g, '');
   return CODE_RE.test(code) ? code : null;
 }
 
-export function roomLink(code) {
-  return `${location.origin}/#room=${code}`;
+/** The room's link: its token when known (never refused while codes are being guessed). */
+export function roomLink(room) {
+  return `${location.origin}/#room=${room.token || room.code}`;
 }
 
 export class Rooms {
   constructor(bus, signaling) {
     this.bus = bus;
     this.sig = signaling;
-    this.rooms = new Map(); // code -> {code, capacity, members}
+    this.rooms = new Map(); // code -> {code, token, capacity, members}
     this.pendingJoin = null;
-    this.rejoining = new Set(savedCodes());
+    const saved = savedRooms();
+    this.tokens = new Map(saved.filter((r) => r.token).map((r) => [r.code, r.token])); // code -> token
+    this.rejoining = new Set(saved.map((r) => r.code));
     bus.on(serverEvent(ServerMsg.roomJoined), (m) => this.joined(m));
     bus.on(serverEvent(ServerMsg.roomLeft), (m) => this.left(m.code));
     bus.on(serverEvent(ServerMsg.roomInvited), (m) => this.invited(m));
@@ -71,12 +86,13 @@ export class Rooms {
     this.send(msg);
   }
 
+  /** Joins by code or token (roomJoin's `code` takes either). */
   join(code) {
-    if (this.rooms.has(code)) return;
+    if (this.rooms.has(code) || [...this.rooms.values()].some((r) => r.token === code)) return;
     this.send({ type: ClientMsg.roomJoin, code });
   }
 
-  /** Joins a room from #room=CODE when online (called at start and on hashchange). */
+  /** Joins a room from #room=TOKEN (or CODE) when online (called at start and on hashchange). */
   joinFromFragment(code) {
     if (this.sig.online) this.join(code);
     else this.pendingJoin = code;
@@ -89,7 +105,8 @@ export class Rooms {
     this.pendingJoin = null;
     this.rooms.clear();
     this.changed();
-    for (const code of new Set(codes)) this.sig.send({ type: ClientMsg.roomJoin, code });
+    // By token where known: a rejoin is no guess, and is not refused while others guess.
+    for (const code of new Set(codes)) this.sig.send({ type: ClientMsg.roomJoin, code: this.tokens.get(code) ?? code });
     // A room that no longer exists is forgotten instead of retried forever.
     clearTimeout(this.forgetTimer);
     this.forgetTimer = setTimeout(() => {
@@ -98,10 +115,11 @@ export class Rooms {
     }, FORGET_AFTER_MS);
   }
 
-  joined({ code, capacity, members, snapOnJoin }) {
+  joined({ code, token, capacity, members, snapOnJoin }) {
     if (typeof code !== 'string' || !CODE_RE.test(code)) return;
     const isNew = !this.rooms.has(code) && !this.rejoining.delete(code);
-    this.rooms.set(code, { code, capacity, members });
+    if (typeof token === 'string' && TOKEN_RE.test(token)) this.tokens.set(code, token);
+    this.rooms.set(code, { code, token: this.tokens.get(code), capacity, members });
     this.save();
     this.changed();
     if (isNew) this.bus.emit('notice', { kind: 'info', text: `You are in room ${code}.` });
@@ -110,6 +128,7 @@ export class Rooms {
 
   left(code) {
     this.rooms.delete(code);
+    this.tokens.delete(code);
     this.save();
     this.changed();
     this.bus.emit('room:left', code);
@@ -122,7 +141,7 @@ export class Rooms {
   save() {
     try {
       const codes = new Set([...this.rooms.keys(), ...this.rejoining]);
-      sessionStorage.setItem(SAVED_KEY, JSON.stringify([...codes]));
+      sessionStorage.setItem(SAVED_KEY, JSON.stringify([...codes].map((code) => ({ code, token: this.tokens.get(code) }))));
     } catch {
       /* storage blocked */
     }

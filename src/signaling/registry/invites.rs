@@ -81,7 +81,7 @@ impl Registry {
             .map(|p| p.name.clone())
             .unwrap_or_default();
         let mut out = if accept {
-            self.join_room(id, &code, now)?
+            self.enter_room(id, &code, now)?
         } else {
             Vec::new()
         };

@@ -10,15 +10,21 @@
 //! a thin shell. Peer lists are recomputed only for peers a change can affect, and sent
 //! only when they differ from what the peer last saw.
 //!
-//! - [`rooms`]: room codes, capacity and idle expiry.
-//! - [`pairing`]: pairing keys and the secrets that link two devices across networks.
+//! - [`rooms`]: room codes and tokens, who may create rooms, capacity and idle expiry.
+//! - [`pairing`]: pairing keys and tokens, and the secrets that link two devices across
+//!   networks.
+//! - [`tag`]: the server's tag in a pair secret made from home ("paired from home").
 //! - [`invites`]: room invitations inside the home group.
 //! - [`signals`]: who may signal whom, and which pairs are negotiating a connection.
-//! - [`joins`]: how often one address may try a room code or pairing key.
+//! - [`joins`]: how often one source, and everyone together, may try room codes and
+//!   pairing keys.
 //! - [`turn`]: which peers get TURN credentials, and when they are renewed.
+//!
+//! Trust: a connection is *trusted* when it is in the home group or presented (or just
+//! received) a pair secret tagged as made from home. Trusted devices create rooms, and a
+//! link earns TURN credentials only when one of its two ends is trusted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -26,7 +32,7 @@ use rand::RngExt;
 
 use super::ice::IceSettings;
 use super::protocol::{DeviceKind, ErrorCode, Link, PeerInfo, ServerMsg};
-use crate::net::NetGroup;
+use crate::net::{NetGroup, SourceKey};
 pub use crate::relay::Now;
 
 mod invites;
@@ -34,13 +40,21 @@ mod joins;
 mod pairing;
 mod rooms;
 mod signals;
+mod tag;
 mod turn;
 
 pub use invites::MAX_PENDING_INVITES;
-pub use joins::JOINS_PER_MINUTE;
+pub use joins::{
+    CODE_GUESS_BUDGET, CODE_GUESS_WINDOW, JOINS_PER_MINUTE, KEY_GUESS_BUDGET, KEY_GUESS_WINDOW,
+    TOKEN_HEX,
+};
 pub use pairing::PAIR_KEY_TTL;
-pub use rooms::{normalize_code, CODE_ALPHABET, CODE_LEN, MAX_ROOMS, MAX_ROOMS_PER_PEER};
+pub use rooms::{
+    normalize_code, CODE_ALPHABET, CODE_LEN, MAX_ROOMS, MAX_ROOMS_PER_PEER, MAX_ROOMS_PER_SOURCE,
+    ROOM_CREATES_PER_MINUTE,
+};
 pub use signals::NEGOTIATION_WINDOW;
+pub use tag::PairTagKey;
 
 /// Bounds on the room capacity a client may ask for.
 pub const MIN_CAPACITY: u32 = 2;
@@ -61,6 +75,8 @@ struct Peer {
     ready: bool,
     rooms: BTreeSet<String>,
     pairs: BTreeSet<PairHash>,
+    /// The pairs whose secret carries the server's home tag (see `tag.rs`).
+    home_pairs: BTreeSet<PairHash>,
     last_sent: Option<Vec<PeerInfo>>,
     /// Host the client reached homedrop by, when it is homedrop's own (see [`super::ice::own_host`]).
     own_host: Option<String>,
@@ -70,11 +86,22 @@ struct Peer {
     linked: bool,
 }
 
+impl Peer {
+    /// In the home group, or paired from home (see the module doc).
+    fn trusted(&self) -> bool {
+        self.group == NetGroup::Home || !self.home_pairs.is_empty()
+    }
+}
+
 /// Settings the registry needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct RegistrySettings {
     pub default_capacity: u32,
     pub room_idle_ttl: Duration,
+    /// Everyone may create rooms (`--open-rooms`), not only trusted devices.
+    pub open_rooms: bool,
+    /// The server's key for home tags in pair secrets.
+    pub pair_tag_key: PairTagKey,
 }
 
 /// All signaling state.
@@ -87,12 +114,23 @@ pub struct Registry {
     by_pair: HashMap<PairHash, BTreeSet<PeerId>>,
     rooms: HashMap<String, rooms::Room>,
     pair_keys: HashMap<String, pairing::PairKey>,
+    /// Pairing tokens → their 6-digit key.
+    pair_tokens: HashMap<String, String>,
+    /// Room tokens → their code.
+    room_tokens: HashMap<String, String>,
+    /// Rooms alive per creating source (see `rooms.rs`).
+    rooms_by_source: HashMap<SourceKey, usize>,
     /// Pending room invitations, by invited peer: inviter → room code (see `invites.rs`).
     invites: HashMap<PeerId, BTreeMap<PeerId, String>>,
     /// Last signal between each unordered pair of peers (see [`NEGOTIATION_WINDOW`]).
     negotiations: HashMap<(PeerId, PeerId), Instant>,
-    /// Join limiter state per source address (see `joins.rs`).
-    joins: HashMap<IpAddr, Instant>,
+    /// Join limiter state per source (see `joins.rs`).
+    joins: HashMap<SourceKey, Instant>,
+    /// Room creation limiter state per source (see `rooms.rs`).
+    creations: HashMap<SourceKey, Instant>,
+    /// Wrong pairing keys and room codes, all sources together (see `joins.rs`).
+    key_guesses: joins::Budget,
+    code_guesses: joins::Budget,
     /// The relay's ICE settings once it listens (see `turn.rs`).
     ice: Option<IceSettings>,
 }
@@ -109,9 +147,15 @@ impl Registry {
             by_pair: HashMap::new(),
             rooms: HashMap::new(),
             pair_keys: HashMap::new(),
+            pair_tokens: HashMap::new(),
+            room_tokens: HashMap::new(),
+            rooms_by_source: HashMap::new(),
             invites: HashMap::new(),
             negotiations: HashMap::new(),
             joins: HashMap::new(),
+            creations: HashMap::new(),
+            key_guesses: joins::Budget::new(KEY_GUESS_BUDGET, KEY_GUESS_WINDOW),
+            code_guesses: joins::Budget::new(CODE_GUESS_BUDGET, CODE_GUESS_WINDOW),
             ice: None,
         }
     }
@@ -146,6 +190,7 @@ impl Registry {
                 ready: false,
                 rooms: BTreeSet::new(),
                 pairs: BTreeSet::new(),
+                home_pairs: BTreeSet::new(),
                 last_sent: None,
                 own_host,
                 turn_sent: None,
@@ -154,7 +199,8 @@ impl Registry {
         );
     }
 
-    /// The client introduced itself: it joins its group and its pairings become active.
+    /// The client introduced itself: it joins its group and its pairings become active
+    /// (those made from home make it trusted).
     pub fn hello(
         &mut self,
         id: &str,
@@ -172,6 +218,12 @@ impl Registry {
         let group = p.group;
         let hashes: Vec<PairHash> = secrets.iter().map(|s| pairing::hash_secret(s)).collect();
         p.pairs.extend(hashes.iter().copied());
+        let tags = &self.settings.pair_tag_key;
+        for (s, h) in secrets.iter().zip(&hashes) {
+            if tags.is_from_home(s) {
+                p.home_pairs.insert(*h);
+            }
+        }
         self.by_group
             .entry(group)
             .or_default()
@@ -206,6 +258,7 @@ impl Registry {
             self.leave_member(code, id, now.mono);
         }
         self.pair_keys.retain(|_, k| k.owner != id);
+        self.forget_stale_tokens();
         self.invites.remove(id);
         self.negotiations.retain(|(a, b), _| a != id && b != id);
         self.refresh(before, now)
@@ -213,9 +266,9 @@ impl Registry {
 
     /// Periodic housekeeping: expire idle rooms, old keys, negotiations and join limits.
     pub fn sweep(&mut self, now: Instant) {
-        let ttl = self.settings.room_idle_ttl;
-        self.rooms.retain(|_, r| !r.expired(now, ttl));
+        self.sweep_rooms(now);
         self.pair_keys.retain(|_, k| k.expires > now);
+        self.forget_stale_tokens();
         self.sweep_negotiations(now);
         self.sweep_joins(now);
     }
@@ -230,7 +283,10 @@ impl Registry {
         }
         let mut links = Vec::new();
         if pa.group == pb.group {
-            links.push(Link::Home);
+            links.push(match pa.group {
+                NetGroup::Home => Link::Home,
+                NetGroup::Public(_) => Link::Network,
+            });
         }
         for code in pa.rooms.intersection(&pb.rooms) {
             links.push(Link::Room { code: code.clone() });

@@ -2,12 +2,16 @@ use super::*;
 use rand::SeedableRng;
 use std::net::IpAddr;
 
+mod guessing;
 mod rules;
+mod trust;
 
 pub(super) fn reg() -> Registry {
     let settings = RegistrySettings {
         default_capacity: 3,
         room_idle_ttl: Duration::from_secs(600),
+        open_rooms: false,
+        pair_tag_key: PairTagKey::new([5; 32]),
     };
     Registry::new(settings, StdRng::seed_from_u64(11))
 }
@@ -17,6 +21,24 @@ pub(super) fn start() -> Now {
     Now {
         mono: Instant::now(),
         unix: 1_700_000_000,
+    }
+}
+
+/// The source of a test client at `s`.
+pub(super) fn src(s: &str) -> SourceKey {
+    SourceKey::of(s.parse::<IpAddr>().unwrap())
+}
+
+/// A household device's source.
+pub(super) fn home_src() -> SourceKey {
+    src("192.168.1.7")
+}
+
+/// The code of the room in the first message of `out` (a `roomJoined`).
+pub(super) fn code_of(out: &Outbox) -> String {
+    match &out[0].1 {
+        ServerMsg::RoomJoined { code, .. } => code.clone(),
+        m => panic!("{m:?}"),
     }
 }
 
@@ -63,13 +85,14 @@ fn rooms_create_join_full_and_expire() {
     add(&mut r, "x", public("8.8.8.8"));
     add(&mut r, "y", public("9.9.9.9"));
     add(&mut r, "z", public("1.1.1.1"));
-    let out = r.create_room("a", Some(3), false, t0).unwrap();
+    let out = r.create_room("a", home_src(), Some(3), false, t0).unwrap();
     let code = match &out[0].1 {
         ServerMsg::RoomJoined {
             code,
             capacity: 3,
             members: 1,
             snap_on_join: false,
+            ..
         } => code.clone(),
         m => panic!("{m:?}"),
     };
@@ -112,6 +135,7 @@ fn pairing_links_across_groups_and_survives_reconnect() {
         ServerMsg::PairKey {
             key,
             expires_in_secs: 120,
+            ..
         } => key.clone(),
         m => panic!("{m:?}"),
     };
@@ -176,7 +200,7 @@ fn invitations_only_inside_the_home_group_and_answered_once() {
     add(&mut r, "a", NetGroup::Home);
     add(&mut r, "b", NetGroup::Home);
     add(&mut r, "x", public("8.8.8.8"));
-    let out = r.create_room("a", Some(2), true, t0).unwrap();
+    let out = r.create_room("a", home_src(), Some(2), true, t0).unwrap();
     let code = match &out[0].1 {
         ServerMsg::RoomJoined {
             code,

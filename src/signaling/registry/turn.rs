@@ -1,14 +1,19 @@
 //! Which peers get TURN credentials, and when.
 //!
 //! Every client gets homedrop's own STUN in `welcome` (nothing when the relay is off).
-//! TURN credentials let a client use the relay, so they go out only to a peer linked to
-//! someone: the first time a peer list with such a link is sent to it, just before that
-//! list, and again once half their lifetime has passed while it is still linked. A client
-//! may dial a peer the moment it sees it (room chat does), and a connection gathers
-//! candidates only from the servers it started with, hence "before".
+//! TURN credentials let a client use the relay over the home's uplink, so they go out only
+//! to a peer with a link that has a trusted end (see the registry's module doc): a link to
+//! a home-group device, or to a device paired from home, or any link of such a device
+//! itself. Strangers linked only to each other (a room of strangers under `--open-rooms`, a
+//! pairing made between two internet devices, tabs behind one public address) get none.
+//! They go out the first time a peer list with such a link is sent, just before that list,
+//! and again once half their lifetime has passed while it is still linked. A client may
+//! dial a peer the moment it sees it (room chat does), and a connection gathers candidates
+//! only from the servers it started with, hence "before".
 
-use super::{short, Now, Outbox, Registry};
-use crate::net::NetGroup;
+use std::collections::BTreeSet;
+
+use super::{short, Now, Outbox, Peer, PeerId, Registry};
 use crate::signaling::ice::IceSettings;
 use crate::signaling::protocol::{IceServer, Link, PeerInfo, ServerMsg};
 
@@ -53,13 +58,29 @@ impl Registry {
         list: &[PeerInfo],
         now: Now,
     ) -> Option<ServerMsg> {
+        let linked = self.relay_worthy(pid, list);
         let p = self.peers.get_mut(pid)?;
-        p.linked = relay_worthy(p.group == NetGroup::Home, list);
+        p.linked = linked;
         if p.linked && p.turn_sent.is_none() {
             self.turn_for(pid, now)
         } else {
             None
         }
+    }
+
+    /// A peer of `ids` became trusted or stopped being so while their lists stayed the
+    /// same: weigh each one's last list again, with credentials for a first relay link.
+    pub(super) fn reassess_relay(&mut self, ids: BTreeSet<PeerId>, now: Now) -> Outbox {
+        let mut out = Vec::new();
+        for pid in ids {
+            let Some(list) = self.peers.get(&pid).and_then(|p| p.last_sent.clone()) else {
+                continue;
+            };
+            if let Some(turn) = self.note_list(&pid, &list, now) {
+                out.push((pid, turn));
+            }
+        }
+        out
     }
 
     /// Fresh TURN credentials for `id` (when the relay runs).
@@ -74,14 +95,18 @@ impl Registry {
             expires_in_secs: ice.ttl.as_secs(),
         })
     }
-}
 
-/// A link that earns TURN credentials: the household, a room or a pairing. Two devices of
-/// strangers behind one public address see each other (like PairDrop) but get no relay:
-/// a stranger with no code never gets credentials, however many tabs it opens.
-fn relay_worthy(home: bool, peers: &[PeerInfo]) -> bool {
-    peers
-        .iter()
-        .flat_map(|p| &p.links)
-        .any(|l| home || !matches!(l, Link::Home))
+    /// Does a link in `list` (what `pid` is about to see) earn it TURN credentials? A link
+    /// counts when one of its ends is trusted. Two devices behind one public address see
+    /// each other (`Link::Network`, like PairDrop) but that link earns no relay, however
+    /// many tabs a stranger opens.
+    fn relay_worthy(&self, pid: &str, list: &[PeerInfo]) -> bool {
+        let Some(me) = self.peers.get(pid) else {
+            return false;
+        };
+        list.iter().any(|q| {
+            let counts = q.links.iter().any(|l| !matches!(l, Link::Network));
+            counts && (me.trusted() || self.peers.get(&q.id).is_some_and(Peer::trusted))
+        })
+    }
 }

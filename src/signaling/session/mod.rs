@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::*;
 use super::registry::Refusal;
 use super::{short, Hub, Outgoing, OUT_QUEUE};
-use crate::net::NetGroup;
+use crate::net::{NetGroup, SourceKey};
 
 mod parse;
 
@@ -187,7 +187,11 @@ async fn close(
             reason: reason.into(),
         };
         let _ = sink.send(Message::Close(Some(frame))).await;
-        linger(stream).await;
+        // A restart closes everyone at once and must stay quick; those clients were not
+        // flooding, so there is nothing unread to reset away.
+        if ending != Ending::Restarting {
+            linger(stream).await;
+        }
     }
     let _ = sink.close().await;
 }
@@ -367,7 +371,7 @@ impl Session {
 
     /// One message, as one call of the registry under the hub's lock.
     fn apply(&mut self, msg: ClientMsg) -> Result<(), Refusal> {
-        let (id, ip) = (self.id.as_str(), self.origin.ip);
+        let (id, source) = (self.id.as_str(), SourceKey::of(self.origin.ip));
         match msg {
             ClientMsg::Hello {
                 v,
@@ -385,7 +389,7 @@ impl Session {
                 snap_on_join,
             } => {
                 self.hub
-                    .apply(|r, now| r.create_room(id, capacity, snap_on_join, now))?;
+                    .apply(|r, now| r.create_room(id, source, capacity, snap_on_join, now))?;
                 self.story.rooms_joined += 1;
                 Ok(())
             }
@@ -401,7 +405,7 @@ impl Session {
             ClientMsg::RoomJoin { code } => {
                 // The join limit and the join are one step under the lock.
                 self.hub.apply(|r, now| {
-                    r.join_attempt(ip, now.mono)?;
+                    r.join_attempt(source, now.mono)?;
                     r.join_room(id, &code, now)
                 })?;
                 self.story.rooms_joined += 1;
@@ -413,7 +417,7 @@ impl Session {
             ClientMsg::PairStart => self.hub.apply(|r, now| Ok(r.pair_start(id, now.mono))),
             ClientMsg::PairJoin { key } => {
                 self.hub.apply(|r, now| {
-                    r.join_attempt(ip, now.mono)?;
+                    r.join_attempt(source, now.mono)?;
                     r.pair_join(id, &key, now)
                 })?;
                 self.story.pairings += 1;

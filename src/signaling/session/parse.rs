@@ -109,17 +109,49 @@ impl serde::de::Error for TagCheck {
     }
 }
 
-/// A display name: trimmed, 1 to 40 characters, no control characters.
+/// Letters that draw nothing (Hangul fillers: general category Lo), removed like format
+/// characters since a name made of them looks blank or pads another name unseen.
+const BLANK_LETTERS: [char; 4] = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}'];
+
+/// A display name as every other device will see it. Names are what a person goes by to
+/// tell devices apart, so nothing in one may hide, reorder or imitate text:
+/// - format characters (Cf: bidi overrides and isolates U+202A–202E and U+2066–2069, marks
+///   U+200E/200F, zero-width U+200B–200D, U+2060–2064, U+FEFF, the soft hyphen, …) and the
+///   blank Hangul fillers are removed;
+/// - controls (Cc) and separators (Zs other than U+0020, Zl, Zp) become a space, and runs
+///   of spaces one space; then it is trimmed;
+/// - the rest is NFC-normalized, so that one look has one spelling;
+/// - the result must have 1 to [`MAX_NAME_CHARS`] characters.
+///
+/// The classes come from the Unicode character database (`icu_properties`, compiled in).
 pub(super) fn clean_name(name: &str) -> Result<String, Refusal> {
-    let name = name.trim();
+    use icu_properties::{props::GeneralCategory as Gc, CodePointMapData};
+    let gc = CodePointMapData::<Gc>::new();
+    let mut kept = String::with_capacity(name.len());
+    for c in name.chars() {
+        match gc.get(c) {
+            Gc::Format => {}
+            _ if BLANK_LETTERS.contains(&c) => {}
+            Gc::Control | Gc::SpaceSeparator | Gc::LineSeparator | Gc::ParagraphSeparator => {
+                kept.push(' ')
+            }
+            _ => kept.push(c),
+        }
+    }
+    let nfc = icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(&kept);
+    let name = nfc
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let n = name.chars().count();
-    if n == 0 || n > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if n == 0 || n > MAX_NAME_CHARS {
         return Err((
             ErrorCode::BadRequest,
-            "A name must be 1 to 40 characters, without control characters.",
+            "A name must have 1 to 40 visible characters.",
         ));
     }
-    Ok(name.to_string())
+    Ok(name)
 }
 
 pub(super) fn is_secret(s: &str) -> bool {
@@ -198,5 +230,67 @@ mod tests {
         }
         assert!(!is_client_type("launchMissiles"));
         assert!(!is_client_type("Hello"));
+    }
+
+    fn clean(s: &str) -> Option<String> {
+        clean_name(s).ok()
+    }
+
+    /// Format characters (Cf: bidi overrides, isolates and marks, zero-width, BOM, soft
+    /// hyphen, language tags) and the blank Hangul fillers.
+    const INVISIBLE: &str = "\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200B}\u{200C}\u{200D}\u{200E}\u{200F}\u{2060}\u{2061}\u{2062}\u{2063}\u{2064}\u{FEFF}\u{00AD}\u{180E}\u{E0001}\u{3164}\u{115F}";
+    /// Controls (Cc) and separators (Zs, Zl, Zp) other than U+0020.
+    const SPACES: &str = "\t\n\r\u{0}\u{7}\u{1B}\u{7F}\u{85}\u{9F}\u{A0}\u{1680}\u{2000}\u{2007}\u{200A}\u{202F}\u{205F}\u{3000}\u{2028}\u{2029}";
+
+    #[test]
+    fn names_lose_format_characters() {
+        for c in INVISIBLE.chars() {
+            let name = clean(&format!("Dad{c}'s phone"));
+            assert_eq!(name.as_deref(), Some("Dad's phone"), "{:X}", c as u32);
+            assert_eq!(clean(&c.to_string()), None, "alone: {:X}", c as u32);
+        }
+        // "Dad's phone" spelled backwards behind a right-to-left override stays backwards.
+        assert_eq!(clean("\u{202E}enohp s'daD").as_deref(), Some("enohp s'daD"));
+        assert!(
+            clean(&format!("{}\u{200B}", "x".repeat(40))).is_some(),
+            "invisible ones do not count"
+        );
+    }
+
+    #[test]
+    fn controls_and_odd_separators_become_one_space() {
+        for c in SPACES.chars() {
+            let name = clean(&format!(" Mum{c}{c} \u{20}iPad{c}"));
+            assert_eq!(name.as_deref(), Some("Mum iPad"), "{:X}", c as u32);
+            assert_eq!(clean(&c.to_string()), None, "alone: {:X}", c as u32);
+        }
+        assert_eq!(clean("  a   b  ").as_deref(), Some("a b"), "runs collapse");
+    }
+
+    #[test]
+    fn names_are_nfc_and_counted_after_it() {
+        assert_eq!(clean("Rene\u{301}e").as_deref(), Some("Ren\u{E9}e"));
+        assert_eq!(clean("Ren\u{E9}e"), clean("Rene\u{301}e"));
+        let angstrom = clean("\u{212B}ngstr\u{F6}m");
+        assert_eq!(
+            angstrom.as_deref(),
+            Some("\u{C5}ngstr\u{F6}m"),
+            "the Angstrom sign"
+        );
+        // 40 decomposed é (80 characters) are 40 once composed.
+        assert!(clean(&"e\u{301}".repeat(40)).is_some());
+        assert!(clean(&"x".repeat(40)).is_some());
+        assert!(clean(&"x".repeat(41)).is_none());
+        // Ordinary letters, marks, emoji and other scripts stay.
+        for ok in [
+            "Amber Otter",
+            "Ölçü",
+            "小明的手机",
+            "محمد",
+            "📱 Phone",
+            "Zoë's Mac",
+        ] {
+            assert_eq!(clean(ok).as_deref(), Some(ok));
+        }
     }
 }

@@ -1,30 +1,62 @@
 // Device tiles (data-peer): selection with aria-pressed, drop files on a tile.
 // The tiles render the PeerStore (the server's list, kept only there); the selection is the
 // only state of their own. Dropping files emits the intent `send:files` ({peerId, files}).
+// Every tile shows how the device is linked (data-links: home, network, room, pair; a badge for
+// each), and tiles whose names look the same as another tile's or this device's (case and
+// compatibility variants aside) are marked (data-same-name and a visible warning): a room
+// member or a paired device cannot pass for a household device by taking its name.
 
 import { h, $ } from './dom.js';
+import { nameKey } from '../names.js';
 
 const KINDS = new Set(['phone', 'tablet', 'desktop', 'other']);
 
-function linkLabel(links = []) {
-  const parts = [];
+/** One badge per way a peer is linked: household, same network (one public address, not
+ * the household), each room (with its code), paired. */
+function linkBadges(links = []) {
+  const seen = new Set();
+  const badges = [];
   for (const l of links) {
-    if (l.via === 'room' && typeof l.code === 'string') parts.push(`Room ${l.code}`);
-    else if (l.via === 'pair') parts.push('Paired');
+    let text = null;
+    if (l.via === 'home') text = 'Household';
+    else if (l.via === 'network') text = 'Same network';
+    else if (l.via === 'room' && typeof l.code === 'string') text = `Room ${l.code}`;
+    else if (l.via === 'pair') text = 'Paired';
+    if (!text || seen.has(text)) continue;
+    seen.add(text);
+    badges.push(h('span', { class: `peer-badge via-${l.via}`, 'data-via': l.via, text }));
   }
-  return [...new Set(parts)].join(' · ');
+  return badges;
+}
+
+/** The `via`s of a peer's links, each once, space separated (data-links). */
+function linkList(links = []) {
+  return [...new Set(links.map((l) => l.via).filter((v) => ['home', 'network', 'room', 'pair'].includes(v)))].join(' ');
+}
+
+/** Name keys that more than one listed peer, or a peer and this device, have. */
+function sharedNames(peers, ownName) {
+  const count = new Map([[nameKey(ownName), 1]]);
+  for (const p of peers) {
+    const k = nameKey(p.name);
+    count.set(k, (count.get(k) ?? 0) + 1);
+  }
+  return new Set([...count].filter(([, n]) => n > 1).map(([k]) => k));
 }
 
 export class DeviceList {
-  constructor(bus, store) {
+  /** @param ownName () => this device's name (a peer named alike is marked too) */
+  constructor(bus, store, ownName = () => '') {
     this.bus = bus;
     this.store = store;
+    this.ownName = ownName;
     this.root = $('[data-peer-list]');
     this.empty = $('.peers-empty');
     this.hint = $('[data-target-hint]');
     this.selected = new Set();
     this.tiles = new Map();
     store.addEventListener('change', () => this.update());
+    bus.on('name', () => this.update());
   }
 
   get peers() {
@@ -47,12 +79,13 @@ export class DeviceList {
         this.tiles.delete(id);
       }
     }
-    for (const p of this.peers) this.renderTile(p);
+    const shared = sharedNames(this.peers, this.ownName());
+    for (const p of this.peers) this.renderTile(p, shared.has(nameKey(p.name)));
     this.empty.hidden = this.peers.length > 0;
     this.updateHint();
   }
 
-  renderTile(p) {
+  renderTile(p, sameName = false) {
     let tile = this.tiles.get(p.id);
     if (!tile) {
       tile = this.makeTile(p.id);
@@ -63,7 +96,12 @@ export class DeviceList {
     tile.dataset.peerName = name;
     tile.querySelector('.peer-icon').src = `icons/${kind}.svg`;
     tile.querySelector('.peer-name').textContent = name;
-    tile.querySelector('.peer-links').textContent = linkLabel(p.links);
+    tile.dataset.links = linkList(p.links);
+    tile.querySelector('.peer-links').replaceChildren(...linkBadges(p.links));
+    const warn = tile.querySelector('.peer-same-name');
+    warn.hidden = !sameName;
+    if (sameName) tile.dataset.sameName = '';
+    else delete tile.dataset.sameName;
     tile.setAttribute('aria-pressed', String(this.selected.has(p.id)));
     this.root.append(tile); // keeps server order
   }
@@ -75,6 +113,7 @@ export class DeviceList {
       h('img', { class: 'peer-icon', alt: '', width: 40, height: 40 }),
       h('span', { class: 'peer-name' }),
       h('span', { class: 'peer-links' }),
+      h('span', { class: 'peer-same-name', hidden: true, text: '⚠ Same name as another device' }),
     );
     tile.addEventListener('click', () => this.toggle(id));
     tile.addEventListener('dragover', (e) => {

@@ -1,9 +1,12 @@
-// Pairing: show a key (data-pair-key) with QR and countdown, or enter one; list and unpair.
+// Pairing: show a key (data-pair-key) with a QR code of its token's link (the dialog's
+// data-pair-link)
+// and countdown, or enter one; list and unpair.
 // Renders `pair:key`, `pair:paired` and `pairs:changed` from pairing.js and the stored
 // pairings (pairs.js); asks with the intents `pair:start`, `pair:join` (key), `pair:forget`.
 
 import { h, $, qrImage } from './dom.js';
 import { loadPairs } from '../pairs.js';
+import { parsePairKey } from '../pairing.js';
 
 export class PairingView {
   constructor(bus) {
@@ -21,8 +24,8 @@ export class PairingView {
     const input = $('[data-pair-key-input]');
     $('.pair-join-form').addEventListener('submit', (e) => {
       e.preventDefault();
-      const key = input.value.replace(/\D/g, '');
-      if (key.length !== 6) {
+      const key = parsePairKey(input.value);
+      if (!key) {
         this.bus.emit('notice', { kind: 'error', text: 'The pairing key has 6 digits.' });
         return;
       }
@@ -32,9 +35,11 @@ export class PairingView {
     this.render();
   }
 
-  showKey({ key, expiresInSecs }) {
-    const link = `${location.origin}/#pair=${key}`;
+  /** The key to type, and a QR code of the link that carries its token instead. */
+  showKey({ key, token, expiresInSecs }) {
+    const link = `${location.origin}/#pair=${token || key}`;
     $('[data-pair-key]', this.dialog).textContent = key;
+    this.dialog.dataset.pairLink = link;
     $('[data-qr-slot]', this.dialog).replaceChildren(qrImage(link, 200));
     this.startCountdown(Number(expiresInSecs) || 120);
     if (!this.dialog.open) this.dialog.showModal();

@@ -1,5 +1,5 @@
 // The room list and forms: create, join by code or link, and one item per room with its
-// link, QR code and a leave button. Renders `rooms:changed` from rooms.js and asks for
+// link and QR code (both carry the room's token, not its code) and a leave button. Renders `rooms:changed` from rooms.js and asks for
 // actions with the intents `room:create`, `room:join` and `room:leave`.
 
 import { h, $, qrImage, canCopy } from './dom.js';
@@ -42,7 +42,7 @@ export class RoomList {
   }
 
   item(r) {
-    const link = roomLink(r.code);
+    const link = roomLink(r);
     const leave = h('button', { type: 'button', class: 'button small', 'data-room-leave': true }, 'Leave');
     leave.addEventListener('click', () => this.bus.emit('room:leave', r.code));
     const actions = h('div', { class: 'r-actions' }, leave);

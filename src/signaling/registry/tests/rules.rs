@@ -37,7 +37,9 @@ fn signals_go_only_between_linked_peers() {
     }
     assert_eq!(signal(&mut r, "c", "a", t0).unwrap_err(), refused);
     // A room links the stranger.
-    let out = r.create_room("a", None, false, start()).unwrap();
+    let out = r
+        .create_room("a", home_src(), None, false, start())
+        .unwrap();
     let ServerMsg::RoomJoined { code, .. } = &out[0].1 else {
         panic!("{out:?}")
     };
@@ -84,11 +86,11 @@ fn a_pair_negotiates_for_thirty_seconds_after_its_last_signal() {
 }
 
 #[test]
-fn ten_join_attempts_per_minute_per_address() {
+fn ten_join_attempts_per_minute_per_source() {
     let mut r = reg();
     let t0 = Instant::now();
-    let ip: IpAddr = "192.168.1.5".parse().unwrap();
-    let other: IpAddr = "192.168.1.6".parse().unwrap();
+    let ip = src("192.168.1.5");
+    let other = src("192.168.1.6");
     for i in 0..JOINS_PER_MINUTE {
         assert!(r.join_attempt(ip, t0).is_ok(), "attempt {i}");
     }
@@ -156,7 +158,7 @@ fn turn_credentials_come_with_the_first_link_and_never_to_strangers() {
     assert_eq!(peers_of(&out, "x").unwrap(), vec!["y"]);
     assert!(turn_to(&out).is_empty());
     // A room with a household device is a link.
-    let out = r.create_room("a", None, false, t0).unwrap();
+    let out = r.create_room("a", home_src(), None, false, t0).unwrap();
     let ServerMsg::RoomJoined { code, .. } = &out[0].1 else {
         panic!("{out:?}")
     };
@@ -196,7 +198,11 @@ fn codes_keys_and_ids_come_from_the_injected_source() {
     for r in [&mut r1, &mut r2] {
         add(r, "a", NetGroup::Home);
     }
-    let code = |r: &mut Registry| r.create_room("a", None, false, t0).unwrap()[0].1.clone();
+    let code = |r: &mut Registry| {
+        r.create_room("a", home_src(), None, false, t0).unwrap()[0]
+            .1
+            .clone()
+    };
     assert_eq!(code(&mut r1), code(&mut r2));
     assert_eq!(r1.pair_start("a", t0.mono), r2.pair_start("a", t0.mono));
     let id = r1.new_id();
