@@ -5,6 +5,12 @@ pub mod support;
 
 /// Same origin (Origin, Host: DNS rebinding, the probe's type) and per-source admission caps.
 mod admission;
+/// Issue 12's attacks against the real binary facing the internet, beside the legitimate path.
+mod attacks;
+/// Issue 12's relay attacks (relayed-address isolation, per-source quota) against the real binary.
+mod attacks_relay;
+/// Issue 12's signaling attacks (rooms, guessing, strangers' relay, names) against the real binary.
+mod attacks_rules;
 /// The real binary: flags, exit codes, shutdown.
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).
@@ -58,3 +64,5 @@ mod signaling;
 mod soak;
 /// The shipped systemd unit through `systemd-analyze verify` / `security --offline=yes`.
 mod systemd;
+/// A small TURN client (Allocate, CreatePermission, Send/Data) acting as one relay user.
+mod turn_client;

@@ -73,7 +73,7 @@ async fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
 
 /// One STUN message from a stream (header, then its length), or `None` at
 /// EOF / after `wait`.
-async fn read_msg(s: &mut TcpStream, wait: Duration) -> Option<Message> {
+pub async fn read_msg(s: &mut TcpStream, wait: Duration) -> Option<Message> {
     let mut head = [0u8; 20];
     tokio::time::timeout(wait, s.read_exact(&mut head))
         .await
@@ -91,14 +91,14 @@ async fn read_msg(s: &mut TcpStream, wait: Duration) -> Option<Message> {
     Some(m)
 }
 
-fn code(m: &Message) -> Option<u16> {
+pub fn code(m: &Message) -> Option<u16> {
     let mut e = ErrorCodeAttribute::default();
     e.get_from(m).ok().map(|_| e.code.0)
 }
 
 /// An Allocate; with `auth` = (username, password, realm, nonce) it carries
 /// long-term credentials.
-fn allocate(tid: u8, auth: Option<(&str, &str, &str, &str)>) -> Vec<u8> {
+pub fn allocate(tid: u8, auth: Option<(&str, &str, &str, &str)>) -> Vec<u8> {
     let mut attrs: Vec<Box<dyn Setter>> = vec![
         Box::new(TransactionId([tid; 12])),
         Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
@@ -142,7 +142,7 @@ async fn authenticated_allocate(s: &mut TcpStream, id: &str) -> Message {
 }
 
 /// Whether the relay has closed `s` (EOF or reset) within `wait`.
-async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+pub async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
     let mut buf = [0u8; 64];
     loop {
         match tokio::time::timeout(wait, s.read(&mut buf)).await {

@@ -44,6 +44,34 @@ pub enum Refusal {
     Source,
 }
 
+/// Refusals are logged at `warn` at most once per this many seconds (each at `debug`):
+/// a flood must not turn into a flood of the journal on an SD card.
+pub const REFUSAL_LOG_EVERY_SECS: u64 = 10;
+
+/// Log one refusal of `what` (`"connection"`, `"WebSocket"`) from `source`: at `debug`
+/// always, at `warn` when none was warned of in the last [`REFUSAL_LOG_EVERY_SECS`], with
+/// how many were refused in between (the totals are in `/stats`).
+pub fn log_refusal(what: &str, why: Refusal, source: impl std::fmt::Display) {
+    static LAST_WARN: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+    tracing::debug!("{what} refused ({why:?}): {source}");
+    let since = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_WARN.load(Ordering::Relaxed);
+    if now >= last + REFUSAL_LOG_EVERY_SECS
+        && LAST_WARN
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        SINCE.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            "{what} refused ({why:?}): {source}; {since} refused since the last warning"
+        );
+    }
+}
+
 /// Who asks for a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Source {

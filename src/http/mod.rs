@@ -73,7 +73,7 @@ async fn serve_with(
         let permit = match shared.http_slots.admit(tcp_source(&shared, peer)) {
             Ok(p) => p,
             Err(why) => {
-                tracing::warn!("connection refused ({why:?}): {peer}");
+                admission::log_refusal("connection", why, peer);
                 shared.tasks.spawn(refuse_busy(stream));
                 continue;
             }

@@ -175,7 +175,7 @@ fn upgrade(
         uncapped: false,
     };
     let slot = shared.ws_slots.admit(source).map_err(|why| {
-        tracing::warn!("WebSocket refused ({why:?}): {ip}");
+        super::admission::log_refusal("WebSocket", why, ip);
         HttpError::Busy
     })?;
     let (res, ws) = hyper_tungstenite::upgrade(req, Some(session::ws_config()))

@@ -2,11 +2,12 @@
 //! with their permissions and channel bindings.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::policy::{source_key, TokenBucket};
+use super::policy::TokenBucket;
 use super::{ClientAddr, PeerAddr, RelayAddr};
+use crate::net::SourceKey;
 
 /// Default allocation lifetime, RFC 8656 §3.2 / §7.2 ("10 minutes").
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
@@ -148,8 +149,8 @@ pub struct Allocations {
     by_port: HashMap<u16, Allocation>,
     by_client: HashMap<ClientAddr, u16>,
     per_user: HashMap<String, usize>,
-    /// Allocations per client source (see `source_key`).
-    per_source: HashMap<IpAddr, usize>,
+    /// Allocations per client source (see [`SourceKey`]).
+    per_source: HashMap<SourceKey, usize>,
 }
 
 impl Allocations {
@@ -168,7 +169,7 @@ impl Allocations {
     /// Allocations held by clients from the same source as `client`
     /// (IPv4 address or IPv6 /64).
     pub fn source_count(&self, client: &ClientAddr) -> usize {
-        let key = source_key(client.addr.ip());
+        let key = SourceKey::of(client.addr.ip());
         self.per_source.get(&key).copied().unwrap_or(0)
     }
 
@@ -201,7 +202,7 @@ impl Allocations {
         *self.per_user.entry(alloc.username.clone()).or_insert(0) += 1;
         *self
             .per_source
-            .entry(source_key(alloc.client.addr.ip()))
+            .entry(SourceKey::of(alloc.client.addr.ip()))
             .or_insert(0) += 1;
         self.by_client.insert(alloc.client, port);
         self.by_port.insert(port, alloc);
@@ -216,7 +217,7 @@ impl Allocations {
                 self.per_user.remove(&alloc.username);
             }
         }
-        let key = source_key(alloc.client.addr.ip());
+        let key = SourceKey::of(alloc.client.addr.ip());
         if let Some(n) = self.per_source.get_mut(&key) {
             *n -= 1;
             if *n == 0 {

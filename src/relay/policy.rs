@@ -6,7 +6,7 @@
 //! and ChannelBind, RFC 8656 §9.1/§12.1 "forbidden by local policy"; Send
 //! indications to it are dropped).
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{PeerAddr, RelayAddr};
@@ -31,23 +31,6 @@ impl PeerPolicy {
     /// The relayed address for `port`.
     pub fn relay_addr(&self, port: u16) -> RelayAddr {
         RelayAddr(SocketAddr::new(self.relay_ip, port))
-    }
-}
-
-/// The unit per-source limits count in (allocations, stream connections): an IPv4 address, or an IPv6 /64
-/// (one subscriber's prefix: an attacker rotating addresses inside it is
-/// still one source). IPv4-mapped IPv6 (`::ffff:a.b.c.d`, from dual-stack
-/// sockets) counts as the IPv4 address.
-pub(super) fn source_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(Ipv6Addr::from(prefix))
-            }
-        },
     }
 }
 
@@ -121,19 +104,6 @@ mod tests {
         ] {
             assert_eq!(p.allowed(PeerAddr(bad.parse().unwrap())), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn source_keys_group_ipv6_by_64_and_unmap_ipv4() {
-        let key = |s: &str| source_key(s.parse().unwrap());
-        assert_eq!(key("203.0.113.7"), key("::ffff:203.0.113.7"));
-        assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
-        assert_eq!(key("2001:db8:78:1:aaaa::1"), key("2001:db8:78:1:ffff::2"));
-        assert_eq!(
-            key("2001:db8:78:1::9"),
-            "2001:db8:78:1::".parse::<IpAddr>().unwrap()
-        );
-        assert_ne!(key("2001:db8:78:1::1"), key("2001:db8:78:2::1"));
     }
 
     #[test]

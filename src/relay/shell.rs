@@ -42,8 +42,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::policy::source_key;
 use super::{ClientAddr, Counters, Now, Output, Server, Stats};
+use crate::net::SourceKey;
 
 /// Frames queued per stream connection before relayed data to it is dropped.
 pub const STREAM_QUEUE: usize = 256;
@@ -150,8 +150,8 @@ pub(super) struct Inner {
     pub opts: ShellConfig,
     pub counters: ShellCounters,
     pub conn_slots: Arc<Semaphore>,
-    /// Open stream connections per source key (`policy::source_key`).
-    pub per_source: Mutex<HashMap<IpAddr, usize>>,
+    /// Open stream connections per source key (`crate::net::SourceKey`).
+    pub per_source: Mutex<HashMap<SourceKey, usize>>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
 }
@@ -236,7 +236,7 @@ impl Shell {
     /// Takes one of `ip`'s per-source stream slots, if it has one left; the
     /// slot is given back when the returned guard drops.
     pub(super) fn source_slot(&self, ip: IpAddr) -> Option<SourceSlot> {
-        let key = source_key(ip);
+        let key = SourceKey::of(ip);
         let mut map = self
             .inner
             .per_source
@@ -331,7 +331,7 @@ impl Shell {
 /// [`Shell::source_slot`]).
 pub(super) struct SourceSlot {
     inner: Arc<Inner>,
-    key: IpAddr,
+    key: SourceKey,
 }
 
 impl Drop for SourceSlot {

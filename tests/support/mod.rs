@@ -19,6 +19,7 @@
 pub mod browser;
 pub mod delayline;
 pub mod delayline_probe;
+pub mod exposed;
 pub mod files;
 pub mod nat;
 pub mod netns;

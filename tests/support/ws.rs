@@ -59,6 +59,42 @@ impl Ws {
         c
     }
 
+    /// Connect from source address `from` to `server` (inside a namespace thread), sending
+    /// `Host: host` and `Origin: origin` when given, as a browser page would. `Err(status)`
+    /// when the upgrade is refused (0: the connection itself failed).
+    pub async fn connect_as(
+        server: SocketAddr,
+        from: std::net::IpAddr,
+        host: &str,
+        origin: Option<&str>,
+    ) -> Result<Ws, u16> {
+        let stream = tcp_from(from, server).await.map_err(|_| 0u16)?;
+        Self::over(stream, host, origin).await
+    }
+
+    /// The WebSocket handshake over a connected `stream` (see [`Ws::connect_as`]).
+    pub async fn over(stream: TcpStream, host: &str, origin: Option<&str>) -> Result<Ws, u16> {
+        let mut req = format!("ws://{host}/ws").into_client_request().unwrap();
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        let ws = match tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream)).await {
+            Ok((ws, _)) => ws,
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => return Err(r.status().as_u16()),
+            Err(_) => return Err(0),
+        };
+        let mut c = Ws {
+            ws,
+            id: String::new(),
+            welcome: Value::Null,
+        };
+        let w = c.try_recv(Duration::from_secs(5)).await.ok_or(0u16)?;
+        assert_eq!(w["type"], "welcome", "{w}");
+        c.id = w["id"].as_str().unwrap_or_default().to_string();
+        c.welcome = w;
+        Ok(c)
+    }
+
     /// Connect and say hello with a name.
     pub async fn hello(&mut self, name: &str) {
         self.send(json!({"type":"hello","v":1,"name":name,"kind":"phone","pairs":[]}))
@@ -143,4 +179,17 @@ impl Ws {
             }
         }
     }
+}
+
+/// A TCP connection to `to` from source address `from` (which the namespace must own).
+pub async fn tcp_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = if from.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.bind(SocketAddr::new(from, 0))?;
+    tokio::time::timeout(Duration::from_secs(5), sock.connect(to))
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
 }
