@@ -7,6 +7,8 @@ pub mod support;
 mod admission;
 /// Issue 12's attacks against the real binary facing the internet, beside the legitimate path.
 mod attacks;
+/// Issue 12's memory attack (stalled tabs, a rename storm) against the real binary.
+mod attacks_memory;
 /// Issue 12's relay attacks (relayed-address isolation, per-source quota) against the real binary.
 mod attacks_relay;
 /// Issue 12's signaling attacks (rooms, guessing, strangers' relay, names) against the real binary.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 use super::netns::{ip, sh, spawn_in_netns, teardown, wait_settled};
-use super::ws::{tcp_from, Ws};
+use super::ws::{tcp_from_with, Ws};
 use super::TempDir;
 
 /// homedrop's WAN addresses (what a relative types, what `--public-host` names).
@@ -37,6 +37,11 @@ pub const TURN_PORT: u16 = 3478;
 /// The `n`-th address of the strangers' IPv4 range 203.0.113.0/24 (`n` < 254).
 pub fn stranger_v4(n: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(203, 0, 113, n.saturating_add(1)))
+}
+
+/// The `n`-th extra household address (10.77.0.0/16, private: the home group).
+pub fn household_v4(n: u16) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 77, (n / 250) as u8, (1 + n % 250) as u8))
 }
 
 /// Address `host` inside IPv6 /64 number `net` (0..8) of the internet namespace.
@@ -115,6 +120,21 @@ impl Exposed {
         ip(home, &format!("addr add 192.168.{s}.2/24 dev eth0"));
         ip(home, "link set eth0 up");
         ip(home, &format!("route add default via 192.168.{s}.1"));
+        // More household devices: the household namespace owns 10.77.0.0/16 too.
+        ip(
+            sv,
+            &format!("route add 10.77.0.0/16 via 192.168.{s}.2 dev lan0"),
+        );
+        ip(home, "route add local 10.77.0.0/16 dev lo");
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            home,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_nonlocal_bind=1",
+        ]);
     }
 
     fn wire_internet(&self) {
@@ -225,10 +245,21 @@ impl Exposed {
         from: IpAddr,
         to: SocketAddr,
     ) -> std::io::Result<TcpStream> {
+        self.tcp_with(side, from, to, None).await
+    }
+
+    /// [`Exposed::tcp`] with a small receive buffer (see [`tcp_from_with`]).
+    pub async fn tcp_with(
+        &self,
+        side: Side,
+        from: IpAddr,
+        to: SocketAddr,
+        rcvbuf: Option<u32>,
+    ) -> std::io::Result<TcpStream> {
         let ns = self.ns(side).to_string();
         let std = tokio::task::spawn_blocking(move || {
             spawn_in_netns(&ns, move || {
-                runtime().block_on(async move { tcp_from(from, to).await?.into_std() })
+                runtime().block_on(async move { tcp_from_with(from, to, rcvbuf).await?.into_std() })
             })
             .join()
             .expect("socket thread")

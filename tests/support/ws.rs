@@ -115,6 +115,14 @@ impl Ws {
         self.ws.send(Message::text(v.to_string())).await.unwrap();
     }
 
+    /// `send` that reports a closed connection instead of panicking.
+    pub async fn try_send(&mut self, v: Value) -> Result<(), ()> {
+        self.ws
+            .send(Message::text(v.to_string()))
+            .await
+            .map_err(|_| ())
+    }
+
     pub async fn send_raw(&mut self, text: String) {
         self.ws.send(Message::text(text)).await.unwrap();
     }
@@ -183,11 +191,25 @@ impl Ws {
 
 /// A TCP connection to `to` from source address `from` (which the namespace must own).
 pub async fn tcp_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    tcp_from_with(from, to, None).await
+}
+
+/// [`tcp_from`] with a receive buffer of `rcvbuf` bytes (set before connecting, so the
+/// window the peer sees is small from the start: a client that stops reading stalls the
+/// server's writes after a few KiB).
+pub async fn tcp_from_with(
+    from: std::net::IpAddr,
+    to: SocketAddr,
+    rcvbuf: Option<u32>,
+) -> std::io::Result<TcpStream> {
     let sock = if from.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
+    if let Some(n) = rcvbuf {
+        sock.set_recv_buffer_size(n)?;
+    }
     sock.bind(SocketAddr::new(from, 0))?;
     tokio::time::timeout(Duration::from_secs(5), sock.connect(to))
         .await
