@@ -23,6 +23,7 @@ use crate::mdns::Mdns;
 use crate::net::SubnetCache;
 use crate::probe::Probe;
 use crate::relay;
+use crate::remote::RemoteStatus;
 use crate::signaling::registry::PairTagKey;
 use crate::signaling::{Hub, HubSettings};
 
@@ -120,6 +121,8 @@ async fn start(
         Some(addr) => Some(start_relay(&config, &hub, addr, token.clone()).await?),
         None => None,
     };
+    let (config_public_host, https_port) =
+        (config.public_host.clone(), config.https.map(|a| a.port()));
     let shared = Arc::new(Shared {
         probe: probe.as_ref().map(|(p, _)| p.clone()),
         http_slots: Pool::new(config.max_connections),
@@ -132,6 +135,13 @@ async fn start(
         tasks: TaskTracker::new(),
         started: Instant::now(),
         subnets: SubnetCache::new(),
+        // Remote access is on when relatives have a public host to reach (issue 13's
+        // `--remote` takes this over).
+        remote: Arc::new(RemoteStatus::new(
+            config_public_host.is_some(),
+            config_public_host,
+            https_port,
+        )),
     });
     let bound = http.local_addr()?;
     tracing::info!("serving http on {bound}");

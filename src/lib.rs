@@ -32,5 +32,6 @@ pub mod metrics;
 pub mod net;
 pub mod probe;
 pub mod relay;
+pub mod remote;
 pub mod signaling;
 pub mod startup;

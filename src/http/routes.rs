@@ -74,6 +74,7 @@ async fn route(
             "ok\n".into(),
         )),
         "/qr.svg" => qr(req.uri().query().unwrap_or("")),
+        "/remote" => remote(shared, &req, peer),
         "/stats" => Ok(text(
             StatusCode::OK,
             "application/json",
@@ -218,6 +219,28 @@ fn asset(req: &Request<Incoming>, path: &str) -> Result<Res, HttpError> {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(res)
+}
+
+/// `GET /remote`: remote access as the household's panel shows it ([`crate::remote`]);
+/// devices outside the home group get 403 (a relative needs only the invite link, and the
+/// public address and mapping are the household's business).
+fn remote(
+    shared: &Shared,
+    req: &Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Result<Res, HttpError> {
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = client_ip(peer, xff, &shared.config.trusted_proxies);
+    if classify(ip, &shared.subnets.get()) != NetGroup::Home {
+        return Err(HttpError::Forbidden(
+            "Remote access is managed from a device at home.",
+        ));
+    }
+    let body = serde_json::to_string(&shared.remote.view()).unwrap_or_else(|_| "{}".into());
+    Ok(text(StatusCode::OK, "application/json", body))
 }
 
 /// `/qr.svg?d=<percent-encoded text>`: a QR code drawn on the server, so the client needs

@@ -14,6 +14,7 @@ use crate::metrics::{Refusals, Snapshot};
 use crate::net::SubnetCache;
 use crate::probe::Probe;
 use crate::relay;
+use crate::remote::RemoteStatus;
 use crate::signaling::Hub;
 
 /// Everything the request handlers share.
@@ -35,6 +36,8 @@ pub struct Shared {
     pub relay_counters: Option<Arc<relay::Counters>>,
     /// Our interfaces' subnets (who is in the home group).
     pub subnets: SubnetCache,
+    /// Remote access as the household's panel shows it (`GET /remote`).
+    pub remote: Arc<RemoteStatus>,
 }
 
 impl Shared {

@@ -25,6 +25,11 @@ impl Setup {
     /// every frame crosses one delay line (the line's own CPU, on this 2-core machine, is
     /// taken from the browsers it carries).
     pub fn new(rtt_ms: Option<u32>) -> Setup {
+        Self::with_flags(rtt_ms, &[])
+    }
+
+    /// [`Setup::new`] with more flags for homedrop.
+    pub fn with_flags(rtt_ms: Option<u32>, extra: &[&str]) -> Setup {
         let bin = release_binary();
         let mut lan = Lan::new(2);
         if let Some(ms) = rtt_ms {
@@ -38,15 +43,19 @@ impl Setup {
             bin.to_str().unwrap(),
             // LAN tests run without the relay; the pairing key goes to a temporary directory.
             &[
-                "--http",
-                &http,
-                "--no-mdns",
-                "--no-turn",
-                "--log",
-                &log,
-                "--state-dir",
-                state.0.to_str().unwrap(),
-            ],
+                &[
+                    "--http",
+                    &http,
+                    "--no-mdns",
+                    "--no-turn",
+                    "--log",
+                    &log,
+                    "--state-dir",
+                    state.0.to_str().unwrap(),
+                ],
+                extra,
+            ]
+            .concat(),
         );
         let url = format!("http://{http}/");
         let mut a = Page::launch(Some(&lan.hosts[0]));

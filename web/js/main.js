@@ -28,6 +28,7 @@ import { initServerErrors } from './ui/errors.js';
 import { RoomChat } from './ui/room-chat.js';
 import { RoomInvites } from './ui/room-invite.js';
 import { initAvatar } from './ui/room-profile.js';
+import { RemotePanel } from './ui/remote.js';
 
 const bus = new Bus();
 
@@ -63,6 +64,7 @@ new RoomList(bus);
 new RoomChat(bus, chat);
 new RoomInvites(bus, store);
 new PairingView(bus);
+new RemotePanel(bus);
 initShare();
 initProbe();
 

@@ -1,0 +1,87 @@
+//! The household's view of remote access: `GET /remote` answers home-group devices only,
+//! and its invite base follows `--public-host`.
+
+use serde_json::Value;
+
+use crate::support::{http_get, TestApp};
+
+async fn remote(app: &TestApp, from: Option<&str>) -> (u16, Value) {
+    let extra = from.map_or(String::new(), |ip| format!("x-forwarded-for: {ip}\r\n"));
+    let (status, _, body) = http_get(app.addr, "/remote", &extra).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn remote_status_is_the_households_and_names_the_invite_base() {
+    let app = TestApp::spawn_with(|c| c.public_host = Some("relatives.example".into())).await;
+    let (status, v) = remote(&app, None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["enabled"], true);
+    assert_eq!(v["inviteBase"], "https://relatives.example/");
+    assert!(
+        v["mapping"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    let (status, v) = remote(&app, Some("192.168.1.20")).await;
+    assert_eq!(status, 200, "another home device: {v}");
+    // A relative (or anyone) on the internet gets nothing of it.
+    let (status, v) = remote(&app, Some("203.0.113.9")).await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v.get("inviteBase").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn without_a_public_host_remote_access_is_off_and_says_so() {
+    let app = TestApp::spawn().await;
+    let (status, v) = remote(&app, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["enabled"], false);
+    assert_eq!(v["mapping"]["state"], "off");
+    assert_eq!(v["inviteBase"], Value::Null);
+}
+
+/// At home the page shows the "Remote access" panel; "Invite a relative" makes a room and
+/// shows its link on the public host (with the room's token) and a QR code of it; the
+/// token in that link joins the room from another page.
+#[test]
+fn the_household_invites_a_relative_with_one_link() {
+    use std::time::Duration;
+
+    use crate::support::one_browser_at_a_time;
+    use crate::support::setup::Setup;
+
+    let _one = one_browser_at_a_time();
+    let mut s = Setup::with_flags(None, &["--public-host", "relatives.example"]);
+    let shown = "!document.querySelector('[data-remote]').hidden";
+    s.a.wait_for(shown, Duration::from_secs(10));
+    assert!(!s.a.text("[data-remote-mapping]").is_empty());
+    s.a.click("[data-remote-invite]");
+    s.a.wait_for(
+        "!document.querySelector('[data-remote-link-box]').hidden",
+        Duration::from_secs(10),
+    );
+    let link = s.a.text("[data-remote-link]");
+    let token = link
+        .strip_prefix("https://relatives.example/#room=")
+        .unwrap_or_else(|| panic!("invite link {link:?}"));
+    assert!(
+        token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{link}"
+    );
+    let qr =
+        s.a.eval("document.querySelector('[data-remote-qr] img').getAttribute('src')");
+    assert!(
+        qr.as_str().is_some_and(|q| q.contains("relatives.example")),
+        "{qr}"
+    );
+    assert_eq!(s.a.count("[data-room-list] [data-room]"), 1, "the invite made a room");
+    // The link's fragment on another homedrop page joins that room.
+    s.b.eval(&format!("location.hash = '#room={token}'"));
+    s.b.wait_count("[data-room-list] [data-room]", 1, Duration::from_secs(10));
+    assert_eq!(
+        s.b.data("[data-room-list] [data-room]", "code"),
+        s.a.data("[data-room-list] [data-room]", "code")
+    );
+}

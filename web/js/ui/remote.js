@@ -1,0 +1,98 @@
+// The household's "Remote access" panel (data-remote*): shown only when GET /remote answers,
+// which it does for devices at home only. It tells how the router mapping and the
+// certificate stand, and "Invite a relative" makes a room and shows its link
+// (https://<public>/#room=TOKEN) with a QR code and a share button: the only thing a
+// relative needs. Asks rooms.js with the `room:create` intent and reads `rooms:changed`.
+
+import { $, qrImage } from './dom.js';
+
+const REFRESH_MS = 30_000;
+
+/** One line for the certificate: what it is for and until when. */
+export function certLine(cert) {
+  if (!cert) return 'None yet.';
+  const until = cert.notAfter ? new Date(cert.notAfter * 1000).toLocaleString() : 'unknown';
+  const names = (cert.names ?? []).join(', ') || 'this homedrop';
+  const failed = cert.error ? ` Last try failed: ${cert.error}` : '';
+  return `${cert.source === 'acme' ? 'Trusted' : 'Self-signed'} for ${names}, until ${until}.${failed}`;
+}
+
+export class RemotePanel {
+  constructor(bus) {
+    this.bus = bus;
+    this.view = null;
+    this.waiting = null; // room codes present when an invite was asked for
+    this.box = $('[data-remote]');
+    $('[data-remote-invite]').addEventListener('click', () => this.invite());
+    $('[data-remote-share]').addEventListener('click', () => this.share());
+    bus.on('rooms:changed', (rooms) => this.roomsChanged(rooms));
+    this.refresh();
+    setInterval(() => this.refresh(), REFRESH_MS);
+  }
+
+  async refresh() {
+    let res;
+    try {
+      res = await fetch('/remote', { cache: 'no-store' });
+    } catch {
+      return; // offline: keep what is shown
+    }
+    if (!res.ok) {
+      this.box.hidden = true; // not at home: the panel is the household's
+      return;
+    }
+    this.view = await res.json();
+    this.render();
+  }
+
+  render() {
+    const v = this.view;
+    this.box.hidden = false;
+    this.box.dataset.state = v.mapping?.state ?? 'off';
+    $('[data-remote-mapping]').textContent = v.mapping?.message ?? '';
+    $('[data-remote-host]').textContent = v.publicHost ?? 'Not known yet.';
+    $('[data-remote-cert]').textContent = certLine(v.certificate);
+    $('[data-remote-invite]').disabled = !v.enabled || !v.inviteBase;
+  }
+
+  invite() {
+    this.waiting = new Set(this.codes ?? []);
+    this.bus.emit('room:create', {});
+  }
+
+  roomsChanged(rooms) {
+    this.codes = rooms.map((r) => r.code);
+    if (!this.waiting || !this.view?.inviteBase) return;
+    const fresh = rooms.find((r) => !this.waiting.has(r.code) && r.token);
+    if (!fresh) return;
+    this.waiting = null;
+    this.show(`${this.view.inviteBase}#room=${fresh.token}`);
+  }
+
+  show(link) {
+    const a = $('[data-remote-link]');
+    a.href = link;
+    a.textContent = link;
+    $('[data-remote-qr]').replaceChildren(qrImage(link, 200));
+    $('[data-remote-link-box]').hidden = false;
+    this.link = link;
+  }
+
+  async share() {
+    if (!this.link) return;
+    if (navigator.share) {
+      try {
+        await navigator.share({ title: 'Join me on homedrop', url: this.link });
+        return;
+      } catch {
+        // cancelled or refused: fall back to copying
+      }
+    }
+    try {
+      await navigator.clipboard.writeText(this.link);
+      this.bus.emit('notice', { kind: 'info', text: 'Invite link copied.' });
+    } catch {
+      this.bus.emit('notice', { kind: 'info', text: this.link });
+    }
+  }
+}
