@@ -76,7 +76,11 @@ fn the_household_invites_a_relative_with_one_link() {
         qr.as_str().is_some_and(|q| q.contains("relatives.example")),
         "{qr}"
     );
-    assert_eq!(s.a.count("[data-room-list] [data-room]"), 1, "the invite made a room");
+    assert_eq!(
+        s.a.count("[data-room-list] [data-room]"),
+        1,
+        "the invite made a room"
+    );
     // The link's fragment on another homedrop page joins that room.
     s.b.eval(&format!("location.hash = '#room={token}'"));
     s.b.wait_count("[data-room-list] [data-room]", 1, Duration::from_secs(10));
