@@ -54,7 +54,7 @@ import sys
 FLOORS = [
     ["net"],
     ["config"],
-    ["relay", "probe", "mdns", "startup"],
+    ["relay", "probe", "mdns", "startup", "certs"],
     ["signaling"],
     ["metrics"],
     ["http"],
