@@ -65,7 +65,7 @@ settings! {
     "name" name: Text<String> [|v| validate_name(v).map(|()| v.into())], "NAME" => String = "homedrop".into();
     /// Advertise with mDNS only on these interfaces (repeatable, or comma separated) [default: every interface except loopback, docker*, veth*, br-*, virbr*]
     "mdns-interface" mdns_interfaces: List<String> [parse_interfaces], "IFACE" => Vec<String> = Vec::new();
-    /// Log level or filter: error, warn, info, debug, trace, or a tracing filter [default: info]
+    /// Log level or filter: error, warn, info, debug, trace, off, or target=level pairs, e.g. info,homedrop::relay=debug [default: info]
     "log" log: Text<String> [|v| validate_log(v).map(|()| v.into())], "LEVEL" => String = "info".into();
     /// Reverse proxy whose X-Forwarded-For is trusted (repeatable, or comma separated). Never trusted by default
     "trusted-proxy" trusted_proxies: List<IpAddr> [parse_ips], "IP" => Vec<IpAddr> = Vec::new();
