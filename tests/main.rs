@@ -34,6 +34,8 @@ mod layers;
 mod mdns;
 /// Both browsers dial each other at the same instant (glare): perfect negotiation connects.
 mod negotiation;
+/// One TLS port (`--remote`): HTTP, WSS, TURN over TLS (coturn's client) and ACME challenges.
+mod one_port;
 /// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
 mod ops;
 /// Static musl builds (qemu for aarch64), the .deb packages and Cross.toml.

@@ -89,9 +89,8 @@ impl Registry {
             return None;
         };
         p.turn_sent = Some(now.mono);
-        let host = ice.host_for(p.own_host.as_deref());
         Some(ServerMsg::IceServers {
-            ice_servers: ice.with_turn(&host, short(id), now.unix),
+            ice_servers: ice.with_turn(p.own_host.as_deref(), short(id), now.unix),
             expires_in_secs: ice.ttl.as_secs(),
         })
     }
