@@ -5,10 +5,10 @@
 //! page's `Host` header when that names homedrop itself, else from `--public-host`.
 //! Why `turns:` first from outside (`--remote`): a relative's network may block UDP and every
 //! port but 443 (hotels, offices, mobile carriers), and the household forwards only the TLS
-//! port and UDP 3478, so an internet client gets TURN over TLS on the TLS port first and TURN
-//! over UDP second, and no `turn:` over TCP 3478 (not forwarded). The certificate must name
-//! that host: Chromium verifies the TURN server's certificate. Home clients keep their LAN
-//! URLs (UDP and TCP 3478).
+//! port and UDP 3478, so a client outside the home group gets TURN over TLS on the TLS port
+//! first and TURN over UDP second, and no `turn:` over TCP 3478 (not forwarded). The
+//! certificate must name that host: Chromium verifies the TURN server's certificate. Home
+//! clients keep their LAN URLs (UDP and TCP 3478).
 //! Why only once linked: TURN credentials let a client use the relay, so a stranger who shares
 //! no home group, room or pairing with anyone gets STUN only (see [`Hub`](super::Hub)).
 
@@ -72,15 +72,22 @@ impl IceSettings {
     }
 
     /// STUN plus TURN with fresh credentials for `user`, valid `ttl` from `now_unix`, for a
-    /// client whose page host is `own` (one of homedrop's, or `None`: from the internet).
-    /// Home: TURN over UDP and TCP. Internet with `turns_port`: TURN over TLS, then UDP.
-    pub fn with_turn(&self, own: Option<&str>, user: &str, now_unix: u64) -> Vec<IceServer> {
+    /// client whose page host is `own` (one of homedrop's, or `None`) and which is outside
+    /// the home group (`internet`). Home: TURN over UDP and TCP. Internet with
+    /// `turns_port`: TURN over TLS, then UDP.
+    pub fn with_turn(
+        &self,
+        own: Option<&str>,
+        internet: bool,
+        user: &str,
+        now_unix: u64,
+    ) -> Vec<IceServer> {
         let host = self.host_for(own);
         let (username, credential) = issue_credentials(&self.secret, user, now_unix, self.ttl);
         let h = url_host(&host);
         let udp = format!("turn:{h}:{}?transport=udp", self.udp_port);
-        let urls = match (own, self.turns_port) {
-            (None, Some(tls)) => {
+        let urls = match (internet, self.turns_port) {
+            (true, Some(tls)) => {
                 let turns = format!("turns:{h}:{tls}?transport=tcp");
                 match self.remote_udp {
                     true => vec![turns, udp],
@@ -188,7 +195,7 @@ mod tests {
         let s = settings();
         assert_eq!(s.host_for(None), "home.example.org");
         assert_eq!(s.host_for(Some("10.0.0.1")), "10.0.0.1");
-        let v = s.with_turn(Some("2001:db8::1"), "peer", 1000);
+        let v = s.with_turn(Some("2001:db8::1"), false, "peer", 1000);
         assert_eq!(v[0].urls, ["stun:[2001:db8::1]:3478"]);
         assert_eq!(
             v[1].urls,
@@ -209,7 +216,7 @@ mod tests {
         };
         assert_eq!(none.host_for(None), "192.168.1.2");
         // From the internet without --remote: the same URLs on the public host.
-        let v = s.with_turn(None, "peer", 1000);
+        let v = s.with_turn(None, true, "peer", 1000);
         assert_eq!(v[1].urls[0], "turn:home.example.org:3478?transport=udp");
     }
 
@@ -219,7 +226,7 @@ mod tests {
             turns_port: Some(443),
             ..settings()
         };
-        let v = s.with_turn(None, "peer", 1000);
+        let v = s.with_turn(None, true, "peer", 1000);
         assert_eq!(v[0].urls, ["stun:home.example.org:3478"]);
         assert_eq!(
             v[1].urls,
@@ -229,7 +236,11 @@ mod tests {
             ]
         );
         assert!(v[1].credential.is_some());
-        let home = s.with_turn(Some("192.168.1.2"), "peer", 1000);
+        // A relative whose page host is one of ours (a box with the public address on an
+        // interface) is still from the internet: turns: on that host.
+        let direct = s.with_turn(Some("198.51.100.1"), true, "peer", 1000);
+        assert_eq!(direct[1].urls[0], "turns:198.51.100.1:443?transport=tcp");
+        let home = s.with_turn(Some("192.168.1.2"), false, "peer", 1000);
         assert_eq!(
             home[1].urls,
             [
@@ -238,7 +249,7 @@ mod tests {
             ]
         );
         s.remote_udp = false;
-        let v = s.with_turn(None, "peer", 1000);
+        let v = s.with_turn(None, true, "peer", 1000);
         assert_eq!(v[1].urls, ["turns:home.example.org:443?transport=tcp"]);
     }
 }
