@@ -25,7 +25,8 @@
 //!
 //! Everything runs in namespaces the bench creates (tests/support/netns.rs);
 //! results go to `bench/out/relay.json`. `HOMEDROP_BENCH_RELAY=uclient` or
-//! `=browser` runs one part only.
+//! `=browser` runs one part only, `=tls` only the TCP and TLS uclient loads
+//! (written to `bench/out/relay-tls.json` instead).
 
 // The test harness, shared: public, so the parts this bench leaves unused are not dead code.
 #[path = "../tests/support/mod.rs"]
@@ -80,6 +81,8 @@ fn uclient(ns: &str, ip: &str, port: u16, load: Load) -> String {
             cmd.arg("-t");
         }
         Transport::Tls => {
+            // TLS 1.2 at least for uclient's random TLS contexts (tests/one_port.rs).
+            cmd.env("OPENSSL_CONF", relay_servers::tls12_conf());
             cmd.args(["-t", "-S"]);
         }
     }
@@ -142,7 +145,8 @@ fn run_json(r: &Run) -> Value {
            "udpRcvbufErrors": r.rcvbuf_errors})
 }
 
-fn uclient_part(lan: &Lan, dir: &std::path::Path) -> Value {
+/// `streams_only`: the TCP and TLS loads alone (`HOMEDROP_BENCH_RELAY=tls`).
+fn uclient_part(lan: &Lan, dir: &std::path::Path, streams_only: bool) -> Value {
     // 5000 messages/s offered in the first three (uclient's own limit is
     // ~10 k/s here); the fourth offers 20 000/s, beyond uclient: an overload
     // case where loss and RTT say as much about uclient as about the server.
@@ -167,6 +171,9 @@ fn uclient_part(lan: &Lan, dir: &std::path::Path) -> Value {
         "load / server", "sent", "recv", "loss %", "RTT ms", "CPU us/pkt", "RSS KiB", "rcvbuf"
     );
     for load in loads {
+        if streams_only && load.transport == Transport::Udp {
+            continue;
+        }
         let offered = load.pairs * 2 * 1000 / load.interval_ms;
         let transport = load.transport.name();
         let label = format!("{} pairs {transport} {offered} msg/s", load.pairs);
@@ -220,14 +227,18 @@ fn main() {
     relay_servers::write_certificate(&dir.0);
     let lan = Lan::new(2);
     let mut out = serde_json::Map::new();
-    if part.is_empty() || part == "uclient" {
-        out.insert("uclient".into(), uclient_part(&lan, &dir.0));
+    if part.is_empty() || part == "uclient" || part == "tls" {
+        out.insert("uclient".into(), uclient_part(&lan, &dir.0, part == "tls"));
     }
     if part.is_empty() || part == "browser" {
         out.insert("browser".into(), relay_browser::run(&lan, &dir.0));
     }
     let _ = std::fs::create_dir_all("bench/out");
     let text = serde_json::to_string_pretty(&Value::Object(out)).unwrap();
-    std::fs::write("bench/out/relay.json", text).expect("write bench/out/relay.json");
-    println!("wrote bench/out/relay.json");
+    let file = match part.as_str() {
+        "tls" => "bench/out/relay-tls.json",
+        _ => "bench/out/relay.json",
+    };
+    std::fs::write(file, text).unwrap_or_else(|e| panic!("write {file}: {e}"));
+    println!("wrote {file}");
 }

@@ -50,6 +50,19 @@ impl Transport {
     }
 }
 
+/// An OpenSSL configuration asking for TLS 1.2 at least (for uclient `-S`, which picks
+/// TLS contexts at random, TLS 1.0 ones among them; homedrop refuses those, coturn not).
+pub fn tls12_conf() -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("homedrop-bench-tls12-{}.cnf", std::process::id()));
+    if !path.exists() {
+        let text = "openssl_conf = conf\n[conf]\nssl_conf = ssl\n[ssl]\nsystem_default = sys\n\
+                    [sys]\nMinProtocol = TLSv1.2\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    path
+}
+
 /// The certificate both servers serve for TLS, written into `dir`.
 pub fn write_certificate(dir: &Path) {
     let made = rcgen::generate_simple_self_signed(vec!["relay.test".to_string()]).unwrap();
