@@ -56,6 +56,8 @@ mod relay_flood;
 mod relay_interop;
 /// The relay's stream limits (connections, framing, first-frame timeout) and drain.
 mod relay_shell;
+/// A relative with no UDP reaches home through `turns:` on the one TLS port (Chromium, NSS-trusted CA).
+mod remote_tls;
 /// Room settings (capacity, snap on join) and invitations over real WebSocket clients.
 mod room_signaling;
 /// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
