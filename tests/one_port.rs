@@ -6,7 +6,8 @@
 //!   `turns:` connects), coturn's `turnutils_uclient -S` (TURN over TLS, two
 //!   allocations relaying to each other: Allocate, permissions, channels, data) and a
 //!   handshake offering only `acme-tls/1` with no challenge pending (refused: no certificate
-//!   is shown), all on one port, while the others stay open.
+//!   is shown), all on one port, while the others stay open; TURN over TLS keeps TURN/TCP's
+//!   per-source cap and 5 s authentication deadline.
 //! - In-process, the same listener with a challenge certificate put into its store: a
 //!   handshake offering only `acme-tls/1` for that name gets exactly that certificate; one
 //!   offering `http/1.1` for the same name gets the ordinary one, and the page still loads.
@@ -82,7 +83,12 @@ fn wss(
 }
 
 /// A STUN Binding request over `s`: the response's first 20 bytes (its header).
-fn stun_binding(mut s: SslStream<TcpStream>) -> Vec<u8> {
+fn stun_binding(s: SslStream<TcpStream>) -> Vec<u8> {
+    stun_binding_kept(s).0
+}
+
+/// [`stun_binding`], keeping the connection: (response header, stream).
+fn stun_binding_kept(mut s: SslStream<TcpStream>) -> (Vec<u8>, SslStream<TcpStream>) {
     assert_eq!(negotiated(&s), None, "no ALPN offered, none chosen");
     let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
     req.extend_from_slice(b"onePortTxId!");
@@ -90,7 +96,43 @@ fn stun_binding(mut s: SslStream<TcpStream>) -> Vec<u8> {
     let mut head = vec![0u8; 20];
     s.read_exact(&mut head).unwrap();
     assert_eq!(&head[8..20], b"onePortTxId!", "the same transaction");
-    head
+    (head, s)
+}
+
+/// Seconds until the server closes `s` (reads until EOF or an error; at most 20 s).
+fn seconds_until_closed(mut s: SslStream<TcpStream>) -> f64 {
+    s.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    t.elapsed().as_secs_f64()
+}
+
+/// TURN over TLS has TURN/TCP's limits: a connection that never authenticates is closed
+/// after 5 s, and one source holds at most `--turn-tcp-source-limit` (16) connections.
+fn relay_limits_hold(tls: SocketAddr) {
+    let first = stun_binding_kept(connect(tls, "localhost", &[]).unwrap()).1;
+    let mut held: Vec<_> = (1..16)
+        .map(|_| stun_binding_kept(connect(tls, "localhost", &[]).unwrap()).1)
+        .collect();
+    // The 17th is routed to the relay and closed there at once: no answer.
+    let mut extra = connect(tls, "localhost", &[]).unwrap();
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    req.extend_from_slice(b"onePortTxId!");
+    extra.write_all(&req).unwrap();
+    let mut buf = [0u8; 20];
+    assert!(
+        !matches!(extra.read(&mut buf), Ok(n) if n > 0),
+        "a 17th TURN connection from one source is refused"
+    );
+    let secs = seconds_until_closed(first);
+    assert!(
+        (3.5..9.0).contains(&secs),
+        "unauthenticated closed after {secs:.1} s"
+    );
+    held.clear();
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -204,6 +246,7 @@ async fn page_wss_turn_over_tls_and_acme_share_the_binarys_tls_port() {
     // No challenge pending: a handshake asking only for acme-tls/1 gets no certificate.
     let acme = blocking(move || connect(tls, "localhost", &[b"acme-tls/1"]).map(|_| ())).await;
     assert!(acme.is_err(), "acme-tls/1 with no challenge must fail");
+    blocking(move || relay_limits_hold(tls)).await;
     // The WebSocket opened first is still served.
     blocking(move || {
         ws.send(tungstenite::Message::text(r#"{"type":"ping"}"#))
