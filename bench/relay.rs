@@ -241,4 +241,5 @@ fn main() {
     };
     std::fs::write(file, text).unwrap_or_else(|e| panic!("write {file}: {e}"));
     println!("wrote {file}");
+    let _ = std::fs::remove_file(relay_servers::tls12_conf());
 }

@@ -193,6 +193,7 @@ async fn uclient_tls(port: u16) -> String {
         .await
         .expect("uclient timed out")
         .unwrap();
+    let _ = std::fs::remove_file(&conf);
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     text
