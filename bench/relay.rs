@@ -6,7 +6,10 @@
 //!    on the server), 1000-byte messages: 50 and 200 pairs over UDP at an
 //!    equal 5000 messages/s (within uclient's ~10 k/s), 50 pairs over TCP,
 //!    and 200 pairs at 20 000/s (overload; 200 TCP pairs exceed homedrop's
-//!    256-connection stream limit with uclient's probe connections). Both
+//!    256-connection stream limit with uclient's probe connections), and 50
+//!    pairs over TLS (`uclient -S`: homedrop's TURN over TLS on its TLS port,
+//!    `--https`, against coturn's `--tls-listening-port`, both with the same
+//!    self-signed certificate made here). Both
 //!    servers get the same tool and offered load, each a fresh process:
 //!    homedrop with `--no-probe --no-mdns`, coturn with `--no-cli --no-tls
 //!    --no-dtls` (only the relay in each; see relay_servers.rs):
@@ -22,7 +25,8 @@
 //!
 //! Everything runs in namespaces the bench creates (tests/support/netns.rs);
 //! results go to `bench/out/relay.json`. `HOMEDROP_BENCH_RELAY=uclient` or
-//! `=browser` runs one part only.
+//! `=browser` runs one part only, `=tls` only the TCP and TLS uclient loads
+//! (written to `bench/out/relay-tls.json` instead).
 
 // The test harness, shared: public, so the parts this bench leaves unused are not dead code.
 #[path = "../tests/support/mod.rs"]
@@ -39,13 +43,13 @@ use serde_json::{json, Value};
 use support::netns::{rcvbuf_errors, Lan};
 use support::uclient::summary;
 
-use relay_servers::{credentials, stat_field, Kind, Server};
+use relay_servers::{credentials, stat_field, Kind, Server, Transport};
 
 /// One uclient load.
 #[derive(Debug, Clone, Copy)]
 struct Load {
     pairs: u32,
-    tcp: bool,
+    transport: Transport,
     messages: u32,
     /// Per-client send interval (uclient `-z`).
     interval_ms: u32,
@@ -71,8 +75,16 @@ fn uclient(ns: &str, ip: &str, port: u16, load: Load) -> String {
     let (user, pass) = credentials("bench");
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", ns, "turnutils_uclient"]);
-    if load.tcp {
-        cmd.arg("-t");
+    match load.transport {
+        Transport::Udp => {}
+        Transport::Tcp => {
+            cmd.arg("-t");
+        }
+        Transport::Tls => {
+            // TLS 1.2 at least for uclient's random TLS contexts (tests/one_port.rs).
+            cmd.env("OPENSSL_CONF", relay_servers::tls12_conf());
+            cmd.args(["-t", "-S"]);
+        }
     }
     let args = format!(
         "-u {user} -w {pass} -p {port} -y -c -n {} -m {} -z {} -l 1000 {ip}",
@@ -95,7 +107,11 @@ fn measure(lan: &Lan, kind: Kind, port: u16, load: Load, dir: &std::path::Path) 
     let cpu0 = server.cpu_secs();
     let errors0 = rcvbuf_errors(&lan.router);
     let t = Instant::now();
-    let out = uclient(&lan.router, &ip, port, load);
+    let client_port = match load.transport {
+        Transport::Tls => server.tls_port(),
+        _ => port,
+    };
+    let out = uclient(&lan.router, &ip, client_port, load);
     let secs = t.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(200));
     let cpu = server.cpu_secs() - cpu0;
@@ -129,21 +145,23 @@ fn run_json(r: &Run) -> Value {
            "udpRcvbufErrors": r.rcvbuf_errors})
 }
 
-fn uclient_part(lan: &Lan, dir: &std::path::Path) -> Value {
+/// `streams_only`: the TCP and TLS loads alone (`HOMEDROP_BENCH_RELAY=tls`).
+fn uclient_part(lan: &Lan, dir: &std::path::Path, streams_only: bool) -> Value {
     // 5000 messages/s offered in the first three (uclient's own limit is
     // ~10 k/s here); the fourth offers 20 000/s, beyond uclient: an overload
     // case where loss and RTT say as much about uclient as about the server.
-    let load = |pairs, tcp, messages, interval_ms| Load {
+    let load = |pairs, transport, messages, interval_ms| Load {
         pairs,
-        tcp,
+        transport,
         messages,
         interval_ms,
     };
     let loads = [
-        load(50, false, 250, 20),
-        load(200, false, 100, 80),
-        load(50, true, 250, 20),
-        load(200, false, 100, 20),
+        load(50, Transport::Udp, 250, 20),
+        load(200, Transport::Udp, 100, 80),
+        load(50, Transport::Tcp, 250, 20),
+        load(200, Transport::Udp, 100, 20),
+        load(50, Transport::Tls, 250, 20),
     ];
     let mut results = serde_json::Map::new();
     let mut port = 3400;
@@ -153,8 +171,11 @@ fn uclient_part(lan: &Lan, dir: &std::path::Path) -> Value {
         "load / server", "sent", "recv", "loss %", "RTT ms", "CPU us/pkt", "RSS KiB", "rcvbuf"
     );
     for load in loads {
+        if streams_only && load.transport == Transport::Udp {
+            continue;
+        }
         let offered = load.pairs * 2 * 1000 / load.interval_ms;
-        let transport = if load.tcp { "TCP" } else { "UDP" };
+        let transport = load.transport.name();
         let label = format!("{} pairs {transport} {offered} msg/s", load.pairs);
         let mut pair = Vec::new();
         for kind in [Kind::Homedrop, Kind::Coturn] {
@@ -203,16 +224,22 @@ fn compare(label: &str, hd: &Run, co: &Run) -> Value {
 fn main() {
     let part = std::env::var("HOMEDROP_BENCH_RELAY").unwrap_or_default();
     let dir = support::TempDir::new("relaybench");
+    relay_servers::write_certificate(&dir.0);
     let lan = Lan::new(2);
     let mut out = serde_json::Map::new();
-    if part.is_empty() || part == "uclient" {
-        out.insert("uclient".into(), uclient_part(&lan, &dir.0));
+    if part.is_empty() || part == "uclient" || part == "tls" {
+        out.insert("uclient".into(), uclient_part(&lan, &dir.0, part == "tls"));
     }
     if part.is_empty() || part == "browser" {
         out.insert("browser".into(), relay_browser::run(&lan, &dir.0));
     }
     let _ = std::fs::create_dir_all("bench/out");
     let text = serde_json::to_string_pretty(&Value::Object(out)).unwrap();
-    std::fs::write("bench/out/relay.json", text).expect("write bench/out/relay.json");
-    println!("wrote bench/out/relay.json");
+    let file = match part.as_str() {
+        "tls" => "bench/out/relay-tls.json",
+        _ => "bench/out/relay.json",
+    };
+    std::fs::write(file, text).unwrap_or_else(|e| panic!("write {file}: {e}"));
+    println!("wrote {file}");
+    let _ = std::fs::remove_file(relay_servers::tls12_conf());
 }

@@ -4,10 +4,16 @@
 //! addresses on the router's bridge address, no per-user or total quota in
 //! the way (homedrop gets `--turn-user-quota/--turn-total-quota 16000`,
 //! `--turn-tcp-source-limit 100000`;
-//! coturn has none by default), no TLS/DTLS. homedrop runs with
+//! coturn has none by default), no DTLS, and TLS on a port of its own for
+//! the TURN-over-TLS load (homedrop's TLS port, `--https`, port + 2, where
+//! it routes STUN after the handshake to the relay; coturn's
+//! `--tls-listening-port`, port + 2), both serving one self-signed
+//! certificate ([`write_certificate`]). homedrop runs with
 //! `--no-probe --no-mdns` (its idle HTTP/signaling listener stays; no
-//! connection check with its OpenSSL/DTLS state, no mDNS responder) and
-//! coturn with `--no-cli --no-tls --no-dtls`: each process is the relay plus
+//! connection check with its OpenSSL/DTLS state, no mDNS responder,
+//! `--max-connections 100000` so uclient's burst of TLS handshakes from one
+//! address is not capped per source) and coturn with `--no-cli --no-dtls`:
+//! each process is the relay plus
 //! what it cannot switch off, so peak RSS compares the relays.
 //!
 //! Why a namespace and not 127.0.0.1: coturn refuses loopback peers (403
@@ -25,6 +31,44 @@ pub const SECRET: &str = "relay-bench-secret-0123456789";
 pub const REALM: &str = "homedrop";
 /// Clock ticks per second of /proc/PID/stat (USER_HZ; 100 on Linux).
 const TICKS: f64 = 100.0;
+
+/// The transport of one uclient load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
+    }
+}
+
+/// An OpenSSL configuration asking for TLS 1.2 at least (for uclient `-S`, which picks
+/// TLS contexts at random, TLS 1.0 ones among them; homedrop refuses those, coturn not).
+pub fn tls12_conf() -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("homedrop-bench-tls12-{}.cnf", std::process::id()));
+    if !path.exists() {
+        let text = "openssl_conf = conf\n[conf]\nssl_conf = ssl\n[ssl]\nsystem_default = sys\n\
+                    [sys]\nMinProtocol = TLSv1.2\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    path
+}
+
+/// The certificate both servers serve for TLS, written into `dir`.
+pub fn write_certificate(dir: &Path) {
+    let made = rcgen::generate_simple_self_signed(vec!["relay.test".to_string()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -72,6 +116,10 @@ impl Server {
                     "--turn-total-quota=16000".into(),
                     // uclient opens every TCP pair from one address.
                     "--turn-tcp-source-limit=100000".into(),
+                    "--max-connections=100000".into(),
+                    format!("--https={ip}:{}", port + 2),
+                    format!("--tls-cert={}", dir.join("cert.pem").display()),
+                    format!("--tls-key={}", dir.join("key.pem").display()),
                 ]);
             }
             Kind::Coturn => {
@@ -86,8 +134,10 @@ impl Server {
                     format!("--static-auth-secret={SECRET}"),
                     format!("--realm={REALM}"),
                     "--no-cli".into(),
-                    "--no-tls".into(),
                     "--no-dtls".into(),
+                    format!("--tls-listening-port={}", port + 2),
+                    format!("--cert={}", dir.join("cert.pem").display()),
+                    format!("--pkey={}", dir.join("key.pem").display()),
                     format!("--log-file={}", log.display()),
                     "--simple-log".into(),
                 ]);
@@ -139,6 +189,11 @@ impl Server {
             assert!(Instant::now() < end, "{} never answered", self.kind.name());
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The TLS port (TURN over TLS) for uclient `-S`.
+    pub fn tls_port(&self) -> u16 {
+        self.port + 2
     }
 
     pub fn pid(&self) -> u32 {

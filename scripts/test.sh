@@ -27,6 +27,8 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 # relay interop tests. Its server is never started: it would take port 3478.
 { command -v turnutils_uclient && command -v turnutils_peer && command -v turnutils_stunclient; } \
   >/dev/null || need+=(coturn)
+# certutil puts a test CA into a relative's Chromium NSS database (tests/remote_tls.rs).
+command -v certutil >/dev/null || need+=(libnss3-tools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

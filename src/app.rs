@@ -83,11 +83,23 @@ pub async fn run(
     http: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_observed(config, http, shutdown, |_| {}).await
+}
+
+/// [`run`], handing the shared state to `observe` once everything listens (tests reach the
+/// certificate store through it).
+pub async fn run_observed(
+    config: Config,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    observe: impl FnOnce(Arc<Shared>),
+) -> anyhow::Result<()> {
     let token = CancellationToken::new();
     // A start-up error (a port taken) returns early through `?`: dropping the guard then
     // cancels the token, so whatever was already spawned (the probe, the relay) stops too.
     let _cancel_on_return = token.clone().drop_guard();
     let running = start(config, http, &token).await?;
+    observe(running.shared.clone());
     notify(&[sd_notify::NotifyState::Ready]);
     shutdown.await;
     notify(&[sd_notify::NotifyState::Stopping]);
@@ -117,41 +129,42 @@ async fn start(
     let hub = Arc::new(Hub::new(hub_settings(&config)));
     let probe = start_probe(&config, token);
     let https = bind_https(&config).await?;
+    // Internet clients get `turns:` on the TLS port first when remote access is on.
+    let turns_port = match &https {
+        Some((l, _, _)) if config.remote => Some(l.local_addr()?.port()),
+        _ => None,
+    };
     let relay = match config.turn {
-        Some(addr) => Some(start_relay(&config, &hub, addr, token.clone()).await?),
+        Some(addr) => Some(start_relay(&config, &hub, addr, turns_port, token.clone()).await?),
         None => None,
     };
-    let (config_public_host, https_port) =
-        (config.public_host.clone(), config.https.map(|a| a.port()));
+    let remote = RemoteStatus::new(config.remote, config.public_host.clone(), turns_port);
     let shared = Arc::new(Shared {
         probe: probe.as_ref().map(|(p, _)| p.clone()),
         http_slots: Pool::new(config.max_connections),
         ws_slots: Pool::new(config.max_connections),
         cross_site_refused: Default::default(),
         relay_counters: relay.as_ref().map(|(shell, _)| shell.counters()),
+        relay: relay.as_ref().map(|(shell, _)| shell.clone()),
+        certs: https.as_ref().map(|(_, _, store)| store.clone()),
         config,
         hub: hub.clone(),
         shutdown: token.clone(),
         tasks: TaskTracker::new(),
         started: Instant::now(),
         subnets: SubnetCache::new(),
-        // Remote access is on when relatives have a public host to reach (issue 13's
-        // `--remote` takes this over).
-        remote: Arc::new(RemoteStatus::new(
-            config_public_host.is_some(),
-            config_public_host,
-            https_port,
-        )),
+        remote: Arc::new(remote),
     });
     let bound = http.local_addr()?;
     tracing::info!("serving http on {bound}");
     crate::startup::announce(&shared.config, bound);
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
     let https_port = match &https {
-        Some((l, _)) => Some(l.local_addr()?.port()),
+        Some((l, _, _)) => Some(l.local_addr()?.port()),
         None => None,
     };
-    let https = https.map(|(l, tls)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
+    let https =
+        https.map(|(l, tls, _)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
     Ok(Running {
         sweeper: tokio::spawn(sweep(hub.clone(), token.clone())),
         watchdog: tokio::spawn(systemd_watchdog(hub, token.clone())),
@@ -239,29 +252,40 @@ fn start_probe(config: &Config, token: &CancellationToken) -> Option<(Probe, Joi
     }
 }
 
-/// Binds the HTTPS listener and loads (or generates) its certificate, when `--https` is set.
-async fn bind_https(
-    config: &Config,
-) -> anyhow::Result<Option<(TcpListener, tokio_rustls::TlsAcceptor)>> {
+/// The TLS listener, its acceptor and the certificate store it resolves through.
+type Https = (
+    TcpListener,
+    tokio_rustls::TlsAcceptor,
+    Arc<crate::certs::CertStore>,
+);
+
+/// Binds the TLS listener (`--https`, or `--remote`'s default) and loads (or generates) its
+/// certificate into the store every handshake resolves through.
+async fn bind_https(config: &Config) -> anyhow::Result<Option<Https>> {
     use anyhow::Context;
     let Some(addr) = config.https else {
         return Ok(None);
     };
-    let tls = crate::http::tls::acceptor(config).context("cannot set up HTTPS")?;
+    let (tls, store) = crate::http::tls::setup(config).context("cannot set up HTTPS")?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (--https)"))?;
-    tracing::info!("serving https on {}", listener.local_addr()?);
-    Ok(Some((listener, tls)))
+    tracing::info!(
+        "serving https on {} (also TURN over TLS and ACME challenges)",
+        listener.local_addr()?
+    );
+    Ok(Some((listener, tls, store)))
 }
 
 type RelayTask = JoinHandle<std::io::Result<()>>;
 
-/// Binds the STUN/TURN relay on `addr` (UDP and TCP) and runs it until `token` is cancelled.
+/// Binds the STUN/TURN relay on `addr` (UDP and TCP) and runs it until `token` is cancelled;
+/// `turns_port`: the TLS port internet clients reach it on too (`--remote`).
 async fn start_relay(
     config: &Config,
     hub: &Hub,
     addr: std::net::SocketAddr,
+    turns_port: Option<u16>,
     token: CancellationToken,
 ) -> anyhow::Result<(relay::Shell, RelayTask)> {
     use anyhow::Context;
@@ -293,6 +317,9 @@ async fn start_relay(
         secret: secret.into_bytes(),
         udp_port: udp.port(),
         tcp_port: tcp.port(),
+        turns_port,
+        // Whether UDP 3478 is reachable from outside is not known here: offered.
+        remote_udp: true,
         public_host: config.public_host.clone(),
         fallback_host: config.relay_ip.to_string(),
         ttl: config.turn_credential_ttl,

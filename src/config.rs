@@ -65,7 +65,7 @@ settings! {
     "name" name: Text<String> [|v| validate_name(v).map(|()| v.into())], "NAME" => String = "homedrop".into();
     /// Advertise with mDNS only on these interfaces (repeatable, or comma separated) [default: every interface except loopback, docker*, veth*, br-*, virbr*]
     "mdns-interface" mdns_interfaces: List<String> [parse_interfaces], "IFACE" => Vec<String> = Vec::new();
-    /// Log level or filter: error, warn, info, debug, trace, or a tracing filter [default: info]
+    /// Log level or filter: error, warn, info, debug, trace, off, or target=level pairs, e.g. info,homedrop::relay=debug [default: info]
     "log" log: Text<String> [|v| validate_log(v).map(|()| v.into())], "LEVEL" => String = "info".into();
     /// Reverse proxy whose X-Forwarded-For is trusted (repeatable, or comma separated). Never trusted by default
     "trusted-proxy" trusted_proxies: List<IpAddr> [parse_ips], "IP" => Vec<IpAddr> = Vec::new();
@@ -87,8 +87,10 @@ settings! {
     "probe" probe: Text<SocketAddr> [parse_addr], "ADDR" => Option<SocketAddr> = Some(addr([0, 0, 0, 0], 3479));
     /// Do not run the connection check (`--no-probe=false` undoes a file's `no-probe = true`)
     "no-probe" no_probe: Switch, "BOOL", print |c| c.probe.is_none();
-    /// Also serve the page and signaling over HTTPS on this address, e.g. 0.0.0.0:8443 [default: off]
+    /// Also serve the page and signaling over HTTPS on this address, e.g. 0.0.0.0:8443; it is also the TLS port of --remote (TURN over TLS, ACME) [default: off; with --remote 0.0.0.0:443 under systemd, else 0.0.0.0:8443]
     "https" https: Text<SocketAddr> [parse_addr], "ADDR" => Option<SocketAddr> = None;
+    /// Remote access: serve page, WebSocket, TURN over TLS and ACME challenges on one TLS port (--https), and give internet clients turns: URLs for it [default: off]
+    "remote" remote: Switch, "BOOL" => bool = false;
     /// PEM certificate chain for HTTPS (with --tls-key) [default: self-signed, kept in <state-dir>]
     "tls-cert" tls_cert: PathKind [any_path], "FILE", print |c| c.tls.as_ref().map(|t| t.cert.clone());
     /// PEM private key for HTTPS (with --tls-cert)
@@ -268,6 +270,9 @@ impl Config {
         if let (None, Some(dir)) = (&l.state_dir, systemd_dir) {
             self.state_dir = PathBuf::from(dir);
         }
+        if self.remote && self.https.is_none() {
+            self.https = Some(remote_tls_default());
+        }
         if l.relay_ip.is_none() {
             self.relay_ip = crate::net::default_relay_ip();
         }
@@ -289,6 +294,14 @@ impl Config {
         };
         Ok(())
     }
+}
+
+/// The TLS port of `--remote` when `--https` is not given: 443 under systemd (the unit grants
+/// CAP_NET_BIND_SERVICE; `$STATE_DIRECTORY` tells homedrop it runs there), 8443 elsewhere
+/// (an ordinary user cannot bind a port below 1024).
+pub fn remote_tls_default() -> SocketAddr {
+    let systemd = std::env::var_os("STATE_DIRECTORY").is_some_and(|d| !d.is_empty());
+    addr([0, 0, 0, 0], if systemd { 443 } else { 8443 })
 }
 
 /// Where a value may come from; errors name the flag (and its variable) or the file's key.

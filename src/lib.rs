@@ -25,6 +25,7 @@
 //!   which interfaces are the LAN, how a URL for a host is written.
 
 pub mod app;
+pub mod certs;
 pub mod config;
 pub mod http;
 pub mod mdns;

@@ -195,3 +195,26 @@ fn example_config_parses_and_documents_every_flag() {
         );
     }
 }
+
+/// `--remote` turns the TLS port on: 443 under systemd (`$STATE_DIRECTORY` set), else 8443;
+/// `--https` (here from the file) names it instead; without `--remote` there is none.
+#[test]
+fn remote_turns_the_tls_port_on() {
+    let dir = TempDir::new("config-remote");
+    let empty = dir.0.join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let off = effective(&empty, &[], &[]);
+    assert_eq!(get(&off, "remote").as_bool(), Some(false));
+    assert!(off.get("https").is_none(), "{off:?}");
+    let plain = effective(&empty, &["--remote"], &[]);
+    assert_eq!(get(&plain, "https").as_str(), Some("0.0.0.0:8443"));
+    let state = dir.0.join("state");
+    let systemd = [("STATE_DIRECTORY", state.to_str().unwrap())];
+    let unit = effective(&empty, &[], &[("HOMEDROP_REMOTE", "true"), systemd[0]]);
+    assert_eq!(get(&unit, "https").as_str(), Some("0.0.0.0:443"));
+    let file = dir.0.join("remote.toml");
+    std::fs::write(&file, "remote = true\nhttps = \"127.0.0.1:9443\"\n").unwrap();
+    let given = effective(&file, &[], &systemd);
+    assert_eq!(get(&given, "https").as_str(), Some("127.0.0.1:9443"));
+    assert_eq!(get(&given, "remote").as_bool(), Some(true));
+}

@@ -36,6 +36,8 @@ mod layers;
 mod mdns;
 /// Both browsers dial each other at the same instant (glare): perfect negotiation connects.
 mod negotiation;
+/// One TLS port (`--remote`): HTTP, WSS, TURN over TLS (coturn's client) and ACME challenges.
+mod one_port;
 /// `/stats`, `/metrics`, SIGTERM with clients connected, the "session ended" log line.
 mod ops;
 /// Static musl builds (qemu for aarch64), the .deb packages and Cross.toml.
@@ -58,6 +60,8 @@ mod relay_interop;
 mod relay_shell;
 /// The household's remote-access status (`GET /remote`): home devices only, the invite base.
 mod remote;
+/// A relative with no UDP reaches home through `turns:` on the one TLS port (Chromium, NSS-trusted CA).
+mod remote_tls;
 /// Room settings (capacity, snap on join) and invitations over real WebSocket clients.
 mod room_signaling;
 /// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.

@@ -96,7 +96,7 @@ pub fn validate_log(v: &str) -> Result<(), String> {
     if v.len() > 256 {
         return Err("longer than 256 characters".into());
     }
-    tracing_subscriber::EnvFilter::try_new(v)
+    v.parse::<tracing_subscriber::filter::Targets>()
         .map(|_| ())
         .map_err(|e| format!("not a log level or filter ({e})"))
 }
@@ -175,6 +175,23 @@ pub fn parse_host(v: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_filters_are_levels_and_target_pairs() {
+        for ok in [
+            "info",
+            "DEBUG",
+            "off",
+            "warn,homedrop::relay=debug",
+            "homedrop=trace",
+        ] {
+            assert!(validate_log(ok).is_ok(), "{ok}");
+        }
+        // A bare word is a target (all its levels), as with EnvFilter: "loud" is valid.
+        for bad in ["homedrop=loud", "a=b=c", &"a".repeat(257)] {
+            assert!(validate_log(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn names_are_dns_labels() {

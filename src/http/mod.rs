@@ -1,4 +1,5 @@
-//! The HTTP server: hyper 1 over TCP (and over TLS, [`tls`]), one task per connection;
+//! The HTTP server: hyper 1 over TCP (and over TLS, [`tls`], where [`one_port`] also routes
+//! TURN over TLS to the relay and answers ACME challenges), one task per connection;
 //! [`routes`] sends each request to its handler, and every handler gets the [`Shared`] state.
 //!
 //! Slow or idle clients cannot exhaust it: headers must arrive within
@@ -14,6 +15,7 @@ pub mod admission;
 pub mod assets;
 pub mod error;
 pub mod host;
+pub mod one_port;
 pub mod probe;
 pub mod routes;
 mod shared;
@@ -87,19 +89,21 @@ async fn serve_with(
         let tls = tls.clone();
         shared.clone().tasks.spawn(async move {
             match tls {
-                None => serve_connection(stream, shared, peer, info).await,
+                None => {
+                    serve_connection(stream, shared, peer, info).await;
+                    drop(permit);
+                }
                 Some(acceptor) => {
                     let handshake = tokio::select! {
                         r = tls::handshake(&acceptor, stream) => r,
                         _ = shared.shutdown.cancelled() => return,
                     };
                     match handshake {
-                        Ok(s) => serve_connection(s, shared, peer, info).await,
+                        Ok(s) => one_port::serve(s, shared, peer, info, permit).await,
                         Err(e) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                     }
                 }
             }
-            drop(permit);
         });
     }
 }
@@ -118,8 +122,12 @@ pub fn tcp_source(shared: &Shared, peer: std::net::SocketAddr) -> admission::Sou
 }
 
 /// Serve HTTP/1.1 (with upgrades, for `/ws`) on one connection, plain or TLS.
-async fn serve_connection<S>(io: S, shared: Arc<Shared>, peer: std::net::SocketAddr, info: ConnInfo)
-where
+pub(crate) async fn serve_connection<S>(
+    io: S,
+    shared: Arc<Shared>,
+    peer: std::net::SocketAddr,
+    info: ConnInfo,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let shutdown = shared.shutdown.clone();

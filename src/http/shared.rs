@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::admission::Pool;
+use crate::certs::CertStore;
 use crate::config::Config;
 use crate::metrics::{Refusals, Snapshot};
 use crate::net::SubnetCache;
@@ -34,6 +35,10 @@ pub struct Shared {
     pub probe: Option<Probe>,
     /// The STUN/TURN relay's counters (`None` with `--no-turn`).
     pub relay_counters: Option<Arc<relay::Counters>>,
+    /// The relay itself, for TURN over TLS arriving on the TLS port (`None` with `--no-turn`).
+    pub relay: Option<relay::Shell>,
+    /// The certificates of the TLS listener (`None` without `--https` or `--remote`).
+    pub certs: Option<Arc<CertStore>>,
     /// Our interfaces' subnets (who is in the home group).
     pub subnets: SubnetCache,
     /// Remote access as the household's panel shows it (`GET /remote`).
@@ -41,6 +46,13 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The TLS listener's certificate store, for a task that replaces its certificate or
+    /// answers ACME challenges (`set_certificate`, `set_challenge`); `None` when there is no
+    /// TLS listener.
+    pub fn cert_store(&self) -> Option<&Arc<CertStore>> {
+        self.certs.as_ref()
+    }
+
     /// The numbers `/stats` and `/metrics` show (see [`crate::metrics`]).
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::collect(

@@ -8,6 +8,10 @@
 //! decision survives restarts. Its names: `<--name>.local`, `homedrop.local`, `localhost` and
 //! each LAN address at the time it was made.
 //!
+//! Every handshake resolves its certificate through one [`CertStore`] built here at start, so
+//! a certificate obtained later (by ACME) replaces it without a restart, and the TLS-ALPN-01
+//! challenge is answered on the same listener ([`ALPN`]; routing in [`super::one_port`]).
+//!
 //! A client speaking plain HTTP to the HTTPS port gets a short 400 telling it to use https://;
 //! one offering only TLS 1.1 or older fails the handshake (rustls implements neither). Both
 //! happen inside that connection's task, under [`HANDSHAKE_TIMEOUT`].
@@ -19,11 +23,13 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::certs::CertStore;
 use crate::config::Config;
 
 /// Time a client has to finish the TLS handshake.
@@ -53,8 +59,21 @@ fn file_err(path: &Path, reason: impl ToString) -> TlsError {
     }
 }
 
-/// The TLS acceptor for the configured certificate, or the generated one (made on first use).
-pub fn acceptor(config: &Config) -> Result<TlsAcceptor, TlsError> {
+/// The ALPN protocols offered, in our order of preference: rustls picks the first one the
+/// client also offers, so a TURN client offering `stun.turn` and `http/1.1` (coturn's) gets
+/// TURN, a browser gets HTTP, and only a client asking for the challenge alone gets
+/// `acme-tls/1` (see [`crate::certs`]). Routing: [`super::one_port`].
+pub const ALPN: [&[u8]; 4] = [
+    super::one_port::TURN_ALPN,
+    super::one_port::STUN_ALPN,
+    b"http/1.1",
+    crate::certs::ACME_TLS_ALPN,
+];
+
+/// The certificate store for the TLS listener, holding the configured certificate (the
+/// user's `--tls-cert`/`--tls-key` win) or the generated one (made on first use), and the
+/// acceptor that resolves every handshake through it.
+pub fn setup(config: &Config) -> Result<(TlsAcceptor, Arc<CertStore>), TlsError> {
     let (cert, key) = match &config.tls {
         Some(files) => (files.cert.clone(), files.key.clone()),
         None => generated(&config.state_dir, &config.name)?,
@@ -66,14 +85,31 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, TlsError> {
         return Err(file_err(&cert, "no PEM certificate in this file"));
     }
     let key = read_pem(&key, PrivateKeyDer::from_pem_slice)?;
+    let store = CertStore::new(certified_key(chain, key)?);
+    Ok((acceptor_for(store.clone())?, store))
+}
+
+/// A chain and its key as rustls serves them; an error when the key does not fit the leaf
+/// (or is of a kind ring cannot sign with). For whoever fills the store later (ACME).
+pub fn certified_key(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    let provider = rustls::crypto::ring::default_provider();
+    CertifiedKey::from_der(chain, key, &provider)
+        .map(Arc::new)
+        .map_err(|e| TlsError::Mismatch(e.to_string()))
+}
+
+/// An acceptor (TLS 1.3 and 1.2, [`ALPN`]) whose certificates come from `store`.
+pub fn acceptor_for(store: Arc<CertStore>) -> Result<TlsAcceptor, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Generate(e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| TlsError::Mismatch(e.to_string()))?;
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        .with_cert_resolver(store);
+    server.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(TlsAcceptor::from(Arc::new(server)))
 }
 

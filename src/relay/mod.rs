@@ -53,6 +53,7 @@ pub use counters::Counters;
 pub use server::Server;
 pub use service::Relay;
 pub use shell::{Shell, ShellConfig, ShellStats};
+pub use tcp::serve_tls;
 
 /// Transport a client reached the server over (the server side of the 5-tuple
 /// is implied: one listener per transport).
@@ -88,6 +89,12 @@ impl ClientAddr {
         Self {
             addr,
             transport: Transport::Tcp,
+        }
+    }
+    pub fn tls(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            transport: Transport::Tls,
         }
     }
 }

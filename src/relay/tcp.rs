@@ -1,6 +1,10 @@
-//! Stream transport of the shell: TCP now, TLS later through the same generic
+//! Stream transport of the shell: TCP from its own listener, and TLS streams
+//! handed over by the one TLS port ([`serve_tls`]: the HTTP layer terminates
+//! TLS and routes STUN to here), both through the same generic
 //! [`spawn_stream`] (any `AsyncRead + AsyncWrite`, tagged with
-//! `Transport::Tls` in its [`ClientAddr`]). Frames go to the router
+//! `Transport::Tcp` or `Transport::Tls` in its [`ClientAddr`]), so TURN over
+//! TLS gets the same connection caps (per source, shared with TCP), the same
+//! authentication deadline and the same timeouts. Frames go to the router
 //! ([`Shell`]); what it routes to a stream client arrives in the queue this
 //! connection registered with it.
 //!
@@ -70,8 +74,18 @@ pub(super) async fn accept_loop(shell: &Shell, tcp: TcpListener) -> io::Result<(
     }
 }
 
+/// Serves a TURN-over-TLS connection from `peer` whose handshake is done (the
+/// caller may already have read its first bytes and put them back in front).
+/// Closed at once when its source, or the relay, has no connection slot left.
+pub fn serve_tls<S>(shell: &Shell, stream: S, peer: std::net::SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    spawn_stream(shell, stream, ClientAddr::tls(peer));
+}
+
 /// Serves `stream` on its own task if a connection slot is free (else closes
-/// it). A TLS listener would call this with `Transport::Tls` streams.
+/// it).
 pub(super) fn spawn_stream<S>(shell: &Shell, stream: S, client: ClientAddr)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,

@@ -3,6 +3,12 @@
 //! Why per client: a browser must reach the relay by the address it used to reach homedrop
 //! (the LAN address at home, `--public-host` from outside), so the URL host comes from the
 //! page's `Host` header when that names homedrop itself, else from `--public-host`.
+//! Why `turns:` first from outside (`--remote`): a relative's network may block UDP and every
+//! port but 443 (hotels, offices, mobile carriers), and the household forwards only the TLS
+//! port and UDP 3478, so a client outside the home group gets TURN over TLS on the TLS port
+//! first and TURN over UDP second, and no `turn:` over TCP 3478 (not forwarded). The
+//! certificate must name that host: Chromium verifies the TURN server's certificate. Home
+//! clients keep their LAN URLs (UDP and TCP 3478).
 //! Why only once linked: TURN credentials let a client use the relay, so a stranger who shares
 //! no home group, room or pairing with anyone gets STUN only (see [`Hub`](super::Hub)).
 
@@ -21,6 +27,12 @@ pub struct IceSettings {
     pub secret: Vec<u8>,
     pub udp_port: u16,
     pub tcp_port: u16,
+    /// The TLS port, for `turns:` URLs to internet clients (`--remote`); `None`: LAN URLs
+    /// for everyone.
+    pub turns_port: Option<u16>,
+    /// With `turns_port`: also offer internet clients `turn:` over UDP (false when UDP 3478
+    /// is known not to be reachable from outside).
+    pub remote_udp: bool,
     /// Host for clients that reached homedrop by a name that is not its own (`--public-host`).
     pub public_host: Option<String>,
     /// Host when neither the page's host nor `--public-host` fits: the relay's LAN address.
@@ -34,6 +46,7 @@ impl std::fmt::Debug for IceSettings {
         f.debug_struct("IceSettings")
             .field("udp_port", &self.udp_port)
             .field("tcp_port", &self.tcp_port)
+            .field("turns_port", &self.turns_port)
             .field("public_host", &self.public_host)
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
@@ -58,17 +71,34 @@ impl IceSettings {
         }]
     }
 
-    /// STUN plus TURN over UDP and TCP with fresh credentials for `user`, valid `ttl` from
-    /// `now_unix`.
-    pub fn with_turn(&self, host: &str, user: &str, now_unix: u64) -> Vec<IceServer> {
+    /// STUN plus TURN with fresh credentials for `user`, valid `ttl` from `now_unix`, for a
+    /// client whose page host is `own` (one of homedrop's, or `None`) and which is outside
+    /// the home group (`internet`). Home: TURN over UDP and TCP. Internet with
+    /// `turns_port`: TURN over TLS, then UDP.
+    pub fn with_turn(
+        &self,
+        own: Option<&str>,
+        internet: bool,
+        user: &str,
+        now_unix: u64,
+    ) -> Vec<IceServer> {
+        let host = self.host_for(own);
         let (username, credential) = issue_credentials(&self.secret, user, now_unix, self.ttl);
-        let h = url_host(host);
-        let mut out = self.stun(host);
+        let h = url_host(&host);
+        let udp = format!("turn:{h}:{}?transport=udp", self.udp_port);
+        let urls = match (internet, self.turns_port) {
+            (true, Some(tls)) => {
+                let turns = format!("turns:{h}:{tls}?transport=tcp");
+                match self.remote_udp {
+                    true => vec![turns, udp],
+                    false => vec![turns],
+                }
+            }
+            _ => vec![udp, format!("turn:{h}:{}?transport=tcp", self.tcp_port)],
+        };
+        let mut out = self.stun(&host);
         out.push(IceServer {
-            urls: vec![
-                format!("turn:{h}:{}?transport=udp", self.udp_port),
-                format!("turn:{h}:{}?transport=tcp", self.tcp_port),
-            ],
+            urls,
             username: Some(username),
             credential: Some(credential),
         });
@@ -113,6 +143,8 @@ mod tests {
             secret: b"0123456789abcdef".to_vec(),
             udp_port: 3478,
             tcp_port: 3479,
+            turns_port: None,
+            remote_udp: true,
             public_host: Some("home.example.org".into()),
             fallback_host: "192.168.1.2".into(),
             ttl: Duration::from_secs(3600),
@@ -163,7 +195,7 @@ mod tests {
         let s = settings();
         assert_eq!(s.host_for(None), "home.example.org");
         assert_eq!(s.host_for(Some("10.0.0.1")), "10.0.0.1");
-        let v = s.with_turn("2001:db8::1", "peer", 1000);
+        let v = s.with_turn(Some("2001:db8::1"), false, "peer", 1000);
         assert_eq!(v[0].urls, ["stun:[2001:db8::1]:3478"]);
         assert_eq!(
             v[1].urls,
@@ -180,8 +212,44 @@ mod tests {
         );
         let none = IceSettings {
             public_host: None,
-            ..s
+            ..s.clone()
         };
         assert_eq!(none.host_for(None), "192.168.1.2");
+        // From the internet without --remote: the same URLs on the public host.
+        let v = s.with_turn(None, true, "peer", 1000);
+        assert_eq!(v[1].urls[0], "turn:home.example.org:3478?transport=udp");
+    }
+
+    #[test]
+    fn internet_clients_get_turns_first_with_remote_and_home_clients_keep_lan_urls() {
+        let mut s = IceSettings {
+            turns_port: Some(443),
+            ..settings()
+        };
+        let v = s.with_turn(None, true, "peer", 1000);
+        assert_eq!(v[0].urls, ["stun:home.example.org:3478"]);
+        assert_eq!(
+            v[1].urls,
+            [
+                "turns:home.example.org:443?transport=tcp",
+                "turn:home.example.org:3478?transport=udp"
+            ]
+        );
+        assert!(v[1].credential.is_some());
+        // A relative whose page host is one of ours (a box with the public address on an
+        // interface) is still from the internet: turns: on that host.
+        let direct = s.with_turn(Some("198.51.100.1"), true, "peer", 1000);
+        assert_eq!(direct[1].urls[0], "turns:198.51.100.1:443?transport=tcp");
+        let home = s.with_turn(Some("192.168.1.2"), false, "peer", 1000);
+        assert_eq!(
+            home[1].urls,
+            [
+                "turn:192.168.1.2:3478?transport=udp",
+                "turn:192.168.1.2:3479?transport=tcp"
+            ]
+        );
+        s.remote_udp = false;
+        let v = s.with_turn(None, true, "peer", 1000);
+        assert_eq!(v[1].urls, ["turns:home.example.org:443?transport=tcp"]);
     }
 }

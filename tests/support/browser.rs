@@ -45,9 +45,46 @@ fn pipe() -> (RawFd, RawFd) {
     (fds[0], fds[1])
 }
 
+/// A home directory under `dir` whose NSS database (`.pki/nssdb`) trusts `ca` for TLS.
+fn trusting_home(dir: &Path, ca: &Path) -> PathBuf {
+    let home = dir.join("home");
+    let db = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&db).unwrap();
+    let db_arg = format!("sql:{}", db.display());
+    let ca = ca.to_str().unwrap();
+    for args in [
+        vec!["-d", &db_arg, "-N", "--empty-password"],
+        vec![
+            "-d",
+            &db_arg,
+            "-A",
+            "-t",
+            "C,,",
+            "-n",
+            "homedrop-test",
+            "-i",
+            ca,
+        ],
+    ] {
+        let out = Command::new("certutil")
+            .args(&args)
+            .output()
+            .expect("certutil (apt-get install -y libnss3-tools; scripts/test.sh does)");
+        assert!(out.status.success(), "certutil {args:?}: {out:?}");
+    }
+    home
+}
+
 impl Browser {
     /// Start Chromium, in network namespace `netns` when given.
     pub fn launch(netns: Option<&str>) -> Browser {
+        Self::launch_trusting(netns, None)
+    }
+
+    /// [`Browser::launch`] with a `HOME` of its own whose NSS database trusts the CA in PEM
+    /// file `ca` (with `certutil`, libnss3-tools), so certificates it signed are trusted
+    /// without `--ignore-certificate-errors`.
+    pub fn launch_trusting(netns: Option<&str>, ca: Option<&Path>) -> Browser {
         assert!(
             Path::new(CHROMIUM).exists(),
             "{CHROMIUM} is missing: run the README's test command, which installs it"
@@ -68,6 +105,9 @@ impl Browser {
             }
             None => Command::new(CHROMIUM),
         };
+        if let Some(ca) = ca {
+            cmd.env("HOME", trusting_home(&profile.0, ca));
+        }
         cmd.args([
             "--headless",
             "--no-sandbox",

@@ -75,6 +75,15 @@ impl TestApp {
     /// Start with a config tweak. 127.0.0.1 is a trusted proxy so tests can pose as clients
     /// from other addresses with X-Forwarded-For.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_observed(tweak, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_with`], handing the app's shared state to `observe` once it listens
+    /// (to reach its certificate store, for example).
+    pub async fn spawn_observed(
+        tweak: impl FnOnce(&mut Config),
+        observe: impl FnOnce(std::sync::Arc<homedrop::http::Shared>) + Send + 'static,
+    ) -> TestApp {
         let dir = TempDir::new("app");
         let mut config = Config::for_tests(&dir.0);
         config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
@@ -86,7 +95,7 @@ impl TestApp {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            homedrop::app::run(config, listener, shutdown)
+            homedrop::app::run_observed(config, listener, shutdown, observe)
                 .await
                 .unwrap();
         });

@@ -53,6 +53,13 @@ impl Page {
         }
     }
 
+    /// [`Page::launch`] with a browser whose NSS database trusts the CA in PEM file `ca`.
+    pub fn launch_trusting(netns: Option<&str>, ca: &std::path::Path) -> Page {
+        Page {
+            browser: Browser::launch_trusting(netns, Some(ca)),
+        }
+    }
+
     /// Load the page, retrying while homedrop starts in its namespace, until its signaling
     /// is online. (A page that lost a module on the way loads itself again: web/js/boot.js.)
     pub fn open(&mut self, url: &str) {

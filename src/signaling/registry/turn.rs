@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 
 use super::{short, Now, Outbox, Peer, PeerId, Registry};
+use crate::net::NetGroup;
 use crate::signaling::ice::IceSettings;
 use crate::signaling::protocol::{IceServer, Link, PeerInfo, ServerMsg};
 
@@ -89,9 +90,9 @@ impl Registry {
             return None;
         };
         p.turn_sent = Some(now.mono);
-        let host = ice.host_for(p.own_host.as_deref());
+        let internet = p.group != NetGroup::Home;
         Some(ServerMsg::IceServers {
-            ice_servers: ice.with_turn(&host, short(id), now.unix),
+            ice_servers: ice.with_turn(p.own_host.as_deref(), internet, short(id), now.unix),
             expires_in_secs: ice.ttl.as_secs(),
         })
     }

@@ -112,6 +112,8 @@ fn ice(ttl: Duration) -> IceSettings {
         secret: b"s3cret".to_vec(),
         udp_port: 3478,
         tcp_port: 3478,
+        turns_port: None,
+        remote_udp: true,
         public_host: None,
         fallback_host: "192.168.1.2".into(),
         ttl,

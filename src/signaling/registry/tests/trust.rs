@@ -9,6 +9,8 @@ fn with_ice(mut r: Registry) -> Registry {
         secret: b"s3cret".to_vec(),
         udp_port: 3478,
         tcp_port: 3478,
+        turns_port: None,
+        remote_udp: true,
         public_host: None,
         fallback_host: "192.168.1.2".into(),
         ttl: Duration::from_secs(600),
