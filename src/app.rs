@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::certs::CertStore;
 use crate::config::Config;
 use crate::http::admission::Pool;
 use crate::http::Shared;
@@ -105,6 +106,14 @@ struct Running {
     watchdog: JoinHandle<()>,
     relay: Option<(relay::Shell, RelayTask)>,
     mdns: Option<Mdns>,
+    acme: Option<Acme>,
+}
+
+/// The ACME client and its input: the public host (`--public-host` now; the router mapping
+/// is to send the address it learns through `public_host`).
+struct Acme {
+    task: JoinHandle<()>,
+    _public_host: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// Binds and starts every component under `token`.
@@ -116,6 +125,9 @@ async fn start(
     let hub = Arc::new(Hub::new(hub_settings(&config)));
     let probe = start_probe(&config, token);
     let https = bind_https(&config).await?;
+    let acme = https
+        .as_ref()
+        .and_then(|(_, _, store)| start_acme(&config, store, token));
     let relay = match config.turn {
         Some(addr) => Some(start_relay(&config, &hub, addr, token.clone()).await?),
         None => None,
@@ -126,6 +138,7 @@ async fn start(
         ws_slots: Pool::new(config.max_connections),
         cross_site_refused: Default::default(),
         relay_counters: relay.as_ref().map(|(shell, _)| shell.counters()),
+        acme: acme.as_ref().map(|(status, _)| status.clone()),
         config,
         hub: hub.clone(),
         shutdown: token.clone(),
@@ -138,10 +151,10 @@ async fn start(
     crate::startup::announce(&shared.config, bound);
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
     let https_port = match &https {
-        Some((l, _)) => Some(l.local_addr()?.port()),
+        Some((l, _, _)) => Some(l.local_addr()?.port()),
         None => None,
     };
-    let https = https.map(|(l, tls)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
+    let https = https.map(|(l, tls, _)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
     Ok(Running {
         sweeper: tokio::spawn(sweep(hub.clone(), token.clone())),
         watchdog: tokio::spawn(systemd_watchdog(hub, token.clone())),
@@ -151,6 +164,7 @@ async fn start(
         server,
         https,
         relay,
+        acme: acme.map(|(_, acme)| acme),
     })
 }
 
@@ -167,6 +181,9 @@ impl Running {
         let _ = self.server.await;
         if let Some(h) = self.https {
             let _ = h.await;
+        }
+        if let Some(acme) = self.acme {
+            let _ = acme.task.await;
         }
         if let Some(task) = self.probe {
             let _ = task.await;
@@ -229,20 +246,48 @@ fn start_probe(config: &Config, token: &CancellationToken) -> Option<(Probe, Joi
     }
 }
 
+type Https = (TcpListener, tokio_rustls::TlsAcceptor, Arc<CertStore>);
+
 /// Binds the HTTPS listener and loads (or generates) its certificate, when `--https` is set.
-async fn bind_https(
-    config: &Config,
-) -> anyhow::Result<Option<(TcpListener, tokio_rustls::TlsAcceptor)>> {
+async fn bind_https(config: &Config) -> anyhow::Result<Option<Https>> {
     use anyhow::Context;
     let Some(addr) = config.https else {
         return Ok(None);
     };
-    let tls = crate::http::tls::acceptor(config).context("cannot set up HTTPS")?;
+    let (tls, store) =
+        crate::http::tls::acceptor_with_store(config).context("cannot set up HTTPS")?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (--https)"))?;
     tracing::info!("serving https on {}", listener.local_addr()?);
-    Ok(Some((listener, tls)))
+    Ok(Some((listener, tls, store)))
+}
+
+/// Starts getting a certificate by ACME into `store` in the background, when
+/// [`Config::acme_active`].
+fn start_acme(
+    config: &Config,
+    store: &Arc<CertStore>,
+    token: &CancellationToken,
+) -> Option<(Arc<crate::acme::Status>, Acme)> {
+    if !config.acme_active() {
+        return None;
+    }
+    let mut settings = crate::acme::Settings::new(
+        config.acme_directory.clone(),
+        config.state_dir.clone(),
+    );
+    settings.contact = config.acme_contact.clone();
+    settings.ca = config.acme_ca.clone();
+    settings.retry_min = config.acme_retry_min;
+    let (tx, rx) = tokio::sync::watch::channel(config.public_host.clone());
+    tracing::info!(
+        "ACME: getting a certificate for {} from {} in the background",
+        config.public_host.as_deref().unwrap_or("?"),
+        config.acme_directory
+    );
+    let (status, task) = crate::acme::start(settings, store.clone(), rx, token.clone());
+    Some((status, Acme { task, _public_host: tx }))
 }
 
 type RelayTask = JoinHandle<std::io::Result<()>>;

@@ -94,6 +94,9 @@ async fn serve_with(
                         _ = shared.shutdown.cancelled() => return,
                     };
                     match handshake {
+                        Ok(s) if tls::was_acme_challenge(&s) => {
+                            tracing::debug!("answered an ACME challenge handshake from {peer}")
+                        }
                         Ok(s) => serve_connection(s, shared, peer, info).await,
                         Err(e) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                     }

@@ -33,6 +33,8 @@ pub struct Shared {
     pub probe: Option<Probe>,
     /// The STUN/TURN relay's counters (`None` with `--no-turn`).
     pub relay_counters: Option<Arc<relay::Counters>>,
+    /// The ACME client's state (`None` when homedrop does not use ACME).
+    pub acme: Option<Arc<crate::acme::Status>>,
     /// Our interfaces' subnets (who is in the home group).
     pub subnets: SubnetCache,
 }
@@ -45,6 +47,7 @@ impl Shared {
             self.started,
             self.probe.as_ref(),
             self.relay_counters.as_deref(),
+            self.acme.as_deref(),
             Refusals {
                 http: self.http_slots.refused(),
                 ws: self.ws_slots.refused(),

@@ -24,6 +24,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use rustls::sign::CertifiedKey;
+
+use crate::certs::{CertStore, ACME_TLS_ALPN};
 use crate::config::Config;
 
 /// Time a client has to finish the TLS handshake.
@@ -55,6 +58,13 @@ fn file_err(path: &Path, reason: impl ToString) -> TlsError {
 
 /// The TLS acceptor for the configured certificate, or the generated one (made on first use).
 pub fn acceptor(config: &Config) -> Result<TlsAcceptor, TlsError> {
+    Ok(acceptor_with_store(config)?.0)
+}
+
+/// The TLS acceptor and the [`CertStore`] it resolves through: it serves the configured (or
+/// generated) certificate until something (ACME) sets another, and answers TLS-ALPN-01
+/// challenge handshakes (`acme-tls/1`) from the store.
+pub fn acceptor_with_store(config: &Config) -> Result<(TlsAcceptor, Arc<CertStore>), TlsError> {
     let (cert, key) = match &config.tls {
         Some(files) => (files.cert.clone(), files.key.clone()),
         None => generated(&config.state_dir, &config.name)?,
@@ -67,14 +77,22 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, TlsError> {
     }
     let key = read_pem(&key, PrivateKeyDer::from_pem_slice)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let initial = CertifiedKey::from_der(chain, key, &provider)
+        .map_err(|e| TlsError::Mismatch(e.to_string()))?;
+    let store = CertStore::new(Arc::new(initial));
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Generate(e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| TlsError::Mismatch(e.to_string()))?;
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(server)))
+        .with_cert_resolver(store.clone());
+    server.alpn_protocols = vec![b"http/1.1".to_vec(), ACME_TLS_ALPN.to_vec()];
+    Ok((TlsAcceptor::from(Arc::new(server)), store))
+}
+
+/// Did this connection's handshake answer a TLS-ALPN-01 challenge? Then it is over: the
+/// validator only looks at the certificate (RFC 8737 §3).
+pub fn was_acme_challenge(stream: &TlsStream<TcpStream>) -> bool {
+    stream.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN)
 }
 
 fn read_pem<T, E: std::fmt::Display>(
