@@ -27,6 +27,8 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 # relay interop tests. Its server is never started: it would take port 3478.
 { command -v turnutils_uclient && command -v turnutils_peer && command -v turnutils_stunclient; } \
   >/dev/null || need+=(coturn)
+# pebble (the ACME test CA) and pebble-challtestsrv (its DNS) for tests/acme.rs.
+{ command -v pebble && command -v pebble-challtestsrv; } >/dev/null || need+=(pebble)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

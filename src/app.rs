@@ -154,7 +154,8 @@ async fn start(
         Some((l, _, _)) => Some(l.local_addr()?.port()),
         None => None,
     };
-    let https = https.map(|(l, tls, _)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
+    let https =
+        https.map(|(l, tls, _)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
     Ok(Running {
         sweeper: tokio::spawn(sweep(hub.clone(), token.clone())),
         watchdog: tokio::spawn(systemd_watchdog(hub, token.clone())),
@@ -273,10 +274,8 @@ fn start_acme(
     if !config.acme_active() {
         return None;
     }
-    let mut settings = crate::acme::Settings::new(
-        config.acme_directory.clone(),
-        config.state_dir.clone(),
-    );
+    let mut settings =
+        crate::acme::Settings::new(config.acme_directory.clone(), config.state_dir.clone());
     settings.contact = config.acme_contact.clone();
     settings.ca = config.acme_ca.clone();
     settings.retry_min = config.acme_retry_min;
@@ -287,7 +286,13 @@ fn start_acme(
         config.acme_directory
     );
     let (status, task) = crate::acme::start(settings, store.clone(), rx, token.clone());
-    Some((status, Acme { task, _public_host: tx }))
+    Some((
+        status,
+        Acme {
+            task,
+            _public_host: tx,
+        },
+    ))
 }
 
 type RelayTask = JoinHandle<std::io::Result<()>>;

@@ -25,8 +25,8 @@
 //! - [`net`]: which clients form the home group (and the cached subnets that decide it),
 //!   which interfaces are the LAN, how a URL for a host is written.
 
-pub mod app;
 pub mod acme;
+pub mod app;
 pub mod certs;
 pub mod config;
 pub mod http;

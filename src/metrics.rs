@@ -186,13 +186,27 @@ fn acme_metrics(a: &acme::Stats) -> Vec<(&'static str, Kind, &'static str, u64)>
             "When it is to be renewed, Unix seconds (0: none yet).",
             a.renew_at,
         ),
-        ("acme_issued", Counter, "Certificates issued by ACME since start.", a.issued),
-        ("acme_failures", Counter, "Failed ACME attempts since start.", a.failures),
+        (
+            "acme_issued",
+            Counter,
+            "Certificates issued by ACME since start.",
+            a.issued,
+        ),
+        (
+            "acme_failures",
+            Counter,
+            "Failed ACME attempts since start.",
+            a.failures,
+        ),
         (
             "acme_last_error_seconds",
             Gauge,
             "When the last ACME attempt failed, Unix seconds (0: none since the last issuance).",
-            if a.last_error.is_some() { a.last_error_at } else { 0 },
+            if a.last_error.is_some() {
+                a.last_error_at
+            } else {
+                0
+            },
         ),
     ]
 }

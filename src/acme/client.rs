@@ -74,7 +74,10 @@ impl Client {
             return Err(format!("{uri}: only https:// ACME servers are supported"));
         }
         let host = uri.host().ok_or_else(|| format!("{uri}: no host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = uri.port_u16().unwrap_or(443);
         let tcp = TcpStream::connect((host.as_str(), port))
             .await
@@ -137,7 +140,9 @@ impl HttpClient for Client {
             match tokio::time::timeout(REQUEST_TIMEOUT, client.send(req)).await {
                 Ok(Ok(rsp)) => Ok(rsp),
                 Ok(Err(e)) => Err(Error::Other(e.into())),
-                Err(_) => Err(Error::Other("the ACME server did not answer in 30 s".into())),
+                Err(_) => Err(Error::Other(
+                    "the ACME server did not answer in 30 s".into(),
+                )),
             }
         })
     }

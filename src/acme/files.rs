@@ -66,7 +66,11 @@ pub fn load_account(dir: &Path, directory: &str) -> Result<Option<AccountCredent
     }
 }
 
-pub fn save_account(dir: &Path, directory: &str, credentials: &AccountCredentials) -> Result<(), String> {
+pub fn save_account(
+    dir: &Path,
+    directory: &str,
+    credentials: &AccountCredentials,
+) -> Result<(), String> {
     let kept = serde_json::json!({ "directory": directory, "credentials": credentials });
     write_private(dir, ACCOUNT_FILE, &kept.to_string())
 }

@@ -81,8 +81,7 @@ pub fn certified(
     key_pem: &str,
 ) -> Result<Arc<CertifiedKey>, String> {
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| e.to_string())?;
-    let signer =
-        rustls::crypto::ring::sign::any_supported_type(&key).map_err(|e| e.to_string())?;
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key).map_err(|e| e.to_string())?;
     Ok(Arc::new(CertifiedKey::new(chain, signer)))
 }
 
@@ -139,14 +138,23 @@ pub async fn issue(account: &Account, host: &str, store: &CertStore) -> Result<I
     let sni = challenge_sni(host);
     let answered = answer_challenges(&mut order, host, &sni, store).await;
     let status = match answered {
-        Ok(()) => order.poll_ready(&POLL).await.map_err(|e| format!("validation: {e}")),
+        Ok(()) => order
+            .poll_ready(&POLL)
+            .await
+            .map_err(|e| format!("validation: {e}")),
         Err(e) => Err(e),
     };
     store.clear_challenge(&sni);
     if status? != OrderStatus::Ready {
-        return Err(format!("the CA did not validate {host}: {}", why_invalid(&mut order).await));
+        return Err(format!(
+            "the CA did not validate {host}: {}",
+            why_invalid(&mut order).await
+        ));
     }
-    let key_pem = order.finalize().await.map_err(|e| format!("finalize: {e}"))?;
+    let key_pem = order
+        .finalize()
+        .await
+        .map_err(|e| format!("finalize: {e}"))?;
     let chain_pem = order
         .poll_certificate(&POLL)
         .await

@@ -300,7 +300,10 @@ mod tests {
     fn backoff_doubles_up_to_its_cap() {
         let s = Settings::new(LETS_ENCRYPT.into(), "x".into());
         let secs: Vec<u64> = (1..=12).map(|n| backoff(&s, n).as_secs()).collect();
-        assert_eq!(secs, [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]);
+        assert_eq!(
+            secs,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]
+        );
         assert_eq!(backoff(&s, u32::MAX), Duration::from_secs(3600));
     }
 
