@@ -127,6 +127,48 @@ fn time(tag: u8, text: &[u8]) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
 }
 
+/// An RFC 3339 date-time (`2026-01-02T03:04:05Z`, fractions and offsets allowed) as Unix
+/// seconds: the ARI window's bounds (RFC 9773 §4.2).
+pub fn rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let sep = |i: usize, c: &[u8]| {
+        b.get(i)
+            .is_some_and(|x| c.contains(&x.to_ascii_uppercase()))
+    };
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"T ") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = text.get(19..)?;
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (oh, om): (i64, i64) = (rest[1..3].parse().ok()?, rest[4..6].parse().ok()?);
+            let o = oh * 3600 + om * 60;
+            if *sign == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (the well-known era computation).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -170,5 +212,24 @@ mod tests {
             let _ = facts(&cert.der()[..n]);
         }
         assert_eq!(facts(b"\x30\x84\xff\xff\xff\xff"), None);
+    }
+
+    #[test]
+    fn reads_rfc3339_times() {
+        assert_eq!(rfc3339("2026-01-02T00:00:00Z"), Some(1_767_312_000));
+        assert_eq!(
+            rfc3339("2026-01-02T01:30:00.123456+01:30"),
+            Some(1_767_312_000)
+        );
+        assert_eq!(rfc3339("2026-01-01t22:00:00-02:00"), Some(1_767_312_000));
+        for bad in [
+            "",
+            "2026-01-02",
+            "2026-13-02T00:00:00Z",
+            "2026-01-02T00:00:00",
+            "2026-01-02T00:00:00+1",
+        ] {
+            assert_eq!(rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rustls::sign::CertifiedKey;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -108,6 +109,15 @@ pub fn start(
     token: CancellationToken,
 ) -> (Arc<Status>, JoinHandle<()>) {
     let status = Arc::new(Status::default());
+    // The kept certificate serves from the first handshake on: reading two files is no wait.
+    if let Some(h) = host.borrow().as_deref() {
+        if kept_key(&settings, h).is_some_and(|(key, _)| {
+            store.set_certificate(key);
+            true
+        }) {
+            tracing::info!("ACME: serving the kept certificate for {h}");
+        }
+    }
     let worker = Worker {
         settings,
         store,
@@ -195,15 +205,8 @@ impl Worker {
     /// The kept certificate for `host`, when it is still valid: served, and its renewal
     /// time planned.
     async fn install_kept(&mut self, client: &client::Client, host: &str) -> Option<Served> {
-        let (chain_pem, key_pem) = files::load_certificate(&self.settings.state_dir, host)?;
-        let chain = issue::chain(&chain_pem);
-        let facts = der::facts(chain.first()?)?;
-        if facts.not_after <= unix_now() {
-            return None;
-        }
-        let key = issue::certified(chain, &key_pem).ok()?;
+        let (key, facts) = kept_key(&self.settings, host)?;
         self.store.set_certificate(key);
-        tracing::info!("ACME: serving the kept certificate for {host}");
         Some(self.planned(client, host, &facts).await)
     }
 
@@ -264,18 +267,34 @@ impl Worker {
     }
 
     /// A time in the ARI suggested window (RFC 9773 §4.2), when the directory has
-    /// `renewalInfo` and the certificate an authority key identifier.
+    /// `renewalInfo` and the certificate an authority key identifier. (By hand, not with
+    /// instant-acme's `renewal_info`: its `time` feature costs binary size for two dates.)
     async fn ari_time(&mut self, client: &client::Client, f: &der::CertFacts) -> Option<i64> {
+        use base64::Engine;
         let aki = f.authority_key_id.as_deref()?;
-        let account = self.account(client).await.ok()?;
-        let id = instant_acme::CertificateIdentifier::new(aki.into(), f.serial.as_slice().into());
-        let (info, _) = account.renewal_info(&id).await.ok()?;
-        let w = info.suggested_window;
-        let (start, end) = (w.start.unix_timestamp(), w.end.unix_timestamp());
+        let directory = client.get_json(&self.settings.directory).await.ok()?;
+        let base = directory["renewalInfo"].as_str()?.trim_end_matches('/');
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let id = format!("{}.{}", b64.encode(aki), b64.encode(&f.serial));
+        let info = client.get_json(&format!("{base}/{id}")).await.ok()?;
+        let window = &info["suggestedWindow"];
+        let start = der::rfc3339(window["start"].as_str()?)?;
+        let end = der::rfc3339(window["end"].as_str()?)?;
         // A uniformly random point in the window (§4.2), so renewals spread out.
         let span = (end - start).max(0) as u64;
         Some(start + (rand::random::<u64>() % (span + 1)) as i64)
     }
+}
+
+/// The kept certificate for `host` and its facts, while it is valid.
+fn kept_key(settings: &Settings, host: &str) -> Option<(Arc<CertifiedKey>, der::CertFacts)> {
+    let (chain_pem, key_pem) = files::load_certificate(&settings.state_dir, host)?;
+    let chain = issue::chain(&chain_pem);
+    let facts = der::facts(chain.first()?)?;
+    if facts.not_after <= unix_now() {
+        return None;
+    }
+    Some((issue::certified(chain, &key_pem).ok()?, facts))
 }
 
 /// Returns when the host changes; never when its sender is gone (the last value stays).
