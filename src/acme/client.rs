@@ -14,17 +14,12 @@
 //! appliance without a CA bundle still works), the system bundle when there is one, and
 //! `--acme-ca` (a test CA or a private one). Names and addresses are checked by OpenSSL.
 
-use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use instant_acme::{BodyWrapper, BytesResponse, Error, HttpClient};
 use openssl::ssl::{SslConnector, SslMethod, SslVersion};
 use openssl::x509::X509;
 
@@ -79,18 +74,46 @@ impl Client {
     }
 }
 
+/// A response: status, headers (names in lower case), body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let h = self
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        h.map(|(_, v)| v.as_str())
+    }
+}
+
 impl Client {
+    /// One request: `method` to `url`, with `body` of `content_type` (POST), or none.
+    pub async fn request(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Response, String> {
+        let out = encode(method, url, body)?;
+        let tls = self.tls.clone();
+        tokio::task::spawn_blocking(move || exchange(&tls, &out))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
     /// GET `url` and its JSON body (the directory, ARI's renewal information), on 200.
     pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, String> {
-        let req = http::Request::get(url)
-            .body(BodyWrapper::<Bytes>::default())
-            .map_err(|e| e.to_string())?;
-        let mut rsp = self.request(req).await.map_err(|e| e.to_string())?;
-        if rsp.parts.status != http::StatusCode::OK {
-            return Err(format!("{url}: {}", rsp.parts.status));
+        let rsp = self.request("GET", url, None).await?;
+        if rsp.status != 200 {
+            return Err(format!("{url}: status {}", rsp.status));
         }
-        let body = rsp.body.into_bytes().await.map_err(|e| e.to_string())?;
-        serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))
+        serde_json::from_slice(&rsp.body).map_err(|e| format!("{url}: {e}"))
     }
 }
 
@@ -102,10 +125,9 @@ struct Outgoing {
     bytes: Vec<u8>,
 }
 
-/// The request line, headers and body of `req` (origin form; the authority in Host).
-async fn encode(req: http::Request<BodyWrapper<Bytes>>) -> Result<Outgoing, String> {
-    let (parts, body) = req.into_parts();
-    let uri = &parts.uri;
+/// The request line, headers and body (origin form; the authority in Host).
+fn encode(method: &str, url: &str, body: Option<(&str, Vec<u8>)>) -> Result<Outgoing, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
     if uri.scheme_str() != Some("https") {
         return Err(format!("{uri}: only https:// ACME servers are supported"));
     }
@@ -116,18 +138,10 @@ async fn encode(req: http::Request<BodyWrapper<Bytes>>) -> Result<Outgoing, Stri
         .to_string();
     let authority = uri.authority().map_or(host.as_str(), |a| a.as_str());
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let body = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let mut head = format!(
-        "{} {target} HTTP/1.1\r\nhost: {authority}\r\n",
-        parts.method
-    );
-    for (name, value) in &parts.headers {
-        let value = value.to_str().map_err(|e| e.to_string())?;
-        head.push_str(&format!("{name}: {value}\r\n"));
+    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {authority}\r\n");
+    let (kind, body) = body.unwrap_or(("", Vec::new()));
+    if !kind.is_empty() {
+        head.push_str(&format!("content-type: {kind}\r\n"));
     }
     head.push_str(&format!(
         "content-length: {}\r\nconnection: close\r\nuser-agent: homedrop/{}\r\n\r\n",
@@ -139,13 +153,13 @@ async fn encode(req: http::Request<BodyWrapper<Bytes>>) -> Result<Outgoing, Stri
     Ok(Outgoing {
         port: uri.port_u16().unwrap_or(443),
         host,
-        head_only: parts.method == http::Method::HEAD,
+        head_only: method == "HEAD",
         bytes,
     })
 }
 
 /// Sends `out` and reads the whole response (blocking).
-fn exchange(tls: &SslConnector, out: &Outgoing) -> Result<http::Response<Full<Bytes>>, String> {
+fn exchange(tls: &SslConnector, out: &Outgoing) -> Result<Response, String> {
     let (host, port) = (out.host.as_str(), out.port);
     let addrs = (host, port)
         .to_socket_addrs()
@@ -183,7 +197,7 @@ fn exchange(tls: &SslConnector, out: &Outgoing) -> Result<http::Response<Full<By
 }
 
 /// The response in `buf`, once all of it is there (`None`: read on).
-fn complete(buf: &[u8], head_only: bool) -> Result<Option<http::Response<Full<Bytes>>>, String> {
+fn complete(buf: &[u8], head_only: bool) -> Result<Option<Response>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Response::new(&mut headers);
     let start = match parsed
@@ -193,7 +207,7 @@ fn complete(buf: &[u8], head_only: bool) -> Result<Option<http::Response<Full<By
         httparse::Status::Complete(n) => n,
         httparse::Status::Partial => return Ok(None),
     };
-    let mut rsp = http::Response::builder().status(parsed.code.unwrap_or(500));
+    let mut rsp_headers = Vec::new();
     let (mut length, mut chunked) = (None, false);
     for h in parsed.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -204,7 +218,8 @@ fn complete(buf: &[u8], head_only: bool) -> Result<Option<http::Response<Full<By
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = h.value.eq_ignore_ascii_case(b"chunked");
         }
-        rsp = rsp.header(h.name, h.value);
+        let value = String::from_utf8_lossy(h.value).into_owned();
+        rsp_headers.push((h.name.to_ascii_lowercase(), value));
     }
     let rest = &buf[start..];
     let body = if head_only {
@@ -220,9 +235,11 @@ fn complete(buf: &[u8], head_only: bool) -> Result<Option<http::Response<Full<By
             _ => return Ok(None),
         }
     };
-    rsp.body(Full::new(Bytes::from(body)))
-        .map(Some)
-        .map_err(|e| e.to_string())
+    Ok(Some(Response {
+        status: parsed.code.unwrap_or(500),
+        headers: rsp_headers,
+        body,
+    }))
 }
 
 /// A chunked body (RFC 9112 §7.1), once its last chunk has arrived (`None`: read on).
@@ -247,23 +264,6 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
     }
 }
 
-impl HttpClient for Client {
-    fn request(
-        &self,
-        req: http::Request<BodyWrapper<Bytes>>,
-    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, Error>> + Send>> {
-        let tls = self.tls.clone();
-        Box::pin(async move {
-            let out = encode(req).await.map_err(|e| Error::Other(e.into()))?;
-            let rsp = tokio::task::spawn_blocking(move || exchange(&tls, &out))
-                .await
-                .map_err(|e| Error::Other(e.to_string().into()))?;
-            rsp.map(BytesResponse::from)
-                .map_err(|e| Error::Other(e.into()))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,18 +274,14 @@ mod tests {
         assert!(complete(partial, false).unwrap().is_none());
         let whole = b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\nreplay-nonce: n1\r\n\r\nok";
         let rsp = complete(whole, false).unwrap().unwrap();
-        assert_eq!(rsp.status(), 201);
-        assert_eq!(rsp.headers()["replay-nonce"], "n1");
+        assert_eq!(rsp.status, 201);
+        assert_eq!(rsp.header("Replay-Nonce"), Some("n1"));
         let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
         assert!(complete(&chunked[..chunked.len() - 7], false)
             .unwrap()
             .is_none());
         let rsp = complete(chunked, false).unwrap().unwrap();
-        let body = futures_util::FutureExt::now_or_never(rsp.into_body().collect());
-        assert_eq!(
-            body.unwrap().unwrap().to_bytes(),
-            Bytes::from_static(b"abcde")
-        );
+        assert_eq!(rsp.body, b"abcde");
         let head = b"HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n";
         assert!(complete(head, true).unwrap().is_some());
         assert!(complete(

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
-use instant_acme::AccountCredentials;
+use base64::Engine;
 
-/// The ACME account: `{"directory": URL, "credentials": ...}`.
+/// The ACME account: `{"directory": URL, "kid": account URL, "key": PKCS#8, base64}`.
 pub const ACCOUNT_FILE: &str = "acme-account.json";
 /// The issued chain, PEM.
 pub const CERT_FILE: &str = "acme-cert.pem";
@@ -17,12 +17,6 @@ pub const CERT_FILE: &str = "acme-cert.pem";
 pub const KEY_FILE: &str = "acme-key.pem";
 /// The host (DNS name or address) it was issued for.
 pub const HOST_FILE: &str = "acme-host";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct KeptAccount {
-    directory: String,
-    credentials: AccountCredentials,
-}
 
 /// Writes `text` to `dir/name` with mode 0600 (creating `dir` 0700).
 fn write_private(dir: &Path, name: &str, text: &str) -> Result<(), String> {
@@ -47,31 +41,33 @@ fn write_private(dir: &Path, name: &str, text: &str) -> Result<(), String> {
         .map_err(err)
 }
 
-/// The kept account, when there is one for this `directory` (another directory's is
-/// replaced at the next save).
-pub fn load_account(dir: &Path, directory: &str) -> Result<Option<AccountCredentials>, String> {
+/// The kept account (its URL and PKCS#8 key), when there is one for this `directory`
+/// (another directory's is replaced at the next save).
+pub fn load_account(dir: &Path, directory: &str) -> Result<Option<(String, Vec<u8>)>, String> {
     let path = dir.join(ACCOUNT_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    match serde_json::from_str::<KeptAccount>(&text) {
-        Ok(kept) if kept.directory == directory => Ok(Some(kept.credentials)),
-        Ok(_) => Ok(None),
-        Err(e) => {
-            tracing::warn!("{}: unreadable ({e}); making a new account", path.display());
+    let kept: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if kept["directory"] != directory {
+        return Ok(None);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = kept["key"].as_str().and_then(|k| b64.decode(k).ok());
+    match (kept["kid"].as_str(), key) {
+        (Some(kid), Some(key)) => Ok(Some((kid.to_string(), key))),
+        _ => {
+            tracing::warn!("{}: unreadable; making a new account", path.display());
             Ok(None)
         }
     }
 }
 
-pub fn save_account(
-    dir: &Path,
-    directory: &str,
-    credentials: &AccountCredentials,
-) -> Result<(), String> {
-    let kept = serde_json::json!({ "directory": directory, "credentials": credentials });
+pub fn save_account(dir: &Path, directory: &str, kid: &str, pkcs8: &[u8]) -> Result<(), String> {
+    let key = base64::engine::general_purpose::STANDARD.encode(pkcs8);
+    let kept = serde_json::json!({ "directory": directory, "kid": kid, "key": key });
     write_private(dir, ACCOUNT_FILE, &kept.to_string())
 }
 

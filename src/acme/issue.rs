@@ -7,25 +7,23 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
-    RetryPolicy,
-};
+use base64::Engine;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
 use super::client::Client;
 use super::files;
+use super::session::{dir_url, AccountKey, Session};
 use crate::certs::CertStore;
 
 /// The profile Let's Encrypt requires for IP-address certificates (160 h).
 pub const SHORT_LIVED_PROFILE: &str = "shortlived";
 /// How long the CA may take to validate, and then to issue.
-const POLL: RetryPolicy = RetryPolicy::new()
-    .initial_delay(Duration::from_millis(250))
-    .backoff(1.5)
-    .timeout(Duration::from_secs(90));
+const POLL_FOR: Duration = Duration::from_secs(90);
 
 /// A certificate the CA issued: its chain and key, PEM.
 pub struct Issued {
@@ -34,10 +32,10 @@ pub struct Issued {
 }
 
 /// The ACME identifier of a host: an IP address (RFC 8738) or a DNS name.
-pub fn identifier(host: &str) -> Identifier {
+pub fn identifier(host: &str) -> Value {
     match host.parse::<IpAddr>() {
-        Ok(ip) => Identifier::Ip(ip),
-        Err(_) => Identifier::Dns(host.to_string()),
+        Ok(ip) => json!({"type": "ip", "value": ip.to_string()}),
+        Err(_) => json!({"type": "dns", "value": host}),
     }
 }
 
@@ -92,116 +90,178 @@ pub fn chain(pem: &str) -> Vec<CertificateDer<'static>> {
         .collect()
 }
 
-/// The kept account for `directory`, or a new one (kept, 0600).
+/// A session with the kept account for `directory`, or a new account (kept, 0600).
 pub async fn account(
     client: &Client,
     state_dir: &Path,
     directory: &str,
     contact: Option<&str>,
-) -> Result<Account, String> {
-    let builder = || Account::builder_with_http(Box::new(client.clone()));
-    if let Some(credentials) = files::load_account(state_dir, directory)? {
-        return builder()
-            .from_credentials(credentials)
-            .await
-            .map_err(|e| format!("cannot reach the ACME directory {directory}: {e}"));
+) -> Result<Session, String> {
+    if let Some((kid, pkcs8)) = files::load_account(state_dir, directory)? {
+        let key = AccountKey::from_pkcs8(&pkcs8)?;
+        let mut session = Session::open(client.clone(), key, directory).await?;
+        session.kid = Some(kid);
+        return Ok(session);
     }
-    let mailto = contact.map(|c| format!("mailto:{c}"));
-    let contacts: Vec<&str> = mailto.iter().map(String::as_str).collect();
-    let new = NewAccount {
-        contact: &contacts,
-        terms_of_service_agreed: true,
-        only_return_existing: false,
-    };
-    let (account, credentials) = builder()
-        .create(&new, directory.to_string(), None)
+    let mut session = Session::open(client.clone(), AccountKey::generate()?, directory).await?;
+    session
+        .register(contact)
         .await
         .map_err(|e| format!("cannot create an ACME account at {directory}: {e}"))?;
-    files::save_account(state_dir, directory, &credentials)?;
+    let kid = session.kid.clone().unwrap_or_default();
+    files::save_account(state_dir, directory, &kid, &session.key.pkcs8)?;
     tracing::info!("ACME: account created at {directory}");
-    Ok(account)
+    Ok(session)
+}
+
+/// Does the directory list this profile (the ACME profiles draft, `meta.profiles`)?
+fn offers_profile(directory: &Value, name: &str) -> bool {
+    directory["meta"]["profiles"].get(name).is_some()
 }
 
 /// Orders and fetches a certificate for `host`, answering its challenge through `store`.
-pub async fn issue(account: &Account, host: &str, store: &CertStore) -> Result<Issued, String> {
-    let ids = [identifier(host)];
-    let short = matches!(ids[0], Identifier::Ip(_))
-        && account.profiles().any(|p| p.name == SHORT_LIVED_PROFILE);
-    let mut new = NewOrder::new(&ids);
-    if short {
-        new = new.profile(SHORT_LIVED_PROFILE);
+pub async fn issue(s: &mut Session, host: &str, store: &CertStore) -> Result<Issued, String> {
+    let id = identifier(host);
+    let mut order = json!({"identifiers": [id]});
+    if id["type"] == "ip" && offers_profile(&s.directory, SHORT_LIVED_PROFILE) {
+        order["profile"] = SHORT_LIVED_PROFILE.into();
     }
-    let mut order = account
-        .new_order(&new)
+    let url = dir_url(&s.directory, "newOrder")?.to_string();
+    let rsp = s
+        .post(&url, Some(&order))
         .await
         .map_err(|e| format!("new order: {e}"))?;
+    let order_url = rsp
+        .header("location")
+        .ok_or("the order has no URL")?
+        .to_string();
+    let order: Value = serde_json::from_slice(&rsp.body).map_err(|e| e.to_string())?;
     let sni = challenge_sni(host);
-    let answered = answer_challenges(&mut order, host, &sni, store).await;
-    let status = match answered {
-        Ok(()) => order
-            .poll_ready(&POLL)
-            .await
-            .map_err(|e| format!("validation: {e}")),
+    let answered = answer_challenges(s, &order, host, &sni, store).await;
+    let ready = match answered {
+        Ok(()) => poll(s, &order_url, &["ready", "valid"]).await,
         Err(e) => Err(e),
     };
     store.clear_challenge(&sni);
-    if status? != OrderStatus::Ready {
-        return Err(format!(
-            "the CA did not validate {host}: {}",
-            why_invalid(&mut order).await
-        ));
+    let order = match ready {
+        Ok(o) => o,
+        Err(e) => return Err(format!("validation of {host}: {e}{}", why(s, &order).await)),
+    };
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut params = rcgen::CertificateParams::default();
+    params.subject_alt_names = vec![san(host)?];
+    let csr = params.serialize_request(&key).map_err(|e| e.to_string())?;
+    let csr = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(csr.der());
+    if order["status"] != "valid" {
+        let finalize = order["finalize"]
+            .as_str()
+            .ok_or("the order has no finalize URL")?;
+        s.post(finalize, Some(&json!({ "csr": csr })))
+            .await
+            .map_err(|e| format!("finalize: {e}"))?;
     }
-    let key_pem = order
-        .finalize()
+    let order = poll(s, &order_url, &["valid"])
         .await
-        .map_err(|e| format!("finalize: {e}"))?;
-    let chain_pem = order
-        .poll_certificate(&POLL)
+        .map_err(|e| format!("issuance: {e}"))?;
+    let cert_url = order["certificate"]
+        .as_str()
+        .ok_or("the order has no certificate")?;
+    let chain = s
+        .post(cert_url, None)
         .await
-        .map_err(|e| format!("certificate: {e}"))?;
-    Ok(Issued { chain_pem, key_pem })
+        .map_err(|e| format!("download: {e}"))?;
+    Ok(Issued {
+        chain_pem: String::from_utf8_lossy(&chain.body).into_owned(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+fn san(host: &str) -> Result<rcgen::SanType, String> {
+    Ok(match host.parse::<IpAddr>() {
+        Ok(ip) => rcgen::SanType::IpAddress(ip),
+        Err(_) => rcgen::SanType::DnsName(host.try_into().map_err(|e| format!("{e}"))?),
+    })
+}
+
+/// Polls the order (POST-as-GET) until its status is one of `want`; `invalid` or time up
+/// is an error.
+async fn poll(s: &mut Session, url: &str, want: &[&str]) -> Result<Value, String> {
+    let end = tokio::time::Instant::now() + POLL_FOR;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let order = s.post_json(url, None).await?;
+        let status = order["status"].as_str().unwrap_or("");
+        if want.contains(&status) {
+            return Ok(order);
+        }
+        if status == "invalid" {
+            return Err("the order is invalid".into());
+        }
+        if tokio::time::Instant::now() + delay > end {
+            return Err(format!("the order is still {status} after {POLL_FOR:?}"));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(3));
+    }
 }
 
 /// Puts each pending authorization's challenge certificate in the store and tells the CA.
 async fn answer_challenges(
-    order: &mut instant_acme::Order,
+    s: &mut Session,
+    order: &Value,
     host: &str,
     sni: &str,
     store: &CertStore,
 ) -> Result<(), String> {
-    let mut auths = order.authorizations();
-    while let Some(auth) = auths.next().await {
-        let mut auth = auth.map_err(|e| format!("authorization: {e}"))?;
-        match auth.status {
-            AuthorizationStatus::Valid => continue,
-            AuthorizationStatus::Pending => {}
-            other => return Err(format!("authorization is {other:?}")),
+    let auths = order["authorizations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for auth_url in auths.iter().filter_map(Value::as_str) {
+        let auth = s
+            .post_json(auth_url, None)
+            .await
+            .map_err(|e| format!("authorization: {e}"))?;
+        match auth["status"].as_str() {
+            Some("valid") => continue,
+            Some("pending") => {}
+            other => return Err(format!("authorization is {}", other.unwrap_or("?"))),
         }
-        let mut challenge = auth
-            .challenge(ChallengeType::TlsAlpn01)
+        let challenges = auth["challenges"].as_array().cloned().unwrap_or_default();
+        let challenge = challenges
+            .iter()
+            .find(|c| c["type"] == "tls-alpn-01")
             .ok_or("the CA offers no tls-alpn-01 challenge")?;
-        let digest = challenge.key_authorization().digest();
-        store.set_challenge(sni, challenge_certificate(host, digest.as_ref())?);
-        challenge
-            .set_ready()
+        let token = challenge["token"]
+            .as_str()
+            .ok_or("the challenge has no token")?;
+        let digest = Sha256::digest(s.key.key_authorization(token).as_bytes());
+        store.set_challenge(sni, challenge_certificate(host, &digest)?);
+        let url = challenge["url"]
+            .as_str()
+            .ok_or("the challenge has no URL")?;
+        s.post(url, Some(&json!({})))
             .await
             .map_err(|e| format!("challenge: {e}"))?;
     }
     Ok(())
 }
 
-/// The CA's reason for an invalid order: the first failed challenge's error, if it says.
-async fn why_invalid(order: &mut instant_acme::Order) -> String {
-    let mut auths = order.authorizations();
-    while let Some(Ok(mut auth)) = auths.next().await {
-        let Ok(state) = auth.refresh().await else {
+/// The CA's reason for a failed validation: the first challenge error it gives, if any.
+async fn why(s: &mut Session, order: &Value) -> String {
+    let auths = order["authorizations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for auth_url in auths.iter().filter_map(Value::as_str) {
+        let Ok(auth) = s.post_json(auth_url, None).await else {
             continue;
         };
-        for c in &state.challenges {
-            if let Some(e) = &c.error {
-                return e.to_string();
+        for c in auth["challenges"].as_array().into_iter().flatten() {
+            if let Some(detail) = c["error"]["detail"].as_str() {
+                return format!(" ({detail})");
             }
         }
     }
-    "no reason given".into()
+    String::new()
 }
