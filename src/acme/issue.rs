@@ -265,3 +265,51 @@ async fn why(s: &mut Session, order: &Value) -> String {
     }
     String::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `shortlived` is asked for only when the directory lists it (pebble 2.4 lists none),
+    /// and only for addresses.
+    #[test]
+    fn profiles_and_identifiers() {
+        let le = json!({"meta": {"profiles": {"classic": "…", "shortlived": "160 h"}}});
+        assert!(offers_profile(&le, SHORT_LIVED_PROFILE));
+        assert!(!offers_profile(&json!({"meta": {}}), SHORT_LIVED_PROFILE));
+        assert!(!offers_profile(&json!({}), SHORT_LIVED_PROFILE));
+        assert_eq!(
+            identifier("192.0.2.1"),
+            json!({"type": "ip", "value": "192.0.2.1"})
+        );
+        assert_eq!(identifier("::1"), json!({"type": "ip", "value": "::1"}));
+        assert_eq!(
+            identifier("home.example"),
+            json!({"type": "dns", "value": "home.example"})
+        );
+    }
+
+    /// The challenge certificate carries the critical acmeIdentifier extension (RFC 8737 §3)
+    /// with the digest, and names the address as an iPAddress.
+    #[test]
+    fn the_challenge_certificate_holds_the_digest() {
+        let digest = [0xabu8; 32];
+        let key = challenge_certificate("192.0.2.1", &digest).unwrap();
+        let der = key.cert[0].as_ref();
+        // id-pe-acmeIdentifier 1.3.6.1.5.5.7.1.31, critical, OCTET STRING { OCTET STRING digest }.
+        let oid = [
+            0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1f, 0x01, 0x01, 0xff,
+        ];
+        let at = der
+            .windows(oid.len())
+            .position(|w| w == oid)
+            .expect("extension");
+        let rest = &der[at + oid.len()..];
+        assert_eq!(&rest[..4], &[0x04, 0x22, 0x04, 0x20]);
+        assert_eq!(&rest[4..36], &digest);
+        assert!(
+            der.windows(6).any(|w| w == [0x87, 0x04, 192, 0, 2, 1]),
+            "iPAddress SAN"
+        );
+    }
+}
