@@ -27,8 +27,8 @@ Top level:
   1  config                            flags, environment, file -> one Config
   2  relay, probe, mdns, startup       the STUN/TURN relay, the connection check, mDNS,
                                        the start-up URLs
-  3  signaling                         WebSocket protocol, registry, sessions (hands out
-                                       relay credentials)
+  3  signaling, acme                   WebSocket protocol, registry, sessions (hands out
+                                       relay credentials); certificates by ACME into certs
   4  metrics                           the counters snapshot of hub, probe and relay
   5  http                              server, routes, handlers and their shared state
   6  app                               builds everything from Config, runs, drains
@@ -55,7 +55,7 @@ FLOORS = [
     ["net"],
     ["config"],
     ["relay", "probe", "mdns", "startup", "certs", "remote"],
-    ["signaling"],
+    ["signaling", "acme"],
     ["metrics"],
     ["http"],
     ["app"],

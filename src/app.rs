@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::certs::CertStore;
 use crate::config::Config;
 use crate::http::admission::Pool;
 use crate::http::Shared;
@@ -118,6 +119,14 @@ struct Running {
     watchdog: JoinHandle<()>,
     relay: Option<(relay::Shell, RelayTask)>,
     mdns: Option<Mdns>,
+    acme: Option<Acme>,
+}
+
+/// The ACME client and its input: the public host (`--public-host` now; the router mapping
+/// is to send the address it learns through `public_host`).
+struct Acme {
+    task: JoinHandle<()>,
+    _public_host: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// Binds and starts every component under `token`.
@@ -134,6 +143,9 @@ async fn start(
         Some((l, _, _)) if config.remote => Some(l.local_addr()?.port()),
         _ => None,
     };
+    let acme = https
+        .as_ref()
+        .and_then(|(_, _, store)| start_acme(&config, store, token));
     let relay = match config.turn {
         Some(addr) => Some(start_relay(&config, &hub, addr, turns_port, token.clone()).await?),
         None => None,
@@ -147,6 +159,7 @@ async fn start(
         relay_counters: relay.as_ref().map(|(shell, _)| shell.counters()),
         relay: relay.as_ref().map(|(shell, _)| shell.clone()),
         certs: https.as_ref().map(|(_, _, store)| store.clone()),
+        acme: acme.as_ref().map(|(status, _)| status.clone()),
         config,
         hub: hub.clone(),
         shutdown: token.clone(),
@@ -174,6 +187,7 @@ async fn start(
         server,
         https,
         relay,
+        acme: acme.map(|(_, acme)| acme),
     })
 }
 
@@ -190,6 +204,9 @@ impl Running {
         let _ = self.server.await;
         if let Some(h) = self.https {
             let _ = h.await;
+        }
+        if let Some(acme) = self.acme {
+            let _ = acme.task.await;
         }
         if let Some(task) = self.probe {
             let _ = task.await;
@@ -275,6 +292,37 @@ async fn bind_https(config: &Config) -> anyhow::Result<Option<Https>> {
         listener.local_addr()?
     );
     Ok(Some((listener, tls, store)))
+}
+
+/// Starts getting a certificate by ACME into `store` in the background, when
+/// [`Config::acme_active`].
+fn start_acme(
+    config: &Config,
+    store: &Arc<CertStore>,
+    token: &CancellationToken,
+) -> Option<(Arc<crate::acme::Status>, Acme)> {
+    if !config.acme_active() {
+        return None;
+    }
+    let mut settings =
+        crate::acme::Settings::new(config.acme_directory.clone(), config.state_dir.clone());
+    settings.contact = config.acme_contact.clone();
+    settings.ca = config.acme_ca.clone();
+    settings.retry_min = config.acme_retry_min;
+    let (tx, rx) = tokio::sync::watch::channel(config.public_host.clone());
+    tracing::info!(
+        "ACME: getting a certificate for {} from {} in the background",
+        config.public_host.as_deref().unwrap_or("?"),
+        config.acme_directory
+    );
+    let (status, task) = crate::acme::start(settings, store.clone(), rx, token.clone());
+    Some((
+        status,
+        Acme {
+            task,
+            _public_host: tx,
+        },
+    ))
 }
 
 type RelayTask = JoinHandle<std::io::Result<()>>;

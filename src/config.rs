@@ -97,6 +97,14 @@ settings! {
     "tls-key" tls_key: PathKind [any_path], "FILE", print |c| c.tls.as_ref().map(|t| t.key.clone());
     /// DNS name or address remote clients use to reach this homedrop (its TURN port) from the internet
     "public-host" public_host: Text<String> [parse_host], "HOST" => Option<String> = None;
+    /// ACME directory that issues the HTTPS certificate for --public-host (TLS-ALPN-01 on the --https port; active with --https and --public-host, without --tls-cert) [default: Let's Encrypt]
+    "acme-directory" acme_directory: Text<String> [parse_https_url], "URL" => String = LETS_ENCRYPT_DIRECTORY.into();
+    /// E-mail address the ACME CA may write to about the certificate [default: none]
+    "acme-contact" acme_contact: Text<String> [parse_email], "EMAIL" => Option<String> = None;
+    /// Extra PEM root certificate trusted for the ACME directory only (a private or test CA)
+    "acme-ca" acme_ca: PathKind [any_path], "FILE" => Option<PathBuf> = None;
+    /// Do not get a certificate by ACME; HTTPS keeps the self-signed one (`--no-acme=false` undoes a file's `no-acme = true`)
+    "no-acme" no_acme: Switch, "BOOL", print |c| !c.acme;
     /// More names (or addresses) this homedrop answers to besides its own: NAME.local, its interface addresses, localhost and --public-host; requests naming any other Host are refused (repeatable, or comma separated)
     "allowed-host" allowed_hosts: List<String> [parse_hosts], "HOST" => Vec<String> = Vec::new();
     /// Most TURN allocations per username (one device), 1 to 16000 [default: 20]
@@ -114,8 +122,12 @@ settings! {
     more {
         /// Advertise with mDNS (not `--no-mdns`).
         mdns: bool = true,
+        /// ACME allowed (not `--no-acme`); it runs only where [`Config::acme_active`] says.
+        acme: bool = true,
         /// Given certificate chain and key (both or neither); `None`: self-signed, in the state dir.
         tls: Option<TlsFiles> = None,
+        /// First ACME retry delay, doubled per failure up to 1 h (not a flag: 5 s; tests shorten it).
+        acme_retry_min: Duration = Duration::from_secs(5),
         /// How long an empty room lives (not a flag: 10 minutes; tests shorten it).
         room_idle_ttl: Duration = Duration::from_secs(600),
         /// Lifetime of TURN credentials handed to browsers (not a flag: 12 h; tests shorten it).
@@ -132,6 +144,9 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
+
+/// Let's Encrypt's production ACME directory, the default `--acme-directory`.
+pub const LETS_ENCRYPT_DIRECTORY: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// Largest TURN quota (the relay port range 49152-65535 holds 16384 ports).
 pub const MAX_TURN_QUOTA: u64 = 16_000;
@@ -230,6 +245,13 @@ impl Config {
         }
     }
 
+    /// Whether homedrop gets its TLS certificate by ACME: `--remote` on (so the TLS port is
+    /// too), no certificate of the user's (`--tls-cert` wins), and not `--no-acme`. The
+    /// name to certify is `--public-host`, else the public address the router reports.
+    pub fn acme_active(&self) -> bool {
+        self.acme && self.remote && self.https.is_some() && self.tls.is_none()
+    }
+
     /// Merge flags/env over the file over the defaults, validating every value.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
         Self::from_args_with_default(args, Path::new(DEFAULT_CONFIG_FILE))
@@ -259,6 +281,7 @@ impl Config {
     /// and the defaults found at start (systemd's state directory, the relay's LAN address).
     fn finish(&mut self, l: &Layer) -> Result<(), ConfigError> {
         self.mdns = !l.no_mdns.unwrap_or(false);
+        self.acme = !l.no_acme.unwrap_or(false);
         if l.no_turn == Some(true) {
             self.turn = None;
         }

@@ -13,7 +13,8 @@
 //!   ([`http::probe`]).
 //! - [`metrics`]: one counters snapshot collected from the hub, the probe and the relay,
 //!   rendered as `/stats` (JSON) and `/metrics` (Prometheus).
-//! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing.
+//! - [`signaling`]: the WebSocket protocol, discovery groups, rooms and pairing; beside it
+//!   [`acme`]: certificates by ACME (TLS-ALPN-01) in the background, into [`certs`].
 //! - One floor of independent parts:
 //!   - [`relay`]: STUN/TURN relay: a sans-IO core on the `stun` codec, below its tokio shell
 //!     (the router, then the UDP and TCP transports, then the assembly [`relay::Relay`]).
@@ -24,6 +25,7 @@
 //! - [`net`]: which clients form the home group (and the cached subnets that decide it),
 //!   which interfaces are the LAN, how a URL for a host is written.
 
+pub mod acme;
 pub mod app;
 pub mod certs;
 pub mod config;

@@ -9,6 +9,7 @@
 use std::fmt::Write;
 use std::time::Instant;
 
+use crate::acme;
 use crate::probe::Probe;
 use crate::relay;
 use crate::signaling::Hub;
@@ -36,6 +37,10 @@ macro_rules! snapshot {
             /// `homedrop_relay_*` in `/metrics`); absent with `--no-turn`.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub relay: Option<relay::Stats>,
+            /// The ACME client's state (`acme` object in `/stats`, `homedrop_acme_*` in
+            /// `/metrics`); absent when homedrop does not use ACME.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub acme: Option<acme::Stats>,
         }
 
         impl Snapshot {
@@ -46,6 +51,9 @@ macro_rules! snapshot {
                 )*];
                 if let Some(r) = &self.relay {
                     all.extend(relay_metrics(r));
+                }
+                if let Some(a) = &self.acme {
+                    all.extend(acme_metrics(a));
                 }
                 all
             }
@@ -162,14 +170,56 @@ fn relay_metrics(r: &relay::Stats) -> Vec<(&'static str, Kind, &'static str, u64
     ]
 }
 
+/// The ACME client's numbers (its last error's text is in `/stats` only).
+fn acme_metrics(a: &acme::Stats) -> Vec<(&'static str, Kind, &'static str, u64)> {
+    use Kind::{Counter, Gauge};
+    vec![
+        (
+            "acme_certificate_expiry_seconds",
+            Gauge,
+            "When the certificate from ACME expires, Unix seconds (0: none yet).",
+            a.not_after,
+        ),
+        (
+            "acme_renewal_seconds",
+            Gauge,
+            "When it is to be renewed, Unix seconds (0: none yet).",
+            a.renew_at,
+        ),
+        (
+            "acme_issued",
+            Counter,
+            "Certificates issued by ACME since start.",
+            a.issued,
+        ),
+        (
+            "acme_failures",
+            Counter,
+            "Failed ACME attempts since start.",
+            a.failures,
+        ),
+        (
+            "acme_last_error_seconds",
+            Gauge,
+            "When the last ACME attempt failed, Unix seconds (0: none since the last issuance).",
+            if a.last_error.is_some() {
+                a.last_error_at
+            } else {
+                0
+            },
+        ),
+    ]
+}
+
 impl Snapshot {
     /// The numbers now: the hub's, the connection check's (`None`: off) and the relay's
-    /// (`None`: `--no-turn`), for a server running since `started`.
+    /// (`None`: `--no-turn`) and ACME's (`None`: not used), for a server running since `started`.
     pub fn collect(
         hub: &Hub,
         started: Instant,
         probe: Option<&Probe>,
         relay: Option<&relay::Counters>,
+        acme: Option<&acme::Status>,
         refused: Refusals,
     ) -> Snapshot {
         use std::sync::atomic::Ordering::Relaxed;
@@ -189,6 +239,7 @@ impl Snapshot {
             ws_refused: refused.ws,
             cross_site_refused: refused.cross_site,
             relay: relay.map(|r| r.snapshot()),
+            acme: acme.map(|a| a.stats()),
         }
     }
 

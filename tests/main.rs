@@ -3,6 +3,9 @@
 /// The harness, public because the benches include it too (see its module docs).
 pub mod support;
 
+/// ACME against pebble in a namespace: IP and DNS certificates, reuse, renewal, address
+/// change, an unreachable CA (needs root and pebble).
+mod acme;
 /// Same origin (Origin, Host: DNS rebinding, the probe's type) and per-source admission caps.
 mod admission;
 /// Issue 12's attacks against the real binary facing the internet, beside the legitimate path.

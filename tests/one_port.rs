@@ -203,7 +203,10 @@ async fn uclient_tls(port: u16) -> String {
 async fn page_wss_turn_over_tls_and_acme_share_the_binarys_tls_port() {
     let tls: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let bin = crate::support::binary();
-    let server = Server::start(&bin, &["--remote", "--https", &tls.to_string()]);
+    let server = Server::start(
+        &bin,
+        &["--remote", "--no-acme", "--https", &tls.to_string()],
+    );
     let _ = server.http;
     // WSS first, kept open while everything else uses the port.
     let (welcome, mut ws) = blocking(move || wss(tls)).await;
@@ -284,6 +287,7 @@ async fn an_acme_challenge_handshake_gets_exactly_the_challenge_certificate() {
     let app = TestApp::spawn_observed(
         move |c| {
             c.remote = true;
+            c.acme = false;
             c.https = Some(tls);
         },
         move |shared| {

@@ -15,6 +15,7 @@ async fn remote(app: &TestApp, from: Option<&str>) -> (u16, Value) {
 async fn remote_status_is_the_households_and_names_the_invite_base() {
     let app = TestApp::spawn_with(|c| {
         c.remote = true;
+        c.acme = false;
         c.https = Some("127.0.0.1:0".parse().unwrap());
         c.public_host = Some("relatives.example".into());
     })
@@ -61,7 +62,14 @@ fn the_household_invites_a_relative_with_one_link() {
     let _one = one_browser_at_a_time();
     let mut s = Setup::with_flags(
         None,
-        &["--remote", "--https", "0.0.0.0:8443", "--no-acme", "--public-host", "relatives.example"],
+        &[
+            "--remote",
+            "--https",
+            "0.0.0.0:8443",
+            "--no-acme",
+            "--public-host",
+            "relatives.example",
+        ],
     );
     let shown = "!document.querySelector('[data-remote]').hidden";
     s.a.wait_for(shown, Duration::from_secs(10));

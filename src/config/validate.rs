@@ -172,6 +172,38 @@ pub fn parse_host(v: &str) -> Result<String, String> {
     Ok(name)
 }
 
+/// An `https://` URL with a host (`--acme-directory`).
+pub fn parse_https_url(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    let uri: http::Uri = v.parse().map_err(|e| format!("not a URL ({e})"))?;
+    if uri.scheme_str() != Some("https") || uri.host().is_none_or(str::is_empty) {
+        return Err("must be an https:// URL".into());
+    }
+    if v.len() > 2048 {
+        return Err("longer than 2048 characters".into());
+    }
+    Ok(v.to_string())
+}
+
+/// An e-mail address for ACME's `mailto:` contact (`--acme-contact`): one `@` between a
+/// local part and a domain, no spaces, commas or URL characters, at most 254 characters.
+pub fn parse_email(v: &str) -> Result<String, String> {
+    let v = v.trim().trim_start_matches("mailto:");
+    let ok_char = |c: char| c.is_ascii_graphic() && !",;<>?#%/\\\"\'()[]".contains(c);
+    match v.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && v.len() <= 254
+                && v.chars().all(ok_char) =>
+        {
+            Ok(v.to_string())
+        }
+        _ => Err("must be an e-mail address like name@example.org".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,8 @@ pub struct Shared {
     pub relay: Option<relay::Shell>,
     /// The certificates of the TLS listener (`None` without `--https` or `--remote`).
     pub certs: Option<Arc<CertStore>>,
+    /// The ACME client's state (`None` when homedrop does not use ACME).
+    pub acme: Option<Arc<crate::acme::Status>>,
     /// Our interfaces' subnets (who is in the home group).
     pub subnets: SubnetCache,
     /// Remote access as the household's panel shows it (`GET /remote`).
@@ -60,6 +62,7 @@ impl Shared {
             self.started,
             self.probe.as_ref(),
             self.relay_counters.as_deref(),
+            self.acme.as_deref(),
             Refusals {
                 http: self.http_slots.refused(),
                 ws: self.ws_slots.refused(),

@@ -14,7 +14,8 @@
 //! - [`files`]: generated files and their SHA-256;
 //! - [`netns`], [`nat`], [`delayline`]: namespaces, NAT and the 40 ms link; [`procfs`],
 //!   [`uclient`]: /proc figures and coturn's client output; [`server`]: the real binary as
-//!   a measured child process, and clients that stop reading.
+//!   a measured child process, and clients that stop reading; [`pebble`]: the ACME test CA
+//!   in a namespace.
 
 pub mod browser;
 pub mod delayline;
@@ -24,6 +25,7 @@ pub mod files;
 pub mod nat;
 pub mod netns;
 pub mod page;
+pub mod pebble;
 pub mod procfs;
 pub mod server;
 pub mod setup;
