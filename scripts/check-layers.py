@@ -54,7 +54,7 @@ import sys
 FLOORS = [
     ["net"],
     ["config"],
-    ["relay", "probe", "mdns", "startup", "certs"],
+    ["relay", "probe", "mdns", "startup", "certs", "portmap"],
     ["signaling"],
     ["metrics"],
     ["http"],

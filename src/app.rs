@@ -21,6 +21,7 @@ use crate::http::admission::Pool;
 use crate::http::Shared;
 use crate::mdns::Mdns;
 use crate::net::SubnetCache;
+use crate::portmap;
 use crate::probe::Probe;
 use crate::relay;
 use crate::signaling::registry::PairTagKey;
@@ -105,6 +106,8 @@ struct Running {
     watchdog: JoinHandle<()>,
     relay: Option<(relay::Shell, RelayTask)>,
     mdns: Option<Mdns>,
+    /// The router mapping (removes its forwards once the token is cancelled).
+    portmap: Option<JoinHandle<()>>,
 }
 
 /// Binds and starts every component under `token`.
@@ -120,12 +123,18 @@ async fn start(
         Some(addr) => Some(start_relay(&config, &hub, addr, token.clone()).await?),
         None => None,
     };
+    let tls_port = match &https {
+        Some((l, _)) => Some(l.local_addr()?.port()),
+        None => None,
+    };
+    let portmap = start_portmap(&config, tls_port, token);
     let shared = Arc::new(Shared {
         probe: probe.as_ref().map(|(p, _)| p.clone()),
         http_slots: Pool::new(config.max_connections),
         ws_slots: Pool::new(config.max_connections),
         cross_site_refused: Default::default(),
         relay_counters: relay.as_ref().map(|(shell, _)| shell.counters()),
+        portmap: portmap.as_ref().map(|(rx, _)| rx.clone()),
         config,
         hub: hub.clone(),
         shutdown: token.clone(),
@@ -137,15 +146,12 @@ async fn start(
     tracing::info!("serving http on {bound}");
     crate::startup::announce(&shared.config, bound);
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
-    let https_port = match &https {
-        Some((l, _)) => Some(l.local_addr()?.port()),
-        None => None,
-    };
     let https = https.map(|(l, tls)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
     Ok(Running {
         sweeper: tokio::spawn(sweep(hub.clone(), token.clone())),
         watchdog: tokio::spawn(systemd_watchdog(hub, token.clone())),
-        mdns: start_mdns(&shared.config, bound.port(), https_port),
+        mdns: start_mdns(&shared.config, bound.port(), tls_port),
+        portmap: portmap.map(|(_, task)| task),
         probe: probe.map(|(_, task)| task),
         shared,
         server,
@@ -173,6 +179,12 @@ impl Running {
         }
         let _ = self.sweeper.await;
         let _ = self.watchdog.await;
+        if let Some(task) = self.portmap {
+            // It removes the router's forwards (bounded by its own wait) and ends.
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!("the router mapping did not end within {DRAIN_TIMEOUT:?}");
+            }
+        }
         if let Some((shell, task)) = self.relay {
             match tokio::time::timeout_at(deadline, task).await {
                 Ok(Ok(Ok(()))) => {}
@@ -289,6 +301,37 @@ async fn start_relay(
     });
     let shell = relay.shell();
     Ok((shell, tokio::spawn(relay.run(token))))
+}
+
+/// Router mapping of the TLS port (TCP) and the TURN port (UDP), when remote access asks
+/// for it (`--map-ports`; the `--remote` switch is meant to imply it) and not `--no-upnp`.
+fn start_portmap(
+    config: &Config,
+    tls_port: Option<u16>,
+    token: &CancellationToken,
+) -> Option<(tokio::sync::watch::Receiver<portmap::State>, JoinHandle<()>)> {
+    use portmap::{Port, Transport};
+    if !config.map_ports || !config.upnp {
+        return None;
+    }
+    let tcp = tls_port.map(|port| Port {
+        transport: Transport::Tcp,
+        port,
+    });
+    let udp = config.turn.map(|a| Port {
+        transport: Transport::Udp,
+        port: a.port(),
+    });
+    let ports: Vec<Port> = tcp.into_iter().chain(udp).filter(|p| p.port != 0).collect();
+    if ports.is_empty() {
+        tracing::warn!("--map-ports: nothing to forward (no --https listener, no TURN relay)");
+        return None;
+    }
+    let settings = portmap::Settings {
+        ports,
+        lease: config.map_lease,
+    };
+    Some(portmap::start(settings, token.clone()))
 }
 
 /// Advertise on the LAN unless `--no-mdns`; a failure (no multicast here) is logged, not

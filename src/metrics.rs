@@ -9,6 +9,7 @@
 use std::fmt::Write;
 use std::time::Instant;
 
+use crate::portmap;
 use crate::probe::Probe;
 use crate::relay;
 use crate::signaling::Hub;
@@ -36,6 +37,10 @@ macro_rules! snapshot {
             /// `homedrop_relay_*` in `/metrics`); absent with `--no-turn`.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub relay: Option<relay::Stats>,
+            /// The router mapping (`portmap` object in `/stats`, `homedrop_portmap_*` in
+            /// `/metrics`); absent when remote access is off or with `--no-upnp`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub portmap: Option<portmap::Report>,
         }
 
         impl Snapshot {
@@ -46,6 +51,9 @@ macro_rules! snapshot {
                 )*];
                 if let Some(r) = &self.relay {
                     all.extend(relay_metrics(r));
+                }
+                if let Some(p) = &self.portmap {
+                    all.extend(portmap_metrics(p));
                 }
                 all
             }
@@ -162,6 +170,32 @@ fn relay_metrics(r: &relay::Stats) -> Vec<(&'static str, Kind, &'static str, u64
     ]
 }
 
+/// The router mapping as metrics (its reasons are words: those are in `/stats`).
+fn portmap_metrics(p: &portmap::Report) -> Vec<(&'static str, Kind, &'static str, u64)> {
+    use Kind::{Counter, Gauge};
+    let mapped = (p.status == portmap::Status::Mapped) as u64;
+    vec![
+        (
+            "portmap_mapped",
+            Gauge,
+            "1 when the router forwards the remote-access ports, else 0.",
+            mapped,
+        ),
+        (
+            "portmap_lease_expiry_seconds",
+            Gauge,
+            "Unix time the router's first lease ends (0: none, or permanent).",
+            p.lease_expires.unwrap_or(0),
+        ),
+        (
+            "portmap_renewals",
+            Counter,
+            "Router leases renewed since start.",
+            p.renewals,
+        ),
+    ]
+}
+
 impl Snapshot {
     /// The numbers now: the hub's, the connection check's (`None`: off) and the relay's
     /// (`None`: `--no-turn`), for a server running since `started`.
@@ -170,6 +204,7 @@ impl Snapshot {
         started: Instant,
         probe: Option<&Probe>,
         relay: Option<&relay::Counters>,
+        portmap: Option<&portmap::State>,
         refused: Refusals,
     ) -> Snapshot {
         use std::sync::atomic::Ordering::Relaxed;
@@ -189,6 +224,7 @@ impl Snapshot {
             ws_refused: refused.ws,
             cross_site_refused: refused.cross_site,
             relay: relay.map(|r| r.snapshot()),
+            portmap: portmap.map(portmap::State::report),
         }
     }
 

@@ -35,6 +35,8 @@ pub struct Shared {
     pub relay_counters: Option<Arc<relay::Counters>>,
     /// Our interfaces' subnets (who is in the home group).
     pub subnets: SubnetCache,
+    /// The router mapping's state (`None`: remote access off, or `--no-upnp`).
+    pub portmap: Option<tokio::sync::watch::Receiver<crate::portmap::State>>,
 }
 
 impl Shared {
@@ -45,6 +47,7 @@ impl Shared {
             self.started,
             self.probe.as_ref(),
             self.relay_counters.as_deref(),
+            self.portmap.as_ref().map(|rx| rx.borrow().clone()).as_ref(),
             Refusals {
                 http: self.http_slots.refused(),
                 ws: self.ws_slots.refused(),
