@@ -27,6 +27,9 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 # relay interop tests. Its server is never started: it would take port 3478.
 { command -v turnutils_uclient && command -v turnutils_peer && command -v turnutils_stunclient; } \
   >/dev/null || need+=(coturn)
+# miniupnpd (nftables backend) plays the home router of the router-mapping tests; it is
+# started only inside test namespaces.
+command -v miniupnpd >/dev/null || need+=(miniupnpd-nftables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -268,10 +268,10 @@ async fn map_all(router: &Router, settings: &Settings) -> Result<State, State> {
         );
     }
     for (i, port) in settings.ports.iter().enumerate() {
-        let g = router
-            .map(i, *port, settings.lease)
-            .await
-            .map_err(|f| fail(state.clone(), f))?;
+        let g = match router.map(i, *port, settings.lease).await {
+            Ok(g) => g,
+            Err(f) => return Err(fail(state, explain(router, f).await)),
+        };
         if g.external_port != port.port {
             // The router offered another port: ours is someone else's.
             let _ = router.unmap(i, *port).await;
@@ -286,6 +286,19 @@ async fn map_all(router: &Router, settings: &Settings) -> Result<State, State> {
     state.public_ip = public_ip;
     state.lease_expires = shortest.map(|s| SystemTime::now() + Duration::from_secs(s.into()));
     Ok(state)
+}
+
+/// A refusal without a reason the household can act on: when the router's external address
+/// explains it (miniupnpd answers PCP with "no resources" when its own address is a
+/// carrier-grade one), that is the reason.
+async fn explain(router: &Router, f: Failure) -> Failure {
+    if !matches!(f, Failure::Problem(Problem::Refused(_))) {
+        return f;
+    }
+    match router.public_ip().await {
+        Err(Failure::Problem(p)) if p != Problem::NoProtocol => Failure::Problem(p),
+        _ => f,
+    }
 }
 
 /// Remove every forward, within [`UNMAP_WAIT`].
@@ -374,21 +387,4 @@ fn parse_route_table(table: &str) -> Option<Ipv4Addr> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_gateway_is_read_from_the_route_table() {
-        let table =
-            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-                     eth0\t005AA8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
-                     eth0\t00000000\t015AA8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
-        let expected = if cfg!(target_endian = "little") {
-            Ipv4Addr::new(192, 168, 90, 1)
-        } else {
-            Ipv4Addr::new(1, 90, 168, 192)
-        };
-        assert_eq!(parse_route_table(table), Some(expected));
-        assert_eq!(parse_route_table("Iface\n"), None);
-    }
-}
+mod tests;

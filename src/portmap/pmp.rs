@@ -27,9 +27,13 @@ pub struct Pmp {
 
 impl Pmp {
     pub async fn connect(gateway: Ipv4Addr) -> io::Result<Pmp> {
+        Self::connect_to(SocketAddrV4::new(gateway, SERVER_PORT)).await
+    }
+
+    /// [`Pmp::connect`] to any address (tests run a fake router on loopback).
+    pub async fn connect_to(server: SocketAddrV4) -> io::Result<Pmp> {
         let sock = UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0))).await?;
-        sock.connect(SocketAddrV4::new(gateway, SERVER_PORT))
-            .await?;
+        sock.connect(server).await?;
         let local = match sock.local_addr()? {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => {

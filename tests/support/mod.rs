@@ -13,7 +13,8 @@
 //!   over homedrop's `data-*` hooks; [`setup`]: two pages on a LAN with the release binary;
 //! - [`files`]: generated files and their SHA-256;
 //! - [`netns`], [`nat`], [`delayline`]: namespaces, NAT and the 40 ms link; [`procfs`],
-//!   [`uclient`]: /proc figures and coturn's client output; [`server`]: the real binary as
+//!   [`uclient`]: /proc figures and coturn's client output; [`router`]: miniupnpd as a home
+//!   router in namespaces; [`server`]: the real binary as
 //!   a measured child process, and clients that stop reading.
 
 pub mod browser;
@@ -25,6 +26,7 @@ pub mod nat;
 pub mod netns;
 pub mod page;
 pub mod procfs;
+pub mod router;
 pub mod server;
 pub mod setup;
 pub mod uclient;
