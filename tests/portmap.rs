@@ -79,7 +79,7 @@ fn stun_from_the_internet(home: &Home) {
 }
 
 /// Mapped by `protocol`: rules, reachability, address, renewal, removal on SIGTERM.
-fn maps_renews_and_removes(daemon: Daemon, protocol: &str) {
+fn maps_renews_and_removes(daemon: Daemon, protocol: &str, change_address: bool) {
     let mut home = Home::new(daemon, "81.2");
     home.start_homedrop(&[]);
     let pm = home.settled_portmap();
@@ -112,6 +112,9 @@ fn maps_renews_and_removes(daemon: Daemon, protocol: &str) {
         "{renewed}"
     );
     assert_forwards(&home);
+    if change_address {
+        return new_address(&mut home);
+    }
     let metrics = home.lan_get("/metrics").1;
     assert!(
         metrics.contains("\nhomedrop_portmap_mapped 1\n"),
@@ -143,14 +146,39 @@ fn maps_renews_and_removes(daemon: Daemon, protocol: &str) {
     );
 }
 
+/// Renumber the router's WAN (81.2.S.1 → 81.3.S.1) and wait for homedrop to report it.
+fn new_address(home: &mut Home) {
+    let old = home.wan_ip.clone();
+    let new = old.replacen("81.2.", "81.3.", 1);
+    let r = home.router.clone();
+    crate::support::netns::ip(&r, &format!("addr add {new}/24 dev wan"));
+    crate::support::netns::ip(&r, &format!("addr del {old}/24 dev wan"));
+    let mut seen = serde_json::Value::Null;
+    home.wait_for(Duration::from_secs(25), "the new public address", || {
+        seen = home.stats()["portmap"].clone();
+        seen["publicAddress"] == new.as_str()
+    });
+    assert_eq!(seen["status"], "mapped", "{seen}");
+    let log = home.homedrop_log();
+    assert!(log.contains(&format!("public address {new}")), "{log}");
+    assert_eq!(home.stop_homedrop(), Some(0));
+}
+
 #[test]
 fn upnp_maps_the_ports_renews_and_removes_them() {
-    maps_renews_and_removes(Daemon::UpnpOnly, "upnp");
+    maps_renews_and_removes(Daemon::UpnpOnly, "upnp", false);
 }
 
 #[test]
 fn pcp_maps_the_ports_when_the_router_has_no_upnp() {
-    maps_renews_and_removes(Daemon::PmpOnly, "pcp");
+    maps_renews_and_removes(Daemon::PmpOnly, "pcp", false);
+}
+
+/// The provider gives the router a new address: the next renewal learns it, publishes it
+/// and logs it (the certificate and the invite link follow the published address).
+#[test]
+fn a_new_wan_address_is_learned_at_the_next_renewal() {
+    maps_renews_and_removes(Daemon::PmpOnly, "pcp", true);
 }
 
 /// The LAN page still loads and homedrop still runs.
