@@ -10,16 +10,28 @@
 //! what it means (mapped or not, why, the address, the protocol) is one journal line.
 //!
 //! ## Why a small client of its own
-//! Measured against the static x86-64 musl binary (9,746,664 bytes before, 10,000,000 the
-//! limit, 253,336 bytes left for all of remote access): `portmapper` 0.20 pulls 45 crates
-//! this binary does not link (netwatch, netlink-*, h2, igd-next, xmltree, iroh-metrics, ...),
-//! and `igd-next` 0.18 (aio_tokio, no default features) with `crab_nat` still pulls h2,
-//! hyper's client, xmltree and xml-rs. The three protocols need far less: NAT-PMP and PCP
-//! are fixed-layout UDP messages ([`pmp`]), and UPnP IGD is one multicast search, one GET
-//! and three SOAP calls whose answers are a few known elements ([`upnp`]). Written on tokio
-//! sockets already linked, the whole module costs the binary the bytes reported in the
-//! issue-13 hand-back (a few tens of KB), where either crate set would take most or all of
-//! the budget.
+//! Measured on the static x86-64 musl binary (`cargo build --release --target
+//! x86_64-unknown-linux-musl`), whose limit is 10,000,000 bytes: 9,746,664 bytes before, so
+//! 253,336 left for all of remote access (TLS port, ACME, mapping).
+//! - `igd-next` 0.18 (`aio_tokio`, no default features) with `crab_nat` 0.8 (no default
+//!   features), only search, external address, add/remove and a PCP/NAT-PMP map, renew and
+//!   drop called: 10,770,600 bytes, +1,023,936. They bring hyper's client with h2, xmltree
+//!   and xml-rs, tower-service, num_enum.
+//! - `portmapper` 0.20 (no default features) holds `igd-next` 0.17 and adds 45 crates this
+//!   binary does not link (netwatch, netlink-*, iroh-metrics, n0-future, ...): more than the
+//!   line above, so not built.
+//! - This module (PCP and NAT-PMP as fixed-layout UDP messages in `pmp.rs`, UPnP IGD as one
+//!   multicast search, one GET and three SOAP calls whose answers are a few known elements in
+//!   `upnp.rs`, on the tokio sockets already linked): 9,824,680 bytes, +78,016.
+//!
+//! ## When it runs, who follows it
+//! `app::start_portmap` starts it when remote access is on and `--no-upnp` is not given:
+//! today `--map-ports` turns it on and the TCP port is the `--https` listener's; under the
+//! `--remote` switch the condition becomes `remote && upnp` and the TCP port the one TLS
+//! listener's (443 under systemd, 8443 otherwise). The UDP port is the TURN relay's
+//! (`--turn`, 3478). The receiver sits in `http::Shared::portmap`; the certificate logic
+//! and the panel clone it and wait on `changed()`: [`State::public_ip`] (with
+//! [`State::is_mapped`]) is the address to certify and to put in invite links.
 //!
 //! Order: PCP first (one round trip that also returns the external address), then NAT-PMP
 //! (a router answering PCP with "unsupported version"), then UPnP (a multicast search,
