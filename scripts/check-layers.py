@@ -54,7 +54,7 @@ import sys
 FLOORS = [
     ["net"],
     ["config"],
-    ["relay", "probe", "mdns", "startup", "certs", "remote"],
+    ["relay", "probe", "mdns", "startup", "certs", "remote", "portmap"],
     ["signaling", "acme"],
     ["metrics"],
     ["http"],

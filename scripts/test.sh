@@ -31,6 +31,9 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 # pebble (the ACME test CA) and pebble-challtestsrv (its DNS) for tests/acme.rs.
 { command -v pebble && command -v pebble-challtestsrv; } >/dev/null || need+=(pebble)
+# miniupnpd (nftables backend) plays the home router of the router-mapping tests; it is
+# started only inside test namespaces.
+command -v miniupnpd >/dev/null || need+=(miniupnpd-nftables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

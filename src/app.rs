@@ -16,7 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::certs::CertStore;
+mod remote;
+
+use remote::{bind_https, follow_portmap, start_acme, start_portmap, Acme};
+
 use crate::config::Config;
 use crate::http::admission::Pool;
 use crate::http::Shared;
@@ -120,16 +123,13 @@ struct Running {
     relay: Option<(relay::Shell, RelayTask)>,
     mdns: Option<Mdns>,
     acme: Option<Acme>,
+    /// The router mapping (removes its forwards once the token is cancelled).
+    portmap: Option<JoinHandle<()>>,
 }
 
-/// The ACME client and its input: the public host (`--public-host` now; the router mapping
-/// is to send the address it learns through `public_host`).
-struct Acme {
-    task: JoinHandle<()>,
-    _public_host: tokio::sync::watch::Sender<Option<String>>,
-}
-
-/// Binds and starts every component under `token`.
+/// Binds and starts every component under `token`. long: over 60 lines, one step per
+/// component in the order they depend on each other (certificates before ACME, the relay
+/// before the shared state, the listeners last); split up, that order would be hidden.
 async fn start(
     config: Config,
     http: TcpListener,
@@ -138,11 +138,12 @@ async fn start(
     let hub = Arc::new(Hub::new(hub_settings(&config)));
     let probe = start_probe(&config, token);
     let https = bind_https(&config).await?;
-    // Internet clients get `turns:` on the TLS port first when remote access is on.
-    let turns_port = match &https {
-        Some((l, _, _)) if config.remote => Some(l.local_addr()?.port()),
-        _ => None,
+    let tls_port = match &https {
+        Some((l, _, _)) => Some(l.local_addr()?.port()),
+        None => None,
     };
+    // Internet clients get `turns:` on the TLS port first when remote access is on.
+    let turns_port = tls_port.filter(|_| config.remote);
     let acme = https
         .as_ref()
         .and_then(|(_, _, store)| start_acme(&config, store, token));
@@ -151,6 +152,7 @@ async fn start(
         None => None,
     };
     let remote = RemoteStatus::new(config.remote, config.public_host.clone(), turns_port);
+    let portmap = start_portmap(&config, tls_port, token);
     let shared = Arc::new(Shared {
         probe: probe.as_ref().map(|(p, _)| p.clone()),
         http_slots: Pool::new(config.max_connections),
@@ -160,6 +162,7 @@ async fn start(
         relay: relay.as_ref().map(|(shell, _)| shell.clone()),
         certs: https.as_ref().map(|(_, _, store)| store.clone()),
         acme: acme.as_ref().map(|(status, _)| status.clone()),
+        portmap: portmap.as_ref().map(|(rx, _)| rx.clone()),
         config,
         hub: hub.clone(),
         shutdown: token.clone(),
@@ -172,16 +175,17 @@ async fn start(
     tracing::info!("serving http on {bound}");
     crate::startup::announce(&shared.config, bound);
     let server = tokio::spawn(crate::http::serve(http, shared.clone()));
-    let https_port = match &https {
-        Some((l, _, _)) => Some(l.local_addr()?.port()),
-        None => None,
-    };
     let https =
         https.map(|(l, tls, _)| tokio::spawn(crate::http::serve_tls(l, shared.clone(), tls)));
+    if let Some(rx) = shared.portmap.clone() {
+        let host = acme.as_ref().map(|(_, a)| a.public_host.clone());
+        (shared.tasks).spawn(follow_portmap(rx, shared.clone(), host, token.clone()));
+    }
     Ok(Running {
         sweeper: tokio::spawn(sweep(hub.clone(), token.clone())),
         watchdog: tokio::spawn(systemd_watchdog(hub, token.clone())),
-        mdns: start_mdns(&shared.config, bound.port(), https_port),
+        mdns: start_mdns(&shared.config, bound.port(), tls_port),
+        portmap: portmap.map(|(_, task)| task),
         probe: probe.map(|(_, task)| task),
         shared,
         server,
@@ -213,6 +217,12 @@ impl Running {
         }
         let _ = self.sweeper.await;
         let _ = self.watchdog.await;
+        if let Some(task) = self.portmap {
+            // It removes the router's forwards (bounded by its own wait) and ends.
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!("the router mapping did not end within {DRAIN_TIMEOUT:?}");
+            }
+        }
         if let Some((shell, task)) = self.relay {
             match tokio::time::timeout_at(deadline, task).await {
                 Ok(Ok(Ok(()))) => {}
@@ -267,62 +277,6 @@ fn start_probe(config: &Config, token: &CancellationToken) -> Option<(Probe, Joi
             None
         }
     }
-}
-
-/// The TLS listener, its acceptor and the certificate store it resolves through.
-type Https = (
-    TcpListener,
-    tokio_rustls::TlsAcceptor,
-    Arc<crate::certs::CertStore>,
-);
-
-/// Binds the TLS listener (`--https`, or `--remote`'s default) and loads (or generates) its
-/// certificate into the store every handshake resolves through.
-async fn bind_https(config: &Config) -> anyhow::Result<Option<Https>> {
-    use anyhow::Context;
-    let Some(addr) = config.https else {
-        return Ok(None);
-    };
-    let (tls, store) = crate::http::tls::setup(config).context("cannot set up HTTPS")?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (--https)"))?;
-    tracing::info!(
-        "serving https on {} (also TURN over TLS and ACME challenges)",
-        listener.local_addr()?
-    );
-    Ok(Some((listener, tls, store)))
-}
-
-/// Starts getting a certificate by ACME into `store` in the background, when
-/// [`Config::acme_active`].
-fn start_acme(
-    config: &Config,
-    store: &Arc<CertStore>,
-    token: &CancellationToken,
-) -> Option<(Arc<crate::acme::Status>, Acme)> {
-    if !config.acme_active() {
-        return None;
-    }
-    let mut settings =
-        crate::acme::Settings::new(config.acme_directory.clone(), config.state_dir.clone());
-    settings.contact = config.acme_contact.clone();
-    settings.ca = config.acme_ca.clone();
-    settings.retry_min = config.acme_retry_min;
-    let (tx, rx) = tokio::sync::watch::channel(config.public_host.clone());
-    tracing::info!(
-        "ACME: getting a certificate for {} from {} in the background",
-        config.public_host.as_deref().unwrap_or("?"),
-        config.acme_directory
-    );
-    let (status, task) = crate::acme::start(settings, store.clone(), rx, token.clone());
-    Some((
-        status,
-        Acme {
-            task,
-            _public_host: tx,
-        },
-    ))
 }
 
 type RelayTask = JoinHandle<std::io::Result<()>>;

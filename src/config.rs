@@ -119,11 +119,20 @@ settings! {
     "turn-allocation-bandwidth" turn_allocation_bandwidth: Num<u64, u64> [(0, MAX_BANDWIDTH)], "BYTES" => u64 = 0;
     /// Relayed bytes per second for the whole relay, 0 for no cap [default: 0]
     "turn-total-bandwidth" turn_total_bandwidth: Num<u64, u64> [(0, MAX_BANDWIDTH)], "BYTES" => u64 = 0;
+    /// Ask the home router (PCP, NAT-PMP or UPnP IGD) to forward the HTTPS port (TCP) and the TURN port (UDP) to this machine, and learn the public address from it; off with --no-upnp [default: off]
+    "map-ports" map_ports: Switch, "BOOL" => bool = false;
+    /// Never ask the router to forward ports, for households that forward by hand (`--no-upnp=false` undoes a file's `no-upnp = true`)
+    "no-upnp" no_upnp: Switch, "BOOL", print |c| !c.upnp;
+    /// Lease asked of the router for each forward, 20 to 86400 seconds, renewed at half [default: 7200]
+    "map-lease" map_lease: Num<u32, u32> [(20, 86_400)], "SECS" => u32 = 7200;
     more {
         /// Advertise with mDNS (not `--no-mdns`).
         mdns: bool = true,
         /// ACME allowed (not `--no-acme`); it runs only where [`Config::acme_active`] says.
         acme: bool = true,
+        /// Router mapping allowed (not `--no-upnp`); it runs when remote access is on
+        /// (`--map-ports`) and this is true.
+        upnp: bool = true,
         /// Given certificate chain and key (both or neither); `None`: self-signed, in the state dir.
         tls: Option<TlsFiles> = None,
         /// First ACME retry delay, doubled per failure up to 1 h (not a flag: 5 s; tests shorten it).
@@ -282,6 +291,7 @@ impl Config {
     fn finish(&mut self, l: &Layer) -> Result<(), ConfigError> {
         self.mdns = !l.no_mdns.unwrap_or(false);
         self.acme = !l.no_acme.unwrap_or(false);
+        self.upnp = !l.no_upnp.unwrap_or(false);
         if l.no_turn == Some(true) {
             self.turn = None;
         }

@@ -21,6 +21,8 @@
 //!   - [`probe`]: the connection check (does UDP reach homedrop? RTT and loss); no HTTP.
 //!   - [`mdns`]: `<name>.local` and `_http._tcp` on the LAN (mDNS / DNS-SD).
 //!   - [`startup`]: the URLs to open, logged, and a QR code on a terminal.
+//!   - [`portmap`]: the home router's port forwards for remote access (PCP, NAT-PMP, UPnP
+//!     IGD) and the public address it reports.
 //! - [`config`]: flags / environment / file → one validated [`config::Config`].
 //! - [`net`]: which clients form the home group (and the cached subnets that decide it),
 //!   which interfaces are the LAN, how a URL for a host is written.
@@ -33,6 +35,7 @@ pub mod http;
 pub mod mdns;
 pub mod metrics;
 pub mod net;
+pub mod portmap;
 pub mod probe;
 pub mod relay;
 pub mod remote;

@@ -10,6 +10,7 @@ use std::fmt::Write;
 use std::time::Instant;
 
 use crate::acme;
+use crate::portmap;
 use crate::probe::Probe;
 use crate::relay;
 use crate::signaling::Hub;
@@ -41,6 +42,10 @@ macro_rules! snapshot {
             /// `/metrics`); absent when homedrop does not use ACME.
             #[serde(skip_serializing_if = "Option::is_none")]
             pub acme: Option<acme::Stats>,
+            /// The router mapping (`portmap` object in `/stats`, `homedrop_portmap_*` in
+            /// `/metrics`); absent when remote access is off or with `--no-upnp`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub portmap: Option<portmap::Report>,
         }
 
         impl Snapshot {
@@ -54,6 +59,9 @@ macro_rules! snapshot {
                 }
                 if let Some(a) = &self.acme {
                     all.extend(acme_metrics(a));
+                }
+                if let Some(p) = &self.portmap {
+                    all.extend(portmap_metrics(p));
                 }
                 all
             }
@@ -211,6 +219,32 @@ fn acme_metrics(a: &acme::Stats) -> Vec<(&'static str, Kind, &'static str, u64)>
     ]
 }
 
+/// The router mapping as metrics (its reasons are words: those are in `/stats`).
+fn portmap_metrics(p: &portmap::Report) -> Vec<(&'static str, Kind, &'static str, u64)> {
+    use Kind::{Counter, Gauge};
+    let mapped = (p.status == portmap::Status::Mapped) as u64;
+    vec![
+        (
+            "portmap_mapped",
+            Gauge,
+            "1 when the router forwards the remote-access ports, else 0.",
+            mapped,
+        ),
+        (
+            "portmap_lease_expiry_seconds",
+            Gauge,
+            "Unix time the router's first lease ends (0: none, or permanent).",
+            p.lease_expires.unwrap_or(0),
+        ),
+        (
+            "portmap_renewals",
+            Counter,
+            "Router leases renewed since start.",
+            p.renewals,
+        ),
+    ]
+}
+
 impl Snapshot {
     /// The numbers now: the hub's, the connection check's (`None`: off) and the relay's
     /// (`None`: `--no-turn`) and ACME's (`None`: not used), for a server running since `started`.
@@ -220,6 +254,7 @@ impl Snapshot {
         probe: Option<&Probe>,
         relay: Option<&relay::Counters>,
         acme: Option<&acme::Status>,
+        portmap: Option<&portmap::State>,
         refused: Refusals,
     ) -> Snapshot {
         use std::sync::atomic::Ordering::Relaxed;
@@ -240,6 +275,7 @@ impl Snapshot {
             cross_site_refused: refused.cross_site,
             relay: relay.map(|r| r.snapshot()),
             acme: acme.map(|a| a.stats()),
+            portmap: portmap.map(portmap::State::report),
         }
     }
 

@@ -42,6 +42,7 @@ async fn start_app(pebble: &Pebble, port: u16, public_host: &str, state: &Path) 
     );
     TestApp::spawn_with(move |c| {
         c.remote = true;
+        c.upnp = false;
         c.https = Some(https);
         c.public_host = Some(host);
         c.acme_directory = dir;
@@ -332,6 +333,7 @@ async fn an_unreachable_ca_is_retried_with_backoff_and_https_keeps_serving() {
     let dir = state.0.clone();
     let app = TestApp::spawn_with(move |c| {
         c.remote = true;
+        c.upnp = false;
         c.https = Some(https);
         c.public_host = Some("127.0.0.1".into());
         c.acme_directory = format!("https://127.0.0.1:{closed}/dir");
@@ -383,7 +385,14 @@ fn the_binary_logs_each_failed_attempt_with_its_next_delay() {
             "--log",
             "info",
         ])
-        .args(["--remote", "--https", &https, "--public-host", "127.0.0.1"])
+        .args([
+            "--remote",
+            "--no-upnp",
+            "--https",
+            &https,
+            "--public-host",
+            "127.0.0.1",
+        ])
         .args([
             "--acme-directory",
             &format!("https://127.0.0.1:{closed}/dir"),

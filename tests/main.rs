@@ -47,6 +47,9 @@ mod ops;
 mod packaging;
 /// A page that lost its own modules to a network change loads itself again.
 mod page_load;
+/// Router mapping against miniupnpd in namespaces: UPnP IGD and PCP forwards, renewal,
+/// removal on SIGTERM, carrier-grade NAT and a router that maps nothing explained (needs root).
+mod portmap;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
 /// TURN/TCP admission: per-source connection cap, 5 s authentication deadline (real relay).

@@ -205,7 +205,13 @@ async fn page_wss_turn_over_tls_and_acme_share_the_binarys_tls_port() {
     let bin = crate::support::binary();
     let server = Server::start(
         &bin,
-        &["--remote", "--no-acme", "--https", &tls.to_string()],
+        &[
+            "--remote",
+            "--no-acme",
+            "--no-upnp",
+            "--https",
+            &tls.to_string(),
+        ],
     );
     let _ = server.http;
     // WSS first, kept open while everything else uses the port.
@@ -288,6 +294,7 @@ async fn an_acme_challenge_handshake_gets_exactly_the_challenge_certificate() {
         move |c| {
             c.remote = true;
             c.acme = false;
+            c.upnp = false;
             c.https = Some(tls);
         },
         move |shared| {

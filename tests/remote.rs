@@ -16,6 +16,7 @@ async fn remote_status_is_the_households_and_names_the_invite_base() {
     let app = TestApp::spawn_with(|c| {
         c.remote = true;
         c.acme = false;
+        c.upnp = false;
         c.https = Some("127.0.0.1:0".parse().unwrap());
         c.public_host = Some("relatives.example".into());
     })
@@ -67,6 +68,7 @@ fn the_household_invites_a_relative_with_one_link() {
             "--https",
             "0.0.0.0:8443",
             "--no-acme",
+            "--no-upnp",
             "--public-host",
             "relatives.example",
         ],

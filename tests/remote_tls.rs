@@ -73,6 +73,7 @@ fn start_homedrop(nat: &mut Nat, dir: &Path, cert: &Path, key: &Path) {
             "--turn-secret",
             SECRET,
             "--remote",
+            "--no-upnp",
             "--https",
             &https,
             "--tls-cert",

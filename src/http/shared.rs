@@ -45,6 +45,8 @@ pub struct Shared {
     pub subnets: SubnetCache,
     /// Remote access as the household's panel shows it (`GET /remote`).
     pub remote: Arc<RemoteStatus>,
+    /// The router mapping's state (`None`: remote access off, or `--no-upnp`).
+    pub portmap: Option<tokio::sync::watch::Receiver<crate::portmap::State>>,
 }
 
 impl Shared {
@@ -63,6 +65,7 @@ impl Shared {
             self.probe.as_ref(),
             self.relay_counters.as_deref(),
             self.acme.as_deref(),
+            self.portmap.as_ref().map(|rx| rx.borrow().clone()).as_ref(),
             Refusals {
                 http: self.http_slots.refused(),
                 ws: self.ws_slots.refused(),

@@ -15,7 +15,7 @@
 //! - [`netns`], [`nat`], [`delayline`]: namespaces, NAT and the 40 ms link; [`procfs`],
 //!   [`uclient`]: /proc figures and coturn's client output; [`server`]: the real binary as
 //!   a measured child process, and clients that stop reading; [`pebble`]: the ACME test CA
-//!   in a namespace.
+//!   in a namespace; [`router`]: miniupnpd as a home router in namespaces.
 
 pub mod browser;
 pub mod delayline;
@@ -27,6 +27,7 @@ pub mod netns;
 pub mod page;
 pub mod pebble;
 pub mod procfs;
+pub mod router;
 pub mod server;
 pub mod setup;
 pub mod uclient;
