@@ -40,6 +40,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 
+use support::server::raise_nofile;
 use support::{free_port, procfs, TempDir, Ws};
 
 const CLIENTS: usize = 1_000;
@@ -116,22 +117,6 @@ impl Server {
     fn status_bytes(&self, field: &str) -> u64 {
         procfs::status_kib(self.child.id(), field).unwrap() * 1024
     }
-}
-
-/// Soft RLIMIT_NOFILE up to the hard limit (inherited by homedrop); returns the new soft limit.
-fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on a local struct.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-    }
-    lim.rlim_cur
 }
 
 /// Connect (TCP_NODELAY, like browsers), say `hello`, wait for the first `peers`.

@@ -15,21 +15,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::support::exposed::{runtime, stranger_v4, stranger_v6, Exposed, HTTP_PORT};
 use crate::support::read_answer;
+use crate::support::server::raise_nofile;
 use crate::support::ws::{tcp_from, Ws};
-
-/// Raise this process's open-file limit to its hard limit: a thousand sockets need it.
-pub fn many_files() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on a local struct.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max.min(65_536);
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
-}
 
 /// One raw HTTP/1.1 request from `from`; the answer's status.
 async fn status_of(from: IpAddr, to: SocketAddr, request: String) -> u16 {
@@ -150,7 +137,7 @@ async fn closed_within(ws: &mut Ws, wait: Duration) -> bool {
 
 #[test]
 fn a_thousand_silent_tabs_from_one_source_leave_the_household_its_slots() {
-    many_files();
+    raise_nofile();
     let x = Exposed::start(&[]);
     let wan = x.wan_http_v6();
     let host = format!("{wan}");
@@ -195,7 +182,7 @@ fn a_thousand_silent_tabs_from_one_source_leave_the_household_its_slots() {
 
 #[test]
 fn slowloris_from_many_addresses_does_not_starve_the_household() {
-    many_files();
+    raise_nofile();
     let x = Exposed::start(&[]);
     let wan = x.wan_http();
     // 40 addresses × 16 half-sent requests: 640, under the public share but over what
@@ -225,7 +212,7 @@ fn slowloris_from_many_addresses_does_not_starve_the_household() {
 #[test]
 fn silent_turn_tcp_connections_cannot_hold_the_relay() {
     use crate::relay_abuse::{allocate, closed_within, code, read_msg};
-    many_files();
+    raise_nofile();
     let x = Exposed::start(&[]);
     let turn = SocketAddr::new(
         IpAddr::V4(crate::support::exposed::WAN_V4),

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::attacks::many_files;
 use crate::support::exposed::{household_v4, stranger_v6, Exposed, Side};
+use crate::support::server::raise_nofile;
 use crate::support::ws::Ws;
 
 const RENAME_FOR: Duration = Duration::from_secs(15);
@@ -54,7 +54,7 @@ async fn rename_storm(x: &Exposed, lan: SocketAddr, until: Instant) -> (u64, u64
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_tabs_and_a_rename_storm_keep_memory_bounded() {
-    many_files();
+    raise_nofile();
     let x = Exposed::start(&[]);
     let (lan, wan6) = (x.lan_http(), x.wan_http_v6());
     tokio::time::sleep(Duration::from_secs(1)).await;

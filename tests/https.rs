@@ -12,6 +12,7 @@ use std::time::Duration;
 use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode, SslVersion};
 use tokio_tungstenite::tungstenite;
 
+use crate::support::certs::ca_and_leaf;
 use crate::support::{TempDir, TestApp};
 
 /// A free loopback port (bound then released: the app binds HTTPS itself).
@@ -92,39 +93,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
-/// A CA and a `localhost` certificate it signed, as PEM files in `dir`: (ca, cert, key).
-fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    // Distinct names: with rcgen's default name on both, the leaf would look self-signed.
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "homedrop test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_certificate_serves_page_and_ws() {
     let dir = TempDir::new("tls-given");
-    let (ca, cert, key) = make_certs(&dir.0);
+    let (ca, cert, key) = ca_and_leaf(&dir.0, "homedrop test CA", "localhost");
     let (app, https) = app_with_https(&dir.0.join("state"), Some((cert, key))).await;
     let ca2 = ca.clone();
     let (status, body) = blocking(move || get(https, Some(&ca2), "/")).await;

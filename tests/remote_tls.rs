@@ -6,12 +6,13 @@
 //! self-signed one: no relay candidate). The relative's page gets `turns:` on the TLS port
 //! and `turn:` over UDP (blocked), nothing on TCP 3478, so the relay it uses is TURN over TLS.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::relay_credentials::SECRET;
+use crate::support::certs::ca_and_leaf;
 use crate::support::files::{generate, sha256_file};
 use crate::support::nat::{Nat, HOME_LAN_IP, HOME_WAN_IP, RELATIVE_PUBLIC_IP};
 use crate::support::page::{attr, Page};
@@ -21,35 +22,6 @@ use crate::support::{one_browser_at_a_time, release_binary, TempDir};
 const MIB: u64 = 1024 * 1024;
 const RELAYED: &str = "relayed through homedrop";
 const TLS_PORT: u16 = 8443;
-
-/// A CA and a leaf for the WAN address it signed, as PEM files in `dir`: (ca, cert, key).
-fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "homedrop remote test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.subject_alt_names = vec![SanType::IpAddress(HOME_WAN_IP.parse().unwrap())];
-    params
-        .distinguished_name
-        .push(DnType::CommonName, HOME_WAN_IP);
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
 
 /// homedrop in the home namespace with `--remote` and the CA-signed certificate.
 fn start_homedrop(nat: &mut Nat, dir: &Path, cert: &Path, key: &Path) {
@@ -156,7 +128,7 @@ fn pick_the_peer(b: &mut Page) {
 fn a_relative_without_udp_reaches_home_through_turns_on_the_one_tls_port() {
     let _one = one_browser_at_a_time();
     let dir = TempDir::new("remote-tls");
-    let (ca, cert, key) = make_certs(&dir.0);
+    let (ca, cert, key) = ca_and_leaf(&dir.0, "homedrop remote test CA", HOME_WAN_IP);
     let (to_rel, to_home) = (dir.0.join("to-relative.bin"), dir.0.join("to-home.bin"));
     let sha_to_rel = generate(&to_rel, 20 * MIB, 31);
     let sha_to_home = generate(&to_home, 20 * MIB, 32);

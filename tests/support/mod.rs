@@ -18,6 +18,7 @@
 //!   in a namespace; [`router`]: miniupnpd as a home router in namespaces.
 
 pub mod browser;
+pub mod certs;
 pub mod delayline;
 pub mod delayline_probe;
 pub mod exposed;

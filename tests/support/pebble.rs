@@ -80,28 +80,7 @@ pub fn can_run() -> bool {
 
 /// A CA and a certificate for `ip` it signed: (ca.pem, cert.pem, key.pem) in `dir`.
 pub fn pebble_tls(dir: &Path, ip: IpAddr) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.distinguished_name
-        .push(DnType::CommonName, "acme test: pebble's HTTPS CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.subject_alt_names = vec![SanType::IpAddress(ip)];
-    p.distinguished_name.push(DnType::CommonName, "pebble");
-    let cert = p.signed_by(&key, &issuer).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
+    super::certs::ca_and_leaf(dir, "acme test: pebble's HTTPS CA", &ip.to_string())
 }
 
 impl Pebble {
