@@ -108,3 +108,53 @@ fn the_household_invites_a_relative_with_one_link() {
         s.a.data("[data-room-list] [data-room]", "code")
     );
 }
+
+/// Without `--public-host`, the public address the router reports is one of homedrop's
+/// names: a relative's invite link (`https://<that address>/…`, forwarded by the router to
+/// the LAN address) is served, where any other name still gets 421.
+#[tokio::test]
+async fn the_public_address_the_router_reports_is_one_of_homedrops_names() {
+    use tokio::io::AsyncWriteExt;
+
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let app = TestApp::spawn_observed(
+        |c| {
+            c.remote = true;
+            c.acme = false;
+            c.upnp = false;
+            c.https = Some("127.0.0.1:0".parse().unwrap());
+        },
+        move |shared| {
+            let _ = tx.send(shared);
+        },
+    )
+    .await;
+    let shared = rx.await.unwrap();
+    let get = |host: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        crate::support::read_answer(&mut s, std::time::Duration::from_secs(5))
+            .await
+            .0
+    };
+    assert_eq!(get("198.51.100.77").await, 421, "not learned yet");
+    shared
+        .remote
+        .update(|v| v.public_host = Some("198.51.100.77".into()));
+    assert_eq!(
+        get("198.51.100.77").await,
+        200,
+        "the learned public address"
+    );
+    assert_eq!(get("198.51.100.78").await, 421, "another address");
+    assert_eq!(
+        shared
+            .remote
+            .view()
+            .invite_base
+            .as_deref()
+            .map(|b| b.starts_with("https://198.51.100.77:")),
+        Some(true)
+    );
+}

@@ -139,6 +139,9 @@ pub(super) async fn follow_portmap(
                 v.public_host = learned.clone();
             }
         });
+        if let (false, Some(host)) = (configured, &learned) {
+            shared.hub.set_public_host(host.clone());
+        }
         if let (false, Some(tx), Some(host)) = (configured, &acme_host, &learned) {
             tx.send_if_modified(|h| {
                 let changed = h.as_deref() != Some(host.as_str());

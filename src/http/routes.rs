@@ -13,7 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::admission::Source;
 use super::error::HttpError;
-use super::host::{check_host, same_origin, HostPort};
+use super::host::{check_host, same_origin, split_host, HostPort};
 use super::{assets, probe, ConnInfo, Shared};
 use crate::net::{classify, client_ip, NetGroup, SourceKey};
 use crate::signaling::ice::own_host;
@@ -105,6 +105,10 @@ fn own_host_or_refuse(
     let subnets = shared.subnets.get();
     let local = req.extensions().get::<ConnInfo>().map(|c| c.local.ip());
     match check_host(header, http10, &shared.config, &subnets, local) {
+        // The public address the router reports is ours too (a relative's invite link).
+        Err(HttpError::MisdirectedHost) if is_learned_host(shared, header) => {
+            Ok(header.and_then(split_host))
+        }
         Err(HttpError::MisdirectedHost) => {
             shared.cross_site_refused.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("refused Host {header:?} on {path}");
@@ -116,6 +120,15 @@ fn own_host_or_refuse(
         }
         other => other,
     }
+}
+
+/// Is `header`'s host the public address the router reported (no `--public-host` given)?
+fn is_learned_host(shared: &Shared, header: Option<&str>) -> bool {
+    let Some(h) = header.and_then(split_host) else {
+        return false;
+    };
+    shared.config.public_host.is_none()
+        && shared.remote.view().public_host.as_deref() == Some(h.host.as_str())
 }
 
 /// A request with an `Origin` must come from a page of this very Host (a request without one

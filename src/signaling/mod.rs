@@ -160,6 +160,11 @@ impl Hub {
         self.lock().registry.enable_ice(settings);
     }
 
+    /// See [`Registry::set_public_host`].
+    pub fn set_public_host(&self, host: String) {
+        self.lock().registry.set_public_host(host);
+    }
+
     /// Re-send TURN credentials to `id` when they are due (called from the session's timer).
     pub fn refresh_ice(&self, id: &str) {
         let _ = self.apply(|r, now| Ok(r.refresh_ice(id, now)));

@@ -24,6 +24,14 @@ impl Registry {
         self.ice = Some(settings);
     }
 
+    /// The public host the router reports, when no `--public-host` was given: internet
+    /// clients' TURN URLs name it from the next credentials on (nothing while the relay is off).
+    pub fn set_public_host(&mut self, host: String) {
+        if let Some(ice) = &mut self.ice {
+            ice.public_host = Some(host);
+        }
+    }
+
     /// ICE servers for `id`'s `welcome`: homedrop's own STUN only (TURN comes once it is
     /// linked to someone), nothing when the relay is off. homedrop must work with no
     /// internet at all, so no external STUN server is ever named.

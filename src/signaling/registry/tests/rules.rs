@@ -211,3 +211,17 @@ fn codes_keys_and_ids_come_from_the_injected_source() {
     assert_eq!(id, r2.new_id());
     assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
 }
+
+#[test]
+fn a_public_host_learned_later_names_the_relay_for_internet_clients() {
+    let mut r = reg();
+    r.set_public_host("198.51.100.77".into());
+    assert!(r.ice.is_none(), "nothing to rename while the relay is off");
+    r.enable_ice(ice(Duration::from_secs(600)));
+    r.connect("x", public("8.8.8.8"), None);
+    let before = r.ice_servers("x")[0].urls.clone();
+    assert!(before[0].contains("192.168.1.2"), "{before:?}");
+    r.set_public_host("198.51.100.77".into());
+    let after = r.ice_servers("x")[0].urls.clone();
+    assert!(after[0].contains("198.51.100.77"), "{after:?}");
+}
