@@ -40,7 +40,7 @@ async fn start_app(pebble: &Pebble, port: u16, public_host: &str, state: &Path) 
         pebble.ca.clone(),
         state.to_path_buf(),
     );
-    TestApp::spawn_with(move |c| {
+    let app = TestApp::spawn_with(move |c| {
         c.remote = true;
         c.upnp = false;
         c.https = Some(https);
@@ -50,7 +50,18 @@ async fn start_app(pebble: &Pebble, port: u16, public_host: &str, state: &Path) 
         c.acme_retry_min = Duration::from_millis(200);
         c.state_dir = state;
     })
-    .await
+    .await;
+    // The app binds its TLS port as it starts, after the HTTP listener the test bound:
+    // wait until it listens (a loaded run once connected first and was refused).
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(https).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "TLS port {https} never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app
 }
 
 async fn acme_stats(app: &TestApp) -> Value {
