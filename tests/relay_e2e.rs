@@ -28,9 +28,14 @@ const RELAYED: &str = "relayed through homedrop";
 
 /// homedrop in the home namespace, relay on, reachable on its LAN and WAN addresses.
 fn start_homedrop(nat: &mut Nat, state: &TempDir) {
+    start_homedrop_with(nat, &state.0, &[]);
+}
+
+/// [`start_homedrop`] with `extra` flags (the remote-access tests add the TLS port).
+pub fn start_homedrop_with(nat: &mut Nat, state: &std::path::Path, extra: &[&str]) {
     let bin = release_binary();
     let home = nat.home.clone();
-    let state = state.0.display().to_string();
+    let state = state.display().to_string();
     // HOMEDROP_E2E_LOG=debug shows the relay's view when a test fails.
     let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
     nat.spawn(
@@ -52,7 +57,11 @@ fn start_homedrop(nat: &mut Nat, state: &TempDir) {
             "--no-mdns",
             "--log",
             &log,
-        ],
+        ]
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>(),
     );
 }
 

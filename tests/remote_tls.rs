@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::relay_credentials::SECRET;
 use crate::support::certs::ca_and_leaf;
 use crate::support::files::{generate, sha256_file};
 use crate::support::nat::{Nat, HOME_LAN_IP, HOME_WAN_IP, RELATIVE_PUBLIC_IP};
 use crate::support::page::{attr, Page};
 use crate::support::setup::offer;
-use crate::support::{one_browser_at_a_time, release_binary, TempDir};
+use crate::support::{one_browser_at_a_time, TempDir};
 
 const MIB: u64 = 1024 * 1024;
 const RELAYED: &str = "relayed through homedrop";
@@ -25,40 +24,19 @@ const TLS_PORT: u16 = 8443;
 
 /// homedrop in the home namespace with `--remote` and the CA-signed certificate.
 fn start_homedrop(nat: &mut Nat, dir: &Path, cert: &Path, key: &Path) {
-    let bin = release_binary();
-    let home = nat.home.clone();
-    let state = dir.join("state").display().to_string();
-    let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
     let https = format!("0.0.0.0:{TLS_PORT}");
-    nat.spawn(
-        &home,
-        bin.to_str().unwrap(),
-        &[
-            "--http",
-            "0.0.0.0:8080",
-            "--turn",
-            "0.0.0.0:3478",
-            "--relay-ip",
-            HOME_LAN_IP,
-            "--public-host",
-            HOME_WAN_IP,
-            "--turn-secret",
-            SECRET,
-            "--remote",
-            "--no-upnp",
-            "--https",
-            &https,
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-            "--state-dir",
-            &state,
-            "--no-mdns",
-            "--log",
-            &log,
-        ],
-    );
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let remote = [
+        "--remote",
+        "--no-upnp",
+        "--https",
+        &https,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ];
+    crate::relay_e2e::start_homedrop_with(nat, &dir.join("state"), &remote);
 }
 
 /// The path shown on the newest transfer row, once it shows one.

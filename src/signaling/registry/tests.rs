@@ -6,6 +6,20 @@ mod guessing;
 mod rules;
 mod trust;
 
+/// The relay's ICE settings the rulebook tests enable (credentials living `ttl`).
+fn ice(ttl: Duration) -> crate::signaling::ice::IceSettings {
+    IceSettings {
+        secret: b"s3cret".to_vec(),
+        udp_port: 3478,
+        tcp_port: 3478,
+        turns_port: None,
+        remote_udp: true,
+        public_host: None,
+        fallback_host: "192.168.1.2".into(),
+        ttl,
+    }
+}
+
 pub(super) fn reg() -> Registry {
     let settings = RegistrySettings {
         default_capacity: 3,

@@ -2,7 +2,6 @@
 //! window, join limits, TURN credentials, and the injected random source.
 
 use super::*;
-use crate::signaling::ice::IceSettings;
 use serde_json::json;
 
 fn signal(r: &mut Registry, from: &str, to: &str, now: Instant) -> Result<Outbox, Refusal> {
@@ -104,19 +103,6 @@ fn ten_join_attempts_per_minute_per_source() {
     assert!(r.joins.is_empty(), "full allowances are forgotten");
     for _ in 0..JOINS_PER_MINUTE {
         assert!(r.join_attempt(ip, t0 + Duration::from_secs(66)).is_ok());
-    }
-}
-
-fn ice(ttl: Duration) -> IceSettings {
-    IceSettings {
-        secret: b"s3cret".to_vec(),
-        udp_port: 3478,
-        tcp_port: 3478,
-        turns_port: None,
-        remote_udp: true,
-        public_host: None,
-        fallback_host: "192.168.1.2".into(),
-        ttl,
     }
 }
 

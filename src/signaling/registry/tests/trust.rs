@@ -2,19 +2,9 @@
 //! and only links with a trusted end earn TURN credentials.
 
 use super::*;
-use crate::signaling::ice::IceSettings;
 
 fn with_ice(mut r: Registry) -> Registry {
-    r.enable_ice(IceSettings {
-        secret: b"s3cret".to_vec(),
-        udp_port: 3478,
-        tcp_port: 3478,
-        turns_port: None,
-        remote_udp: true,
-        public_host: None,
-        fallback_host: "192.168.1.2".into(),
-        ttl: Duration::from_secs(600),
-    });
+    r.enable_ice(ice(Duration::from_secs(600)));
     r
 }
 
