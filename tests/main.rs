@@ -66,6 +66,9 @@ mod relay_interop;
 mod relay_shell;
 /// The household's remote-access status (`GET /remote`): home devices only, the invite base.
 mod remote;
+/// Remote access end to end: router mapping, a certificate from pebble for the public
+/// address or name, a relative's Chromium behind its own NAT opening the invite link.
+mod remote_e2e;
 /// A relative with no UDP reaches home through `turns:` on the one TLS port (Chromium, NSS-trusted CA).
 mod remote_tls;
 /// Room settings (capacity, snap on join) and invitations over real WebSocket clients.

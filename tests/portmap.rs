@@ -5,7 +5,8 @@
 //! the WAN side reaches homedrop through the router's public address, the address homedrop
 //! learns is the router's WAN address, the leases are renewed, and SIGTERM removes the
 //! rules. When mapping cannot work (a carrier-grade NAT address on the WAN, a router with no
-//! mapping protocol) `/stats` and the log say so plainly and the LAN keeps working.
+//! mapping protocol) `/stats`, the log and the household's panel in Chromium say so plainly,
+//! and the LAN keeps working.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use crate::support::netns::in_netns;
 use crate::support::router::{read_response, Daemon, Home};
 
 /// The forwards miniupnpd holds for homedrop: TCP 8443 and UDP 3478 to its LAN address.
-fn assert_forwards(home: &Home) {
+pub(crate) fn assert_forwards(home: &Home) {
     let rules = home.dnat_rules();
     for (proto, port) in [("0x6", 8443), ("0x11", 3478)] {
         let want = format!(
@@ -148,11 +149,7 @@ fn maps_renews_and_removes(daemon: Daemon, protocol: &str, change_address: bool)
 
 /// Renumber the router's WAN (81.2.S.1 → 81.3.S.1) and wait for homedrop to report it.
 fn new_address(home: &mut Home) {
-    let old = home.wan_ip.clone();
-    let new = old.replacen("81.2.", "81.3.", 1);
-    let r = home.router.clone();
-    crate::support::netns::ip(&r, &format!("addr add {new}/24 dev wan"));
-    crate::support::netns::ip(&r, &format!("addr del {old}/24 dev wan"));
+    let new = home.renumber_wan("81.3");
     let mut seen = serde_json::Value::Null;
     home.wait_for(Duration::from_secs(25), "the new public address", || {
         seen = home.stats()["portmap"].clone();
@@ -192,10 +189,33 @@ fn lan_unaffected(home: &mut Home) {
     assert!(home.homedrop_alive(), "{}", home.homedrop_log());
 }
 
+/// The household's "Remote access" panel (Chromium on the other LAN device) shows `state`
+/// and the sentence `/stats` gives, offers no invite link, and the page is online: the LAN
+/// works as before.
+fn panel_explains(home: &Home, state: &str, message: &str) {
+    use crate::support::page::{js, Page};
+    let _one = crate::support::one_browser_at_a_time();
+    let mut page = Page::launch(Some(&home.lan_host));
+    page.open(&format!("http://{}:8080/", home.server_ip));
+    page.wait_for(
+        &format!(
+            "document.querySelector('[data-remote]:not([hidden])')?.dataset.state === {}",
+            js(state)
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(page.text("[data-remote-mapping]").trim(), message.trim());
+    assert_eq!(
+        page.eval("document.querySelector('[data-remote-invite]').disabled"),
+        serde_json::json!(true),
+        "no invite link that could not work"
+    );
+}
+
 #[test]
 fn a_carrier_grade_nat_wan_address_is_explained() {
     let mut home = Home::new(Daemon::Both, "100.64");
-    home.start_homedrop(&[]);
+    home.start_homedrop(&["--remote", "--no-acme"]);
     let pm = home.settled_portmap();
     assert_eq!(pm["status"], "failed", "{pm}");
     let message = pm["message"].as_str().unwrap().to_string();
@@ -208,6 +228,7 @@ fn a_carrier_grade_nat_wan_address_is_explained() {
         "{log}"
     );
     assert!(home.dnat_rules().is_empty(), "{:?}", home.dnat_rules());
+    panel_explains(&home, "behindAnotherNat", &message);
     lan_unaffected(&mut home);
     assert_eq!(home.stop_homedrop(), Some(0));
 }
@@ -215,7 +236,7 @@ fn a_carrier_grade_nat_wan_address_is_explained() {
 #[test]
 fn a_router_without_a_mapping_protocol_gets_the_manual_forward() {
     let mut home = Home::new(Daemon::None, "81.2");
-    home.start_homedrop(&[]);
+    home.start_homedrop(&["--remote", "--no-acme"]);
     let pm = home.settled_portmap();
     assert_eq!(pm["status"], "failed", "{pm}");
     assert_eq!(pm["problem"], "no-mapping-protocol", "{pm}");
@@ -229,6 +250,7 @@ fn a_router_without_a_mapping_protocol_gets_the_manual_forward() {
         log.lines().any(|l| l.contains("WARN") && l.contains(&want)),
         "{log}"
     );
+    panel_explains(&home, "manual", pm["message"].as_str().unwrap());
     lan_unaffected(&mut home);
     assert_eq!(home.stop_homedrop(), Some(0));
 }

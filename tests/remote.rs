@@ -26,6 +26,8 @@ async fn remote_status_is_the_households_and_names_the_invite_base() {
     assert_eq!(v["enabled"], true);
     let base = v["inviteBase"].as_str().unwrap_or_default();
     assert!(base.starts_with("https://relatives.example:"), "{v}");
+    // ACME is off here: the TLS port serves the self-signed fallback, and says so.
+    assert_eq!(v["certificate"]["source"], "self-signed", "{v}");
     assert!(
         v["mapping"]["message"]
             .as_str()

@@ -52,7 +52,7 @@ fn shown_path(b: &mut Page) -> String {
 
 /// `from` sends `file` to its only peer; `to` accepts; the SHA-256 matches in the UI and on
 /// disk and both rows show the relay. Returns MiB/s.
-fn transfer(from: &mut Page, to: &mut Page, file: &Path, sha: &str) -> f64 {
+pub(crate) fn transfer(from: &mut Page, to: &mut Page, file: &Path, sha: &str) -> f64 {
     let name = file.file_name().unwrap().to_str().unwrap().to_string();
     let t = Instant::now();
     offer(from, to, &[file]);
@@ -77,7 +77,7 @@ fn transfer(from: &mut Page, to: &mut Page, file: &Path, sha: &str) -> f64 {
 
 /// Established TCP connections from the relative's public address in namespace `ns`: to
 /// the TLS port and to the TURN port.
-fn relative_connections(ns: &str) -> (usize, usize) {
+pub(crate) fn relative_connections(ns: &str) -> (usize, usize) {
     let out = std::process::Command::new("ip")
         .args(["netns", "exec", ns, "ss", "-Htn", "state", "established"])
         .output()
@@ -92,7 +92,7 @@ fn relative_connections(ns: &str) -> (usize, usize) {
 }
 
 /// Both pages see exactly one peer, and select it.
-fn pick_the_peer(b: &mut Page) {
+pub(crate) fn pick_the_peer(b: &mut Page) {
     let one = "document.querySelectorAll('[data-peer]').length === 1";
     let end = Instant::now() + Duration::from_secs(20);
     while b.eval(one) != json!(true) {

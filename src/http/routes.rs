@@ -252,8 +252,37 @@ fn remote(
             "Remote access is managed from a device at home.",
         ));
     }
-    let body = serde_json::to_string(&shared.remote.view()).unwrap_or_else(|_| "{}".into());
+    let mut view = shared.remote.view();
+    view.certificate = served_certificate(shared);
+    let body = serde_json::to_string(&view).unwrap_or_else(|_| "{}".into());
     Ok(text(StatusCode::OK, "application/json", body))
+}
+
+/// What the TLS port serves, for the panel: the ACME certificate once issued (with the last
+/// failure, if the last try failed), else the given files or the self-signed fallback.
+fn served_certificate(shared: &Shared) -> Option<crate::remote::Certificate> {
+    use crate::remote::Certificate;
+    shared.config.https?;
+    let acme = shared.acme.as_ref().map(|a| a.stats());
+    let error = acme.as_ref().and_then(|a| a.last_error.clone());
+    if let Some(a) = acme.as_ref().filter(|a| a.not_after > 0) {
+        return Some(Certificate {
+            source: "acme".into(),
+            names: a.identifier.iter().cloned().collect(),
+            not_after: a.not_after,
+            error,
+        });
+    }
+    let source = if shared.config.tls.is_some() {
+        "file"
+    } else {
+        "self-signed"
+    };
+    Some(Certificate {
+        source: source.into(),
+        error,
+        ..Certificate::default()
+    })
 }
 
 /// `/qr.svg?d=<percent-encoded text>`: a QR code drawn on the server, so the client needs

@@ -28,6 +28,7 @@ pub mod netns;
 pub mod page;
 pub mod pebble;
 pub mod procfs;
+pub mod relative;
 pub mod router;
 pub mod server;
 pub mod setup;

@@ -20,7 +20,8 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// pebble and its DNS in their namespace; everything removed on drop.
 pub struct Pebble {
-    ns: String,
+    /// The namespace pebble made for itself (removed on drop), if it made one.
+    own_ns: Option<String>,
     /// homedrop's side of the veth.
     pub host_dev: String,
     children: Vec<Child>,
@@ -40,8 +41,10 @@ impl Drop for Pebble {
             let _ = c.kill();
             let _ = c.wait();
         }
-        quiet(&["ip", "link", "del", &self.host_dev]);
-        quiet(&["ip", "netns", "del", &self.ns]);
+        if let Some(ns) = &self.own_ns {
+            quiet(&["ip", "link", "del", &self.host_dev]);
+            quiet(&["ip", "netns", "del", ns]);
+        }
     }
 }
 
@@ -109,6 +112,21 @@ impl Pebble {
             v.extend(a.split(' '));
             run(&v);
         }
+        let mut pebble = Pebble::start_in(&ns, &ca_ip, &home, tls_port, validity);
+        (pebble.own_ns, pebble.host_dev) = (Some(ns), host_dev);
+        pebble
+    }
+
+    /// pebble and its DNS in an existing namespace `ns` at its address `ca_ip`, validating
+    /// on port `tls_port`; its DNS answers every name with `answer` (what homedrop is
+    /// reached at). The namespace stays when pebble goes.
+    pub fn start_in(
+        ns: &str,
+        ca_ip: &str,
+        answer: &str,
+        tls_port: u16,
+        validity: Option<u64>,
+    ) -> Pebble {
         let dir = TempDir::new("acme-pebble");
         let (ca, cert, key) = pebble_tls(&dir.0, ca_ip.parse().unwrap());
         let mut config = serde_json::json!({"pebble": {
@@ -126,7 +144,7 @@ impl Pebble {
         let dns = format!("{ca_ip}:8053");
         let spawn = |prog: &str, args: &[&str]| {
             Command::new("ip")
-                .args(["netns", "exec", &ns, prog])
+                .args(["netns", "exec", ns, prog])
                 .args(args)
                 .env("PEBBLE_VA_NOSLEEP", "1")
                 .stdin(Stdio::null())
@@ -137,13 +155,13 @@ impl Pebble {
         };
         let mut pebble = Pebble {
             children: vec![],
-            home: home.parse().unwrap(),
+            home: answer.parse().unwrap(),
             directory: format!("https://{ca_ip}:14000/dir"),
             ca,
             root: dir.0.join("root.pem"),
             _dir: dir,
-            ns: ns.clone(),
-            host_dev,
+            own_ns: None,
+            host_dev: String::new(),
         };
         pebble.children.push(spawn(
             "pebble-challtestsrv",
@@ -159,7 +177,7 @@ impl Pebble {
                 "-management",
                 &format!("{ca_ip}:8055"),
                 "-defaultIPv4",
-                &home,
+                answer,
                 "-defaultIPv6",
                 "",
             ],
@@ -168,26 +186,27 @@ impl Pebble {
         pebble
             .children
             .push(spawn("pebble", &["-config", &file, "-dnsserver", &dns]));
-        let root = pebble.wait_for_root(&ca_ip);
+        let (ca_ip, ca) = (ca_ip.to_string(), pebble.ca.clone());
+        let root = super::netns::in_netns(ns, move || wait_for_root(&ca_ip, &ca));
         std::fs::write(&pebble.root, root).unwrap();
         pebble
     }
+}
 
-    /// pebble's issuing root from its management port, once it answers.
-    fn wait_for_root(&self, ca_ip: &str) -> String {
-        let end = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = https_get(
-                &format!("{ca_ip}:15000").parse().unwrap(),
-                ca_ip,
-                &self.ca,
-                "/roots/0",
-            );
-            match got {
-                Ok(body) if body.contains("BEGIN CERTIFICATE") => return body,
-                _ if Instant::now() > end => panic!("pebble never served its root: {got:?}"),
-                _ => std::thread::sleep(Duration::from_millis(100)),
-            }
+/// pebble's issuing root from its management port, once it answers.
+fn wait_for_root(ca_ip: &str, ca: &Path) -> String {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = https_get(
+            &format!("{ca_ip}:15000").parse().unwrap(),
+            ca_ip,
+            ca,
+            "/roots/0",
+        );
+        match got {
+            Ok(body) if body.contains("BEGIN CERTIFICATE") => return body,
+            _ if Instant::now() > end => panic!("pebble never served its root: {got:?}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
         }
     }
 }

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::netns::{in_netns, ip, nft, sh, teardown, wait_settled};
+use super::relative::Relative;
 use super::TempDir;
 
 /// Which mapping protocols the router runs.
@@ -48,6 +49,9 @@ pub struct Home {
     /// homedrop's LAN address.
     pub server_ip: String,
     pub homedrop_pid: u32,
+    /// A relative's masquerading router and the relative behind it ([`Home::add_relative`]).
+    pub relative: Option<Relative>,
+    tag: String,
     children: Vec<Child>,
     homedrop: Option<Child>,
     pub dir: TempDir,
@@ -68,6 +72,8 @@ impl Home {
             wan_ip: format!("{wan_prefix}.{s}.1"),
             server_ip: format!("192.168.{s}.2"),
             homedrop_pid: 0,
+            relative: None,
+            tag: tag.clone(),
             children: Vec::new(),
             homedrop: None,
             dir: TempDir::new("portmap"),
@@ -86,13 +92,22 @@ impl Home {
         home
     }
 
+    /// This topology's namespace suffix.
+    pub fn tag(&self) -> String {
+        self.tag.clone()
+    }
+
     fn names(&self) -> Vec<String> {
-        vec![
+        let mut names = vec![
             self.router.clone(),
             self.server.clone(),
             self.lan_host.clone(),
             self.internet.clone(),
-        ]
+        ];
+        if let Some(r) = &self.relative {
+            names.extend([r.router.clone(), r.host.clone()]);
+        }
+        names
     }
 
     fn wire(&self, s: u32, wan_prefix: &str) {
@@ -120,15 +135,8 @@ impl Home {
         ip(r, "link set wan up");
         ip(inet, &format!("addr add {wan_prefix}.{s}.2/24 dev eth0"));
         ip(inet, "link set eth0 up");
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            r,
-            "sysctl",
-            "-qw",
-            "net.ipv4.ip_forward=1",
-        ]);
+        ip(r, &format!("route add default via {wan_prefix}.{s}.2"));
+        forwarding(r);
         // miniupnpd's nftables backend fills these chains (its defaults: table inet filter).
         nft(
             r,
@@ -202,34 +210,34 @@ impl Home {
     /// Start the release binary in the server namespace: HTTP 8080, HTTPS 8443, TURN 3478,
     /// mapping on with the shortest lease, plus `extra`.
     pub fn start_homedrop(&mut self, extra: &[&str]) {
-        let state = self.dir.0.join("state");
-        let mut args: Vec<String> = [
-            "--http",
-            "0.0.0.0:8080",
+        let wan = self.wan_ip.clone();
+        let mut args = vec![
             "--https",
             "0.0.0.0:8443",
             "--turn",
             "0.0.0.0:3478",
-            "--no-mdns",
-            "--no-probe",
             "--map-ports",
             "--map-lease",
             "20",
-            "--log",
-            "info",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(["--state-dir".into(), state.display().to_string()]);
-        args.extend(["--allowed-host".into(), self.wan_ip.clone()]);
-        args.extend(extra.iter().map(|s| s.to_string()));
+            "--allowed-host",
+            &wan,
+        ];
+        args.extend(extra);
+        self.launch_homedrop(&args);
+    }
+
+    /// Start the release binary in the server namespace with its defaults (HTTP 8080, TURN
+    /// 3478), its own state dir, no mDNS and no connection check, plus `args`.
+    pub fn launch_homedrop(&mut self, args: &[&str]) {
+        let state = self.dir.0.join("state");
         let log = std::fs::File::create(self.dir.0.join("homedrop.log")).unwrap();
         let bin: PathBuf = super::release_binary();
         let child = Command::new("ip")
             .args(["netns", "exec", &self.server])
             .arg(bin)
-            .args(&args)
+            .args(["--no-mdns", "--no-probe", "--log", "info", "--state-dir"])
+            .arg(&state)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -343,6 +351,19 @@ impl Drop for Home {
         let names = self.names();
         teardown(&mut self.children, names.iter());
     }
+}
+
+/// IPv4 forwarding on in namespace `ns`.
+pub fn forwarding(ns: &str) {
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+    ]);
 }
 
 /// GET over plain HTTP/1.1 (`Connection: close`); `None` when nothing answered.

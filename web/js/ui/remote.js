@@ -7,14 +7,20 @@
 import { $, qrImage } from './dom.js';
 
 const REFRESH_MS = 30_000;
+/** While the router is being asked or the public address is not known yet. */
+const SETTLING_MS = 3_000;
 
 /** One line for the certificate: what it is for and until when. */
 export function certLine(cert) {
   if (!cert) return 'None yet.';
+  const failed = cert.error ? ` Getting a trusted one failed: ${cert.error}` : '';
+  if (cert.source !== 'acme') {
+    const what = cert.source === 'file' ? 'The certificate you gave' : 'Self-signed (browsers warn)';
+    return `${what}.${failed}`;
+  }
   const until = cert.notAfter ? new Date(cert.notAfter * 1000).toLocaleString() : 'unknown';
   const names = (cert.names ?? []).join(', ') || 'this homedrop';
-  const failed = cert.error ? ` Last try failed: ${cert.error}` : '';
-  return `${cert.source === 'acme' ? 'Trusted' : 'Self-signed'} for ${names}, until ${until}.${failed}`;
+  return `Trusted for ${names}, until ${until}.${failed}`;
 }
 
 export class RemotePanel {
@@ -26,14 +32,22 @@ export class RemotePanel {
     $('[data-remote-invite]').addEventListener('click', () => this.invite());
     $('[data-remote-share]').addEventListener('click', () => this.share());
     bus.on('rooms:changed', (rooms) => this.roomsChanged(rooms));
-    this.refresh();
-    setInterval(() => this.refresh(), REFRESH_MS);
+    this.poll();
+  }
+
+  /** Refreshes now and again: soon while things are settling, else every 30 s. */
+  async poll() {
+    await this.refresh();
+    const v = this.view;
+    const settling = v?.enabled && (v.mapping?.state === 'pending' || !v.inviteBase);
+    setTimeout(() => this.poll(), settling ? SETTLING_MS : REFRESH_MS);
   }
 
   async refresh() {
     let res;
     try {
       res = await fetch('/remote', { cache: 'no-store' });
+      if (res.ok) this.view = await res.json();
     } catch {
       return; // offline: keep what is shown
     }
@@ -41,7 +55,6 @@ export class RemotePanel {
       this.box.hidden = true; // not at home: the panel is the household's
       return;
     }
-    this.view = await res.json();
     this.render();
   }
 
@@ -55,7 +68,10 @@ export class RemotePanel {
     $('[data-remote-invite]').disabled = !v.enabled || !v.inviteBase;
   }
 
-  invite() {
+  async invite() {
+    // The public address may have changed since the panel was drawn (a new WAN address).
+    await this.refresh();
+    if (!this.view?.inviteBase) return;
     this.waiting = new Set(this.codes ?? []);
     this.bus.emit('room:create', {});
   }
