@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+# Firefox ESR and node (its driver, tests/firefox/driver.mjs) for tests/firefox.rs.
+command -v firefox-esr >/dev/null || need+=(firefox-esr)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tc >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
@@ -50,6 +54,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 python3 -c 'import sys, zeroconf; sys.exit(zeroconf.__version__ != "0.154.0")' 2>/dev/null ||
   PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q zeroconf==0.154.0
+# puppeteer-core (pinned by tests/firefox/package-lock.json; it downloads no browser) into
+# the git-ignored tests/firefox/node_modules, again whenever the lock file changed.
+if ! cmp -s tests/firefox/package-lock.json tests/firefox/node_modules/.homedrop-lock; then
+  (cd tests/firefox && npm ci --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.homedrop-lock)
+fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 cargo fmt --check

@@ -26,6 +26,9 @@ mod config;
 mod contract;
 /// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
 mod delivery;
+/// Firefox ESR ↔ Chromium over the real UI in namespaces; Firefox's memory for a large file
+/// (needs root, firefox-esr and tests/firefox's puppeteer-core: the test command installs them).
+mod firefox;
 /// Guessing pairing keys and room codes: one IPv6 /64 is one source, a global budget of
 /// wrong guesses, tokens for the household; who may create rooms.
 mod guessing;

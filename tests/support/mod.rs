@@ -9,8 +9,9 @@
 //!   [`release_binary`]), [`TempDir`], raw HTTP, ports, the browser lock
 //!   ([`one_browser_at_a_time`]);
 //! - [`ws`]: a signaling client over a real WebSocket;
-//! - [`browser`]: headless Chromium over the DevTools protocol; [`page`]: the page object
-//!   over homedrop's `data-*` hooks; [`setup`]: two pages on a LAN with the release binary;
+//! - [`browser`]: headless Chromium over the DevTools protocol; [`firefox`]: headless
+//!   Firefox ESR over WebDriver BiDi; [`page`]: the page object over homedrop's `data-*`
+//!   hooks, for either; [`setup`]: two pages on a LAN with the release binary;
 //! - [`files`]: generated files and their SHA-256;
 //! - [`netns`], [`nat`], [`delayline`]: namespaces, NAT and the 40 ms link; [`procfs`],
 //!   [`uclient`]: /proc figures and coturn's client output; [`server`]: the real binary as
@@ -23,6 +24,7 @@ pub mod delayline;
 pub mod delayline_probe;
 pub mod exposed;
 pub mod files;
+pub mod firefox;
 pub mod nat;
 pub mod netns;
 pub mod page;

@@ -10,6 +10,7 @@
 //! stays on the [`Browser`], which a `Page` dereferences to.
 
 use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -60,9 +61,101 @@ impl Page {
         }
     }
 
+    // The page object's methods, callable without naming the trait.
+    pub fn open(&mut self, url: &str) {
+        PageObject::open(self, url)
+    }
+    pub fn load(&mut self, url: &str, within: Duration) {
+        PageObject::load(self, url, within)
+    }
+    pub fn click(&mut self, selector: &str) {
+        PageObject::click(self, selector)
+    }
+    pub fn fill(&mut self, selector: &str, text: &str) {
+        PageObject::fill(self, selector, text)
+    }
+    pub fn text(&mut self, selector: &str) -> String {
+        PageObject::text(self, selector)
+    }
+    pub fn count(&mut self, selector: &str) -> u64 {
+        PageObject::count(self, selector)
+    }
+    pub fn data(&mut self, selector: &str, key: &str) -> Value {
+        PageObject::data(self, selector, key)
+    }
+    pub fn wait_hook(&mut self, selector: &str, timeout: Duration) {
+        PageObject::wait_hook(self, selector, timeout)
+    }
+    pub fn wait_count(&mut self, selector: &str, n: u64, timeout: Duration) {
+        PageObject::wait_count(self, selector, n, timeout)
+    }
+    pub fn wait_data(&mut self, selector: &str, key: &str, timeout: Duration) -> Value {
+        PageObject::wait_data(self, selector, key, timeout)
+    }
+}
+
+impl PageObject for Page {
+    fn start(netns: Option<&str>) -> Page {
+        Page::launch(netns)
+    }
+    fn goto(&mut self, url: &str) {
+        self.browser.goto(url)
+    }
+    fn try_eval(&mut self, expr: &str) -> Result<Value, String> {
+        self.browser.try_eval(expr)
+    }
+    fn wait_for(&mut self, expr: &str, timeout: Duration) -> Value {
+        self.browser.wait_for(expr, timeout)
+    }
+    fn set_files(&mut self, selector: &str, files: &[&Path]) {
+        self.browser.set_files(selector, files)
+    }
+    fn wait_download(&mut self, name: &str, timeout: Duration) -> PathBuf {
+        self.browser.wait_download(name, timeout)
+    }
+    fn pid(&self) -> u32 {
+        self.browser.pid()
+    }
+}
+
+/// homedrop's UI in one browser, whichever: [`Page`] (Chromium over the DevTools protocol)
+/// and [`Firefox`](super::firefox::Firefox) (Firefox ESR over WebDriver BiDi) give the few
+/// browser primitives, and every hook-level action is written once, here, on top of them.
+/// Code generic over both (`fn send(from: &mut impl PageObject, to: &mut impl PageObject)`)
+/// reads like a Chromium-only test.
+pub trait PageObject {
+    /// Start the browser (in network namespace `netns` when given) on a blank page.
+    fn start(netns: Option<&str>) -> Self
+    where
+        Self: Sized;
+    /// Navigate and wait until the page has loaded.
+    fn goto(&mut self, url: &str);
+    /// Evaluate an expression (promises awaited); `Err` when the script threw or the page
+    /// went away.
+    fn try_eval(&mut self, expr: &str) -> Result<Value, String>;
+    /// Poll until `expr` is truthy; panics with the page's state when time runs out.
+    fn wait_for(&mut self, expr: &str, timeout: Duration) -> Value;
+    /// Choose files on a file input, as a user picking them would.
+    fn set_files(&mut self, selector: &str, files: &[&Path]);
+    /// Wait for a finished download with this file name; returns its path.
+    fn wait_download(&mut self, name: &str, timeout: Duration) -> PathBuf;
+    /// Pid of the browser process (the root of its process tree).
+    fn pid(&self) -> u32;
+
+    /// Sum of RSS of the browser and all its descendants, in bytes.
+    fn tree_rss(&self) -> u64 {
+        super::browser::tree_rss(self.pid())
+    }
+
+    /// [`PageObject::try_eval`] that panics when the script fails.
+    fn eval(&mut self, expr: &str) -> Value {
+        self.try_eval(expr)
+            .unwrap_or_else(|e| panic!("script failed: {expr}\n{e}"))
+    }
+
     /// Load the page, retrying while homedrop starts in its namespace, until its signaling
     /// is online. (A page that lost a module on the way loads itself again: web/js/boot.js.)
-    pub fn open(&mut self, url: &str) {
+    fn open(&mut self, url: &str) {
         self.load(url, Duration::from_secs(20));
         self.wait_for(
             "document.querySelector('[data-status]')?.dataset.state === 'online'",
@@ -72,7 +165,7 @@ impl Page {
 
     /// Navigate until the page itself is there, for at most `within` (homedrop may still be
     /// starting in its namespace).
-    pub fn load(&mut self, url: &str, within: Duration) {
+    fn load(&mut self, url: &str, within: Duration) {
         let end = Instant::now() + within;
         loop {
             self.goto(url);
@@ -85,7 +178,7 @@ impl Page {
     }
 
     /// Click the first element matching `selector`; panics when there is none.
-    pub fn click(&mut self, selector: &str) {
+    fn click(&mut self, selector: &str) {
         let sel = js(selector);
         let ok = self.eval(&format!(
             "(() => {{ const e = document.querySelector({sel}); if (!e) return false; e.click(); return true; }})()"
@@ -94,7 +187,7 @@ impl Page {
     }
 
     /// Fill an input or textarea and fire `input`.
-    pub fn fill(&mut self, selector: &str, text: &str) {
+    fn fill(&mut self, selector: &str, text: &str) {
         let (sel, val) = (js(selector), js(text));
         self.eval(&format!(
             "(() => {{ const e = document.querySelector({sel}); e.value = {val}; e.dispatchEvent(new Event('input', {{bubbles:true}})); }})()"
@@ -102,7 +195,7 @@ impl Page {
     }
 
     /// `textContent` of the first element matching `selector` (the script fails without one).
-    pub fn text(&mut self, selector: &str) -> String {
+    fn text(&mut self, selector: &str) -> String {
         let v = self.eval(&format!(
             "document.querySelector({}).textContent",
             js(selector)
@@ -111,7 +204,7 @@ impl Page {
     }
 
     /// How many elements match `selector`.
-    pub fn count(&mut self, selector: &str) -> u64 {
+    fn count(&mut self, selector: &str) -> u64 {
         self.eval(&format!(
             "document.querySelectorAll({}).length",
             js(selector)
@@ -122,7 +215,7 @@ impl Page {
 
     /// `data-{key}` of the first element matching `selector`, as the page holds it (the
     /// script fails without such an element; `null` when it lacks the attribute).
-    pub fn data(&mut self, selector: &str, key: &str) -> Value {
+    fn data(&mut self, selector: &str, key: &str) -> Value {
         self.eval(&format!(
             "document.querySelector({}).dataset[{}]",
             js(selector),
@@ -131,20 +224,20 @@ impl Page {
     }
 
     /// Wait until an element matches `selector`.
-    pub fn wait_hook(&mut self, selector: &str, timeout: Duration) {
+    fn wait_hook(&mut self, selector: &str, timeout: Duration) {
         let expr = format!("!!document.querySelector({})", js(selector));
         self.wait_for(&expr, timeout);
     }
 
     /// Wait until exactly `n` elements match `selector`.
-    pub fn wait_count(&mut self, selector: &str, n: u64, timeout: Duration) {
+    fn wait_count(&mut self, selector: &str, n: u64, timeout: Duration) {
         let expr = format!("document.querySelectorAll({}).length === {n}", js(selector));
         self.wait_for(&expr, timeout);
     }
 
     /// Wait until the first element matching `selector` has a non-empty `data-{key}`;
     /// returns it.
-    pub fn wait_data(&mut self, selector: &str, key: &str, timeout: Duration) -> Value {
+    fn wait_data(&mut self, selector: &str, key: &str, timeout: Duration) -> Value {
         let expr = format!(
             "document.querySelector({})?.dataset[{}]",
             js(selector),

@@ -1,5 +1,11 @@
 //! Reading /proc for the tests and benches that measure a process: memory from
-//! /proc/PID/status, CPU time from /proc/PID/stat.
+//! /proc/PID/status, CPU time from /proc/PID/stat, a browser tree's peak RSS.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MIB: u64 = 1024 * 1024;
 
 /// Field `name` (e.g. `"VmRSS:"`) of /proc/`pid`/status in KiB, `None` if the field is
 /// missing; panics if the process is gone (a measured process must be running).
@@ -19,4 +25,53 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = f.next()?.parse().ok()?;
     let stime: u64 = f.next()?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// Peak of a browser's process-tree RSS, sampled in the background every 100 ms
+/// (`HOMEDROP_RSS_DEBUG` prints each new peak by process).
+pub struct RssWatch {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssWatch {
+    /// Sample the tree rooted at `pid` until [`RssWatch::finish`].
+    pub fn start(pid: u32) -> RssWatch {
+        let peak = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let parts = super::browser::tree_breakdown(pid);
+                let sum: u64 = parts.iter().map(|x| x.2).sum();
+                if sum > p.fetch_max(sum, Ordering::Relaxed)
+                    && std::env::var_os("HOMEDROP_RSS_DEBUG").is_some()
+                {
+                    let mut v: Vec<String> = parts
+                        .iter()
+                        .filter(|x| x.2 > 20 * MIB)
+                        .map(|x| format!("{}={}M", x.1, x.2 / MIB))
+                        .collect();
+                    v.sort();
+                    eprintln!("peak {} MiB: {}", sum / MIB, v.join(" "));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        RssWatch {
+            peak,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stop sampling; the peak in bytes.
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
 }

@@ -1,5 +1,6 @@
 //! Two browsers on a LAN with the release binary on its router: the start of the browser
-//! tests and of the transfer bench.
+//! tests and of the transfer bench. Two Chromium [`Page`]s by default; any two
+//! [`PageObject`]s (`Setup<Page, Firefox>`) for the cross-browser tests.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,14 +8,14 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::netns::Lan;
-use super::page::Page;
+use super::page::{Page, PageObject};
 use super::{release_binary, TempDir};
 
 /// A LAN with homedrop on the router and two browsers that see each other.
-pub struct Setup {
+pub struct Setup<A = Page, B = Page> {
     pub lan: Lan,
-    pub a: Page,
-    pub b: Page,
+    pub a: A,
+    pub b: B,
     pub url: String,
     /// homedrop's state directory (its pairing key), removed with the setup.
     _state: TempDir,
@@ -30,6 +31,13 @@ impl Setup {
 
     /// [`Setup::new`] with more flags for homedrop.
     pub fn with_flags(rtt_ms: Option<u32>, extra: &[&str]) -> Setup {
+        Setup::launch(rtt_ms, extra)
+    }
+}
+
+impl<A: PageObject, B: PageObject> Setup<A, B> {
+    /// Browser `A` on the first host, `B` on the second; otherwise [`Setup::with_flags`].
+    pub fn launch(rtt_ms: Option<u32>, extra: &[&str]) -> Setup<A, B> {
         let bin = release_binary();
         let mut lan = Lan::new(2);
         if let Some(ms) = rtt_ms {
@@ -58,20 +66,19 @@ impl Setup {
             .concat(),
         );
         let url = format!("http://{http}/");
-        let mut a = Page::launch(Some(&lan.hosts[0]));
-        let mut b = Page::launch(Some(&lan.hosts[1]));
-        for page in [&mut a, &mut b] {
-            page.open(&url);
-            assert_eq!(
-                page.eval("window.isSecureContext"),
-                json!(false),
-                "the page must be an insecure context"
-            );
+        let mut a = A::start(Some(&lan.hosts[0]));
+        let mut b = B::start(Some(&lan.hosts[1]));
+        a.open(&url);
+        b.open(&url);
+        for secure in [
+            a.eval("window.isSecureContext"),
+            b.eval("window.isSecureContext"),
+        ] {
+            assert_eq!(secure, json!(false), "the page must be an insecure context");
         }
         // Generous: on the shared 2-core machine a loaded run once took over 20 s here.
-        for page in [&mut a, &mut b] {
-            page.wait_count("[data-peer]", 1, Duration::from_secs(60));
-        }
+        a.wait_count("[data-peer]", 1, Duration::from_secs(60));
+        b.wait_count("[data-peer]", 1, Duration::from_secs(60));
         Setup {
             lan,
             a,
@@ -88,7 +95,7 @@ impl Setup {
 }
 
 /// `from` picks `files` for its selected device; wait until `to` shows the request.
-pub fn offer(from: &mut Page, to: &mut Page, files: &[&Path]) {
+pub fn offer(from: &mut impl PageObject, to: &mut impl PageObject, files: &[&Path]) {
     from.set_files("[data-file-input]", files);
     to.wait_hook("[data-request]", Duration::from_secs(20));
 }
