@@ -315,32 +315,7 @@ impl Browser {
     /// Poll until `expr` is truthy. A failed evaluation counts as "not yet" (the page may be
     /// loading itself again) and is shown if time runs out.
     pub fn wait_for(&mut self, expr: &str, timeout: Duration) -> Value {
-        let end = Instant::now() + timeout;
-        let mut failed = None;
-        loop {
-            let v = self.try_eval(expr).unwrap_or_else(|e| {
-                failed = Some(e);
-                Value::Null
-            });
-            if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
-                return v;
-            }
-            if Instant::now() >= end {
-                let state = self.try_eval(
-                    "({url: location.href, status: document.querySelector('[data-status]')?.dataset.state, \
-                      peers: [...document.querySelectorAll('[data-peer]')].map(e => e.dataset.peerName), \
-                      app: typeof window.homedrop, \
-                      resources: performance.getEntriesByType('resource').length})",
-                );
-                let console = self.console();
-                let tail = &console[console.len().saturating_sub(20)..];
-                panic!(
-                    "timed out waiting for: {expr}\nlast evaluation error: {failed:?}\n\
-                     page: {state:?}\nconsole (last 20): {tail:#?}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_truthy(self, "", expr, timeout, Self::try_eval, |b| b.console())
     }
 
     /// Choose files on a file input, as a user picking them would.
@@ -521,4 +496,44 @@ pub fn tree_breakdown(root: u32) -> Vec<(u32, String, u64)> {
             (*pid, kind, *r)
         })
         .collect()
+}
+
+/// Polls `eval(b, expr)` until its value is truthy (a failed evaluation is "not yet"); when
+/// `timeout` runs out, panics with `who`, the last error, the page's state and the tail of
+/// `console(b)`. One loop for Chromium's [`Browser`] and Firefox's driver.
+pub fn poll_truthy<B>(
+    b: &mut B,
+    who: &str,
+    expr: &str,
+    timeout: Duration,
+    mut eval: impl FnMut(&mut B, &str) -> Result<Value, String>,
+    console: impl FnOnce(&mut B) -> Vec<String>,
+) -> Value {
+    let end = Instant::now() + timeout;
+    let mut failed = None;
+    loop {
+        let v = eval(b, expr).unwrap_or_else(|e| {
+            failed = Some(e);
+            Value::Null
+        });
+        if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
+            return v;
+        }
+        if Instant::now() >= end {
+            let state = eval(
+                b,
+                "({url: location.href, status: document.querySelector('[data-status]')?.dataset.state, \
+                  peers: [...document.querySelectorAll('[data-peer]')].map(e => e.dataset.peerName), \
+                  app: typeof window.homedrop, \
+                  resources: performance.getEntriesByType('resource').length})",
+            );
+            let console = console(b);
+            let tail = &console[console.len().saturating_sub(20)..];
+            panic!(
+                "{who}timed out waiting for: {expr}\nlast evaluation error: {failed:?}\n\
+                 page: {state:?}\nconsole (last 20): {tail:#?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

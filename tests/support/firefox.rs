@@ -166,31 +166,8 @@ impl PageObject for Firefox {
     }
 
     fn wait_for(&mut self, expr: &str, timeout: Duration) -> Value {
-        let end = Instant::now() + timeout;
-        let mut failed = None;
-        loop {
-            let v = self.try_eval(expr).unwrap_or_else(|e| {
-                failed = Some(e);
-                Value::Null
-            });
-            if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
-                return v;
-            }
-            if Instant::now() >= end {
-                let state = self.try_eval(
-                    "({url: location.href, status: document.querySelector('[data-status]')?.dataset.state, \
-                      peers: [...document.querySelectorAll('[data-peer]')].map(e => e.dataset.peerName), \
-                      app: typeof window.homedrop})",
-                );
-                let console = self.console();
-                let tail = &console[console.len().saturating_sub(20)..];
-                panic!(
-                    "Firefox: timed out waiting for: {expr}\nlast evaluation error: {failed:?}\n\
-                     page: {state:?}\nconsole (last 20): {tail:#?}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let eval = |b: &mut Self, e: &str| b.try_eval(e);
+        super::browser::poll_truthy(self, "Firefox: ", expr, timeout, eval, |b| b.console())
     }
 
     fn set_files(&mut self, selector: &str, files: &[&Path]) {

@@ -19,7 +19,7 @@
 use std::process::Child;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::netns::{ip, nft, sh, spawn_in, teardown};
+use super::netns::{forwarding, ip, nft, sh, spawn_in, teardown};
 
 /// homedrop's LAN address (on the home bridge) and its WAN ("public") address.
 pub const HOME_LAN_IP: &str = "192.168.77.1";
@@ -38,18 +38,6 @@ pub struct Nat {
     pub router: String,
     pub relative: String,
     children: Vec<Child>,
-}
-
-fn forwarding(ns: &str) {
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]);
 }
 
 impl Nat {

@@ -253,6 +253,19 @@ pub fn no_offloads(ns: &str, dev: &str) {
     ]);
 }
 
+/// IPv4 forwarding on in namespace `ns` (a router).
+pub fn forwarding(ns: &str) {
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+    ]);
+}
+
 /// Run `f` on a thread that has entered namespace `ns` (sockets it opens stay there, so a
 /// test can talk from "the internet" of `nat.rs` with ordinary std/tokio sockets).
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -17,8 +17,8 @@
 
 use std::path::PathBuf;
 
-use super::netns::{ip, nft, sh, wait_settled};
-use super::router::{forwarding, Home};
+use super::netns::{forwarding, ip, nft, sh, wait_settled};
+use super::router::Home;
 
 /// What homedrop sees as the relative's address: its router's WAN address.
 pub const RELATIVE_PUBLIC_IP: &str = "203.0.113.1";

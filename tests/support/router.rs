@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::netns::{in_netns, ip, nft, sh, teardown, wait_settled};
+use super::netns::{forwarding, in_netns, ip, nft, sh, teardown, wait_settled};
 use super::relative::Relative;
 use super::TempDir;
 
@@ -351,19 +351,6 @@ impl Drop for Home {
         let names = self.names();
         teardown(&mut self.children, names.iter());
     }
-}
-
-/// IPv4 forwarding on in namespace `ns`.
-pub fn forwarding(ns: &str) {
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]);
 }
 
 /// GET over plain HTTP/1.1 (`Connection: close`); `None` when nothing answered.
