@@ -3,8 +3,6 @@
 //! insecure context phones get: no crypto.subtle, no OPFS).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -12,56 +10,11 @@ use serde_json::json;
 use crate::support::files::{generate, sha256_file};
 use crate::support::netns::Lan;
 use crate::support::page::attr;
+use crate::support::procfs::RssWatch;
 use crate::support::setup::Setup;
 use crate::support::{one_browser_at_a_time, TempDir};
 
 const MIB: u64 = 1024 * 1024;
-
-/// Peak of a browser's process-tree RSS, sampled in the background.
-struct RssWatch {
-    peak: Arc<AtomicU64>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RssWatch {
-    fn start(pid: u32) -> RssWatch {
-        let peak = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (p, s) = (peak.clone(), stop.clone());
-        let handle = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let parts = crate::support::browser::tree_breakdown(pid);
-                let sum: u64 = parts.iter().map(|x| x.2).sum();
-                if sum > p.fetch_max(sum, Ordering::Relaxed)
-                    && std::env::var_os("HOMEDROP_RSS_DEBUG").is_some()
-                {
-                    let mut v: Vec<String> = parts
-                        .iter()
-                        .filter(|x| x.2 > 20 * MIB)
-                        .map(|x| format!("{}={}M", x.1, x.2 / MIB))
-                        .collect();
-                    v.sort();
-                    eprintln!("peak {} MiB: {}", sum / MIB, v.join(" "));
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        RssWatch {
-            peak,
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-        self.peak.load(Ordering::Relaxed)
-    }
-}
 
 #[test]
 fn lan_transfer_of_three_files_and_a_text_with_bounded_memory() {
