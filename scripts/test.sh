@@ -33,6 +33,8 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
   >/dev/null || need+=(coturn)
 # certutil puts a test CA into a relative's Chromium NSS database (tests/remote_tls.rs).
 command -v certutil >/dev/null || need+=(libnss3-tools)
+# unzip -t checks the "Save all" ZIP (tests/batch.rs).
+command -v unzip >/dev/null || need+=(unzip)
 # pebble (the ACME test CA) and pebble-challtestsrv (its DNS) for tests/acme.rs.
 { command -v pebble && command -v pebble-challtestsrv; } >/dev/null || need+=(pebble)
 # miniupnpd (nftables backend) plays the home router of the router-mapping tests; it is

@@ -16,6 +16,8 @@ mod attacks_memory;
 mod attacks_relay;
 /// Issue 12's signaling attacks (rooms, guessing, strangers' relay, names) against the real binary.
 mod attacks_rules;
+/// Issue 14's many files: 200 files verified, rapid saves lose nothing, Save all as one ZIP.
+mod batch;
 /// The real binary: flags, exit codes, shutdown.
 mod binary;
 /// Browsers in network namespaces driving the real UI (needs root, Chromium).

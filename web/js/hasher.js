@@ -13,7 +13,7 @@ function getWorker() {
       if (!w) return;
       waiting.delete(data.id);
       if (data.error) w.reject(new Error(data.error));
-      else w.resolve(data.hex);
+      else w.resolve(data);
     };
     worker.onerror = (e) => {
       for (const w of waiting.values()) w.reject(new Error(e.message || 'hash worker failed'));
@@ -23,13 +23,14 @@ function getWorker() {
   return worker;
 }
 
-/** An incremental SHA-256: update(ArrayBuffer) transfers the buffer (it becomes unusable). */
+/** An incremental SHA-256 (and CRC-32 with `{crc: true}`): update(ArrayBuffer) transfers
+ * the buffer (it becomes unusable). */
 export class Hasher {
-  constructor() {
+  constructor({ crc = false } = {}) {
     this.id = randomId(6);
     this.result = new Promise((resolve, reject) => waiting.set(this.id, { resolve, reject }));
     this.result.catch(() => {});
-    getWorker().postMessage({ op: 'start', id: this.id });
+    getWorker().postMessage({ op: 'start', id: this.id, crc });
   }
 
   update(buf) {
@@ -38,6 +39,11 @@ export class Hasher {
 
   /** Resolves to the lowercase hex digest. */
   digest() {
+    return this.digests().then((d) => d.hex);
+  }
+
+  /** Resolves to {hex, crc} (crc: the CRC-32 as an unsigned number, when asked for). */
+  digests() {
     getWorker().postMessage({ op: 'end', id: this.id });
     return this.result;
   }

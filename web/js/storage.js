@@ -73,6 +73,64 @@ function batchKey(name, n) {
   return `${name}/${String(n).padStart(8, '0')}`;
 }
 
+// ---- the store worker (store-worker.js) ----
+
+// One worker takes writes until it has been given a batch's worth of bytes, then retires:
+// it is terminated once its last write is answered (that frees every Blob handle it held).
+// Small files (their one short batch each) share a worker instead of starting one each.
+let storer = null; // {worker, bytes, pending: Map(id -> {resolve, reject}), retired}
+let nextWrite = 0;
+const IDLE_STORER_MS = 1000;
+
+function finishStorer(s, err) {
+  s.worker.terminate();
+  for (const w of s.pending.values()) w.reject(err);
+  s.pending.clear();
+  if (storer === s) storer = null;
+}
+
+function newStorer() {
+  const s = { worker: new Worker(new URL('./store-worker.js', import.meta.url)), bytes: 0, pending: new Map(), retired: false };
+  s.worker.onmessage = ({ data }) => {
+    const w = s.pending.get(data.id);
+    s.pending.delete(data.id);
+    if (s.pending.size === 0) {
+      if (s.retired) s.worker.terminate();
+      else s.idle = setTimeout(() => retireIdle(s), IDLE_STORER_MS);
+    }
+    if (!w) return;
+    if (data.ok) return w.resolve(data.buffers);
+    const err = new Error(data.message);
+    err.name = data.name;
+    w.reject(err);
+  };
+  s.worker.onerror = (e) => finishStorer(s, new Error(e.message || 'storage worker failed'));
+  return s;
+}
+
+/** A worker with nothing to do lets its handles go after a moment. */
+function retireIdle(s) {
+  if (s.pending.size > 0) return;
+  s.retired = true;
+  if (storer === s) storer = null;
+  s.worker.terminate();
+}
+
+function storeInWorker(key, buffers) {
+  const s = (storer ??= newStorer());
+  clearTimeout(s.idle);
+  const id = nextWrite++;
+  s.bytes += buffers.reduce((n, b) => n + b.byteLength, 0);
+  if (s.bytes >= BATCH_BYTES) {
+    s.retired = true;
+    storer = null;
+  }
+  return new Promise((resolve, reject) => {
+    s.pending.set(id, { resolve, reject });
+    s.worker.postMessage({ id, key, buffers }, buffers);
+  });
+}
+
 // ---- sinks ----
 
 class IdbSink {
@@ -86,21 +144,7 @@ class IdbSink {
   write(buffers) {
     const key = batchKey(this.name, this.count);
     this.count += 1;
-    return new Promise((resolve, reject) => {
-      const worker = new Worker(new URL('./store-worker.js', import.meta.url));
-      worker.onmessage = ({ data }) => {
-        worker.terminate(); // frees every Blob handle the worker held (see store-worker.js)
-        if (data.ok) return resolve(data.buffers);
-        const err = new Error(data.message);
-        err.name = data.name;
-        reject(err);
-      };
-      worker.onerror = (e) => {
-        worker.terminate();
-        reject(new Error(e.message || 'storage worker failed'));
-      };
-      worker.postMessage({ key, buffers }, buffers);
-    });
+    return storeInWorker(key, buffers);
   }
 
   async finish() {

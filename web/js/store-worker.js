@@ -1,6 +1,7 @@
-// Stores one batch of received bytes as a Blob in IndexedDB, from a short-lived worker.
+// Stores batches of received bytes as Blobs in IndexedDB, from a short-lived worker.
 //
-// Why a worker that is thrown away after each batch: a Blob's bytes stay in the browser
+// Why a worker that is thrown away after about one batch's worth of bytes (one 16 MiB batch,
+// or the small last batches of several small files: storage.js retires it): a Blob's bytes stay in the browser
 // process for as long as any JavaScript handle to it exists, and handles are only released
 // by garbage collection, which can lag by hundreds of MiB during a fast transfer (measured:
 // +500 MiB per GiB received). Terminating the worker frees its heap, and every handle with
@@ -9,13 +10,15 @@
 const DB_NAME = 'homedrop';
 const STORE = 'batches';
 
+let dbPromise = null;
 function open() {
-  return new Promise((resolve, reject) => {
+  dbPromise ??= new Promise((resolve, reject) => {
     const req = indexedDB.open(DB_NAME, 1);
     req.onupgradeneeded = () => req.result.createObjectStore(STORE);
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
   });
+  return dbPromise;
 }
 
 function run(db, mode, fn) {
@@ -29,7 +32,7 @@ function run(db, mode, fn) {
 }
 
 self.onmessage = async ({ data }) => {
-  const { key, buffers } = data;
+  const { id, key, buffers } = data;
   try {
     const db = await open();
     const blob = new Blob(buffers);
@@ -39,9 +42,8 @@ self.onmessage = async ({ data }) => {
     if (!(back instanceof Blob) || back.size !== blob.size) {
       throw new Error('the browser could not store the received data');
     }
-    db.close();
-    self.postMessage({ ok: true, buffers }, buffers);
+    self.postMessage({ id, ok: true, buffers }, buffers);
   } catch (err) {
-    self.postMessage({ ok: false, name: err?.name || 'Error', message: String(err?.message || err) });
+    self.postMessage({ id, ok: false, name: err?.name || 'Error', message: String(err?.message || err) });
   }
 };

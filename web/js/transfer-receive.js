@@ -37,7 +37,7 @@ class Incoming {
     this.index = index;
     this.file = t.files[index];
     this.sink = openSink(t.tid, index, this.file.mime);
-    this.hasher = new Hasher();
+    this.hasher = new Hasher({ crc: true }); // CRC-32 for "Save all" (a ZIP needs it)
     this.parts = [];
     this.partBytes = 0;
     this.received = 0;
@@ -98,11 +98,13 @@ export class Receiver {
       this.m.fail(t, 'The sender announced a file that was not offered.');
       return;
     }
+    // The previous file may still be stored and verified on its own chain (files are
+    // pipelined); only its chunks must be over, which its fileEnd said.
     const inc = new Incoming(t, msg.index);
     this.track(t, inc);
     this.current.set(link.peerId, inc);
     f.state = 'active';
-    this.m.touch(t, true);
+    this.m.touch(t);
   }
 
   onChunk(link, data) {
@@ -162,7 +164,7 @@ export class Receiver {
   async verify(inc, expected) {
     const { t, file, index } = inc;
     if (this.m.isFinal(t)) return;
-    const actual = await inc.hasher.digest();
+    const { hex: actual, crc } = await inc.hasher.digests();
     if (this.m.isFinal(t)) return;
     if (inc.received !== file.size || actual !== expected) {
       const reason = inc.received !== file.size ? 'size mismatch' : 'checksum mismatch';
@@ -176,6 +178,7 @@ export class Receiver {
     this.m.tell(t, { type: TransferMsg.fileOk, tid: t.tid, index });
     file.state = 'done';
     file.sha256 = actual;
+    file.crc = crc;
     const sink = inc.sink;
     this.m.bus.emit('received:file', {
       transfer: t,
@@ -184,11 +187,12 @@ export class Receiver {
       size: file.size,
       mime: file.mime,
       sha256: actual,
+      crc,
       blob,
       discard: () => sink.discard().catch(() => {}),
     });
     if (t.files.every((f) => f.state === 'done')) this.m.setState(t, 'done', 'Received');
-    else this.m.touch(t, true);
+    else this.m.touch(t);
   }
 
   track(t, inc) {

@@ -1,5 +1,6 @@
-// Sending half of the transfer protocol: offer, then for each accepted file
-// fileStart → binary chunks (flow-controlled) → fileEnd(sha256) → wait for fileOk/fileBad.
+// Sending half of the transfer protocol: offer, then the accepted files back to back, each
+// fileStart → binary chunks (flow-controlled) → fileEnd(sha256); fileOk/fileBad of earlier
+// files arrive while later ones stream (docs/protocol.md, "Many files").
 
 import { Hasher } from './hasher.js';
 import { thumbnails } from './thumbs.js';
@@ -24,6 +25,14 @@ function tuned(key, fallback, min) {
     /* ignore */
   }
   return fallback;
+}
+
+/** Starts reading `file`'s slice at `off`; a read abandoned by a failed send is not an
+ * unhandled rejection. */
+function readSlice(file, off) {
+  const p = file.slice(off, off + SLICE_BYTES).arrayBuffer();
+  p.catch(() => {});
+  return p;
 }
 
 function chunkSize(link) {
@@ -91,16 +100,43 @@ export class Sender {
     return run;
   }
 
+  /** Sends every file back to back: file i+1's bytes flow while file i is verified (the
+   * byte window across files is the flow control); then waits for every verdict. */
   async sendAll(t, link) {
     t.startedAt = performance.now();
     t.info = '';
-    for (let i = 0; i < t.files.length; i++) {
-      if (this.m.isFinal(t)) return;
-      await this.sendFile(t, link, i);
+    t.sent = 0;
+    t.acked = 0;
+    t.ackFile = 0; // the first file not yet acknowledged in full
+    let base = 0;
+    for (const f of t.files) {
+      f.base = base;
+      f.acked = 0;
+      base += f.size;
     }
+    const n = t.files.length;
+    let first = readSlice(t.fileObjs[0], 0);
+    for (let i = 0; i < n; i++) {
+      if (this.m.isFinal(t)) return;
+      const following = () => (i + 1 < n ? readSlice(t.fileObjs[i + 1], 0) : null);
+      first = await this.sendFile(t, link, i, first, following);
+    }
+    while (t.files.some((f) => !f.result)) {
+      this.checkVerdicts(t);
+      await this.m.wait(t);
+    }
+    this.checkVerdicts(t);
   }
 
-  async sendFile(t, link, index) {
+  /** Throws once the receiver reported a damaged file. */
+  checkVerdicts(t) {
+    const bad = t.files.find((f) => f.result === 'bad');
+    if (bad) throw new Error(`“${bad.name}” arrived damaged (checksum mismatch).`);
+  }
+
+  /** Streams one file (its first slice already being read: `first`) and its fileEnd; returns
+   * the read of the next file's first slice, started while this one's last slice is sent. */
+  async sendFile(t, link, index, first, following) {
     const file = t.fileObjs[index];
     const f = t.files[index];
     const chunk = chunkSize(link);
@@ -108,22 +144,18 @@ export class Sender {
     t.lowWater = Math.min(tuned('homedropLowWater', t.highWater / 4, 1), t.highWater);
     const hasher = new Hasher();
     t.index = index;
-    t.sent = 0;
-    t.acked = 0;
     f.state = 'active';
     link.sendJson({ type: TransferMsg.fileStart, tid: t.tid, index, size: file.size });
     // The next slice is read while this one is sent: the channel's queue holds only a few
     // milliseconds of data, so waiting for the disk between slices would idle the link.
-    const read = (off) => {
-      const p = off < file.size ? file.slice(off, off + SLICE_BYTES).arrayBuffer() : null;
-      p?.catch(() => {}); // a read abandoned by a failed send is not an unhandled rejection
-      return p;
-    };
+    let after = file.size === 0 ? following() : null;
     try {
-      let next = read(0);
+      let next = first;
       for (let off = 0; off < file.size; off += SLICE_BYTES) {
         const buf = await next;
-        next = read(off + SLICE_BYTES);
+        const more = off + SLICE_BYTES < file.size;
+        next = more ? readSlice(file, off + SLICE_BYTES) : null;
+        if (!more) after = following();
         await this.sendSlice(t, link, buf, chunk, f);
         hasher.update(buf);
       }
@@ -132,16 +164,11 @@ export class Sender {
       throw this.readError(err, file);
     }
     const sha256 = await hasher.digest();
-    if (this.m.isFinal(t)) return;
+    if (this.m.isFinal(t)) return after;
     link.sendJson({ type: TransferMsg.fileEnd, tid: t.tid, index, sha256 });
     f.sha256 = sha256;
-    while (!f.result) await this.m.wait(t);
-    if (f.result === 'bad') {
-      f.state = 'failed';
-      throw new Error(`“${f.name}” arrived damaged (checksum mismatch).`);
-    }
-    f.state = 'done';
-    this.m.touch(t, true);
+    f.state = 'sent';
+    return after;
   }
 
   readError(err, file) {
@@ -156,6 +183,7 @@ export class Sender {
       if (link.dc.bufferedAmount > t.highWater) await link.drain(t.lowWater);
       while (t.sent - t.acked > WINDOW_BYTES) await this.m.wait(t);
       if (this.m.isFinal(t)) throw new Error(t.info || t.state);
+      this.checkVerdicts(t);
       const n = Math.min(chunk, buf.byteLength - p);
       link.sendBinary(new Uint8Array(buf, p, n));
       t.sent += n;
@@ -163,6 +191,15 @@ export class Sender {
       t.bytes += n;
       this.m.touch(t);
     }
+  }
+
+  /** Acks are per file; the window counts the bytes of the files acknowledged without a gap. */
+  acked(t, f, bytes) {
+    if (f.base === undefined) return;
+    f.acked = Math.max(f.acked, Math.min(bytes, f.size));
+    while (t.ackFile < t.files.length && t.files[t.ackFile].acked >= t.files[t.ackFile].size) t.ackFile++;
+    const g = t.files[t.ackFile];
+    t.acked = g ? g.base + g.acked : t.total;
   }
 
   onControl(t, msg) {
@@ -173,13 +210,19 @@ export class Sender {
         t.answer ??= msg.type;
         break;
       case TransferMsg.ack:
-        if (msg.index === t.index && Number.isFinite(msg.bytes)) t.acked = msg.bytes;
+        if (f && Number.isFinite(msg.bytes)) this.acked(t, f, msg.bytes);
         break;
       case TransferMsg.fileOk:
-        if (f) f.result = 'ok';
+        if (!f || f.result) return;
+        f.result = 'ok';
+        f.state = 'done';
+        this.acked(t, f, f.size);
+        this.m.touch(t);
         break;
       case TransferMsg.fileBad:
-        if (f) f.result = 'bad';
+        if (!f) return;
+        f.result = 'bad';
+        f.state = 'failed';
         break;
       default:
         return;

@@ -1,4 +1,5 @@
-// Transfer rows (data-transfer) with overall and per-file progress, speed, ETA, cancel and
+// Transfer rows (data-transfer), one per batch, with overall progress (per-file detail in a
+// closed <details>, rendered only when opened), speed, ETA, cancel and
 // the network path (data-path: direct on the LAN / over the internet / relayed through homedrop).
 // Renders `transfer:update` and `link:path`; the cancel button emits `transfer:cancel` (tid).
 
@@ -51,12 +52,8 @@ export class TransferList {
     const bar = el.querySelector('[data-progress]');
     bar.max = Math.max(t.total, 1);
     bar.value = t.state === 'done' ? bar.max : Math.min(t.bytes, t.total);
-    t.files.forEach((f, i) => {
-      const fp = row.files[i];
-      fp.bar.max = Math.max(f.size, 1);
-      fp.bar.value = f.state === 'done' ? fp.bar.max : Math.min(f.bytes, f.size);
-      fp.li.dataset.state = f.state;
-    });
+    row.t = t;
+    if (row.details?.open) this.renderFiles(row);
     el.querySelector('[data-transfer-info]').textContent = this.info(t, row);
     const path = el.querySelector('[data-path]');
     if (!path.textContent && this.paths.has(t.peerId)) path.textContent = this.paths.get(t.peerId);
@@ -83,28 +80,48 @@ export class TransferList {
     return `${done} · ${formatBytes(row.speed)}/s · ${formatDuration(eta)} left`;
   }
 
+  /** Per-file detail, only while it is shown (a batch of 200 files costs nothing closed). */
+  renderFiles(row) {
+    const { t } = row;
+    if (!row.files) {
+      row.files = t.files.map((f) => {
+        const bar = h('progress', { class: 'file-progress', max: Math.max(f.size, 1), value: 0, 'data-file-progress': true });
+        const li = h('li', { class: 't-file', 'data-transfer-file': true, 'data-name': f.name }, h('span', { class: 't-file-name', text: f.name }), h('span', { class: 't-file-size', text: formatBytes(f.size) }), bar);
+        return { li, bar };
+      });
+      row.list.append(...row.files.map((f) => f.li));
+    }
+    t.files.forEach((f, i) => {
+      const fp = row.files[i];
+      fp.bar.value = f.state === 'done' ? fp.bar.max : Math.min(f.bytes, f.size);
+      fp.li.dataset.state = f.state;
+    });
+  }
+
   makeRow(t) {
     const toFrom = t.direction === 'send' ? `To ${t.peerName}` : `From ${t.peerName}`;
-    const count = t.files.length === 1 ? t.files[0].name : `${t.files.length} files`;
-    const files = t.files.map((f) => {
-      const bar = h('progress', { class: 'file-progress', max: Math.max(f.size, 1), value: 0, 'data-file-progress': true });
-      const li = h('li', { class: 't-file' }, h('span', { class: 't-file-name', text: f.name }), h('span', { class: 't-file-size', text: formatBytes(f.size) }), bar);
-      return { li, bar };
-    });
-    const el = h(
+    const n = t.files.length;
+    const what = n === 1 ? t.files[0].name : `${t.files[0].name} and ${n - 1} other file${n > 2 ? 's' : ''}, ${formatBytes(t.total)}`;
+    const row = { speed: 0, last: null, peerId: t.peerId, t, files: null, details: null, list: null };
+    if (n > 1) {
+      row.list = h('ul', { class: 't-files' });
+      row.details = h('details', { class: 't-details', 'data-transfer-files': true }, h('summary', { text: `${n} files` }), row.list);
+      row.details.addEventListener('toggle', () => row.details.open && this.renderFiles(row));
+    }
+    row.el = h(
       'li',
-      { class: 'transfer', 'data-transfer': true, 'data-transfer-id': t.tid, 'data-direction': t.direction, 'data-state': t.state },
+      { class: 'transfer', 'data-transfer': true, 'data-transfer-id': t.tid, 'data-direction': t.direction, 'data-state': t.state, 'data-files': n },
       h('div', { class: 't-head' },
         h('span', { class: 't-dir', 'aria-hidden': 'true', text: t.direction === 'send' ? '↑' : '↓' }),
-        h('span', { class: 't-title', text: `${toFrom}: ${count}` }),
+        h('span', { class: 't-title', text: `${toFrom}: ${what}` }),
         h('span', { class: 't-state' })),
       h('progress', { class: 't-progress', max: Math.max(t.total, 1), value: 0, 'data-progress': true, 'aria-label': 'Progress' }),
       h('p', { class: 't-info', 'data-transfer-info': true }),
       h('p', { class: 't-path', 'data-path': true }),
-      t.files.length > 1 ? h('ul', { class: 't-files' }, files.map((f) => f.li)) : null,
+      row.details,
       h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.bus.emit('transfer:cancel', t.tid) }, 'Cancel'),
     );
-    return { el, files, speed: 0, last: null, peerId: t.peerId };
+    return row;
   }
 
   /** Forgets old finished rows so the list stays short. */
