@@ -134,11 +134,17 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
     let sel = attr("[data-received-file]", "name", name);
     s.b.wait_hook(&sel, Duration::from_secs(1800));
     let secs = t.elapsed().as_secs_f64();
-    // Clear the received list (deletes stored chunks) so runs stay independent.
+    fresh_start(s);
+    bytes as f64 / 1e6 / secs
+}
+
+/// Between UI runs: clear the received list (deletes stored chunks) so runs stay
+/// independent, and give B a new page so the next run starts on a new connection (as raw
+/// runs do).
+fn fresh_start(s: &mut Setup) {
     s.b.eval(
         "document.querySelectorAll('[data-received-file] [data-dismiss]').forEach(b => b.click())",
     );
-    // A new page on B, so the next run starts on a new connection (as raw runs do).
     let old = s.a.data("[data-peer]", "peer-id");
     s.b.reload();
     s.a.wait_for(
@@ -149,7 +155,6 @@ fn homedrop_run(s: &mut Setup, file: &std::path::Path, name: &str, bytes: u64) -
     );
     s.b.wait_count("[data-peer]", 1, Duration::from_secs(30));
     prioritize(&s.lan);
-    bytes as f64 / 1e6 / secs
 }
 
 /// UDP datagrams the hosts' kernels dropped because a socket's receive buffer was full
@@ -536,19 +541,7 @@ fn batch_run(s: &mut Setup, paths: &[std::path::PathBuf], bytes: u64) -> f64 {
         Duration::from_secs(1800),
     );
     let secs = t.elapsed().as_secs_f64();
-    s.b.eval(
-        "document.querySelectorAll('[data-received-file] [data-dismiss]').forEach(b => b.click())",
-    );
-    let old = s.a.data("[data-peer]", "peer-id");
-    s.b.reload();
-    s.a.wait_for(
-        &format!(
-            "[...document.querySelectorAll('[data-peer]')].filter(e => e.dataset.peerId !== {old}).length === 1 && document.querySelectorAll('[data-peer]').length === 1"
-        ),
-        Duration::from_secs(30),
-    );
-    s.b.wait_count("[data-peer]", 1, Duration::from_secs(30));
-    prioritize(&s.lan);
+    fresh_start(s);
     bytes as f64 / 1e6 / secs
 }
 
