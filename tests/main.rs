@@ -76,6 +76,9 @@ mod remote;
 mod remote_e2e;
 /// A relative with no UDP reaches home through `turns:` on the one TLS port (Chromium, NSS-trusted CA).
 mod remote_tls;
+/// Resume of an interrupted 300 MiB transfer: a 15 s link cut, a receiver reload, a sender
+/// reload (two Chromium on a LAN in namespaces).
+mod resume;
 /// Room settings (capacity, snap on join) and invitations over real WebSocket clients.
 mod room_signaling;
 /// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.

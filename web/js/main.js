@@ -9,6 +9,8 @@ import { PeerStore } from './peer-store.js';
 import { PeerManager } from './peer.js';
 import { TransferManager } from './transfer.js';
 import { startStorage } from './storage.js';
+import { claimRecords } from './transfer-records.js';
+import { loadIdentity, ownFingerprint } from './identity.js';
 import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
@@ -90,7 +92,13 @@ window.homedrop = Object.freeze({
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
       links: peers.snapshot(),
+      fingerprint: ownFingerprint(),
     }),
 });
 
-startStorage().finally(() => signaling.connect());
+// Transfers of an earlier visit are taken over before the storage cleanup (which keeps
+// their data); the certificate is loaded before the first connection is made.
+const claimed = claimRecords();
+Promise.allSettled([startStorage(claimed.keepTid), loadIdentity()])
+  .then(() => transfers.restore(claimed.resumable))
+  .finally(() => signaling.connect());

@@ -7,6 +7,7 @@
 // path in use (see pathOf) is reported so each transfer can show it.
 
 import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
+import { certificates, remoteFingerprint } from './identity.js';
 
 const OPEN_TIMEOUT_MS = 25000;
 /** ICE restarts tried in a row (without reconnecting) before a failed connection is closed. */
@@ -87,6 +88,10 @@ export class PeerLink extends EventTarget {
       this.rejectOpen = reject;
     });
     this.opened.catch(() => {});
+    /** Resolves to the other device's fingerprint (or null when it cannot be read). */
+    this.identified = new Promise((resolve) => {
+      this.resolveIdentified = resolve;
+    });
   }
 
   /** Makes the first RTCPeerConnection (once the owner listens to the link's events). */
@@ -100,7 +105,7 @@ export class PeerLink extends EventTarget {
 
   /** A new RTCPeerConnection with the negotiated data channel (id 0). */
   createPc() {
-    this.pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc = new RTCPeerConnection({ iceServers: this.iceServers, certificates: certificates() });
     const dc = this.pc.createDataChannel('homedrop', { negotiated: true, id: 0, ordered: true });
     this.dc = dc;
     dc.binaryType = 'arraybuffer';
@@ -111,6 +116,7 @@ export class PeerLink extends EventTarget {
     dc.onopen = () => {
       this.resolveOpen();
       this.watchPath();
+      this.identify();
     };
     this.wirePc();
     this.emit('pc');
@@ -187,6 +193,29 @@ export class PeerLink extends EventTarget {
     } catch (err) {
       console.warn('setConfiguration failed', err);
     }
+  }
+
+  /** Reads the other device's certificate fingerprint from the live connection (identity.js)
+   * and emits `device` ({fingerprint, source}) once; `this.device` holds it. */
+  async identify() {
+    // Chromium's stats may name the certificate a moment after the channel opens; the
+    // description's fingerprint is the fallback (Firefox has no certificate stats).
+    for (let tries = 0; tries < 30 && !this.closed && !this.device; tries++) {
+      try {
+        const id = await remoteFingerprint(this.pc, tries >= 20);
+        if (id && !this.closed) {
+          this.device = id.fingerprint;
+          this.deviceSource = id.source;
+          this.resolveIdentified(id.fingerprint);
+          this.emit('device', id);
+          return;
+        }
+      } catch {
+        /* closed meanwhile */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.resolveIdentified(this.device ?? null);
   }
 
   watchPath() {
@@ -325,6 +354,8 @@ export class PeerLink extends EventTarget {
       gathering: pc.iceGatheringState,
       connection: pc.connectionState,
       channel: this.dc.readyState,
+      device: this.device ?? null,
+      deviceSource: this.deviceSource ?? null,
       ...this.stats,
     };
   }
@@ -380,6 +411,7 @@ export class PeerLink extends EventTarget {
     clearInterval(this.pathTimer);
     clearTimeout(this.graceTimer);
     this.rejectOpen(new Error('connection closed'));
+    this.resolveIdentified(this.device ?? null);
     try {
       this.dc.close();
       this.pc.close();
@@ -394,7 +426,8 @@ export class PeerLink extends EventTarget {
  * Keeps one PeerLink per remote peer id, creating them lazily; a link whose peer left the
  * store's list is closed. Events: `link` (detail: a PeerLink that has just got a new
  * RTCPeerConnection, before negotiation: room chat adds its channel), `message` (detail:
- * {link, data} from a file channel). On the bus: `link:path` ({peerId, path}), `link:closed`
+ * {link, data} from a file channel). On the bus: `link:path` ({peerId, path}), `link:device`
+ * (the PeerLink, once the other device's certificate fingerprint is known), `link:closed`
  * (peerId).
  */
 export class PeerManager extends EventTarget {
@@ -434,6 +467,7 @@ export class PeerManager extends EventTarget {
       l.addEventListener('close', () => this.forget(l));
       l.addEventListener('path', (e) => this.bus.emit('link:path', { peerId, path: e.detail }));
       l.addEventListener('pc', () => this.emit('link', l));
+      l.addEventListener('device', () => this.bus.emit('link:device', l));
       l.start();
       this.links.set(peerId, l);
       link = l;
@@ -446,6 +480,13 @@ export class PeerManager extends EventTarget {
     if (!Array.isArray(iceServers)) return;
     this.iceServers = iceServers;
     for (const link of this.links.values()) link.setIceServers(iceServers);
+  }
+
+  /** The open link whose other end presented certificate `device`, if any. */
+  byDevice(device) {
+    if (!device) return null;
+    for (const l of this.links.values()) if (l.device === device && l.isOpen) return l;
+    return null;
   }
 
   /** The path of the link to `peerId`, once known. */

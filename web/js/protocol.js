@@ -65,6 +65,8 @@ export const TransferMsg = Object.freeze({
   fileOk: 'fileOk',
   fileBad: 'fileBad',
   cancel: 'cancel',
+  resume: 'resume',
+  resumeFrom: 'resumeFrom',
 });
 
 /** Browser ↔ browser on the room chat channel (label `chat`, id 1). */

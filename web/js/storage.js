@@ -1,9 +1,11 @@
-// Bounded-memory storage for received files.
-// Secure context: OPFS, each batch written as it arrives. Plain http (phones on the LAN):
-// IndexedDB, one Blob per batch; the file is new Blob(batches read back one get() at a time),
-// which stays file-backed, so neither receiving nor saving holds the file in memory.
-// Keys start with this tab's session id; a localStorage heartbeat tells other tabs which
-// sessions are alive, so leftovers of closed tabs are deleted at startup and nothing else.
+// Bounded-memory storage for received files, in batches that survive a reload (resume).
+// Secure context: OPFS, one file per batch. Plain http (phones on the LAN): IndexedDB, one
+// Blob per batch. A finished file is new Blob(its batches), which stays file-backed, so
+// neither receiving nor saving holds the file in memory. Either way a batch is stored whole
+// or not at all, so after a reload the stored prefix of a file is exactly its batches.
+// Names start with the session id of the tab that began the file; a localStorage heartbeat
+// tells other tabs which sessions are alive, so at startup what closed tabs left is deleted,
+// except the transfers that can still be resumed (transfer-records.js says which).
 
 import { randomId } from './events.js';
 
@@ -71,6 +73,16 @@ async function idb(mode, fn) {
 
 function batchKey(name, n) {
   return `${name}/${String(n).padStart(8, '0')}`;
+}
+
+/** This tab's session id: the prefix of the storage names of the files it begins. */
+export function sessionId() {
+  return session;
+}
+
+/** Is the tab of session `id` still open (its heartbeat is recent)? */
+export function isAlive(id) {
+  return aliveSessions().has(id);
 }
 
 // ---- the store worker (store-worker.js) ----
@@ -147,6 +159,27 @@ class IdbSink {
     return storeInWorker(key, buffers);
   }
 
+  /** After a reload: counts the batches stored without a gap; resolves to their bytes. */
+  async restore() {
+    const range = IDBKeyRange.bound(`${this.name}/`, `${this.name}/\uffff`);
+    const keys = (await idb('readonly', (s) => s.getAllKeys(range))) ?? [];
+    const parts = (await idb('readonly', (s) => s.getAll(range))) ?? [];
+    let bytes = 0;
+    this.count = 0;
+    while (this.count < keys.length && keys[this.count] === batchKey(this.name, this.count) && parts[this.count] instanceof Blob) {
+      bytes += parts[this.count].size;
+      this.count += 1;
+    }
+    return bytes;
+  }
+
+  /** Stored batch `n` (a Blob). */
+  async readBatch(n) {
+    const part = await idb('readonly', (s) => s.get(batchKey(this.name, n)));
+    if (!(part instanceof Blob)) throw new Error('a stored part of the file is missing');
+    return part;
+  }
+
   async finish() {
     const parts = [];
     for (let n = 0; n < this.count; n++) {
@@ -167,45 +200,61 @@ class OpfsSink {
   constructor(name, mime) {
     this.name = name;
     this.mime = mime;
-    this.writable = null;
+    this.count = 0;
   }
 
-  async open() {
-    const dir = await navigator.storage.getDirectory();
-    this.handle = await dir.getFileHandle(this.name, { create: true });
-    this.writable = await this.handle.createWritable();
+  part(n) {
+    return `${this.name}.${String(n).padStart(8, '0')}`;
   }
 
-  /** Writes one batch (an array of ArrayBuffers) in place; resolves to the same buffers. */
+  /** Writes one batch (an array of ArrayBuffers) as its own file, committed on close;
+   * resolves to the same buffers. */
   async write(buffers) {
-    if (!this.writable) await this.open();
-    for (const buf of buffers) await this.writable.write(buf);
+    const dir = await navigator.storage.getDirectory();
+    const handle = await dir.getFileHandle(this.part(this.count), { create: true });
+    const w = await handle.createWritable();
+    for (const buf of buffers) await w.write(buf);
+    await w.close();
+    this.count += 1;
     return buffers;
   }
 
+  async restore() {
+    const dir = await navigator.storage.getDirectory();
+    let bytes = 0;
+    for (this.count = 0; ; this.count++) {
+      const file = await dir
+        .getFileHandle(this.part(this.count))
+        .then((h) => h.getFile())
+        .catch(() => null);
+      if (!file) return bytes;
+      bytes += file.size;
+    }
+  }
+
+  async readBatch(n) {
+    const dir = await navigator.storage.getDirectory();
+    return (await dir.getFileHandle(this.part(n))).getFile();
+  }
+
   async finish() {
-    if (!this.writable) await this.open();
-    await this.writable.close();
-    this.writable = null;
-    const file = await this.handle.getFile();
-    return new Blob([file], { type: this.mime });
+    const parts = [];
+    for (let n = 0; n < this.count; n++) parts.push(await this.readBatch(n));
+    return new Blob(parts, { type: this.mime });
   }
 
   async discard() {
-    try {
-      await this.writable?.abort();
-    } catch {
-      /* ignore */
-    }
-    this.writable = null;
     const dir = await navigator.storage.getDirectory();
-    await dir.removeEntry(this.name).catch(() => {});
+    const mine = [];
+    for await (const name of dir.keys()) if (name.startsWith(`${this.name}.`)) mine.push(name);
+    for (const name of mine) await dir.removeEntry(name).catch(() => {});
   }
 }
 
-/** A sink for one received file: write(buffers) per batch, finish() → Blob, discard(). */
-export function openSink(tid, index, mime) {
-  const name = `${session}-${tid}-${index}`;
+/** A sink for one received file: write(buffers) per batch, finish() → Blob, discard(),
+ * restore() → bytes already stored, readBatch(n). `prefix`: the session that began it. */
+export function openSink(tid, index, mime, prefix = session) {
+  const name = `${prefix}-${tid}-${index}`;
   return useOpfs() ? new OpfsSink(name, mime) : new IdbSink(name, mime);
 }
 
@@ -213,8 +262,9 @@ export function storageKind() {
   return useOpfs() ? 'opfs' : 'indexeddb';
 }
 
-/** Starts the heartbeat and deletes what closed tabs left behind. */
-export async function startStorage() {
+/** Starts the heartbeat and deletes what closed tabs left behind, except the data of
+ * transfers for which `keepTid(tid)` is true. */
+export async function startStorage(keepTid = () => false) {
   beat();
   setInterval(beat, HEARTBEAT_MS);
   window.addEventListener('pagehide', () => {
@@ -225,17 +275,20 @@ export async function startStorage() {
     }
   });
   const alive = aliveSessions();
-  const owner = (name) => name.split(/[-/]/)[0];
+  const stale = (name) => {
+    const [owner, tid] = name.split(/[-/.]/);
+    return !alive.has(owner) && !keepTid(tid);
+  };
   try {
     if (useOpfs()) {
       const dir = await navigator.storage.getDirectory();
-      for await (const name of dir.keys()) {
-        if (!alive.has(owner(name))) await dir.removeEntry(name).catch(() => {});
-      }
+      const old = [];
+      for await (const name of dir.keys()) if (stale(name)) old.push(name);
+      for (const name of old) await dir.removeEntry(name).catch(() => {});
     }
     const keys = await idb('readonly', (s) => s.getAllKeys());
-    const stale = (keys ?? []).filter((k) => !alive.has(owner(String(k))));
-    if (stale.length) await idb('readwrite', (s) => stale.forEach((k) => s.delete(k)));
+    const old = (keys ?? []).filter((k) => stale(String(k)));
+    if (old.length) await idb('readwrite', (s) => old.forEach((k) => s.delete(k)));
   } catch (err) {
     console.warn('could not clean old received data', err);
   }

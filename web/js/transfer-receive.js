@@ -1,11 +1,16 @@
 // Receiving half of the transfer protocol: offers, texts, and file bytes stored in batches
 // (storage.js) with an `ack` after each stored batch, verified by SHA-256 at `fileEnd`.
+// What is stored survives a lost connection or a reload: `have()` reports it for a resume
+// (transfer-resume.js), and `restore()` rebuilds a file's state from its stored batches.
 
 import { Hasher } from './hasher.js';
-import { BATCH_BYTES, openSink } from './storage.js';
+import { BATCH_BYTES, openSink, sessionId } from './storage.js';
 import { validThumb } from './thumbs.js';
 import { alwaysAccepts } from './pairs.js';
 import { TransferMsg } from './protocol.js';
+import { dropRecord, saveRecord } from './transfer-records.js';
+
+const TID_RE = /^[0-9A-Za-z]{1,64}$/;
 
 const MAX_FILES = 1000;
 const MAX_TEXT_CHARS = 32 * 1024;
@@ -36,7 +41,7 @@ class Incoming {
     this.t = t;
     this.index = index;
     this.file = t.files[index];
-    this.sink = openSink(t.tid, index, this.file.mime);
+    this.sink = openSink(t.tid, index, this.file.mime, t.prefix);
     this.hasher = new Hasher({ crc: true }); // CRC-32 for "Save all" (a ZIP needs it)
     this.parts = [];
     this.partBytes = 0;
@@ -54,7 +59,7 @@ export class Receiver {
 
   onOffer(link, msg) {
     const files = parseFiles(msg.files);
-    if (typeof msg.tid !== 'string' || msg.tid.length > 64 || !files) return;
+    if (typeof msg.tid !== 'string' || !TID_RE.test(msg.tid) || !files) return;
     if (this.m.transfers.has(msg.tid)) return;
     const t = this.m.create(msg.tid, 'receive', link.peerId, files);
     t.info = `From ${t.peerName}`;
@@ -76,7 +81,27 @@ export class Receiver {
       return;
     }
     t.startedAt = performance.now();
+    t.prefix = sessionId();
     this.m.setState(t, 'active', '');
+    this.remember(t);
+  }
+
+  /** Keeps what a reloaded page needs to offer to continue (transfer-records.js). */
+  async remember(t) {
+    const link = this.m.peers.links.get(t.peerId);
+    t.device = (await link?.identified) ?? null;
+    if (t.device && !this.m.isFinal(t)) this.save(t);
+  }
+
+  save(t) {
+    if (!t.device) return;
+    const files = t.files.map((f) => ({ name: f.name, size: f.size, mime: f.mime }));
+    const done = {};
+    t.files.forEach((f, i) => {
+      if (f.state === 'done') done[i] = { sha256: f.sha256, crc: f.crc };
+    });
+    const finished = t.state === 'done';
+    saveRecord({ tid: t.tid, dir: 'receive', device: t.device, peerName: t.peerName, files, prefix: t.prefix, done, holder: sessionId(), finished });
   }
 
   decline(tid) {
@@ -87,6 +112,11 @@ export class Receiver {
   }
 
   onControl(t, msg, link) {
+    // A resumed transfer starts again with the fileStart that answers its resumeFrom.
+    if (t.state === 'paused' && !t.needs && msg.type === TransferMsg.fileStart) {
+      t.startedAt = performance.now();
+      this.m.setState(t, 'active', '');
+    }
     if (t.state !== 'active') return;
     if (msg.type === TransferMsg.fileStart) this.onFileStart(t, msg, link);
     else if (msg.type === TransferMsg.fileEnd) this.onFileEnd(t, msg, link);
@@ -94,14 +124,23 @@ export class Receiver {
 
   onFileStart(t, msg, link) {
     const f = t.files[msg.index];
+    const offset = msg.offset ?? 0;
     if (!f || msg.size !== f.size) {
       this.m.fail(t, 'The sender announced a file that was not offered.');
       return;
     }
     // The previous file may still be stored and verified on its own chain (files are
-    // pipelined); only its chunks must be over, which its fileEnd said.
-    const inc = new Incoming(t, msg.index);
-    this.track(t, inc);
+    // pipelined); only its chunks must be over, which its fileEnd said. A resumed file
+    // continues exactly at what is stored of it.
+    let inc = t.incoming?.get(msg.index);
+    if (f.state === 'done' || (inc ? inc.received : 0) !== offset || (inc && inc.parts.length)) {
+      this.m.fail(t, 'The sender resumed at a point this device does not have.');
+      return;
+    }
+    if (!inc) {
+      inc = new Incoming(t, msg.index);
+      this.track(t, inc);
+    }
     this.current.set(link.peerId, inc);
     f.state = 'active';
     this.m.touch(t);
@@ -122,6 +161,7 @@ export class Receiver {
     inc.partBytes += n;
     inc.file.bytes += n;
     inc.t.bytes += n;
+    inc.t.receivedBytes = (inc.t.receivedBytes ?? 0) + n;
     this.m.touch(inc.t);
     if (inc.partBytes >= BATCH_BYTES) this.flush(inc);
   }
@@ -156,9 +196,9 @@ export class Receiver {
     if (!inc || inc.t !== t || inc.index !== msg.index) return;
     this.current.delete(link.peerId);
     this.flush(inc);
-    inc.chain
-      .then(() => this.verify(inc, String(msg.sha256 ?? '').toLowerCase()))
-      .catch((err) => this.storageFailed(inc, err));
+    // On the file's chain, so a resume's have() sees the verdict.
+    inc.chain = inc.chain.then(() => this.verify(inc, String(msg.sha256 ?? '').toLowerCase()));
+    inc.chain.catch((err) => this.storageFailed(inc, err));
   }
 
   async verify(inc, expected) {
@@ -179,33 +219,42 @@ export class Receiver {
     file.state = 'done';
     file.sha256 = actual;
     file.crc = crc;
-    const sink = inc.sink;
+    this.handOver(t, index, blob, inc.sink);
+    if (t.files.every((f) => f.state === 'done')) this.m.setState(t, 'done', 'Received');
+    else this.m.touch(t);
+    this.save(t);
+  }
+
+  /** A verified file goes to the inbox. */
+  handOver(t, index, blob, sink) {
+    const file = t.files[index];
     this.m.bus.emit('received:file', {
       transfer: t,
       index,
       name: file.name,
       size: file.size,
       mime: file.mime,
-      sha256: actual,
-      crc,
+      sha256: file.sha256,
+      crc: file.crc,
       blob,
       discard: () => sink.discard().catch(() => {}),
     });
-    if (t.files.every((f) => f.state === 'done')) this.m.setState(t, 'done', 'Received');
-    else this.m.touch(t);
   }
 
   track(t, inc) {
     if (!this.pending.has(t.tid)) this.pending.set(t.tid, new Set());
     this.pending.get(t.tid).add(inc);
+    (t.incoming ??= new Map()).set(inc.index, inc);
   }
 
   untrack(t, inc) {
     this.pending.get(t.tid)?.delete(inc);
+    t.incoming?.delete(inc.index);
   }
 
   /** Deletes whatever an abandoned transfer had stored. */
   cleanup(t) {
+    dropRecord(t.tid);
     for (const [peerId, inc] of this.current) {
       if (inc.t === t) this.current.delete(peerId);
     }
@@ -218,9 +267,72 @@ export class Receiver {
         .catch(() => {});
     }
     this.pending.delete(t.tid);
+    // A restored transfer discarded before Continue: its batches have no Incoming yet.
+    if (!t.prefix) return;
+    t.files.forEach((f, i) => {
+      if (f.state !== 'done' && !t.incoming?.has(i)) openSink(t.tid, i, f.mime, t.prefix).discard().catch(() => {});
+    });
   }
 
   dropLink(peerId) {
     this.current.delete(peerId);
+  }
+
+  // ---- resume (transfer-resume.js) ----
+
+  /** The connection went: what arrived so far is stored, so it is not asked for again. */
+  pause(t) {
+    for (const [peerId, inc] of this.current) if (inc.t === t) this.current.delete(peerId);
+    for (const inc of t.incoming?.values() ?? []) this.flush(inc);
+  }
+
+  /** {have: stored bytes per file, done: verified indexes} once every write and check of
+   * the transfer has settled: what `resumeFrom` tells the sender. */
+  async have(t) {
+    await Promise.allSettled([...(t.incoming?.values() ?? [])].map((inc) => inc.chain));
+    const have = [];
+    const done = [];
+    t.files.forEach((f, i) => {
+      if (f.state === 'done') done.push(i);
+      have.push(f.state === 'done' ? f.size : (t.incoming?.get(i)?.received ?? 0));
+    });
+    return { have, done };
+  }
+
+  /** After a reload: the files verified before it go to the inbox again, and the bytes
+   * kept of the others are counted (shown until the user continues or discards). */
+  async restoreKept(t, done) {
+    for (let i = 0; i < t.files.length; i++) {
+      const f = t.files[i];
+      const d = done?.[i];
+      const sink = openSink(t.tid, i, f.mime, t.prefix);
+      const bytes = await sink.restore();
+      f.bytes = Math.min(bytes, f.size);
+      if (typeof d?.sha256 !== 'string' || bytes !== f.size) continue;
+      Object.assign(f, { state: 'done', sha256: d.sha256, crc: d.crc });
+      this.handOver(t, i, await sink.finish(), sink);
+    }
+    t.bytes = t.files.reduce((n, f) => n + f.bytes, 0);
+  }
+
+  /** After a reload, before continuing: each unfinished file's stored batches are counted
+   * and hashed again (the SHA-256 at fileEnd covers the whole file). */
+  async restorePartial(t) {
+    for (let i = 0; i < t.files.length; i++) {
+      const f = t.files[i];
+      if (f.state === 'done' || t.incoming?.has(i)) continue;
+      const inc = new Incoming(t, i);
+      const bytes = await inc.sink.restore();
+      if (bytes === 0 || bytes > f.size) {
+        inc.hasher.drop();
+        if (bytes) await inc.sink.discard();
+        continue;
+      }
+      for (let n = 0; n < inc.sink.count; n++) inc.hasher.update(await (await inc.sink.readBatch(n)).arrayBuffer());
+      inc.received = bytes;
+      f.bytes = bytes;
+      this.track(t, inc);
+    }
+    t.bytes = t.files.reduce((n, f) => n + f.bytes, 0);
   }
 }

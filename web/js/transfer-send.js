@@ -1,10 +1,12 @@
 // Sending half of the transfer protocol: offer, then the accepted files back to back, each
 // fileStart → binary chunks (flow-controlled) → fileEnd(sha256); fileOk/fileBad of earlier
-// files arrive while later ones stream (docs/protocol.md, "Many files").
+// files arrive while later ones stream (docs/protocol.md, "Many files"). A resumed transfer
+// (transfer-resume.js) streams the same way from the receiver's `resumeFrom` offsets.
 
 import { Hasher } from './hasher.js';
 import { thumbnails } from './thumbs.js';
 import { TransferMsg } from './protocol.js';
+import { dropRecord, headOf, saveRecord } from './transfer-records.js';
 
 /** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
 export const CHUNK_BYTES = 16 * 1024;
@@ -27,10 +29,10 @@ function tuned(key, fallback, min) {
   return fallback;
 }
 
-/** Starts reading `file`'s slice at `off`; a read abandoned by a failed send is not an
- * unhandled rejection. */
-function readSlice(file, off) {
-  const p = file.slice(off, off + SLICE_BYTES).arrayBuffer();
+/** Starts reading `file`'s slice at `off` (up to `end`); a read abandoned by a failed send
+ * is not an unhandled rejection. */
+function readSlice(file, off, end = file.size) {
+  const p = file.slice(off, Math.min(off + SLICE_BYTES, end)).arrayBuffer();
   p.catch(() => {});
   return p;
 }
@@ -58,6 +60,7 @@ export class Sender {
       name: f.name,
       size: f.size,
       mime: f.type || 'application/octet-stream',
+      lastModified: f.lastModified,
     }));
     const t = this.m.create(this.m.newTid(), 'send', peerId, meta);
     t.fileObjs = files;
@@ -72,6 +75,8 @@ export class Sender {
     const link = this.m.peers.get(t.peerId);
     await link.ready();
     if (this.m.isFinal(t)) return;
+    // The heads (recognising the files after a reload) are hashed while the peer decides.
+    const heads = Promise.all(t.fileObjs.map((f) => headOf(f).catch(() => '')));
     const thumbs = await thumbnails(t.fileObjs);
     const files = t.files.map((f, i) => {
       const o = { name: f.name, size: f.size, mime: f.mime };
@@ -87,8 +92,34 @@ export class Sender {
       return;
     }
     this.m.setState(t, 'active', t.files.length > 1 ? 'Queued…' : '');
-    await this.locked(link, () => this.sendAll(t, link));
+    await this.remember(t, link, await heads);
+    await this.stream(t, link, null);
+  }
+
+  /** Keeps what a reloaded page needs to recognise this transfer (transfer-records.js). */
+  async remember(t, link, heads) {
+    t.device = await link.identified;
+    if (!t.device || this.m.isFinal(t)) return;
+    t.files.forEach((f, i) => {
+      f.head = heads[i];
+    });
+    const files = t.files.map((f) => ({ name: f.name, size: f.size, mime: f.mime, lastModified: f.lastModified, head: f.head }));
+    saveRecord({ tid: t.tid, dir: 'send', device: t.device, peerName: t.peerName, files });
+  }
+
+  /** Streams the files on `link` (from the receiver's `have`/`done` when resuming) until
+   * done; a pause (lost connection) or a newer run ends it quietly. */
+  async stream(t, link, resume) {
+    const gen = (t.gen = (t.gen ?? 0) + 1);
+    try {
+      await this.locked(link, () => this.sendAll(t, link, resume, gen));
+    } catch (err) {
+      if (t.gen !== gen || t.state === 'paused') return;
+      throw err;
+    }
+    if (t.gen !== gen || t.state !== 'active') return;
     this.m.setState(t, 'done', 'Sent');
+    dropRecord(t.tid);
     t.fileObjs = null;
   }
 
@@ -101,31 +132,49 @@ export class Sender {
   }
 
   /** Sends every file back to back: file i+1's bytes flow while file i is verified (the
-   * byte window across files is the flow control); then waits for every verdict. */
-  async sendAll(t, link) {
+   * byte window across files is the flow control); then waits for every verdict. Resuming,
+   * the files the receiver verified are skipped and the others start at its stored bytes. */
+  async sendAll(t, link, resume, gen) {
     t.startedAt = performance.now();
     t.info = '';
-    t.sent = 0;
-    t.acked = 0;
-    t.ackFile = 0; // the first file not yet acknowledged in full
-    let base = 0;
-    for (const f of t.files) {
-      f.base = base;
-      f.acked = 0;
-      base += f.size;
-    }
-    const n = t.files.length;
-    let first = readSlice(t.fileObjs[0], 0);
-    for (let i = 0; i < n; i++) {
-      if (this.m.isFinal(t)) return;
-      const following = () => (i + 1 < n ? readSlice(t.fileObjs[i + 1], 0) : null);
-      first = await this.sendFile(t, link, i, first, following);
+    t.sentBytes ??= 0; // payload bytes put on the wire, over every run (resume overhead)
+    this.layout(t, resume);
+    const todo = t.files.map((_, i) => i).filter((i) => !t.files[i].result);
+    const live = () => t.gen === gen && t.state === 'active';
+    const read = (k) => {
+      const i = todo[k];
+      return k < todo.length && t.files[i].offset === 0 ? readSlice(t.fileObjs[i], 0) : null;
+    };
+    let first = read(0);
+    for (let k = 0; k < todo.length; k++) {
+      if (!live()) throw new Error('paused');
+      first = await this.sendFile(t, link, todo[k], first, () => read(k + 1));
     }
     while (t.files.some((f) => !f.result)) {
       this.checkVerdicts(t);
+      if (!live()) throw new Error('paused');
       await this.m.wait(t);
     }
     this.checkVerdicts(t);
+  }
+
+  /** Each file's place in the byte stream, and what the receiver already has. */
+  layout(t, resume) {
+    const done = new Set(resume?.done ?? []);
+    let base = 0;
+    t.files.forEach((f, i) => {
+      f.base = base;
+      base += f.size;
+      f.offset = resume ? resume.have[i] : 0;
+      f.acked = f.offset;
+      f.bytes = f.offset;
+      f.result = done.has(i) ? 'ok' : undefined;
+      if (f.result) f.state = 'done';
+    });
+    t.bytes = t.files.reduce((n, f) => n + f.bytes, 0);
+    t.ackFile = 0;
+    t.sent = 0;
+    this.acked(t, t.files[0] ?? {}, t.files[0]?.acked ?? 0);
   }
 
   /** Throws once the receiver reported a damaged file. */
@@ -134,8 +183,9 @@ export class Sender {
     if (bad) throw new Error(`“${bad.name}” arrived damaged (checksum mismatch).`);
   }
 
-  /** Streams one file (its first slice already being read: `first`) and its fileEnd; returns
-   * the read of the next file's first slice, started while this one's last slice is sent. */
+  /** Streams one file from its offset (its first slice may already be being read: `first`)
+   * and its fileEnd; returns the read of the next file's first slice, started while this
+   * one's last slice is sent. */
   async sendFile(t, link, index, first, following) {
     const file = t.fileObjs[index];
     const f = t.files[index];
@@ -144,14 +194,16 @@ export class Sender {
     t.lowWater = Math.min(tuned('homedropLowWater', t.highWater / 4, 1), t.highWater);
     const hasher = new Hasher();
     t.index = index;
+    t.sent = f.base + f.offset;
     f.state = 'active';
-    link.sendJson({ type: TransferMsg.fileStart, tid: t.tid, index, size: file.size });
+    link.sendJson({ type: TransferMsg.fileStart, tid: t.tid, index, size: file.size, offset: f.offset });
     // The next slice is read while this one is sent: the channel's queue holds only a few
     // milliseconds of data, so waiting for the disk between slices would idle the link.
-    let after = file.size === 0 ? following() : null;
+    let after = f.offset === file.size ? following() : null;
     try {
-      let next = first;
-      for (let off = 0; off < file.size; off += SLICE_BYTES) {
+      await this.hashPrefix(file, f.offset, hasher);
+      let next = first ?? (f.offset < file.size ? readSlice(file, f.offset) : null);
+      for (let off = f.offset; off < file.size; off += SLICE_BYTES) {
         const buf = await next;
         const more = off + SLICE_BYTES < file.size;
         next = more ? readSlice(file, off + SLICE_BYTES) : null;
@@ -164,11 +216,17 @@ export class Sender {
       throw this.readError(err, file);
     }
     const sha256 = await hasher.digest();
-    if (this.m.isFinal(t)) return after;
+    if (this.m.isFinal(t) || t.state !== 'active') return after;
     link.sendJson({ type: TransferMsg.fileEnd, tid: t.tid, index, sha256 });
     f.sha256 = sha256;
     f.state = 'sent';
     return after;
+  }
+
+  /** Resuming at `offset`: the bytes the receiver already has are hashed from the file (the
+   * SHA-256 at fileEnd is of the whole file), not sent. */
+  async hashPrefix(file, offset, hasher) {
+    for (let off = 0; off < offset; off += SLICE_BYTES) hasher.update(await readSlice(file, off, offset));
   }
 
   readError(err, file) {
@@ -181,12 +239,13 @@ export class Sender {
   async sendSlice(t, link, buf, chunk, f) {
     for (let p = 0; p < buf.byteLength; p += chunk) {
       if (link.dc.bufferedAmount > t.highWater) await link.drain(t.lowWater);
-      while (t.sent - t.acked > WINDOW_BYTES) await this.m.wait(t);
-      if (this.m.isFinal(t)) throw new Error(t.info || t.state);
+      while (t.sent - t.acked > WINDOW_BYTES && t.state === 'active') await this.m.wait(t);
+      if (t.state !== 'active') throw new Error(t.info || t.state);
       this.checkVerdicts(t);
       const n = Math.min(chunk, buf.byteLength - p);
       link.sendBinary(new Uint8Array(buf, p, n));
       t.sent += n;
+      t.sentBytes += n;
       f.bytes += n;
       t.bytes += n;
       this.m.touch(t);

@@ -1,11 +1,14 @@
 // The transfer protocol over the data channel (docs/protocol.md, "Transfer"): records of
 // every transfer, dispatch of control messages, cancel and failure handling.
-// The sending half is in transfer-send.js, the receiving half in transfer-receive.js.
+// The sending half is in transfer-send.js, the receiving half in transfer-receive.js, resume
+// after a lost connection or a reload in transfer-resume.js.
 
 import { randomId } from './events.js';
 import { TransferMsg, parseMessage } from './protocol.js';
 import { Sender } from './transfer-send.js';
 import { Receiver } from './transfer-receive.js';
+import { Resumer } from './transfer-resume.js';
+import { dropRecord } from './transfer-records.js';
 
 export const MAX_TEXT_CHARS = 32 * 1024;
 const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
@@ -13,7 +16,7 @@ const UPDATE_MS = 200;
 
 /**
  * Listens to the intents `send:files` ({peerId, files}), `transfer:cancel`, `transfer:accept`,
- * `transfer:decline` (tid).
+ * `transfer:decline`, `transfer:resume` (tid), `transfer:resume-files` ({tid, files}).
  * Bus events: `transfer:update` (record), `transfer:request` (record of an incoming offer),
  * `received:file` ({transfer, index, name, size, sha256, blob, discard}),
  * `received:text` ({from, text}), `notice` ({kind, text}).
@@ -27,6 +30,7 @@ export class TransferManager {
     this.transfers = new Map();
     this.sender = new Sender(this);
     this.receiver = new Receiver(this);
+    this.resumer = new Resumer(this);
     peers.addEventListener('message', (e) => this.onMessage(e.detail.link, e.detail.data));
     bus.on('link:closed', (peerId) => this.onLinkClosed(peerId));
     bus.on('send:files', ({ peerId, files }) => this.sendFiles(peerId, files));
@@ -44,8 +48,8 @@ export class TransferManager {
     return this.peerInfo(peerId)?.name ?? 'the other device';
   }
 
-  /** Makes and registers a transfer record. */
-  create(tid, direction, peerId, files) {
+  /** Makes and registers a transfer record (`extra`: fields of a restored one). */
+  create(tid, direction, peerId, files, extra = {}) {
     const t = {
       tid,
       direction,
@@ -58,6 +62,7 @@ export class TransferManager {
       info: '',
       wakers: [],
       lastEmit: 0,
+      ...extra,
     };
     this.transfers.set(tid, t);
     this.touch(t, true);
@@ -122,6 +127,7 @@ export class TransferManager {
   }
 
   cleanup(t) {
+    dropRecord(t.tid);
     if (t.direction === 'receive') this.receiver.cleanup(t);
   }
 
@@ -139,8 +145,9 @@ export class TransferManager {
 
   onLinkClosed(peerId) {
     for (const t of this.transfers.values()) {
-      if (t.peerId !== peerId || this.isFinal(t)) continue;
-      this.fail(t, `The connection to ${t.peerName} was lost.`, false);
+      if (t.peerId !== peerId || this.isFinal(t) || t.state === 'paused') continue;
+      if (this.resumer.canPause(t)) this.resumer.pause(t, null);
+      else this.fail(t, `The connection to ${t.peerName} was lost.`, false);
     }
     this.receiver.dropLink(peerId);
   }
@@ -158,6 +165,9 @@ export class TransferManager {
 
   dispatch(link, msg) {
     if (msg.type === TransferMsg.offer) return this.receiver.onOffer(link, msg);
+    if (msg.type === TransferMsg.resume || msg.type === TransferMsg.resumeFrom) {
+      return this.resumer.onMessage(link, msg).catch((err) => console.warn('resume failed', err));
+    }
     if (msg.type === TransferMsg.text) return this.receiver.onText(link, msg);
     const t = this.transfers.get(msg.tid);
     if (!t || t.peerId !== link.peerId) return;
@@ -181,8 +191,18 @@ export class TransferManager {
 
   // ---- public API ----
 
+  /** Sends `files` to `peerId`; the same files of a transfer to that device interrupted by
+   * a reload continue it instead (when their content is the same). */
   sendFiles(peerId, files) {
-    return this.sender.sendFiles(peerId, files);
+    const paused = this.resumer.recognise(peerId, files);
+    if (!paused) return this.sender.sendFiles(peerId, files);
+    this.resumer.adoptFiles(paused, files).then((ok) => ok || this.sender.sendFiles(peerId, files));
+    return paused;
+  }
+
+  /** Transfers of an earlier visit this tab took over (transfer-records.js). */
+  restore(records) {
+    return this.resumer.restore(records);
   }
 
   sendText(peerId, text) {
@@ -208,6 +228,10 @@ export class TransferManager {
       info: t.info,
       bytes: t.bytes,
       total: t.total,
+      needs: t.needs ?? null,
+      sentBytes: t.sentBytes ?? 0,
+      receivedBytes: t.receivedBytes ?? 0,
+      device: t.device ?? null,
       files: t.files.map((f) => ({ name: f.name, size: f.size, bytes: f.bytes, state: f.state })),
     }));
   }

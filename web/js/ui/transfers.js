@@ -2,12 +2,16 @@
 // closed <details>, rendered only when opened), speed, ETA, cancel and
 // the network path (data-path: direct on the LAN / over the internet / relayed through homedrop).
 // Renders `transfer:update` and `link:path`; the cancel button emits `transfer:cancel` (tid).
+// A paused transfer (transfer-resume.js) says why; a reloaded receiver's row has Continue
+// (`transfer:resume`), a reloaded sender's row a picker for the same files
+// (`transfer:resume-files`), and Cancel discards what was kept.
 
 import { h, $, formatBytes, formatDuration } from './dom.js';
 
 const STATE_TEXT = {
   waiting: 'Waiting',
   active: 'In progress',
+  paused: 'Paused',
   done: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled',
@@ -53,11 +57,31 @@ export class TransferList {
     bar.max = Math.max(t.total, 1);
     bar.value = t.state === 'done' ? bar.max : Math.min(t.bytes, t.total);
     row.t = t;
+    row.peerId = t.peerId;
     if (row.details?.open) this.renderFiles(row);
     el.querySelector('[data-transfer-info]').textContent = this.info(t, row);
     const path = el.querySelector('[data-path]');
     if (!path.textContent && this.paths.has(t.peerId)) path.textContent = this.paths.get(t.peerId);
-    el.querySelector('[data-cancel]').hidden = FINAL.has(t.state);
+    const cancel = el.querySelector('[data-cancel]');
+    cancel.hidden = FINAL.has(t.state);
+    cancel.textContent = t.state === 'paused' && t.needs ? 'Discard' : 'Cancel';
+    el.querySelector('[data-resume]').hidden = !(t.state === 'paused' && t.needs === 'continue');
+    el.querySelector('[data-resume-pick]').hidden = !(t.state === 'paused' && t.needs === 'files');
+    if (t.state === 'paused') row.last = null; // the speed starts again after the pause
+  }
+
+  /** Continue (a reloaded receiver) and "Pick the files again" (a reloaded sender). */
+  resumeControls(t) {
+    const input = h('input', { type: 'file', multiple: true, class: 'visually-hidden', 'data-resume-files': true });
+    input.addEventListener('change', () => {
+      const files = [...input.files];
+      input.value = '';
+      if (files.length) this.bus.emit('transfer:resume-files', { tid: t.tid, files });
+    });
+    return [
+      h('button', { type: 'button', class: 'button small primary', 'data-resume': true, hidden: true, onclick: () => this.bus.emit('transfer:resume', t.tid) }, 'Continue'),
+      h('label', { class: 'button small primary', 'data-resume-pick': true, hidden: true }, 'Pick the files again…', input),
+    ];
   }
 
   info(t, row) {
@@ -119,6 +143,7 @@ export class TransferList {
       h('p', { class: 't-info', 'data-transfer-info': true }),
       h('p', { class: 't-path', 'data-path': true }),
       row.details,
+      ...this.resumeControls(t),
       h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.bus.emit('transfer:cancel', t.tid) }, 'Cancel'),
     );
     return row;
