@@ -305,6 +305,7 @@ export class Chat {
     const e = this.expected.get(t.tid);
     if (!e || t.direction !== 'receive' || t.state !== 'waiting' || t.peerId !== e.peerId) return;
     if (t.files.length !== 1 || t.files[0].size !== e.size || e.size > MAX_AUTO_ACCEPT_BYTES) return;
+    if (t.warning) return; // a device whose certificate changed: its user is asked
     this.expected.delete(t.tid);
     this.transfers.accept(t.tid);
   }

@@ -31,6 +31,8 @@ import { RoomChat } from './ui/room-chat.js';
 import { RoomInvites } from './ui/room-invite.js';
 import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
+import { Verifier } from './verify.js';
+import { VerifyView } from './ui/verify.js';
 
 const bus = new Bus();
 
@@ -43,7 +45,8 @@ const profile = new Profile(bus, signaling);
 const store = new PeerStore(bus);
 const peers = new PeerManager(bus, signaling, store);
 const devices = new DeviceList(bus, store, () => profile.name);
-const transfers = new TransferManager(bus, peers, store);
+const verifier = new Verifier(bus, peers, store);
+const transfers = new TransferManager(bus, peers, store, verifier);
 const rooms = new Rooms(bus, signaling);
 const pairing = new Pairing(bus, signaling);
 
@@ -67,6 +70,7 @@ new RoomChat(bus, chat);
 new RoomInvites(bus, store);
 new PairingView(bus);
 new RemotePanel(bus);
+new VerifyView(bus, verifier, store, peers);
 initShare();
 initProbe();
 

@@ -57,14 +57,21 @@ export class Receiver {
     this.pending = new Map(); // tid -> Set<Incoming> not yet handed over
   }
 
-  onOffer(link, msg) {
+  async onOffer(link, msg) {
     const files = parseFiles(msg.files);
     if (typeof msg.tid !== 'string' || !TID_RE.test(msg.tid) || !files) return;
     if (this.m.transfers.has(msg.tid)) return;
     const t = this.m.create(msg.tid, 'receive', link.peerId, files);
     t.info = `From ${t.peerName}`;
     const peer = this.m.peerInfo(link.peerId);
-    if (alwaysAccepts(peer)) this.accept(t.tid);
+    // A device with a verified device's name or pairing but another certificate (verify.js)
+    // is never accepted without its user seeing why.
+    const device = await link.identified;
+    if (this.m.verifier?.judge(peer, device) === 'changed') {
+      t.warning = `${t.peerName}'s security code has changed: this may not be the device you verified. Compare the codes again before you accept anything from it.`;
+    }
+    if (this.m.isFinal(t)) return;
+    if (alwaysAccepts(peer) && !t.warning) this.accept(t.tid);
     else this.m.bus.emit('transfer:request', t);
   }
 

@@ -22,11 +22,13 @@ const UPDATE_MS = 200;
  * `received:text` ({from, text}), `notice` ({kind, text}).
  */
 export class TransferManager {
-  /** @param store the PeerStore (names of peers, pairings) */
-  constructor(bus, peers, store) {
+  /** @param store the PeerStore (names of peers, pairings)
+   * @param verifier the Verifier (verify.js): a device whose certificate changed is asked about */
+  constructor(bus, peers, store, verifier = null) {
     this.bus = bus;
     this.peers = peers;
     this.store = store;
+    this.verifier = verifier;
     this.transfers = new Map();
     this.sender = new Sender(this);
     this.receiver = new Receiver(this);

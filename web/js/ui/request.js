@@ -21,7 +21,7 @@ export class RequestDialogs {
     const peer = this.store.get(t.peerId);
     const total = t.files.reduce((n, f) => n + f.size, 0);
     const what = t.files.length === 1 ? 'a file' : `${t.files.length} files`;
-    const always = isPaired(peer)
+    const always = isPaired(peer) && !t.warning
       ? h('label', { class: 'check' }, h('input', { type: 'checkbox', 'data-always-accept': true }), ' Always accept from this device')
       : null;
     const accept = h('button', { type: 'button', class: 'button primary', 'data-accept': true }, 'Accept');
@@ -31,6 +31,7 @@ export class RequestDialogs {
       { class: 'dialog request', 'data-request': true, 'data-request-id': t.tid, 'aria-label': 'Incoming files' },
       h('h2', { text: 'Incoming files' }),
       h('p', {}, h('strong', { 'data-request-from': true, text: t.peerName }), ` wants to send you ${what} (${formatBytes(total)}).`),
+      t.warning ? h('p', { class: 'warning', role: 'alert', 'data-request-warning': true, text: `⚠ ${t.warning}` }) : null,
       h('ul', { class: 'offer-files' }, t.files.map((f) => this.fileItem(f))),
       always,
       h('div', { class: 'dialog-actions' }, decline, accept),
