@@ -107,7 +107,9 @@ fn a_transfer_survives_the_receivers_link_dropping_for_15_seconds() {
     let at = num(&transfer(&mut s.b), "bytes");
     std::thread::sleep(Duration::from_secs(15));
     let during = num(&transfer(&mut s.b), "bytes");
-    sh(&["ip", "netns", "exec", &ns, "nft", "delete", "table", "inet", "cut"]);
+    sh(&[
+        "ip", "netns", "exec", &ns, "nft", "delete", "table", "inet", "cut",
+    ]);
     let t = Instant::now();
     finished(&mut s, "album.bin", &sha);
     let a = transfer(&mut s.a);
@@ -120,7 +122,11 @@ fn a_transfer_survives_the_receivers_link_dropping_for_15_seconds() {
         100.0 * overhead(sent)
     );
     assert!(during < size(), "the cut must interrupt the transfer");
-    assert!(overhead(sent) < 0.10, "sent twice: {:.1} %", 100.0 * overhead(sent));
+    assert!(
+        overhead(sent) < 0.10,
+        "sent twice: {:.1} %",
+        100.0 * overhead(sent)
+    );
 }
 
 #[test]
@@ -152,7 +158,11 @@ fn a_reloaded_receiver_offers_to_continue_and_gets_only_the_rest() {
         100.0 * overhead(sent)
     );
     assert!(kept > 0, "the stored batches survive the reload");
-    assert!(overhead(sent) < 0.10, "sent twice: {:.1} %", 100.0 * overhead(sent));
+    assert!(
+        overhead(sent) < 0.10,
+        "sent twice: {:.1} %",
+        100.0 * overhead(sent)
+    );
 }
 
 #[test]
@@ -188,8 +198,16 @@ fn a_reloaded_sender_picks_the_file_again_and_it_continues() {
         sent_before / MIB,
         100.0 * overhead(sent)
     );
-    assert_eq!(s.a.count("[data-transfer]"), 1, "no second transfer was offered");
-    assert!(overhead(sent) < 0.10, "sent twice: {:.1} %", 100.0 * overhead(sent));
+    assert_eq!(
+        s.a.count("[data-transfer]"),
+        1,
+        "no second transfer was offered"
+    );
+    assert!(
+        overhead(sent) < 0.10,
+        "sent twice: {:.1} %",
+        100.0 * overhead(sent)
+    );
 }
 
 /// Batches kept in IndexedDB whose key names transfer `tid`.
@@ -230,9 +248,8 @@ fn a_kept_partial_transfer_can_be_discarded_and_its_storage_is_freed() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(stored_batches(&mut s.b, &tid), 0, "storage reclaimed");
-    let left = s
-        .b
-        .eval("Object.keys(localStorage).filter(k => k.startsWith('homedropTransfer.')).length");
+    let left =
+        s.b.eval("Object.keys(localStorage).filter(k => k.startsWith('homedropTransfer.')).length");
     assert_eq!(left, json!(0), "no record left");
     eprintln!("{kept} batches kept after the reload, none after Discard");
 }

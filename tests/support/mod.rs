@@ -12,7 +12,8 @@
 //! - [`browser`]: headless Chromium over the DevTools protocol; [`firefox`]: headless
 //!   Firefox ESR over WebDriver BiDi; [`page`]: the page object over homedrop's `data-*`
 //!   hooks, for either; [`setup`]: two pages on a LAN with the release binary;
-//! - [`files`]: generated files and their SHA-256;
+//! - [`files`]: generated files and their SHA-256; [`mitm`]: a proxy that rewrites the
+//!   fingerprints in relayed signaling (the verification tests' man in the middle);
 //! - [`netns`], [`nat`], [`delayline`]: namespaces, NAT and the 40 ms link; [`procfs`],
 //!   [`uclient`]: /proc figures and coturn's client output; [`server`]: the real binary as
 //!   a measured child process, and clients that stop reading; [`pebble`]: the ACME test CA
@@ -25,6 +26,7 @@ pub mod delayline_probe;
 pub mod exposed;
 pub mod files;
 pub mod firefox;
+pub mod mitm;
 pub mod nat;
 pub mod netns;
 pub mod page;
