@@ -49,6 +49,7 @@ export class Resumer {
    * user taps Continue) or 'files' (a reloaded sender: its user picks the files again). */
   pause(t, needs, info) {
     if (t.direction === 'receive') this.m.receiver.pause(t);
+    t.pauses = (t.pauses ?? 0) + 1;
     t.needs = needs;
     t.kicked = null;
     this.m.setState(t, 'paused', info ?? this.waitingText(t));

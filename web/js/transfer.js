@@ -231,6 +231,7 @@ export class TransferManager {
       bytes: t.bytes,
       total: t.total,
       needs: t.needs ?? null,
+      pauses: t.pauses ?? 0,
       sentBytes: t.sentBytes ?? 0,
       receivedBytes: t.receivedBytes ?? 0,
       device: t.device ?? null,
