@@ -183,6 +183,8 @@ fn firefox_and_chromium_show_the_same_code() {
     let stats =
         s.a.eval("(async () => { const pc = window.__pcs?.[0]; return null; })()");
     let _ = stats;
+    // Chromium reads it from the live DTLS certificate even when the other is Firefox.
+    assert_eq!(la["deviceSource"], json!("dtls"));
     eprintln!(
         "Chromium ({}) and Firefox ({}) show {ca}",
         la["deviceSource"], lb["deviceSource"]

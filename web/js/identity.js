@@ -91,17 +91,21 @@ export function ownFingerprint() {
 
 /** The other side's certificate fingerprint on `pc`: from getStats (what DTLS presented)
  * when the browser reports it, else from the applied remote description (Firefox has no
- * certificate stats); {fingerprint, source: 'dtls' | 'sdp'} or null before DTLS is up. */
+ * certificate stats); {fingerprint, source: 'dtls' | 'sdp'} or null before DTLS is up.
+ * `allowSdp` false: a browser that has transport stats is waited for (null meanwhile). */
 export async function remoteFingerprint(pc, allowSdp = true) {
   const stats = await pc.getStats();
   let fp = '';
+  let transports = 0;
   stats.forEach((s) => {
+    if (s.type === 'transport') transports += 1;
     if (s.type !== 'transport' || !s.remoteCertificateId) return;
     const c = stats.get(s.remoteCertificateId);
     if (c?.fingerprintAlgorithm === 'sha-256') fp = normalFingerprint(c.fingerprint) || fp;
   });
   if (fp) return { fingerprint: fp, source: 'dtls' };
-  if (!allowSdp) return null;
+  // A browser without transport stats (Firefox) will never name the certificate: no wait.
+  if (!allowSdp && transports > 0) return null;
   const sdp = pc.currentRemoteDescription?.sdp ?? '';
   const m = /a=fingerprint:sha-256 ([0-9A-Fa-f:]+)/.exec(sdp);
   const fromSdp = normalFingerprint(m?.[1]);

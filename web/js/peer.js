@@ -200,9 +200,9 @@ export class PeerLink extends EventTarget {
   async identify() {
     // Chromium's stats may name the certificate a moment after the channel opens; the
     // description's fingerprint is the fallback (Firefox has no certificate stats).
-    for (let tries = 0; tries < 30 && !this.closed && !this.device; tries++) {
+    for (let tries = 0; tries < 60 && !this.closed && !this.device; tries++) {
       try {
-        const id = await remoteFingerprint(this.pc, tries >= 20);
+        const id = await remoteFingerprint(this.pc, tries >= 50);
         if (id && !this.closed) {
           this.device = id.fingerprint;
           this.deviceSource = id.source;
