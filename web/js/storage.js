@@ -17,8 +17,14 @@ const HEARTBEAT_MS = 5000;
 const STALE_MS = 30000;
 const session = randomId(6);
 
+/** OPFS where batches can be written from the page (createWritable: Safari before 26 has
+ * OPFS without it); IndexedDB everywhere else. */
 function useOpfs() {
-  return window.isSecureContext && typeof navigator.storage?.getDirectory === 'function';
+  return (
+    window.isSecureContext &&
+    typeof navigator.storage?.getDirectory === 'function' &&
+    typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === 'function'
+  );
 }
 
 // ---- session heartbeat ----
