@@ -301,3 +301,48 @@ fn an_album_interrupted_by_a_receiver_reload_keeps_its_verified_files_and_gets_t
     );
     assert!(twice < 0.10, "sent twice: {:.1} %", 100.0 * twice);
 }
+
+/// Files kept in the origin's private file system (OPFS) whose name holds transfer `tid`.
+fn opfs_batches(p: &mut Page, tid: &str) -> u64 {
+    let tid = serde_json::to_string(tid).unwrap();
+    p.eval(&format!(
+        "(async () => {{ const d = await navigator.storage.getDirectory(); let n = 0; \
+         for await (const k of d.keys()) if (k.includes('-' + {tid} + '-')) n++; return n; }})()"
+    ))
+    .as_u64()
+    .unwrap()
+}
+
+/// In a secure context the batches go to OPFS, one file each, and survive the reload too.
+#[test]
+fn over_https_a_reloaded_receiver_continues_from_its_opfs_batches() {
+    let _one = one_browser_at_a_time();
+    let dir = TempDir::new("resume-https");
+    let path = dir.0.join("video.bin");
+    let size = 96 * MIB;
+    let sha = generate(&path, size, 16);
+    let mut s = Setup::with_flags(None, &["--https", "0.0.0.0:8443"]);
+    let url = format!("https://{}:8443/", s.lan.server_ip());
+    for p in [&mut s.a, &mut s.b] {
+        // Stands in for the user's click-through of the self-signed certificate warning.
+        p.call_browser("Security.setIgnoreCertificateErrors", json!({"ignore": true}));
+        p.open(&url);
+        assert_eq!(p.eval("window.isSecureContext"), json!(true));
+    }
+    s.a.wait_count("[data-peer]", 1, Duration::from_secs(30));
+    s.b.wait_count("[data-peer]", 1, Duration::from_secs(30));
+    start(&mut s, &path, 40 * MIB);
+    let tid = reload(&mut s.b, &url)["tid"].as_str().unwrap().to_string();
+    s.b.wait_hook(
+        "[data-transfer][data-state=\"paused\"] [data-resume]:not([hidden])",
+        Duration::from_secs(20),
+    );
+    let kept = opfs_batches(&mut s.b, &tid);
+    assert!(kept >= 2, "{kept} OPFS batch files after the reload");
+    s.b.click("[data-resume]");
+    finished(&mut s, "video.bin", &sha);
+    let sent = num(&transfer(&mut s.a), "sentBytes");
+    let twice = (sent as f64 - size as f64) / size as f64;
+    eprintln!("https: {kept} OPFS batches kept over the reload; {:.2} % sent twice", 100.0 * twice);
+    assert!(twice < 0.25, "sent twice: {:.1} %", 100.0 * twice);
+}
