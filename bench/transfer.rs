@@ -106,6 +106,48 @@ fn round(
     }
 }
 
+/// What `measure` writes for its variants `names`: each median, and (`runs`) each run's
+/// rate, UDP drops, CPU and wire bytes.
+fn tables(
+    names: &[&str],
+    all: &[Round],
+    m: &[f64],
+) -> (
+    serde_json::Map<String, Value>,
+    serde_json::Map<String, Value>,
+) {
+    let per = |i: usize| -> Vec<f64> { all.iter().map(|r| r.rates[i]).collect() };
+    let mut out = serde_json::Map::new();
+    let mut runs = serde_json::Map::new();
+    let mut wire = serde_json::Map::new();
+    for (i, k) in names.iter().enumerate() {
+        out.insert(k.to_string(), json!(m[i]));
+        runs.insert(k.to_string(), json!(per(i)));
+        if i > 0 {
+            wire.insert(
+                k.to_string(),
+                json!(all.iter().map(|r| r.wire[i - 1]).collect::<Vec<_>>()),
+            );
+        }
+    }
+    let sum = |i: usize| all.iter().map(|r| r.drops[i]).sum::<u64>();
+    runs.insert("variants".into(), json!(names));
+    runs.insert(
+        "udpReceiveBufferDrops".into(),
+        json!((0..names.len()).map(sum).collect::<Vec<_>>()),
+    );
+    runs.insert(
+        "browserCores".into(),
+        json!(all.iter().map(|r| &r.cores).collect::<Vec<_>>()),
+    );
+    runs.insert(
+        "delayLineCores".into(),
+        json!(all.iter().map(|r| &r.line).collect::<Vec<_>>()),
+    );
+    runs.insert("wirePerPayload".into(), Value::Object(wire));
+    (out, runs)
+}
+
 /// One link: homedrop and the raw variants `rounds` times, interleaved so background load
 /// hits all alike; `bestRaw` is the fastest shallow-queue variant's median.
 fn measure(
@@ -153,34 +195,7 @@ fn measure(
         "  homedrop / bestRaw = {:.2} (target >= 0.9); homedrop / PairDrop = {:.2} (target >= 1.5 at 40 ms); homedrop / PairDrop reading the file = {:.2}",
         m[0] / m[best], m[0] / pd, m[0] / pdf
     );
-    let mut out = serde_json::Map::new();
-    let mut runs = serde_json::Map::new();
-    let mut wire = serde_json::Map::new();
-    for (i, k) in names.iter().enumerate() {
-        out.insert(k.to_string(), json!(m[i]));
-        runs.insert(k.to_string(), json!(per(i)));
-        if i > 0 {
-            wire.insert(
-                k.to_string(),
-                json!(all.iter().map(|r| r.wire[i - 1]).collect::<Vec<_>>()),
-            );
-        }
-    }
-    let sum = |i: usize| all.iter().map(|r| r.drops[i]).sum::<u64>();
-    runs.insert("variants".into(), json!(names));
-    runs.insert(
-        "udpReceiveBufferDrops".into(),
-        json!((0..names.len()).map(sum).collect::<Vec<_>>()),
-    );
-    runs.insert(
-        "browserCores".into(),
-        json!(all.iter().map(|r| &r.cores).collect::<Vec<_>>()),
-    );
-    runs.insert(
-        "delayLineCores".into(),
-        json!(all.iter().map(|r| &r.line).collect::<Vec<_>>()),
-    );
-    runs.insert("wirePerPayload".into(), Value::Object(wire));
+    let (mut out, runs) = tables(&names, &all, &m);
     out.insert("iceRttMs".into(), json!(rtt));
     out.insert("mib".into(), json!(bytes / MIB));
     out.insert("bestRaw".into(), json!(m[best]));
