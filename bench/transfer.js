@@ -86,9 +86,10 @@ function header(dcs, mode, total) {
 }
 
 window.rawSend = {
-  /** Maximum-size messages, deep buffer; striped over `dcs` (each gets the next message
-   * while its buffer is below the high-water mark). One channel: the issue's ceiling. */
-  async ceiling(dcs, total, size, hwm = 12 << 20, mode = 'ceiling') {
+  /** `size`-byte messages striped over `dcs` (each gets the next message while its buffer
+   * is below the high-water mark `hwm`; the sender resumes when one falls to `low`). The
+   * defaults, one channel: the issue's deep-queue ceiling; a shallow queue is faster. */
+  async ceiling(dcs, total, size, hwm = 12 << 20, mode = 'ceiling', low = hwm / 3) {
     const buf = new Uint8Array(size);
     header(dcs, mode, total);
     let sent = 0;
@@ -96,7 +97,7 @@ window.rawSend = {
       let dc = dcs[0];
       for (const d of dcs) if (d.bufferedAmount < dc.bufferedAmount) dc = d;
       if (dc.bufferedAmount > hwm) {
-        await anyLow(dcs, hwm / 3);
+        await anyLow(dcs, low);
         continue;
       }
       const n = Math.min(size, total - sent);

@@ -38,34 +38,11 @@ impl Setup {
 impl<A: PageObject, B: PageObject> Setup<A, B> {
     /// Browser `A` on the first host, `B` on the second; otherwise [`Setup::with_flags`].
     pub fn launch(rtt_ms: Option<u32>, extra: &[&str]) -> Setup<A, B> {
-        let bin = release_binary();
         let mut lan = Lan::new(2);
         if let Some(ms) = rtt_ms {
             lan.delay(0, ms / 2);
         }
-        let http = format!("{}:8080", lan.server_ip());
-        let state = TempDir::new("lan-state");
-        // HOMEDROP_E2E_LOG=debug shows the server's view when a test fails.
-        let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
-        lan.spawn_in_router(
-            bin.to_str().unwrap(),
-            // LAN tests run without the relay; the pairing key goes to a temporary directory.
-            &[
-                &[
-                    "--http",
-                    &http,
-                    "--no-mdns",
-                    "--no-turn",
-                    "--log",
-                    &log,
-                    "--state-dir",
-                    state.0.to_str().unwrap(),
-                ],
-                extra,
-            ]
-            .concat(),
-        );
-        let url = format!("http://{http}/");
+        let (url, state) = serve(&mut lan, extra);
         let mut a = A::start(Some(&lan.hosts[0]));
         let mut b = B::start(Some(&lan.hosts[1]));
         a.open(&url);
@@ -92,6 +69,35 @@ impl<A: PageObject, B: PageObject> Setup<A, B> {
     pub fn offer(&mut self, files: &[&Path]) {
         offer(&mut self.a, &mut self.b, files);
     }
+}
+
+/// Start the release binary on `lan`'s router (no mDNS, no relay, a temporary state
+/// directory, which the caller keeps as long as the server runs); its page's URL.
+pub fn serve(lan: &mut Lan, extra: &[&str]) -> (String, TempDir) {
+    let bin = release_binary();
+    let http = format!("{}:8080", lan.server_ip());
+    let state = TempDir::new("lan-state");
+    // HOMEDROP_E2E_LOG=debug shows the server's view when a test fails.
+    let log = std::env::var("HOMEDROP_E2E_LOG").unwrap_or_else(|_| "warn".into());
+    lan.spawn_in_router(
+        bin.to_str().unwrap(),
+        // LAN tests run without the relay; the pairing key goes to a temporary directory.
+        &[
+            &[
+                "--http",
+                &http,
+                "--no-mdns",
+                "--no-turn",
+                "--log",
+                &log,
+                "--state-dir",
+                state.0.to_str().unwrap(),
+            ],
+            extra,
+        ]
+        .concat(),
+    );
+    (format!("http://{http}/"), state)
 }
 
 /// `from` picks `files` for its selected device; wait until `to` shows the request.
