@@ -6,6 +6,8 @@
 // with the device it started with) and verification (the code both users compare) use it.
 // The server never sees it and never trusts it for anything.
 
+import { openDb, runTx } from './idb.js';
+
 const DB_NAME = 'homedrop-identity';
 const STORE = 'certificates';
 const KEY = 'dtls';
@@ -15,24 +17,6 @@ const LIFETIME_MS = 365 * 24 * 3600 * 1000;
 const RENEW_BEFORE_MS = 24 * 3600 * 1000;
 
 let current = null; // {certificate, fingerprint, kept}
-
-function open() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function run(db, mode, fn) {
-  return new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, mode);
-    const req = fn(tx.objectStore(STORE));
-    tx.oncomplete = () => resolve(req.result);
-    tx.onerror = () => reject(tx.error ?? req.error);
-  });
-}
 
 /** 'AB:CD:…' (any case) → 'abcd…'; '' when it is not a fingerprint. */
 export function normalFingerprint(value) {
@@ -60,14 +44,14 @@ export async function loadIdentity() {
   let certificate = null;
   let kept = false;
   try {
-    const db = await open();
-    const stored = await run(db, 'readonly', (s) => s.get(KEY));
+    const db = await openDb(DB_NAME, STORE);
+    const stored = await runTx(db, STORE, 'readonly', (s) => s.get(KEY));
     if (usable(stored)) {
       certificate = stored;
       kept = true;
     } else {
       certificate = await generate();
-      await run(db, 'readwrite', (s) => s.put(certificate, KEY));
+      await runTx(db, STORE, 'readwrite', (s) => s.put(certificate, KEY));
       kept = true;
     }
     db.close();

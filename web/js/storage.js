@@ -8,6 +8,7 @@
 // except the transfers that can still be resumed (transfer-records.js says which).
 
 import { randomId } from './events.js';
+import { openDb, runTx } from './idb.js';
 
 export const BATCH_BYTES = 16 * 1024 * 1024;
 const DB_NAME = 'homedrop';
@@ -57,24 +58,12 @@ function aliveSessions() {
 
 let dbPromise = null;
 function db() {
-  dbPromise ??= new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
+  dbPromise ??= openDb(DB_NAME, STORE);
   return dbPromise;
 }
 
 async function idb(mode, fn) {
-  const d = await db();
-  return new Promise((resolve, reject) => {
-    const tx = d.transaction(STORE, mode);
-    const req = fn(tx.objectStore(STORE));
-    tx.oncomplete = () => resolve(req?.result);
-    tx.onerror = () => reject(tx.error ?? req?.error);
-    tx.onabort = () => reject(tx.error ?? new Error('storage transaction aborted'));
-  });
+  return runTx(await db(), STORE, mode, fn);
 }
 
 function batchKey(name, n) {
