@@ -73,23 +73,26 @@ export function ownFingerprint() {
   return current?.fingerprint ?? '';
 }
 
-/** The other side's certificate fingerprint on `pc`: from getStats (what DTLS presented)
- * when the browser reports it, else from the applied remote description (Firefox has no
- * certificate stats); {fingerprint, source: 'dtls' | 'sdp'} or null before DTLS is up.
- * `allowSdp` false: a browser that has transport stats is waited for (null meanwhile). */
-export async function remoteFingerprint(pc, allowSdp = true) {
+/** The other side's certificate fingerprint on `pc`, as DTLS checked it: from getStats (the
+ * certificate DTLS presented) where the browser reports it, else, once DTLS is connected,
+ * from the applied remote description, which DTLS verified the presented certificate
+ * against (Chromium names the remote certificate only on the DTLS server side; Firefox has
+ * no certificate stats). {fingerprint, source: 'dtls' | 'sdp'}, or null while DTLS is not
+ * up (`allowSdp` takes the description anyway). */
+export async function remoteFingerprint(pc, allowSdp = false) {
   const stats = await pc.getStats();
   let fp = '';
   let transports = 0;
+  let connected = false;
   stats.forEach((s) => {
-    if (s.type === 'transport') transports += 1;
-    if (s.type !== 'transport' || !s.remoteCertificateId) return;
-    const c = stats.get(s.remoteCertificateId);
+    if (s.type !== 'transport') return;
+    transports += 1;
+    connected ||= s.dtlsState === 'connected';
+    const c = s.remoteCertificateId && stats.get(s.remoteCertificateId);
     if (c?.fingerprintAlgorithm === 'sha-256') fp = normalFingerprint(c.fingerprint) || fp;
   });
   if (fp) return { fingerprint: fp, source: 'dtls' };
-  // A browser without transport stats (Firefox) will never name the certificate: no wait.
-  if (!allowSdp && transports > 0) return null;
+  if (!allowSdp && !connected && transports > 0) return null;
   const sdp = pc.currentRemoteDescription?.sdp ?? '';
   const m = /a=fingerprint:sha-256 ([0-9A-Fa-f:]+)/.exec(sdp);
   const fromSdp = normalFingerprint(m?.[1]);

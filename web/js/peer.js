@@ -198,11 +198,9 @@ export class PeerLink extends EventTarget {
   /** Reads the other device's certificate fingerprint from the live connection (identity.js)
    * and emits `device` ({fingerprint, source}) once; `this.device` holds it. */
   async identify() {
-    // Chromium's stats may name the certificate a moment after the channel opens; the
-    // description's fingerprint is the fallback (Firefox has no certificate stats).
-    for (let tries = 0; tries < 60 && !this.closed && !this.device; tries++) {
+    for (let tries = 0; tries < 30 && !this.closed && !this.device; tries++) {
       try {
-        const id = await remoteFingerprint(this.pc, tries >= 50);
+        const id = await remoteFingerprint(this.pc, tries >= 20);
         if (id && !this.closed) {
           this.device = id.fingerprint;
           this.deviceSource = id.source;
