@@ -198,10 +198,13 @@ export class Receiver {
     this.m.fail(inc.t, `Receiving “${inc.file.name}” failed: ${why}.`);
   }
 
+  /** A file's fileEnd may come after the next file's fileStart (the sender does not wait
+   * for its hash): it is found by index; its chunks were all before that fileStart. */
   onFileEnd(t, msg, link) {
-    const inc = this.current.get(link.peerId);
-    if (!inc || inc.t !== t || inc.index !== msg.index) return;
-    this.current.delete(link.peerId);
+    const inc = t.incoming?.get(msg.index);
+    if (!inc || inc.ended) return;
+    if (this.current.get(link.peerId) === inc) this.current.delete(link.peerId);
+    inc.ended = true;
     this.flush(inc);
     // On the file's chain, so a resume's have() sees the verdict.
     inc.chain = inc.chain.then(() => this.verify(inc, String(msg.sha256 ?? '').toLowerCase()));

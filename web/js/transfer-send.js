@@ -1,6 +1,7 @@
 // Sending half of the transfer protocol: offer, then the accepted files back to back, each
-// fileStart → binary chunks (flow-controlled) → fileEnd(sha256); fileOk/fileBad of earlier
-// files arrive while later ones stream (docs/protocol.md, "Many files"). A resumed transfer
+// fileStart → binary chunks (flow-controlled), and its fileEnd(sha256) as soon as its hash is
+// ready (possibly among the next file's chunks); fileOk/fileBad of earlier files arrive
+// while later ones stream (docs/protocol.md, "Many files"). A resumed transfer
 // (transfer-resume.js) streams the same way from the receiver's `resumeFrom` offsets.
 
 import { Hasher } from './hasher.js';
@@ -146,10 +147,12 @@ export class Sender {
       return k < todo.length && t.files[i].offset === 0 ? readSlice(t.fileObjs[i], 0) : null;
     };
     let first = read(0);
+    t.ends = [];
     for (let k = 0; k < todo.length; k++) {
       if (!live()) throw new Error('paused');
       first = await this.sendFile(t, link, todo[k], first, () => read(k + 1));
     }
+    await Promise.all(t.ends);
     while (t.files.some((f) => !f.result)) {
       this.checkVerdicts(t);
       if (!live()) throw new Error('paused');
@@ -215,11 +218,16 @@ export class Sender {
       hasher.drop();
       throw this.readError(err, file);
     }
-    const sha256 = await hasher.digest();
-    if (this.m.isFinal(t) || t.state !== 'active') return after;
-    link.sendJson({ type: TransferMsg.fileEnd, tid: t.tid, index, sha256 });
-    f.sha256 = sha256;
+    // The next file starts at once; this one's fileEnd follows when its hash is ready (the
+    // receiver finds a fileEnd by index), so the channel never waits for the hash worker.
     f.state = 'sent';
+    t.ends.push(
+      hasher.digest().then((sha256) => {
+        if (this.m.isFinal(t) || t.state !== 'active' || !link.isOpen) return;
+        link.sendJson({ type: TransferMsg.fileEnd, tid: t.tid, index, sha256 });
+        f.sha256 = sha256;
+      }),
+    );
     return after;
   }
 
