@@ -76,13 +76,13 @@ export class Resumer {
 
   restoreSend(r) {
     const sentBytes = Number.isSafeInteger(r.sentBytes) ? r.sentBytes : 0;
-    const t = this.m.create(r.tid, 'send', null, r.files, { peerName: r.peerName, device: r.device, restored: r, sentBytes });
+    const t = this.m.create(r.tid, 'send', null, r.files, { peerName: r.peerName, device: r.device, sentBytes });
     const what = t.files.length === 1 ? `“${t.files[0].name}”` : `the same ${t.files.length} files`;
     this.pause(t, 'files', `Interrupted. Pick ${what} again to continue (kept until ${until(r)}).`);
   }
 
   async restoreReceive(r) {
-    const t = this.m.create(r.tid, 'receive', null, r.files, { peerName: r.peerName, device: r.device, prefix: r.prefix, restored: r });
+    const t = this.m.create(r.tid, 'receive', null, r.files, { peerName: r.peerName, device: r.device, prefix: r.prefix });
     t.state = 'active'; // restoreDone hands verified files over like a live transfer
     await this.m.receiver.restoreKept(t, r.done);
     if (t.files.every((f) => f.state === 'done')) {
