@@ -10,7 +10,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::support::netns::{nft, Lan};
 use crate::support::page::Page;
-use crate::support::{http_get, read_answer, TempDir, TestApp};
+use crate::support::setup::serve;
+use crate::support::{http_get, read_answer, TestApp};
 
 /// An offer with the attributes webrtc-unreliable reads (what Chromium sends, trimmed).
 const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
@@ -153,26 +154,8 @@ fn probe_result(br: &mut Page) -> Value {
 fn chromium_measures_rtt_and_loss_over_udp() {
     // Chromium tests take turns: several browsers at once on 2 cores time out.
     let _one = crate::support::one_browser_at_a_time();
-    let bin = crate::support::release_binary();
-    let state = TempDir::new("probe-state");
     let mut lan = Lan::new(1);
-    let http = format!("{}:8080", lan.server_ip());
-    lan.spawn_in_router(
-        bin.to_str().unwrap(),
-        &[
-            "--http",
-            &http,
-            "--no-mdns",
-            "--no-turn",
-            "--probe",
-            "0.0.0.0:3479",
-            "--log",
-            "warn",
-            "--state-dir",
-            state.0.to_str().unwrap(),
-        ],
-    );
-    let url = format!("http://{http}/");
+    let (url, _state) = serve(&mut lan, &["--probe", "0.0.0.0:3479"]);
     let mut br = Page::launch(Some(&lan.hosts[0]));
     br.load(&url, Duration::from_secs(20));
     let r = probe_result(&mut br);
