@@ -66,8 +66,8 @@ export class Receiver {
     const peer = this.m.peerInfo(link.peerId);
     // A device with a verified device's name or pairing but another certificate (verify.js)
     // is never accepted without its user seeing why.
-    const device = await link.identified;
-    if (this.m.verifier?.judge(peer, device) === 'changed') {
+    t.device = await link.identified; // the certificate of the live link (identity.js)
+    if (this.m.verifier?.judge(peer, t.device) === 'changed') {
       t.warning = `${t.peerName}'s security code has changed: this may not be the device you verified. Compare the codes again before you accept anything from it.`;
     }
     if (this.m.isFinal(t)) return;
@@ -90,16 +90,11 @@ export class Receiver {
     t.startedAt = performance.now();
     t.prefix = sessionId();
     this.m.setState(t, 'active', '');
-    this.remember(t);
+    this.save(t);
   }
 
-  /** Keeps what a reloaded page needs to offer to continue (transfer-records.js). */
-  async remember(t) {
-    const link = this.m.peers.links.get(t.peerId);
-    t.device = (await link?.identified) ?? null;
-    if (t.device && !this.m.isFinal(t)) this.save(t);
-  }
-
+  /** Keeps what a reloaded page needs to offer to continue (transfer-records.js); nothing
+   * without the other device's certificate (such a transfer cannot be resumed). */
   save(t) {
     if (!t.device) return;
     const files = t.files.map((f) => ({ name: f.name, size: f.size, mime: f.mime }));
@@ -168,7 +163,6 @@ export class Receiver {
     inc.partBytes += n;
     inc.file.bytes += n;
     inc.t.bytes += n;
-    inc.t.receivedBytes = (inc.t.receivedBytes ?? 0) + n;
     this.m.touch(inc.t);
     if (inc.partBytes >= BATCH_BYTES) this.flush(inc);
   }

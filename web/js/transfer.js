@@ -233,7 +233,6 @@ export class TransferManager {
       needs: t.needs ?? null,
       pauses: t.pauses ?? 0,
       sentBytes: t.sentBytes ?? 0,
-      receivedBytes: t.receivedBytes ?? 0,
       device: t.device ?? null,
       files: t.files.map((f) => ({ name: f.name, size: f.size, bytes: f.bytes, state: f.state })),
     }));
