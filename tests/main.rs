@@ -38,6 +38,8 @@ mod guessing;
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
 mod https;
+/// The web client's languages: complete catalogs, no text around them, German/French/Polish in Chromium.
+mod i18n;
 /// `src/` has no import circle and no upward import (`scripts/check-layers.py`).
 mod layers;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).

@@ -26,6 +26,7 @@
     const status = document.querySelector('[data-status]');
     if (status) {
       status.dataset.state = 'offline';
+      // English: the catalogs load through the very modules that failed.
       status.textContent = 'Not loaded';
     }
     const banner = document.querySelector('[data-boot-error]');
@@ -41,7 +42,15 @@
     });
   }
 
+  // main.js loads the message catalog before it builds the app (window.homedropStarting):
+  // judge once that is over.
   window.addEventListener('load', () => {
+    const starting = window.homedropStarting;
+    if (!window.homedrop && starting) starting.catch(() => {}).finally(() => setTimeout(check, 0));
+    else check();
+  });
+
+  function check() {
     if (window.homedrop) return;
     const now = Date.now();
     const retries = recentRetries(now);
@@ -59,5 +68,5 @@
     }
     console.warn(`homedrop: the app did not load completely; loading the page again (${retries.length} of ${MAX_RETRIES})`);
     setTimeout(() => location.reload(), 500 * retries.length);
-  });
+  }
 })();

@@ -1,11 +1,6 @@
 // Commands typed in the room message box: `/nick NAME`, `/clear`, `/ping`, `/create [N]`,
 // `/join CODE`, `/help`. Parsing only; the conversation view runs them.
 
-export const HELP =
-  'Commands: /nick NAME (your name) · /clear (this device\'s history of the room) · ' +
-  '/ping (round-trip time to each member) · /create [capacity] (new room) · ' +
-  '/join CODE (join a room) · /help';
-
 const KNOWN = new Set(['nick', 'clear', 'ping', 'create', 'join', 'help']);
 
 /**

@@ -4,6 +4,7 @@
 // file inputs with `capture`, which open the phone's own recorder or camera.
 
 import { scaledCanvas, validThumb } from './thumbs.js';
+import { t } from './i18n.js';
 
 export const AVATAR_EDGE = 64;
 const AVATAR_KEY = 'homedropAvatar';
@@ -27,7 +28,7 @@ export async function resizeAvatar(file) {
     const url = canvas.toDataURL('image/jpeg', q);
     if (validThumb(url)) return url;
   }
-  throw new Error('Could not make a small enough picture.');
+  throw new Error(t('avatar.tooBig'));
 }
 
 export function loadAvatar() {

@@ -9,6 +9,7 @@ import { randomId } from './events.js';
 import { validThumb } from './thumbs.js';
 import { cleanName } from './names.js';
 import { ChatMsg, parseMessage } from './protocol.js';
+import { t } from './i18n.js';
 
 export const MAX_CHAT_TEXT = 16 * 1024;
 /** Room media larger than this is offered with the usual accept / decline dialog. */
@@ -113,7 +114,7 @@ export class Chat {
   nameOf(peerId) {
     // The profile travels on the same ordered channel as the messages, so a `/nick` is
     // already known when the next message arrives (the server's list may lag behind).
-    return this.profiles.get(peerId)?.name ?? this.store.get(peerId)?.name ?? 'Someone';
+    return this.profiles.get(peerId)?.name ?? this.store.get(peerId)?.name ?? t('chat.someone');
   }
 
   avatarOf(peerId) {
@@ -139,7 +140,7 @@ export class Chat {
         off();
         // A connection that never opened is dropped so that the next attempt starts afresh.
         link.close();
-        reject(new Error('could not reach the device'));
+        reject(new Error(t('error.unreachable')));
       }, OPEN_WAIT_MS);
     });
     return this.byLink.get(link);
@@ -172,11 +173,11 @@ export class Chat {
   }
 
   async sendText(room, text) {
-    if (text.length > MAX_CHAT_TEXT) throw new Error('The message is too long (16 KiB at most).');
+    if (text.length > MAX_CHAT_TEXT) throw new Error(t('chat.tooLong'));
     const rec = this.selfRecord(room, 'text', { text });
     this.bus.emit('chat:message', rec);
     const failed = await this.toMembers(room, () => ({ type: ChatMsg.msg, room, id: rec.id, text, ts: rec.ts }));
-    if (failed) this.bus.emit('notice', { kind: 'error', text: `The message did not reach ${failed} member(s).` });
+    if (failed) this.bus.emit('notice', { kind: 'error', text: t('chat.notDelivered', { count: failed }) });
   }
 
   /**
@@ -202,7 +203,7 @@ export class Chat {
           dc.send(JSON.stringify({ type: ChatMsg.media, room, id: rec.id, tid: t.tid, kind, name, size, mime: rec.mime }));
           this.bus.emit('chat:transfer', { room, id: rec.id, tid: t.tid });
         })
-        .catch(() => this.bus.emit('chat:system', { room, text: `Could not reach ${p.name}.` }));
+        .catch(() => this.bus.emit('chat:system', { room, text: t('chat.unreachable', { name: p.name }) }));
     }
     return rec;
   }

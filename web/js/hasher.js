@@ -1,6 +1,7 @@
 // Main-thread side of hash-worker.js: one shared Worker, many incremental hashes.
 
 import { randomId } from './events.js';
+import { t } from './i18n.js';
 
 let worker = null;
 const waiting = new Map(); // id -> {resolve, reject}
@@ -16,7 +17,7 @@ function getWorker() {
       else w.resolve(data);
     };
     worker.onerror = (e) => {
-      for (const w of waiting.values()) w.reject(new Error(e.message || 'hash worker failed'));
+      for (const w of waiting.values()) w.reject(new Error(e.message || t('error.hashWorker')));
       waiting.clear();
     };
   }

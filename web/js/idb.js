@@ -2,6 +2,8 @@
 // database with one object store, and run one request in a transaction that resolves when
 // the transaction completes. (store-worker.js, a classic worker, has its own copy.)
 
+import { t } from './i18n.js';
+
 /** Opens database `name` (version 1), creating object store `store` on first use. */
 export function openDb(name, store) {
   return new Promise((resolve, reject) => {
@@ -20,6 +22,6 @@ export function runTx(db, store, mode, fn) {
     const req = fn(tx.objectStore(store));
     tx.oncomplete = () => resolve(req?.result);
     tx.onerror = () => reject(tx.error ?? req?.error);
-    tx.onabort = () => reject(tx.error ?? new Error('storage transaction aborted'));
+    tx.onabort = () => reject(tx.error ?? new Error(t('error.storageAborted')));
   });
 }

@@ -33,6 +33,12 @@ import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
 import { Verifier } from './verify.js';
 import { VerifyView } from './ui/verify.js';
+import { loadLanguage } from './i18n.js';
+
+// The message catalog comes first: every module below renders its text through it. boot.js
+// waits for this promise before it judges whether the app loaded.
+window.homedropStarting = loadLanguage();
+await window.homedropStarting;
 
 const bus = new Bus();
 

@@ -10,6 +10,7 @@
 // `pair:paired` ({peerName}) and `notice` lines.
 
 import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
+import { t } from './i18n.js';
 import { addPair, removePair } from './pairs.js';
 
 const TOKEN_RE = /^[0-9a-f]{32}$/;
@@ -39,7 +40,7 @@ export class Pairing {
 
   /** Sends a message the user asked for; offline, says so instead. */
   send(msg) {
-    if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: 'Not connected to homedrop right now; try again in a moment.' });
+    if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: t('error.offline') });
   }
 
   /** From #pair=TOKEN (or KEY): join once online. */
@@ -64,7 +65,7 @@ export class Pairing {
     addPair(secret, peerName);
     this.bus.emit('pair:paired', { peerName });
     this.bus.emit('pairs:changed');
-    this.bus.emit('notice', { kind: 'info', text: `Paired with ${peerName}.` });
+    this.bus.emit('notice', { kind: 'info', text: t('pair.paired', { name: peerName }) });
     // The next hello carries the new secret.
     this.sig.restart(true);
   }
@@ -73,6 +74,6 @@ export class Pairing {
     this.sig.send({ type: ClientMsg.pairForget, secret });
     removePair(secret);
     this.bus.emit('pairs:changed');
-    this.bus.emit('notice', { kind: 'info', text: 'Device unpaired.' });
+    this.bus.emit('notice', { kind: 'info', text: t('pair.unpaired') });
   }
 }

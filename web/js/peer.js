@@ -8,6 +8,7 @@
 
 import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
 import { certificates, remoteFingerprint } from './identity.js';
+import { t } from './i18n.js';
 
 const OPEN_TIMEOUT_MS = 25000;
 /** ICE restarts tried in a row (without reconnecting) before a failed connection is closed. */
@@ -20,9 +21,9 @@ const PATH_POLL_MS = 3000;
 /** Remote ICE candidates kept while they cannot be applied yet (see applyCandidate). */
 const MAX_HELD_CANDIDATES = 64;
 
-export const PATH_LAN = 'direct on the LAN';
-export const PATH_INTERNET = 'direct over the internet';
-export const PATH_RELAY = 'relayed through homedrop';
+export const PATH_LAN = 'lan';
+export const PATH_INTERNET = 'internet';
+export const PATH_RELAY = 'relay';
 
 /** Private, loopback, link-local, ULA, mDNS or hidden: an address that stays at home. */
 function isLocalAddress(addr) {
@@ -365,9 +366,9 @@ export class PeerLink extends EventTarget {
   /** Resolves when the data channel is open; rejects if it closes or takes too long. */
   ready() {
     if (this.isOpen) return Promise.resolve();
-    if (this.closed) return Promise.reject(new Error('connection closed'));
+    if (this.closed) return Promise.reject(new Error(t('error.closed')));
     const timeout = new Promise((_, reject) => {
-      setTimeout(() => reject(new Error('could not connect to the device')), OPEN_TIMEOUT_MS);
+      setTimeout(() => reject(new Error(t('error.noConnect'))), OPEN_TIMEOUT_MS);
     });
     return Promise.race([this.opened, timeout]);
   }
@@ -386,7 +387,7 @@ export class PeerLink extends EventTarget {
         this.dc.removeEventListener('bufferedamountlow', done);
         this.dc.removeEventListener('close', done);
         if (this.isOpen) resolve();
-        else reject(new Error('connection closed'));
+        else reject(new Error(t('error.closed')));
       };
       this.dc.addEventListener('bufferedamountlow', done);
       this.dc.addEventListener('close', done);
@@ -394,12 +395,12 @@ export class PeerLink extends EventTarget {
   }
 
   sendJson(msg) {
-    if (!this.isOpen) throw new Error('connection closed');
+    if (!this.isOpen) throw new Error(t('error.closed'));
     this.dc.send(JSON.stringify(msg));
   }
 
   sendBinary(view) {
-    if (!this.isOpen) throw new Error('connection closed');
+    if (!this.isOpen) throw new Error(t('error.closed'));
     this.dc.send(view);
   }
 
@@ -408,7 +409,7 @@ export class PeerLink extends EventTarget {
     this.closed = true;
     clearInterval(this.pathTimer);
     clearTimeout(this.graceTimer);
-    this.rejectOpen(new Error('connection closed'));
+    this.rejectOpen(new Error(t('error.closed')));
     this.resolveIdentified(this.device ?? null);
     try {
       this.dc.close();
@@ -454,7 +455,7 @@ export class PeerManager extends EventTarget {
   get(peerId) {
     let link = this.links.get(peerId);
     if (!link) {
-      if (!this.selfId) throw new Error('not connected to homedrop');
+      if (!this.selfId) throw new Error(t('error.noServer'));
       const l = new PeerLink({
         selfId: this.selfId,
         peerId,

@@ -3,6 +3,7 @@
 // The server has no fragmentation: messages stay small and at least 1 ms apart.
 
 import { $ } from './ui/dom.js';
+import { t, formatNumber } from './i18n.js';
 
 const COUNT = 100;
 const SIZE = 64; // bytes, far under the 1 KiB the server echoes
@@ -79,7 +80,7 @@ export function initProbe() {
   button.addEventListener('click', async () => {
     button.disabled = true;
     for (const k of ['rttMs', 'loss', 'sent', 'received']) delete out.dataset[k];
-    show(out, 'running', 'Checking…');
+    show(out, 'running', t('probe.running'));
     try {
       const r = await runProbe();
       out.dataset.sent = r.sent;
@@ -87,19 +88,18 @@ export function initProbe() {
       out.dataset.loss = r.lossPct;
       if (r.received === 0) {
         delete out.dataset.rttMs;
-        show(out, 'blocked', 'UDP does not reach homedrop: transfers can only work through a relay.');
+        show(out, 'blocked', t('probe.blocked'));
       } else {
         out.dataset.rttMs = r.rttMs.toFixed(2);
-        const line = `Round trip ${r.rttMs.toFixed(1)} ms, loss ${r.lossPct} %`;
-        show(out, r.lossPct > 10 ? 'lossy' : 'ok',
-          r.lossPct > 10 ? `${line}: UDP reaches homedrop, but much is lost.` : `${line}: UDP reaches homedrop.`);
+        const params = { ms: formatNumber(r.rttMs, { minimumFractionDigits: 1, maximumFractionDigits: 1 }), loss: r.lossPct };
+        show(out, r.lossPct > 10 ? 'lossy' : 'ok', t(r.lossPct > 10 ? 'probe.lossy' : 'probe.ok', params));
       }
     } catch (err) {
       const blocked = err.message === 'blocked';
       if (blocked) Object.assign(out.dataset, { sent: 0, received: 0, loss: 100 });
       show(out, blocked ? 'blocked' : 'error', blocked
-        ? 'UDP does not reach homedrop: transfers can only work through a relay.'
-        : `The check failed: ${err.message}`);
+        ? t('probe.blocked')
+        : t('probe.failed', { reason: err.message }));
     } finally {
       button.disabled = false;
     }

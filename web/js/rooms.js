@@ -14,6 +14,7 @@
 // ({from, fromName, code}), and `notice` / `chat:system` lines.
 
 import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
+import { t } from './i18n.js';
 
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
@@ -76,7 +77,7 @@ export class Rooms {
 
   /** Sends a message the user asked for; offline, says so instead. */
   send(msg) {
-    if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: 'Not connected to homedrop right now; try again in a moment.' });
+    if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: t('error.offline') });
   }
 
   /** Creates a room (capacity 2 to 50, else the server's default). */
@@ -122,7 +123,7 @@ export class Rooms {
     this.rooms.set(code, { code, token: this.tokens.get(code), capacity, members });
     this.save();
     this.changed();
-    if (isNew) this.bus.emit('notice', { kind: 'info', text: `You are in room ${code}.` });
+    if (isNew) this.bus.emit('notice', { kind: 'info', text: t('room.joined', { code }) });
     this.bus.emit('room:joined', { code, capacity, members, snapOnJoin: snapOnJoin === true, fresh: isNew });
   }
 
@@ -155,17 +156,17 @@ export class Rooms {
 
   invite(code, peer) {
     if (!this.sig.send({ type: ClientMsg.roomInvite, to: peer.id, code })) return;
-    this.bus.emit('chat:system', { room: code, text: `Invitation sent to ${peer.name}.` });
+    this.bus.emit('chat:system', { room: code, text: t('invite.sent', { name: peer.name }) });
   }
 
   invited({ from, fromName, code }) {
     if (typeof from !== 'string' || typeof code !== 'string') return;
-    this.bus.emit('room:invited', { from, fromName: String(fromName ?? 'A device'), code });
+    this.bus.emit('room:invited', { from, fromName: String(fromName ?? t('invite.someDevice')), code });
   }
 
   answered({ fromName, code, accept }) {
-    const name = String(fromName ?? 'The device');
-    const text = accept ? `${name} accepted the invitation.` : `${name} declined the invitation.`;
+    const name = String(fromName ?? t('invite.theDevice'));
+    const text = t(accept ? 'invite.accepted' : 'invite.declined', { name });
     this.bus.emit('notice', { kind: accept ? 'info' : 'error', text });
     this.bus.emit('chat:system', { room: code, text, attrs: { 'data-invite-answer': true, 'data-accept': String(!!accept), 'data-from': name } });
   }

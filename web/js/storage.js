@@ -9,6 +9,7 @@
 
 import { randomId } from './events.js';
 import { openDb, runTx } from './idb.js';
+import { t } from './i18n.js';
 
 export const BATCH_BYTES = 16 * 1024 * 1024;
 const DB_NAME = 'homedrop';
@@ -111,7 +112,7 @@ function newStorer() {
     err.name = data.name;
     w.reject(err);
   };
-  s.worker.onerror = (e) => finishStorer(s, new Error(e.message || 'storage worker failed'));
+  s.worker.onerror = (e) => finishStorer(s, new Error(e.message || t('error.storageWorker')));
   return s;
 }
 
@@ -171,7 +172,7 @@ class IdbSink {
   /** Stored batch `n` (a Blob). */
   async readBatch(n) {
     const part = await idb('readonly', (s) => s.get(batchKey(this.name, n)));
-    if (!(part instanceof Blob)) throw new Error('a stored part of the file is missing');
+    if (!(part instanceof Blob)) throw new Error(t('error.partMissing'));
     return part;
   }
 
@@ -179,7 +180,7 @@ class IdbSink {
     const parts = [];
     for (let n = 0; n < this.count; n++) {
       const part = await idb('readonly', (s) => s.get(batchKey(this.name, n)));
-      if (!(part instanceof Blob)) throw new Error('a stored part of the file is missing');
+      if (!(part instanceof Blob)) throw new Error(t('error.partMissing'));
       parts.push(part);
     }
     return new Blob(parts, { type: this.mime });

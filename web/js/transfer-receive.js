@@ -9,6 +9,7 @@ import { validThumb } from './thumbs.js';
 import { alwaysAccepts } from './pairs.js';
 import { TransferMsg } from './protocol.js';
 import { dropRecord, saveRecord } from './transfer-records.js';
+import { t as tr } from './i18n.js';
 
 const TID_RE = /^[0-9A-Za-z]{1,64}$/;
 
@@ -62,13 +63,13 @@ export class Receiver {
     if (typeof msg.tid !== 'string' || !TID_RE.test(msg.tid) || !files) return;
     if (this.m.transfers.has(msg.tid)) return;
     const t = this.m.create(msg.tid, 'receive', link.peerId, files);
-    t.info = `From ${t.peerName}`;
+    t.info = tr('receive.from', { name: t.peerName });
     const peer = this.m.peerInfo(link.peerId);
     // A device with a verified device's name or pairing but another certificate (verify.js)
     // is never accepted without its user seeing why.
     t.device = await link.identified; // the certificate of the live link (identity.js)
     if (this.m.verifier?.judge(peer, t.device) === 'changed') {
-      t.warning = `${t.peerName}'s security code has changed: this may not be the device you verified. Compare the codes again before you accept anything from it.`;
+      t.warning = tr('receive.codeChanged', { name: t.peerName });
     }
     if (this.m.isFinal(t)) return;
     if (alwaysAccepts(peer) && !t.warning) this.accept(t.tid);
@@ -84,7 +85,7 @@ export class Receiver {
     const t = this.m.transfers.get(tid);
     if (!t || t.state !== 'waiting' || t.direction !== 'receive') return;
     if (!this.m.tell(t, { type: TransferMsg.accept, tid })) {
-      this.m.fail(t, `The connection to ${t.peerName} was lost.`, false);
+      this.m.fail(t, tr('transfer.lost', { name: t.peerName }), false);
       return;
     }
     t.startedAt = performance.now();
@@ -110,7 +111,7 @@ export class Receiver {
     const t = this.m.transfers.get(tid);
     if (!t || t.state !== 'waiting' || t.direction !== 'receive') return;
     this.m.tell(t, { type: TransferMsg.decline, tid });
-    this.m.setState(t, 'declined', 'Declined');
+    this.m.setState(t, 'declined', tr('transfer.state.declined'));
   }
 
   onControl(t, msg, link) {
@@ -128,7 +129,7 @@ export class Receiver {
     const f = t.files[msg.index];
     const offset = msg.offset ?? 0;
     if (!f || msg.size !== f.size) {
-      this.m.fail(t, 'The sender announced a file that was not offered.');
+      this.m.fail(t, tr('receive.notOffered'));
       return;
     }
     // The previous file may still be stored and verified on its own chain (files are
@@ -136,7 +137,7 @@ export class Receiver {
     // continues exactly at what is stored of it.
     let inc = t.incoming?.get(msg.index);
     if (f.state === 'done' || (inc ? inc.received : 0) !== offset || (inc && inc.parts.length)) {
-      this.m.fail(t, 'The sender resumed at a point this device does not have.');
+      this.m.fail(t, tr('receive.badResume'));
       return;
     }
     if (!inc) {
@@ -155,7 +156,7 @@ export class Receiver {
     inc.received += n;
     if (inc.received > inc.file.size) {
       this.current.delete(link.peerId);
-      this.m.fail(inc.t, 'The sender sent more data than announced.');
+      this.m.fail(inc.t, tr('receive.tooMuch'));
       return;
     }
     // Keep the buffers until the batch is full; storage.js turns each batch into one Blob.
@@ -187,9 +188,9 @@ export class Receiver {
     if (this.m.isFinal(inc.t)) return;
     const why =
       err?.name === 'QuotaExceededError'
-        ? 'this device is out of storage space'
-        : `could not store the file (${err?.name || 'error'}: ${err?.message || err})`;
-    this.m.fail(inc.t, `Receiving “${inc.file.name}” failed: ${why}.`);
+        ? tr('receive.noSpace')
+        : tr('receive.storeFailed', { detail: `${err?.name || 'Error'}: ${err?.message || err}` });
+    this.m.fail(inc.t, tr('receive.failed', { name: inc.file.name, reason: why }));
   }
 
   /** A file's fileEnd may come after the next file's fileStart (the sender does not wait
@@ -211,10 +212,10 @@ export class Receiver {
     const { hex: actual, crc } = await inc.hasher.digests();
     if (this.m.isFinal(t)) return;
     if (inc.received !== file.size || actual !== expected) {
-      const reason = inc.received !== file.size ? 'size mismatch' : 'checksum mismatch';
+      const reason = inc.received !== file.size ? 'size' : 'checksum';
       this.m.tell(t, { type: TransferMsg.fileBad, tid: t.tid, index, reason });
       file.state = 'failed';
-      this.m.fail(t, `“${file.name}” arrived damaged (${reason}); it was discarded.`, false);
+      this.m.fail(t, tr(reason === 'size' ? 'receive.damagedSize' : 'receive.damagedChecksum', { name: file.name }), false);
       return;
     }
     const blob = await inc.sink.finish();
@@ -224,7 +225,7 @@ export class Receiver {
     file.sha256 = actual;
     file.crc = crc;
     this.handOver(t, index, blob, inc.sink);
-    if (t.files.every((f) => f.state === 'done')) this.m.setState(t, 'done', 'Received');
+    if (t.files.every((f) => f.state === 'done')) this.m.setState(t, 'done', tr('transfer.received'));
     else this.m.touch(t);
     this.save(t);
   }

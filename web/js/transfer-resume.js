@@ -13,6 +13,7 @@
 import { TransferMsg } from './protocol.js';
 import { allRecords, expiresAt, headOf, sameFile, saveRecord } from './transfer-records.js';
 import { formatBytes } from './ui/dom.js';
+import { t as tr, currentLanguage } from './i18n.js';
 
 const TICK_MS = 3000;
 /** A peer dialed to find a paused transfer's device is not dialed again for this long. */
@@ -57,7 +58,7 @@ export class Resumer {
   }
 
   waitingText(t) {
-    return `The connection to ${t.peerName} was lost; the transfer continues when it is back.`;
+    return tr('resume.lost', { name: t.peerName });
   }
 
   // ---- after a reload ----
@@ -77,8 +78,8 @@ export class Resumer {
   restoreSend(r) {
     const sentBytes = Number.isSafeInteger(r.sentBytes) ? r.sentBytes : 0;
     const t = this.m.create(r.tid, 'send', null, r.files, { peerName: r.peerName, device: r.device, sentBytes });
-    const what = t.files.length === 1 ? `“${t.files[0].name}”` : `the same ${t.files.length} files`;
-    this.pause(t, 'files', `Interrupted. Pick ${what} again to continue (kept until ${until(r)}).`);
+    const params = { name: t.files[0].name, count: t.files.length, until: until(r) };
+    this.pause(t, 'files', tr(t.files.length === 1 ? 'resume.pickOne' : 'resume.pickMany', params));
   }
 
   async restoreReceive(r) {
@@ -86,12 +87,12 @@ export class Resumer {
     t.state = 'active'; // restoreDone hands verified files over like a live transfer
     await this.m.receiver.restoreKept(t, r.done);
     if (t.files.every((f) => f.state === 'done')) {
-      this.m.setState(t, 'done', 'Received');
+      this.m.setState(t, 'done', tr('transfer.received'));
       this.m.receiver.save(t);
       return;
     }
-    const stored = r.files.length ? `${formatBytes(t.bytes)} of ${formatBytes(t.total)}` : '';
-    this.pause(t, 'continue', `Interrupted at ${stored}. Continue to receive the rest from ${t.peerName} (kept until ${until(r)}).`);
+    const stored = r.files.length ? tr('transfer.progress', { done: formatBytes(t.bytes), total: formatBytes(t.total) }) : '';
+    this.pause(t, 'continue', tr('resume.interrupted', { stored, name: t.peerName, until: until(r) }));
   }
 
   /** The receiver's user tapped Continue: its stored data is checked, then it asks. */
@@ -99,15 +100,15 @@ export class Resumer {
     const t = this.m.transfers.get(tid);
     if (!t || t.state !== 'paused' || t.needs !== 'continue') return;
     t.needs = 'preparing';
-    this.m.setState(t, 'paused', 'Checking what was already received…');
+    this.m.setState(t, 'paused', tr('resume.checkingStored'));
     try {
       await this.m.receiver.restorePartial(t);
     } catch (err) {
-      this.m.fail(t, `The stored part could not be read (${err?.message || err}).`, false);
+      this.m.fail(t, tr('resume.unreadable', { reason: err?.message || err }), false);
       return;
     }
     this.m.receiver.save(t);
-    this.ready(t, `Waiting for ${t.peerName}…`);
+    this.ready(t, tr('resume.waiting', { name: t.peerName }));
   }
 
   /** A paused send picked again, from its row or through the usual send (see recognise). */
@@ -116,20 +117,20 @@ export class Resumer {
     const picked = t.files.map((f) => files.find((x) => sameFile(x, f)));
     const missing = t.files.find((f, i) => !picked[i]);
     if (missing) {
-      this.m.bus.emit('notice', { kind: 'error', text: `Pick “${missing.name}” too: it was part of this transfer.` });
+      this.m.bus.emit('notice', { kind: 'error', text: tr('resume.missing', { name: missing.name }) });
       return false;
     }
     t.needs = 'preparing';
-    this.m.setState(t, 'paused', 'Checking the files…');
+    this.m.setState(t, 'paused', tr('resume.checkingFiles'));
     const heads = await Promise.all(picked.map((f) => headOf(f).catch(() => '')));
     const changed = t.files.find((f, i) => f.head && heads[i] !== f.head);
     if (changed) {
       t.needs = 'files';
-      this.m.setState(t, 'paused', `“${changed.name}” is not the file that was being sent (its content differs).`);
+      this.m.setState(t, 'paused', tr('resume.changed', { name: changed.name }));
       return false;
     }
     t.fileObjs = picked;
-    this.ready(t, `Waiting for ${t.peerName}…`);
+    this.ready(t, tr('resume.waiting', { name: t.peerName }));
     return true;
   }
 
@@ -216,7 +217,7 @@ export class Resumer {
     if (!device || !link.isOpen) return;
     if (!t || t.device !== device || this.m.isFinal(t)) {
       if (!t || this.m.isFinal(t)) {
-        link.sendJson({ type: TransferMsg.cancel, tid: String(msg.tid).slice(0, 64), reason: 'The other device no longer has this transfer.' });
+        link.sendJson({ type: TransferMsg.cancel, tid: String(msg.tid).slice(0, 64), reason: tr('resume.gone') });
       }
       return;
     }
@@ -228,19 +229,19 @@ export class Resumer {
     if (t.state !== 'paused') return;
     t.peerId = link.peerId;
     if (!t.needs) this.sendHave(t, link);
-    else if (t.needs === 'continue') this.m.setState(t, 'paused', `${t.peerName} is back. Continue to receive the rest.`);
+    else if (t.needs === 'continue') this.m.setState(t, 'paused', tr('resume.back', { name: t.peerName }));
   }
 
   onResumeFrom(t, link, msg) {
     if (t.state !== 'paused') return; // already streaming: a second answer
     const resume = validResume(t, msg);
     if (!resume) {
-      this.m.fail(t, `${t.peerName} asked to resume at a point that does not exist.`);
+      this.m.fail(t, tr('resume.badPoint', { name: t.peerName }));
       return;
     }
     t.peerId = link.peerId;
     if (t.needs === 'files') {
-      this.m.setState(t, 'paused', `${t.peerName} is ready to continue: pick the files again.`);
+      this.m.setState(t, 'paused', tr('resume.ready', { name: t.peerName }));
       return;
     }
     if (t.needs) return;
@@ -253,7 +254,7 @@ export class Resumer {
 }
 
 function until(r) {
-  return new Date(expiresAt(r)).toLocaleDateString();
+  return new Date(expiresAt(r)).toLocaleDateString(currentLanguage());
 }
 
 /** {have, done} when `msg` fits `t`'s files, else null. */

@@ -8,6 +8,7 @@ import { Hasher } from './hasher.js';
 import { thumbnails } from './thumbs.js';
 import { TransferMsg } from './protocol.js';
 import { dropRecord, headOf, saveRecord } from './transfer-records.js';
+import { t as tr } from './i18n.js';
 
 /** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
 export const CHUNK_BYTES = 16 * 1024;
@@ -49,7 +50,7 @@ export class Sender {
   }
 
   async sendText(peerId, text) {
-    if (text.length > MAX_TEXT_CHARS) throw new Error('The text is too long (32 KiB at most).');
+    if (text.length > MAX_TEXT_CHARS) throw new Error(tr('send.textTooLong'));
     const link = this.m.peers.get(peerId);
     await link.ready();
     link.sendJson({ type: TransferMsg.text, tid: this.m.newTid(), text });
@@ -65,7 +66,7 @@ export class Sender {
     }));
     const t = this.m.create(this.m.newTid(), 'send', peerId, meta);
     t.fileObjs = files;
-    t.info = 'Connecting…';
+    t.info = tr('verify.connecting');
     this.run(t).catch((err) => {
       if (!this.m.isFinal(t)) this.m.fail(t, err?.message || String(err));
     });
@@ -85,14 +86,14 @@ export class Sender {
       return o;
     });
     link.sendJson({ type: TransferMsg.offer, tid: t.tid, files });
-    t.info = `Waiting for ${t.peerName} to accept…`;
+    t.info = tr('send.waitingAccept', { name: t.peerName });
     this.m.touch(t, true);
     while (!t.answer) await this.m.wait(t);
     if (t.answer === TransferMsg.decline) {
-      this.m.setState(t, 'declined', `${t.peerName} declined.`);
+      this.m.setState(t, 'declined', tr('send.declined', { name: t.peerName }));
       return;
     }
-    this.m.setState(t, 'active', t.files.length > 1 ? 'Queued…' : '');
+    this.m.setState(t, 'active', t.files.length > 1 ? tr('send.queued') : '');
     await this.remember(t, link, await heads);
     await this.stream(t, link, null);
   }
@@ -119,7 +120,7 @@ export class Sender {
       throw err;
     }
     if (t.gen !== gen || t.state !== 'active') return;
-    this.m.setState(t, 'done', 'Sent');
+    this.m.setState(t, 'done', tr('send.sent'));
     dropRecord(t.tid);
     t.fileObjs = null;
   }
@@ -183,7 +184,7 @@ export class Sender {
   /** Throws once the receiver reported a damaged file. */
   checkVerdicts(t) {
     const bad = t.files.find((f) => f.result === 'bad');
-    if (bad) throw new Error(`“${bad.name}” arrived damaged (checksum mismatch).`);
+    if (bad) throw new Error(tr('send.damaged', { name: bad.name }));
   }
 
   /** Streams one file from its offset (its first slice may already be being read: `first`)
@@ -239,7 +240,7 @@ export class Sender {
 
   readError(err, file) {
     if (err?.name === 'NotReadableError' || err?.name === 'NotFoundError') {
-      return new Error(`Could not read “${file.name}” (was it moved or changed?).`);
+      return new Error(tr('send.unreadable', { name: file.name }));
     }
     return err;
   }

@@ -9,6 +9,7 @@ import { Sender } from './transfer-send.js';
 import { Receiver } from './transfer-receive.js';
 import { Resumer } from './transfer-resume.js';
 import { dropRecord } from './transfer-records.js';
+import { t as tr } from './i18n.js';
 
 export const MAX_TEXT_CHARS = 32 * 1024;
 const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
@@ -47,7 +48,7 @@ export class TransferManager {
   }
 
   peerName(peerId) {
-    return this.peerInfo(peerId)?.name ?? 'the other device';
+    return this.peerInfo(peerId)?.name ?? tr('peer.other');
   }
 
   /** Makes and registers a transfer record (`extra`: fields of a restored one). */
@@ -124,7 +125,7 @@ export class TransferManager {
     const t = this.transfers.get(tid);
     if (!t || this.isFinal(t)) return;
     this.tell(t, { type: TransferMsg.cancel, tid, reason: 'cancelled' });
-    this.setState(t, 'cancelled', 'Cancelled');
+    this.setState(t, 'cancelled', tr('transfer.state.cancelled'));
     this.cleanup(t);
   }
 
@@ -149,7 +150,7 @@ export class TransferManager {
     for (const t of this.transfers.values()) {
       if (t.peerId !== peerId || this.isFinal(t) || t.state === 'paused') continue;
       if (this.resumer.canPause(t)) this.resumer.pause(t, null);
-      else this.fail(t, `The connection to ${t.peerName} was lost.`, false);
+      else this.fail(t, tr('transfer.lost', { name: t.peerName }), false);
     }
     this.receiver.dropLink(peerId);
   }
@@ -183,9 +184,9 @@ export class TransferManager {
     if (this.isFinal(t)) return;
     const reason = typeof msg.reason === 'string' ? msg.reason.slice(0, 300) : '';
     if (!reason || reason === 'cancelled') {
-      this.setState(t, 'cancelled', `Cancelled by ${t.peerName}`);
+      this.setState(t, 'cancelled', tr('transfer.cancelledBy', { name: t.peerName }));
       this.cleanup(t);
-      this.bus.emit('notice', { kind: 'info', text: `${t.peerName} cancelled the transfer.` });
+      this.bus.emit('notice', { kind: 'info', text: tr('transfer.peerCancelled', { name: t.peerName }) });
     } else {
       this.fail(t, `${t.peerName}: ${reason}`, false);
     }

@@ -14,6 +14,7 @@
 import { Hasher } from './hasher.js';
 import { ownFingerprint } from './identity.js';
 import { pairsFor } from './pairs.js';
+import { t } from './i18n.js';
 
 const KEY = 'homedropVerified';
 const MAX_KEPT = 100;
@@ -88,7 +89,7 @@ export class Verifier {
     const link = this.peers.get(peerId);
     await link.ready();
     const device = await link.identified;
-    if (!device) throw new Error('the other device did not present a certificate');
+    if (!device) throw new Error(t('verify.noCertificate'));
     return { code: await codeFor(ownFingerprint(), device), device, source: link.deviceSource };
   }
 

@@ -3,6 +3,7 @@
 // every device's answer (the box is cleared only when all got it), so it is a call.
 
 import { $ } from './dom.js';
+import { t } from '../i18n.js';
 
 /**
  * @param targets () => peerId[] (the device tiles' selection)
@@ -14,7 +15,7 @@ export function initCompose(bus, targets, sendText) {
 
   const pickTargets = () => {
     const ids = targets();
-    if (!ids.length) bus.emit('notice', { kind: 'error', text: 'Choose a device to send to first.' });
+    if (!ids.length) bus.emit('notice', { kind: 'error', text: t('compose.noTarget') });
     return ids;
   };
   const sendFiles = (files) => {
@@ -28,9 +29,9 @@ export function initCompose(bus, targets, sendText) {
     const results = await Promise.allSettled(ids.map((id) => sendText(id, text)));
     const failed = results.filter((r) => r.status === 'rejected');
     if (failed.length) {
-      bus.emit('notice', { kind: 'error', text: `Message not sent: ${failed[0].reason?.message ?? 'error'}` });
+      bus.emit('notice', { kind: 'error', text: t('compose.failed', { reason: failed[0].reason?.message ?? t('error.generic') }) });
     } else {
-      bus.emit('notice', { kind: 'info', text: ids.length > 1 ? `Message sent to ${ids.length} devices.` : 'Message sent.' });
+      bus.emit('notice', { kind: 'info', text: t('compose.sent', { count: ids.length }) });
     }
     return failed.length === 0;
   };

@@ -8,6 +8,7 @@
 
 import { h, $ } from './dom.js';
 import { nameKey } from '../names.js';
+import { t } from '../i18n.js';
 
 const KINDS = new Set(['phone', 'tablet', 'desktop', 'other']);
 
@@ -18,10 +19,10 @@ function linkBadges(links = []) {
   const badges = [];
   for (const l of links) {
     let text = null;
-    if (l.via === 'home') text = 'Household';
-    else if (l.via === 'network') text = 'Same network';
-    else if (l.via === 'room' && typeof l.code === 'string') text = `Room ${l.code}`;
-    else if (l.via === 'pair') text = 'Paired';
+    if (l.via === 'home') text = t('via.home');
+    else if (l.via === 'network') text = t('via.network');
+    else if (l.via === 'room' && typeof l.code === 'string') text = t('via.room', { code: l.code });
+    else if (l.via === 'pair') text = t('via.pair');
     if (!text || seen.has(text)) continue;
     seen.add(text);
     badges.push(h('span', { class: `peer-badge via-${l.via}`, 'data-via': l.via, text }));
@@ -113,7 +114,7 @@ export class DeviceList {
       h('img', { class: 'peer-icon', alt: '', width: 40, height: 40 }),
       h('span', { class: 'peer-name' }),
       h('span', { class: 'peer-links' }),
-      h('span', { class: 'peer-same-name', hidden: true, text: '⚠ Same name as another device' }),
+      h('span', { class: 'peer-same-name', hidden: true, text: t('peer.sameName') }),
     );
     tile.addEventListener('click', () => this.toggle(id));
     tile.addEventListener('dragover', (e) => {
@@ -140,9 +141,9 @@ export class DeviceList {
 
   updateHint() {
     const n = this.selected.size;
-    if (n > 0) this.hint.textContent = `Sending to ${n} selected device${n > 1 ? 's' : ''}.`;
-    else if (this.peers.length === 1) this.hint.textContent = `Sending to ${this.peers[0].name}.`;
-    else if (this.peers.length > 1) this.hint.textContent = 'Select one or more devices above.';
-    else this.hint.textContent = 'No device to send to yet.';
+    if (n > 0) this.hint.textContent = t('target.selected', { count: n });
+    else if (this.peers.length === 1) this.hint.textContent = t('target.one', { name: this.peers[0].name });
+    else if (this.peers.length > 1) this.hint.textContent = t('target.choose');
+    else this.hint.textContent = t('target.none');
   }
 }

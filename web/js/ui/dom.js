@@ -1,5 +1,7 @@
 // Small DOM helpers. Peer-provided text only ever goes through textContent.
 
+import { t, formatNumber } from '../i18n.js';
+
 /** h('button', {class: 'x', data-peer: ''}, 'text', child) → element. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -20,6 +22,7 @@ export function $(sel, root = document) {
   return root.querySelector(sel);
 }
 
+/** A size in the language's number format and unit symbols (catalog keys `size.B` … `size.TB`). */
 export function formatBytes(n) {
   if (!Number.isFinite(n)) return '';
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
@@ -28,14 +31,16 @@ export function formatBytes(n) {
     n /= 1000;
     i += 1;
   }
-  return `${n >= 100 || i === 0 ? Math.round(n) : n.toFixed(1)} ${units[i]}`;
+  const digits = n >= 100 || i === 0 ? 0 : 1;
+  const num = formatNumber(digits ? n : Math.round(n), { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return t(`size.${units[i]}`, { n: num });
 }
 
 export function formatDuration(secs) {
   if (!Number.isFinite(secs) || secs < 0) return '';
-  if (secs < 60) return `${Math.ceil(secs)} s`;
-  if (secs < 3600) return `${Math.floor(secs / 60)} min ${Math.round(secs % 60)} s`;
-  return `${Math.floor(secs / 3600)} h ${Math.round((secs % 3600) / 60)} min`;
+  if (secs < 60) return t('time.s', { s: Math.ceil(secs) });
+  if (secs < 3600) return t('time.minS', { min: Math.floor(secs / 60), s: Math.round(secs % 60) });
+  return t('time.hMin', { h: Math.floor(secs / 3600), min: Math.round((secs % 3600) / 60) });
 }
 
 /** The server renders QR codes as SVG. */
@@ -43,7 +48,7 @@ export function qrImage(link, size = 200) {
   return h('img', {
     class: 'qr',
     src: `/qr.svg?d=${encodeURIComponent(link)}`,
-    alt: `QR code for ${link}`,
+    alt: t('qr.alt', { link }),
     width: size,
     height: size,
     'data-qr': true,

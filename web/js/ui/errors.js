@@ -1,20 +1,16 @@
 // Server `error` messages as readable notices.
 
 import { ClientMsg, ErrorCode, ServerMsg, serverEvent } from '../protocol.js';
+import { t } from '../i18n.js';
 
-const TEXT = {
-  [ErrorCode.roomFull]: 'That room is full.',
-  [ErrorCode.noSuchRoom]: 'There is no room with that code (rooms close 10 minutes after the last device leaves).',
-  [ErrorCode.rateLimited]: 'Too many attempts. Wait a minute and try again.',
-  [ErrorCode.badPairKey]: 'That pairing key is wrong or has expired.',
-  [ErrorCode.badVersion]: 'This page is out of date. Reload it.',
-};
+/** Every code has its message in the catalogs (`server.<code>`); an unknown one is "Something went wrong." */
+const CODES = new Set(Object.values(ErrorCode));
 
 export function initServerErrors(bus) {
   bus.on(serverEvent(ServerMsg.error), (m) => {
     // A peer that just left cannot receive signals any more; nothing for the user to do.
     if (m.code === ErrorCode.notAllowed && m.ref === ClientMsg.signal) return;
-    const text = TEXT[m.code] || (typeof m.message === 'string' && m.message) || 'Something went wrong.';
+    const text = CODES.has(m.code) ? t(`server.${m.code}`) : t('error.generic');
     bus.emit('notice', { kind: 'error', text });
   });
 }

@@ -3,14 +3,13 @@
 
 import { $ } from './dom.js';
 import { cleanName } from '../names.js';
-
-const STATUS_TEXT = { connecting: 'Connecting…', online: 'Online', offline: 'Offline' };
+import { t } from '../i18n.js';
 
 export function initStatus(bus) {
   const el = $('[data-status]');
   bus.on('status', (state) => {
     el.dataset.state = state;
-    el.textContent = STATUS_TEXT[state] ?? state;
+    el.textContent = t(`status.${state}`);
   });
 }
 
@@ -41,7 +40,7 @@ export function initName(bus, getName) {
     e.preventDefault();
     const name = cleanName(input.value);
     if (!name) {
-      bus.emit('notice', { kind: 'error', text: 'A name needs 1 to 40 characters.' });
+      bus.emit('notice', { kind: 'error', text: t('name.invalid') });
       return;
     }
     bus.emit('name:set', name);

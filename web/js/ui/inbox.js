@@ -9,11 +9,11 @@
 
 import { h, $, formatBytes, canCopy } from './dom.js';
 import { zipBlob, zipNames } from '../zip.js';
+import { t as tr } from '../i18n.js';
 
 /** How long a blob: URL lives after its download was started. */
 const REVOKE_AFTER_MS = 10000;
 const PREVIEW_MAX_BYTES = 30 * 1000 * 1000;
-const KEPT_TEXT = 'Kept on this device until you remove it or close this tab.';
 
 /** Starts the download of `blob` as `name`; the URL goes soon after. */
 function download(blob, name) {
@@ -64,25 +64,25 @@ export class Inbox {
     b = { entries: new Set(), tid: t.tid };
     b.list = h('ul', { class: 'received-list batch-files' });
     b.count = h('span', { class: 'r-count', 'data-batch-count': true });
-    const saveAll = h('button', { type: 'button', class: 'button primary small', 'data-save-all': true }, 'Save all (ZIP)');
+    const saveAll = h('button', { type: 'button', class: 'button primary small', 'data-save-all': true }, tr('inbox.saveAll'));
     saveAll.addEventListener('click', () => this.saveAll(b, saveAll));
-    const folder = canPickFolder() ? h('button', { type: 'button', class: 'button small', 'data-save-folder': true }, 'Save to folder…') : null;
+    const folder = canPickFolder() ? h('button', { type: 'button', class: 'button small', 'data-save-folder': true }, tr('inbox.saveFolder')) : null;
     folder?.addEventListener('click', () =>
       saveToFolder([...b.entries]).catch((err) => {
-        if (err?.name !== 'AbortError') this.bus.emit('notice', { kind: 'error', text: `Could not save to the folder: ${err?.message || err}` });
+        if (err?.name !== 'AbortError') this.bus.emit('notice', { kind: 'error', text: tr('inbox.folderFailed', { reason: err?.message || err }) });
       }),
     );
-    const removeAll = h('button', { type: 'button', class: 'button small', 'data-dismiss-all': true }, 'Remove all');
+    const removeAll = h('button', { type: 'button', class: 'button small', 'data-dismiss-all': true }, tr('inbox.removeAll'));
     removeAll.addEventListener('click', () => [...b.entries].forEach((e) => e.remove()));
     b.el = h(
       'li',
       { class: 'received received-batch', 'data-received-batch': true, 'data-transfer-id': t.tid, 'data-files': n },
       h('div', { class: 'r-text' },
-        h('span', { class: 'r-name', text: `${t.files[0].name} and ${n - 1} other file${n > 2 ? 's' : ''}, ${total}` }),
-        h('span', { class: 'r-meta', text: `from ${t.peerName} · ${KEPT_TEXT}` }),
+        h('span', { class: 'r-name', text: tr('files.andOthers', { first: t.files[0].name, count: n - 1, size: total }) }),
+        h('span', { class: 'r-meta', text: `${tr('inbox.from', { name: t.peerName })} · ${tr('inbox.kept')}` }),
         b.count),
       h('div', { class: 'r-actions' }, saveAll, folder, removeAll),
-      h('details', { class: 'r-details', 'data-received-files': true }, h('summary', { text: 'Files' }), b.list),
+      h('details', { class: 'r-details', 'data-received-files': true }, h('summary', { text: tr('inbox.files') }), b.list),
     );
     b.total = n;
     this.batches.set(t.tid, b);
@@ -104,9 +104,9 @@ export class Inbox {
     const multi = f.transfer.files.length > 1;
     const b = multi ? this.batch(f.transfer) : null;
     const entry = { name: f.name, blob: f.blob, crc: f.crc, remove: null };
-    const save = h('button', { type: 'button', class: 'button primary small', 'data-save': true }, 'Save');
-    const dismiss = h('button', { type: 'button', class: 'button small', 'data-dismiss': true, 'aria-label': `Remove ${f.name}` }, 'Remove');
-    const status = h('span', { class: 'r-status', 'data-save-status': true, text: multi ? '' : KEPT_TEXT });
+    const save = h('button', { type: 'button', class: 'button primary small', 'data-save': true }, tr('inbox.save'));
+    const dismiss = h('button', { type: 'button', class: 'button small', 'data-dismiss': true, 'aria-label': tr('inbox.removeFile', { name: f.name }) }, tr('inbox.remove'));
+    const status = h('span', { class: 'r-status', 'data-save-status': true, text: multi ? '' : tr('inbox.kept') });
     const preview = f.mime.startsWith('image/') && f.size <= PREVIEW_MAX_BYTES ? this.preview(f.blob) : null;
     const li = h(
       'li',
@@ -114,7 +114,7 @@ export class Inbox {
       preview,
       h('div', { class: 'r-text' },
         h('span', { class: 'r-name', text: f.name }),
-        h('span', { class: 'r-meta', text: `${formatBytes(f.size)} from ${f.transfer.peerName}` }),
+        h('span', { class: 'r-meta', text: tr('inbox.sizeFrom', { size: formatBytes(f.size), name: f.transfer.peerName }) }),
         status),
       h('div', { class: 'r-actions' }, save, dismiss),
     );
@@ -124,8 +124,8 @@ export class Inbox {
       const saves = Number(li.dataset.saves || 0) + 1;
       li.dataset.saves = String(saves);
       li.classList.add('saved');
-      save.textContent = 'Save again';
-      status.textContent = 'Download started. If none appeared, tap Save again; the file stays here until you remove it.';
+      save.textContent = tr('inbox.saveAgain');
+      status.textContent = tr('inbox.saveStarted');
     });
     entry.remove = () => {
       entry.blob = null; // the last reference to the stored data goes
@@ -138,7 +138,7 @@ export class Inbox {
     if (b) {
       b.entries.add(entry);
       b.list.append(li);
-      b.count.textContent = `${b.entries.size} of ${b.total} received`;
+      b.count.textContent = tr('inbox.batchReceived', { count: b.entries.size, total: b.total });
     } else {
       this.files.prepend(li);
     }
@@ -147,7 +147,7 @@ export class Inbox {
 
   dropFromBatch(b, entry) {
     b.entries.delete(entry);
-    b.count.textContent = `${b.entries.size} of ${b.total} kept`;
+    b.count.textContent = tr('inbox.batchKept', { count: b.entries.size, total: b.total });
     if (b.entries.size === 0) {
       b.el.remove();
       this.batches.delete(b.tid);
@@ -168,27 +168,27 @@ export class Inbox {
     const body = h('p', { class: 'm-text', 'data-received-text': true, text });
     const actions = h('div', { class: 'r-actions' });
     if (canCopy()) {
-      const copy = h('button', { type: 'button', class: 'button small' }, 'Copy');
+      const copy = h('button', { type: 'button', class: 'button small' }, tr('inbox.copy'));
       copy.addEventListener('click', async () => {
         try {
           await navigator.clipboard.writeText(text);
-          copy.textContent = 'Copied';
+          copy.textContent = tr('inbox.copied');
         } catch {
-          this.bus.emit('notice', { kind: 'error', text: 'Could not copy to the clipboard.' });
+          this.bus.emit('notice', { kind: 'error', text: tr('inbox.copyFailed') });
         }
       });
       actions.append(copy);
     }
-    const dismiss = h('button', { type: 'button', class: 'button small' }, 'Remove');
+    const dismiss = h('button', { type: 'button', class: 'button small' }, tr('inbox.remove'));
     actions.append(dismiss);
-    const li = h('li', { class: 'message' }, h('span', { class: 'm-from', text: `From ${from}` }), body, actions);
+    const li = h('li', { class: 'message' }, h('span', { class: 'm-from', text: tr('inbox.textFrom', { name: from }) }), body, actions);
     dismiss.addEventListener('click', () => {
       li.remove();
       this.updateEmpty();
     });
     this.texts.prepend(li);
     this.updateEmpty();
-    this.bus.emit('notice', { kind: 'info', text: `New message from ${from}.` });
+    this.bus.emit('notice', { kind: 'info', text: tr('inbox.newText', { name: from }) });
   }
 
   updateEmpty() {

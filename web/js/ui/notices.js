@@ -1,6 +1,7 @@
 // Toast notices (data-notice, data-kind = info / error).
 
 import { h, $ } from './dom.js';
+import { t } from '../i18n.js';
 
 const INFO_MS = 5000;
 const ERROR_MS = 10000;
@@ -17,7 +18,7 @@ function show(box, kind, text) {
     'div',
     { class: `notice ${kind}`, 'data-notice': true, 'data-kind': kind, role: kind === 'error' ? 'alert' : 'status' },
     h('span', { class: 'notice-text', text }),
-    h('button', { type: 'button', class: 'notice-close', 'aria-label': 'Dismiss', onclick: close }),
+    h('button', { type: 'button', class: 'notice-close', 'aria-label': t('notice.dismiss'), onclick: close }),
   );
   box.append(el);
   while (box.children.length > MAX_SHOWN) box.firstElementChild.remove();

@@ -7,6 +7,7 @@
 import { h, $, qrImage } from './dom.js';
 import { loadPairs } from '../pairs.js';
 import { parsePairKey } from '../pairing.js';
+import { t } from '../i18n.js';
 
 export class PairingView {
   constructor(bus) {
@@ -26,7 +27,7 @@ export class PairingView {
       e.preventDefault();
       const key = parsePairKey(input.value);
       if (!key) {
-        this.bus.emit('notice', { kind: 'error', text: 'The pairing key has 6 digits.' });
+        this.bus.emit('notice', { kind: 'error', text: t('pair.keyInvalid') });
         return;
       }
       input.value = '';
@@ -51,7 +52,7 @@ export class PairingView {
     const end = Date.now() + secs * 1000;
     const tick = () => {
       const left = Math.max(0, Math.round((end - Date.now()) / 1000));
-      el.textContent = left > 0 ? `Valid for ${left} s` : 'This key has expired. Start again for a new one.';
+      el.textContent = left > 0 ? t('pair.validFor', { count: left }) : t('pair.expired');
       if (left === 0) this.stopCountdown();
     };
     tick();
@@ -67,11 +68,11 @@ export class PairingView {
     const pairs = loadPairs();
     this.list.replaceChildren(
       ...pairs.map((p) => {
-        const forget = h('button', { type: 'button', class: 'button small', 'data-pair-forget': true }, 'Unpair');
+        const forget = h('button', { type: 'button', class: 'button small', 'data-pair-forget': true }, t('pair.unpair'));
         forget.addEventListener('click', () => this.bus.emit('pair:forget', p.secret));
-        const note = p.alwaysAccept ? ' · accepts files automatically' : '';
+        const note = p.alwaysAccept ? ` · ${t('pair.autoAccept')}` : '';
         return h('li', { class: 'pair', 'data-pair': true },
-          h('span', { class: 'pair-name', text: `${p.peerName || 'Unnamed device'}${note}` }), forget);
+          h('span', { class: 'pair-name', text: `${p.peerName || t('pair.unnamed')}${note}` }), forget);
       }),
     );
   }

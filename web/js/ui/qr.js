@@ -1,6 +1,7 @@
 // The shared QR dialog (share this page) and QR helpers.
 
 import { $, qrImage } from './dom.js';
+import { t } from '../i18n.js';
 
 export function openQrDialog(title, link) {
   const dlg = $('[data-qr-dialog]');
@@ -16,6 +17,6 @@ export function initShare() {
   const dlg = $('[data-qr-dialog]');
   dlg.addEventListener('close', () => $('[data-qr-slot]', dlg).replaceChildren());
   $('[data-share-page]').addEventListener('click', () => {
-    openQrDialog('Open homedrop on another device', location.origin + location.pathname);
+    openQrDialog(t('share.title'), location.origin + location.pathname);
   });
 }

@@ -5,6 +5,7 @@
 // relative needs. Asks rooms.js with the `room:create` intent and reads `rooms:changed`.
 
 import { $, qrImage } from './dom.js';
+import { t, currentLanguage } from '../i18n.js';
 
 const REFRESH_MS = 30_000;
 /** While the router is being asked or the public address is not known yet. */
@@ -12,15 +13,12 @@ const SETTLING_MS = 3_000;
 
 /** One line for the certificate: what it is for and until when. */
 export function certLine(cert) {
-  if (!cert) return 'None yet.';
-  const failed = cert.error ? ` Getting a trusted one failed: ${cert.error}` : '';
-  if (cert.source !== 'acme') {
-    const what = cert.source === 'file' ? 'The certificate you gave' : 'Self-signed (browsers warn)';
-    return `${what}.${failed}`;
-  }
-  const until = cert.notAfter ? new Date(cert.notAfter * 1000).toLocaleString() : 'unknown';
-  const names = (cert.names ?? []).join(', ') || 'this homedrop';
-  return `Trusted for ${names}, until ${until}.${failed}`;
+  if (!cert) return t('remote.cert.none');
+  const failed = cert.error ? ` ${t('remote.cert.failed', { reason: cert.error })}` : '';
+  if (cert.source !== 'acme') return `${t(cert.source === 'file' ? 'remote.cert.file' : 'remote.cert.selfSigned')}${failed}`;
+  const until = cert.notAfter ? new Date(cert.notAfter * 1000).toLocaleString(currentLanguage()) : t('remote.cert.unknown');
+  const names = (cert.names ?? []).join(', ') || t('remote.cert.thisHomedrop');
+  return `${t('remote.cert.trusted', { names, until })}${failed}`;
 }
 
 export class RemotePanel {
@@ -63,7 +61,7 @@ export class RemotePanel {
     this.box.hidden = false;
     this.box.dataset.state = v.mapping?.state ?? 'off';
     $('[data-remote-mapping]').textContent = v.mapping?.message ?? '';
-    $('[data-remote-host]').textContent = v.publicHost ?? 'Not known yet.';
+    $('[data-remote-host]').textContent = v.publicHost ?? t('remote.hostUnknown');
     $('[data-remote-cert]').textContent = certLine(v.certificate);
     $('[data-remote-invite]').disabled = !v.enabled || !v.inviteBase;
   }
@@ -98,7 +96,7 @@ export class RemotePanel {
     if (!this.link) return;
     if (navigator.share) {
       try {
-        await navigator.share({ title: 'Join me on homedrop', url: this.link });
+        await navigator.share({ title: t('remote.shareTitle'), url: this.link });
         return;
       } catch {
         // cancelled or refused: fall back to copying
@@ -106,7 +104,7 @@ export class RemotePanel {
     }
     try {
       await navigator.clipboard.writeText(this.link);
-      this.bus.emit('notice', { kind: 'info', text: 'Invite link copied.' });
+      this.bus.emit('notice', { kind: 'info', text: t('remote.copied') });
     } catch {
       this.bus.emit('notice', { kind: 'info', text: this.link });
     }

@@ -3,6 +3,7 @@
 
 import { h, formatBytes } from './dom.js';
 import { isPaired, setAlwaysAccept } from '../pairs.js';
+import { t as tr } from '../i18n.js';
 
 export class RequestDialogs {
   /** @param store the PeerStore (is the sender paired?) */
@@ -20,17 +21,16 @@ export class RequestDialogs {
     if (t.state !== 'waiting') return; // already answered (room media is accepted at once)
     const peer = this.store.get(t.peerId);
     const total = t.files.reduce((n, f) => n + f.size, 0);
-    const what = t.files.length === 1 ? 'a file' : `${t.files.length} files`;
     const always = isPaired(peer) && !t.warning
-      ? h('label', { class: 'check' }, h('input', { type: 'checkbox', 'data-always-accept': true }), ' Always accept from this device')
+      ? h('label', { class: 'check' }, h('input', { type: 'checkbox', 'data-always-accept': true }), ' ', tr('request.always'))
       : null;
-    const accept = h('button', { type: 'button', class: 'button primary', 'data-accept': true }, 'Accept');
-    const decline = h('button', { type: 'button', class: 'button', 'data-decline': true }, 'Decline');
+    const accept = h('button', { type: 'button', class: 'button primary', 'data-accept': true }, tr('request.accept'));
+    const decline = h('button', { type: 'button', class: 'button', 'data-decline': true }, tr('request.decline'));
     const dlg = h(
       'dialog',
-      { class: 'dialog request', 'data-request': true, 'data-request-id': t.tid, 'aria-label': 'Incoming files' },
-      h('h2', { text: 'Incoming files' }),
-      h('p', {}, h('strong', { 'data-request-from': true, text: t.peerName }), ` wants to send you ${what} (${formatBytes(total)}).`),
+      { class: 'dialog request', 'data-request': true, 'data-request-id': t.tid, 'aria-label': tr('request.title') },
+      h('h2', { text: tr('request.title') }),
+      h('p', {}, h('strong', { 'data-request-from': true, text: t.peerName }), ' ', tr('request.wants', { count: t.files.length, size: formatBytes(total) })),
       t.warning ? h('p', { class: 'warning', role: 'alert', 'data-request-warning': true, text: `⚠ ${t.warning}` }) : null,
       h('ul', { class: 'offer-files' }, t.files.map((f) => this.fileItem(f))),
       always,

@@ -6,6 +6,7 @@
 import { h, $ } from './dom.js';
 import { canPreviewCamera, canRecordAudio, openCamera, startRecording } from '../chat-media.js';
 import { deviceKind } from '../names.js';
+import { t } from '../i18n.js';
 
 /** @param env {room(), send(file, kind), system(text)} */
 export function initCapture(bus, env) {
@@ -39,26 +40,26 @@ function initRecorder(env) {
     if (!recording) {
       try {
         recording = await startRecording();
-        btn.textContent = 'Stop';
+        btn.textContent = t('chat.stop');
         btn.dataset.recording = 'true';
       } catch (err) {
-        env.system(`Could not record: ${err.message || err}`);
+        env.system(t('chat.recordFailed', { reason: err.message || err }));
       }
       return;
     }
     const r = recording;
     recording = null;
-    btn.textContent = 'Record';
+    btn.textContent = t('chat.record');
     delete btn.dataset.recording;
     env.send(await r.stop(), 'audio');
   });
 }
 
 /** A line in the room's log asking for a snap, with a button that opens the camera. */
-function prompt(code, snap, text = 'This room asks new members for a snap.') {
+function prompt(code, snap, text = t('chat.snapPrompt')) {
   const log = document.querySelector(`[data-chat-log][data-code="${CSS.escape(code)}"]`);
   if (!log) return;
-  const btn = h('button', { type: 'button', class: 'button primary small', 'data-snap-prompt-take': true }, 'Take a snap');
+  const btn = h('button', { type: 'button', class: 'button primary small', 'data-snap-prompt-take': true }, t('chat.takeSnap'));
   const li = h('li', { class: 'chat-system snap-prompt', 'data-snap-prompt': true }, h('span', { text }), ' ', btn);
   btn.addEventListener('click', () => {
     li.remove();

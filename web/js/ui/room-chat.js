@@ -7,10 +7,11 @@
 import { h, $ } from './dom.js';
 import { renderEntry, setProgress, setMedia } from './room-entry.js';
 import { loadRoom, saveMessage, clearRoom } from '../history.js';
-import { parseCommand, messageText, HELP } from '../chat-commands.js';
+import { parseCommand, messageText } from '../chat-commands.js';
 import { cleanName } from '../names.js';
 import { parseRoomCode } from '../rooms.js';
 import { initCapture } from './room-capture.js';
+import { t, formatNumber } from '../i18n.js';
 
 export class RoomChat {
   constructor(bus, chat) {
@@ -171,7 +172,7 @@ export class RoomChat {
   }
 
   sendMedia(file, kind) {
-    if (!this.current) return this.system(null, 'Join a room first.');
+    if (!this.current) return this.system(null, t('chat.joinFirst'));
     this.chat.sendMedia(this.current, file, kind);
   }
 
@@ -181,25 +182,25 @@ export class RoomChat {
     this.input.value = '';
     const c = parseCommand(raw);
     if (c) return this.command(c);
-    if (!this.current) return this.system(null, 'Create or join a room first (/create or /join CODE).');
+    if (!this.current) return this.system(null, t('chat.noRoom'));
     this.chat.sendText(this.current, messageText(raw)).catch((err) => this.system(this.current, err.message));
   }
 
   async command({ cmd, arg }) {
     const code = this.current;
     const needRoom = ['clear', 'ping'].includes(cmd);
-    if (needRoom && !code) return this.system(null, 'Join a room first.');
-    if (cmd === 'help') return this.system(code, HELP);
-    if (cmd === 'unknown') return this.system(code, `Unknown command /${arg}. Type /help for the list.`);
+    if (needRoom && !code) return this.system(null, t('chat.joinFirst'));
+    if (cmd === 'help') return this.system(code, t('chat.help'));
+    if (cmd === 'unknown') return this.system(code, t('chat.unknown', { command: arg }));
     if (cmd === 'nick') return this.nick(code, arg);
     if (cmd === 'create') {
       const cap = arg ? Number(arg) : undefined;
-      if (arg && !(Number.isInteger(cap) && cap >= 2 && cap <= 50)) return this.system(code, 'Usage: /create [capacity 2 to 50]');
+      if (arg && !(Number.isInteger(cap) && cap >= 2 && cap <= 50)) return this.system(code, t('chat.usage.create'));
       return this.bus.emit('room:create', { capacity: cap, snapOnJoin: false });
     }
     if (cmd === 'join') {
       const room = parseRoomCode(arg);
-      return room ? this.bus.emit('room:join', room) : this.system(code, 'Usage: /join CODE');
+      return room ? this.bus.emit('room:join', room) : this.system(code, t('chat.usage.join'));
     }
     if (cmd === 'clear') return this.clear(code);
     if (cmd === 'ping') return this.ping(code);
@@ -207,10 +208,10 @@ export class RoomChat {
 
   nick(code, arg) {
     const name = cleanName(arg);
-    if (!name) return this.system(code, 'Usage: /nick NAME (1 to 40 characters)');
+    if (!name) return this.system(code, t('chat.usage.nick'));
     this.bus.emit('name:set', name);
     this.bus.emit('profile:changed');
-    this.system(code, `You are now ${name}.`);
+    this.system(code, t('chat.nick', { name }));
   }
 
   async clear(code) {
@@ -218,14 +219,14 @@ export class RoomChat {
     const l = this.log(code);
     l.ul.replaceChildren();
     l.entries.clear();
-    this.system(code, 'History of this room cleared on this device.', { 'data-cleared': true });
+    this.system(code, t('chat.cleared'), { 'data-cleared': true });
   }
 
   async ping(code) {
     const results = await this.chat.ping(code);
-    if (!results.length) return this.system(code, 'Nobody else is in this room.');
+    if (!results.length) return this.system(code, t('chat.alone'));
     for (const r of results) {
-      const text = r.ms === null ? `${r.name}: no answer` : `${r.name}: ${r.ms.toFixed(1)} ms`;
+      const text = r.ms === null ? t('chat.ping.none', { name: r.name }) : t('chat.ping.ms', { name: r.name, ms: formatNumber(r.ms, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
       const attrs = { 'data-ping-result': true, 'data-peer-id': r.peerId, 'data-rtt': r.ms === null ? '' : r.ms.toFixed(1) };
       this.system(code, text, attrs);
     }

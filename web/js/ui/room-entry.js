@@ -5,6 +5,7 @@
 import { h, formatBytes } from './dom.js';
 import { renderMarkdown } from '../markdown.js';
 import { cleanAvatar } from '../chat.js';
+import { t, currentLanguage } from '../i18n.js';
 
 const INLINE_MAX_BYTES = 50 * 1000 * 1000;
 
@@ -16,7 +17,7 @@ export function avatarNode(avatar) {
 
 function timeNode(ts) {
   const d = new Date(Number.isFinite(ts) ? ts : Date.now());
-  const hhmm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const hhmm = d.toLocaleTimeString(currentLanguage(), { hour: '2-digit', minute: '2-digit' });
   return h('time', { class: 'chat-time', datetime: d.toISOString(), 'data-chat-time': true, text: hhmm });
 }
 
@@ -36,7 +37,7 @@ export function renderEntry(rec) {
     avatarNode(rec.avatar),
     h('div', { class: 'chat-bubble' },
       h('div', { class: 'chat-head' },
-        h('strong', { class: 'chat-name', 'data-chat-name': true, text: self ? `${rec.name} (you)` : rec.name }),
+        h('strong', { class: 'chat-name', 'data-chat-name': true, text: self ? t('chat.you', { name: rec.name }) : rec.name }),
         timeNode(rec.ts)),
       body),
   );
@@ -98,6 +99,6 @@ function showMedia(box, rec) {
   } else if (rec.kind === 'audio' && rec.size <= INLINE_MAX_BYTES) {
     node = h('audio', { class: 'chat-audio', src: url, controls: true, preload: 'metadata', 'data-chat-audio': true });
   }
-  const save = h('a', { class: 'button small', href: url, download: rec.fileName, 'data-chat-file': true }, 'Save');
+  const save = h('a', { class: 'button small', href: url, download: rec.fileName, 'data-chat-file': true }, t('inbox.save'));
   box.append(...[node, save].filter(Boolean));
 }

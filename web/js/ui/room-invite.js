@@ -4,6 +4,7 @@
 // the intents `invite:send` ({code, peer}) and `invite:reply` ({to, code, accept}).
 
 import { h, $ } from './dom.js';
+import { t } from '../i18n.js';
 
 export class RoomInvites {
   constructor(bus, store) {
@@ -32,17 +33,17 @@ export class RoomInvites {
         return b;
       }),
     );
-    if (!home.length) this.list.append(h('span', { class: 'hint', text: 'No other device at home.' }));
+    if (!home.length) this.list.append(h('span', { class: 'hint', text: t('invite.nobody') }));
   }
 
   invited({ from, fromName: name, code }) {
-    const accept = h('button', { type: 'button', class: 'button primary', 'data-invite-accept': true }, 'Join');
-    const decline = h('button', { type: 'button', class: 'button', 'data-invite-decline': true }, 'Decline');
+    const accept = h('button', { type: 'button', class: 'button primary', 'data-invite-accept': true }, t('invite.join'));
+    const decline = h('button', { type: 'button', class: 'button', 'data-invite-decline': true }, t('request.decline'));
     const dlg = h(
       'dialog',
-      { class: 'dialog invite', 'data-invite': true, 'data-code': code, 'data-from': name, 'aria-label': 'Room invitation' },
-      h('h2', { text: 'Room invitation' }),
-      h('p', {}, h('strong', { text: name }), ` invites you to room ${code}.`),
+      { class: 'dialog invite', 'data-invite': true, 'data-code': code, 'data-from': name, 'aria-label': t('invite.title') },
+      h('h2', { text: t('invite.title') }),
+      h('p', {}, h('strong', { text: name }), ' ', t('invite.text', { code })),
       h('div', { class: 'dialog-actions' }, decline, accept),
     );
     const answer = (yes) => {

@@ -6,6 +6,7 @@ import { $ } from './dom.js';
 import { avatarNode } from './room-entry.js';
 import { loadAvatar, saveAvatar, resizeAvatar } from '../chat-media.js';
 import { cleanAvatar } from '../chat.js';
+import { t } from '../i18n.js';
 
 /** Returns () => the current avatar. */
 export function initAvatar(bus) {
@@ -25,7 +26,7 @@ export function initAvatar(bus) {
   emoji.addEventListener('change', () => {
     const a = cleanAvatar({ emoji: emoji.value });
     if (a) set(a);
-    else bus.emit('notice', { kind: 'error', text: 'Type one emoji (or a few characters) as your avatar.' });
+    else bus.emit('notice', { kind: 'error', text: t('avatar.invalid') });
   });
   file.addEventListener('change', async () => {
     const f = file.files?.[0];
@@ -34,7 +35,7 @@ export function initAvatar(bus) {
     try {
       set({ image: await resizeAvatar(f) });
     } catch (err) {
-      bus.emit('notice', { kind: 'error', text: `That picture cannot be used: ${err.message || err}` });
+      bus.emit('notice', { kind: 'error', text: t('avatar.failed', { reason: err.message || err }) });
     }
   });
   return () => avatar;

@@ -4,6 +4,7 @@
 
 import { h, $, qrImage, canCopy } from './dom.js';
 import { parseRoomCode, roomLink } from '../rooms.js';
+import { t } from '../i18n.js';
 
 export class RoomList {
   constructor(bus) {
@@ -29,7 +30,7 @@ export class RoomList {
       e.preventDefault();
       const code = parseRoomCode(input.value);
       if (!code) {
-        this.bus.emit('notice', { kind: 'error', text: 'Enter a room code like ABC234, or paste a room link.' });
+        this.bus.emit('notice', { kind: 'error', text: t('room.codeInvalid') });
         return;
       }
       input.value = '';
@@ -43,12 +44,12 @@ export class RoomList {
 
   item(r) {
     const link = roomLink(r);
-    const leave = h('button', { type: 'button', class: 'button small', 'data-room-leave': true }, 'Leave');
+    const leave = h('button', { type: 'button', class: 'button small', 'data-room-leave': true }, t('room.leave'));
     leave.addEventListener('click', () => this.bus.emit('room:leave', r.code));
     const actions = h('div', { class: 'r-actions' }, leave);
     if (canCopy()) {
-      const copy = h('button', { type: 'button', class: 'button small' }, 'Copy link');
-      copy.addEventListener('click', () => navigator.clipboard.writeText(link).then(() => (copy.textContent = 'Copied'), () => {}));
+      const copy = h('button', { type: 'button', class: 'button small' }, t('room.copyLink'));
+      copy.addEventListener('click', () => navigator.clipboard.writeText(link).then(() => (copy.textContent = t('inbox.copied')), () => {}));
       actions.prepend(copy);
     }
     return h(
@@ -56,7 +57,7 @@ export class RoomList {
       { class: 'room', 'data-room': true, 'data-code': r.code },
       h('div', { class: 'room-info' },
         h('span', { class: 'room-code', text: r.code }),
-        h('span', { class: 'room-meta', text: Number.isInteger(r.capacity) ? `up to ${r.capacity} devices` : '' }),
+        h('span', { class: 'room-meta', text: Number.isInteger(r.capacity) ? t('room.capacity', { count: r.capacity }) : '' }),
         h('a', { class: 'room-link', href: link, 'data-room-link': true, text: link }),
         actions),
       qrImage(link, 140),

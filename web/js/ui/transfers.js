@@ -7,18 +7,16 @@
 // (`transfer:resume-files`), and Cancel discards what was kept.
 
 import { h, $, formatBytes, formatDuration } from './dom.js';
+import { t as tr } from '../i18n.js';
 
-const STATE_TEXT = {
-  waiting: 'Waiting',
-  active: 'In progress',
-  paused: 'Paused',
-  done: 'Done',
-  failed: 'Failed',
-  cancelled: 'Cancelled',
-  declined: 'Declined',
-};
+const STATES = new Set(['waiting', 'active', 'paused', 'done', 'failed', 'cancelled', 'declined']);
 const FINAL = new Set(['done', 'failed', 'cancelled', 'declined']);
 const MAX_ROWS = 30;
+
+/** The network path as text (data-path): `lan`, `internet` or `relay` from peer.js. */
+function pathText(path) {
+  return ['lan', 'internet', 'relay'].includes(path) ? tr(`path.${path}`) : '';
+}
 
 export class TransferList {
   constructor(bus) {
@@ -37,7 +35,7 @@ export class TransferList {
     this.paths.set(peerId, path);
     for (const row of this.rows.values()) {
       const label = row.el.querySelector('[data-path]');
-      if (row.peerId === peerId && (!FINAL.has(row.el.dataset.state) || !label.textContent)) label.textContent = path;
+      if (row.peerId === peerId && (!FINAL.has(row.el.dataset.state) || !label.textContent)) label.textContent = pathText(path);
     }
   }
 
@@ -52,7 +50,7 @@ export class TransferList {
     this.empty.hidden = true;
     const { el } = row;
     el.dataset.state = t.state;
-    el.querySelector('.t-state').textContent = STATE_TEXT[t.state] ?? t.state;
+    el.querySelector('.t-state').textContent = STATES.has(t.state) ? tr(`transfer.state.${t.state}`) : t.state;
     const bar = el.querySelector('[data-progress]');
     bar.max = Math.max(t.total, 1);
     bar.value = t.state === 'done' ? bar.max : Math.min(t.bytes, t.total);
@@ -61,10 +59,10 @@ export class TransferList {
     if (row.details?.open) this.renderFiles(row);
     el.querySelector('[data-transfer-info]').textContent = this.info(t, row);
     const path = el.querySelector('[data-path]');
-    if (!path.textContent && this.paths.has(t.peerId)) path.textContent = this.paths.get(t.peerId);
+    if (!path.textContent && this.paths.has(t.peerId)) path.textContent = pathText(this.paths.get(t.peerId));
     const cancel = el.querySelector('[data-cancel]');
     cancel.hidden = FINAL.has(t.state);
-    cancel.textContent = t.state === 'paused' && t.needs ? 'Discard' : 'Cancel';
+    cancel.textContent = t.state === 'paused' && t.needs ? tr('transfer.discard') : tr('transfer.cancel');
     el.querySelector('[data-resume]').hidden = !(t.state === 'paused' && t.needs === 'continue');
     el.querySelector('[data-resume-pick]').hidden = !(t.state === 'paused' && t.needs === 'files');
     if (t.state === 'paused') row.last = null; // the speed starts again after the pause
@@ -79,8 +77,8 @@ export class TransferList {
       if (files.length) this.bus.emit('transfer:resume-files', { tid: t.tid, files });
     });
     return [
-      h('button', { type: 'button', class: 'button small primary', 'data-resume': true, hidden: true, onclick: () => this.bus.emit('transfer:resume', t.tid) }, 'Continue'),
-      h('label', { class: 'button small primary', 'data-resume-pick': true, hidden: true }, 'Pick the files again…', input),
+      h('button', { type: 'button', class: 'button small primary', 'data-resume': true, hidden: true, onclick: () => this.bus.emit('transfer:resume', t.tid) }, tr('transfer.continue')),
+      h('label', { class: 'button small primary', 'data-resume-pick': true, hidden: true }, tr('transfer.pickAgain'), input),
     ];
   }
 
@@ -90,7 +88,7 @@ export class TransferList {
     const last = row.last;
     if (!last) {
       row.last = { at: now, bytes: t.bytes };
-      return 'Starting…';
+      return tr('transfer.starting');
     }
     const dt = (now - last.at) / 1000;
     if (dt >= 0.5) {
@@ -98,10 +96,10 @@ export class TransferList {
       row.speed = row.speed ? row.speed * 0.7 + rate * 0.3 : rate;
       row.last = { at: now, bytes: t.bytes };
     }
-    const done = `${formatBytes(t.bytes)} of ${formatBytes(t.total)}`;
+    const done = tr('transfer.progress', { done: formatBytes(t.bytes), total: formatBytes(t.total) });
     if (!row.speed) return done;
     const eta = (t.total - t.bytes) / row.speed;
-    return `${done} · ${formatBytes(row.speed)}/s · ${formatDuration(eta)} left`;
+    return `${done} · ${tr('transfer.speed', { size: formatBytes(row.speed) })} · ${tr('transfer.left', { time: formatDuration(eta) })}`;
   }
 
   /** Per-file detail, only while it is shown (a batch of 200 files costs nothing closed). */
@@ -123,13 +121,13 @@ export class TransferList {
   }
 
   makeRow(t) {
-    const toFrom = t.direction === 'send' ? `To ${t.peerName}` : `From ${t.peerName}`;
+    const toFrom = t.direction === 'send' ? 'transfer.to' : 'transfer.from';
     const n = t.files.length;
-    const what = n === 1 ? t.files[0].name : `${t.files[0].name} and ${n - 1} other file${n > 2 ? 's' : ''}, ${formatBytes(t.total)}`;
+    const what = n === 1 ? t.files[0].name : tr('files.andOthers', { first: t.files[0].name, count: n - 1, size: formatBytes(t.total) });
     const row = { speed: 0, last: null, peerId: t.peerId, t, files: null, details: null, list: null };
     if (n > 1) {
       row.list = h('ul', { class: 't-files' });
-      row.details = h('details', { class: 't-details', 'data-transfer-files': true }, h('summary', { text: `${n} files` }), row.list);
+      row.details = h('details', { class: 't-details', 'data-transfer-files': true }, h('summary', { text: tr('transfer.files', { count: n }) }), row.list);
       row.details.addEventListener('toggle', () => row.details.open && this.renderFiles(row));
     }
     row.el = h(
@@ -137,14 +135,14 @@ export class TransferList {
       { class: 'transfer', 'data-transfer': true, 'data-transfer-id': t.tid, 'data-direction': t.direction, 'data-state': t.state, 'data-files': n },
       h('div', { class: 't-head' },
         h('span', { class: 't-dir', 'aria-hidden': 'true', text: t.direction === 'send' ? '↑' : '↓' }),
-        h('span', { class: 't-title', text: `${toFrom}: ${what}` }),
+        h('span', { class: 't-title', text: tr(toFrom, { name: t.peerName, what }) }),
         h('span', { class: 't-state' })),
-      h('progress', { class: 't-progress', max: Math.max(t.total, 1), value: 0, 'data-progress': true, 'aria-label': 'Progress' }),
+      h('progress', { class: 't-progress', max: Math.max(t.total, 1), value: 0, 'data-progress': true, 'aria-label': tr('transfer.progressLabel') }),
       h('p', { class: 't-info', 'data-transfer-info': true }),
       h('p', { class: 't-path', 'data-path': true }),
       row.details,
       ...this.resumeControls(t),
-      h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.bus.emit('transfer:cancel', t.tid) }, 'Cancel'),
+      h('button', { type: 'button', class: 'button small', 'data-cancel': true, onclick: () => this.bus.emit('transfer:cancel', t.tid) }, tr('transfer.cancel')),
     );
     return row;
   }

@@ -5,12 +5,10 @@
 // data-verified / data-verify-warning and a badge. Renders `verify:update`.
 
 import { h, $ } from './dom.js';
+import { t } from '../i18n.js';
 
-const STATUS_TEXT = {
-  verified: '✓ Verified',
-  changed: '⚠ Security code changed',
-  unverified: 'Not verified',
-};
+const STATUSES = new Set(['verified', 'changed', 'unverified']);
+const statusText = (status) => t(STATUSES.has(status) ? `verify.status.${status}` : 'verify.status.unknown');
 
 export class VerifyView {
   /** @param verifier the Verifier (verify.js) @param store the PeerStore */
@@ -31,8 +29,8 @@ export class VerifyView {
     for (const p of this.store.list()) {
       const status = this.verifier.statusOf(p.id);
       this.markTile(p.id, status);
-      const text = STATUS_TEXT[status] ?? 'Not connected yet';
-      const button = h('button', { type: 'button', class: 'button small', 'data-verify-start': true, 'data-peer-id': p.id, onclick: () => this.open(p.id) }, 'Compare codes');
+      const text = statusText(status);
+      const button = h('button', { type: 'button', class: 'button small', 'data-verify-start': true, 'data-peer-id': p.id, onclick: () => this.open(p.id) }, t('verify.compare'));
       rows.push(h('li', { class: `verify-row verify-${status}`, 'data-verify-peer': true, 'data-peer-id': p.id, 'data-status': status }, h('span', { class: 'verify-name', text: String(p.name ?? '') }), h('span', { class: 'verify-status', text }), button));
     }
     this.list.replaceChildren(...rows);
@@ -49,22 +47,22 @@ export class VerifyView {
       badge = h('span', { class: 'peer-verify' });
       tile.append(badge);
     }
-    badge.textContent = status === 'verified' || status === 'changed' ? STATUS_TEXT[status] : '';
+    badge.textContent = status === 'verified' || status === 'changed' ? statusText(status) : '';
     badge.hidden = !badge.textContent;
   }
 
   async open(peerId) {
     const peer = this.store.get(peerId);
-    const code = h('p', { class: 'verify-code', 'data-verify-code': true, text: 'Connecting…' });
-    const match = h('button', { type: 'button', class: 'button primary', 'data-verify-match': true, disabled: true }, 'They match');
-    const differ = h('button', { type: 'button', class: 'button', 'data-verify-differ': true, disabled: true }, 'They differ');
-    const close = h('button', { type: 'button', class: 'button', 'data-verify-close': true }, 'Close');
+    const code = h('p', { class: 'verify-code', 'data-verify-code': true, text: t('verify.connecting') });
+    const match = h('button', { type: 'button', class: 'button primary', 'data-verify-match': true, disabled: true }, t('verify.match'));
+    const differ = h('button', { type: 'button', class: 'button', 'data-verify-differ': true, disabled: true }, t('verify.differ'));
+    const close = h('button', { type: 'button', class: 'button', 'data-verify-close': true }, t('dialog.close'));
     const warning = this.verifier.statusOf(peerId) === 'changed'
-      ? h('p', { class: 'warning', role: 'alert', 'data-verify-changed': true, text: `⚠ ${peer?.name ?? 'This device'} shows a different certificate than when you verified it. Compare the codes again; if they differ, someone may be in between.` })
+      ? h('p', { class: 'warning', role: 'alert', 'data-verify-changed': true, text: t('verify.changedWarning', { name: peer?.name ?? t('verify.thisDevice') }) })
       : null;
-    const dlg = h('dialog', { class: 'dialog verify', 'data-verify-dialog': true, 'data-peer-id': peerId, 'aria-label': 'Security code' },
-      h('h2', { text: `Security code with ${peer?.name ?? 'this device'}` }),
-      h('p', { text: 'The same code shows on both devices when nobody is in between. Compare it on both screens (or read it out on a call).' }),
+    const dlg = h('dialog', { class: 'dialog verify', 'data-verify-dialog': true, 'data-peer-id': peerId, 'aria-label': t('verify.title') },
+      h('h2', { text: t('verify.with', { name: peer?.name ?? t('verify.thisDevice') }) }),
+      h('p', { text: t('verify.explain') }),
       warning, code,
       h('div', { class: 'dialog-actions' }, close, differ, match));
     const done = () => {
@@ -77,7 +75,7 @@ export class VerifyView {
       done();
     });
     differ.addEventListener('click', () => {
-      this.bus.emit('notice', { kind: 'error', text: `The codes differ: someone may be between you and ${peer?.name ?? 'the other device'}. The connection was closed; do not send anything until the codes match.` });
+      this.bus.emit('notice', { kind: 'error', text: t('verify.differNotice', { name: peer?.name ?? t('peer.other') }) });
       this.peers.links.get(peerId)?.close();
       done();
     });
@@ -89,7 +87,7 @@ export class VerifyView {
       dlg.dataset.code = r.code;
       match.disabled = differ.disabled = false;
     } catch (err) {
-      code.textContent = `No secure connection to ${peer?.name ?? 'the device'}: ${err?.message || err}.`;
+      code.textContent = t('verify.noSecure', { name: peer?.name ?? t('peer.other'), reason: err?.message || err });
       dlg.dataset.failed = '';
     }
   }
