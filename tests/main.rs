@@ -91,6 +91,8 @@ mod soak;
 mod systemd;
 /// A small TURN client (Allocate, CreatePermission, Send/Data) acting as one relay user.
 mod turn_client;
+/// The phone UI through its hooks and bottom bar: every flow, every view light and dark.
+mod ui;
 /// Security codes: the same code on both pages from the live fingerprints, a changed
 /// certificate warned about, a man in the middle of the signaling never matching.
 mod verify;
