@@ -34,6 +34,8 @@ mod firefox;
 /// Guessing pairing keys and room codes: one IPv6 /64 is one source, a global budget of
 /// wrong guesses, tokens for the household; who may create rooms.
 mod guessing;
+/// The `data-*` hooks: every one the client uses is listed in docs/testing.md, none ambiguous.
+mod hooks;
 /// HTTP: assets, caching, headers, limits.
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
