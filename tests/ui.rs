@@ -165,8 +165,10 @@ fn photos_to_one(h: &mut Household, photos: &[PathBuf]) {
         b.eval("document.querySelector('[data-request]').scrollTop"),
         json!(0)
     );
-    h.shot(1, "phone-request-light");
+    shots::scheme(b, "dark", false);
+    h.shot(1, "phone-request-dark");
     let b = &mut h.pages[1];
+    shots::scheme(b, "light", false);
     b.click("[data-request] [data-accept]");
     b.wait_count("[data-received-file]", 2, T);
     let badge = b.text(&format!(
