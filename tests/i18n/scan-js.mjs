@@ -8,7 +8,8 @@
 //   append/prepend/replaceChildren, system() (chat lines), the text argument of setState() /
 //   fail() (transfer rows); setAttribute('aria-label' | 'title' | 'placeholder' | 'alt', …).
 // - prose: anywhere else, a literal holding two words (letters, a space, letters), which is
-//   what a sentence for people looks like wherever it is kept (a const table, an Error).
+//   what a sentence for people looks like wherever it is kept (a const table, an Error), or
+//   one capitalised word ('Phone', 'Save…'), what a label looks like.
 //
 // Not text: the first argument of t() (the key), console.*() arguments, class names (`class:`
 // values, className, classList), module specifiers, and the ALLOW list below.
@@ -19,11 +20,15 @@ import { tokenize } from './tokenize.mjs';
 export const ALLOW = new Map([
   ['noopener noreferrer', 'rel attribute tokens of Markdown links'],
   ['Not loaded', 'boot.js: shown only when the modules (the catalogs with them) did not load'],
+  ['English', 'i18n.js: the fallback language named in its own name, as index.json does'],
+  ['Files', 'a DataTransfer type (files dragged onto a tile)'],
+  ['Error', 'the name of an error without one, shown inside a translated message'],
 ]);
 
 /** Files not scanned for text, each with its reason. */
 export const FILE_ALLOW = new Map([
   ['protocol.js', 'the wire contract: message and code names, never text'],
+  ['names.js', 'the random default device names (Amber Fox): names, the same in every language'],
   ['store-worker.js', 'a Worker without catalogs: its messages are details inside a translated message'],
   ['hash-worker.js', 'a Worker without catalogs: its messages are details inside a translated message'],
 ]);
@@ -44,7 +49,7 @@ const OPEN = new Set(['(', '[', '{', '${']);
 const CLOSE = new Set([')', ']', '}', '}$']);
 
 const hasLetter = (s) => /\p{L}/u.test(s.replace(/\\./g, ''));
-const isProse = (s) => /\p{L}{2,}[^\n]*?\s+\p{L}/u.test(s);
+const isProse = (s) => /\p{L}{2,}[^\n]*?\s+\p{L}/u.test(s) || /^\p{Lu}\p{Ll}+[.…!?:]?$/u.test(s);
 
 /** The frame a bracket opens: what call or object it belongs to. */
 function openFrame(toks, k) {

@@ -15,6 +15,7 @@ const JS = [
   ['notice text', "bus.emit('notice', { kind: 'error', text: 'Broken' });", 1],
   ['prose in a table', "const TEXT = { a: 'Two words here' };", 1],
   ['prose in an Error', "throw new Error('could not connect');", 1],
+  ['a label word in a table', "const KIND = { phone: 'Phone', other: 'Device…' };", 2],
   ['setAttribute aria-label', "el.setAttribute('aria-label', 'Close');", 1],
   ['aria-label key', "h('span', { 'aria-label': 'Progress' });", 1],
   ['confirm', "if (confirm('Sure?')) go();", 1],

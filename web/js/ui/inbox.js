@@ -10,6 +10,7 @@
 import { h, $, formatBytes, canCopy } from './dom.js';
 import { zipBlob, zipNames } from '../zip.js';
 import { t as tr } from '../i18n.js';
+import { viewKind } from './viewer.js';
 
 /** How long a blob: URL lives after its download was started. */
 const REVOKE_AFTER_MS = 10000;
@@ -45,8 +46,10 @@ async function saveToFolder(entries) {
 }
 
 export class Inbox {
-  constructor(bus) {
+  /** @param viewer the Viewer (ui/viewer.js): photos, videos, PDFs, texts opened in the page */
+  constructor(bus, viewer) {
     this.bus = bus;
+    this.viewer = viewer;
     this.files = $('[data-received-list]');
     this.texts = $('[data-text-list]');
     this.empty = $('.inbox-empty');
@@ -79,7 +82,7 @@ export class Inbox {
       { class: 'received received-batch', 'data-received-batch': true, 'data-transfer-id': t.tid, 'data-files': n },
       h('div', { class: 'r-text' },
         h('span', { class: 'r-name', text: tr('files.andOthers', { first: t.files[0].name, count: n - 1, size: total }) }),
-        h('span', { class: 'r-meta', text: `${tr('inbox.from', { name: t.peerName })} · ${tr('inbox.kept')}` }),
+        h('span', { class: 'r-meta', text: tr('inbox.from', { name: t.peerName }) }),
         b.count),
       h('div', { class: 'r-actions' }, saveAll, folder, removeAll),
       h('details', { class: 'r-details', 'data-received-files': true }, h('summary', { text: tr('inbox.files') }), b.list),
@@ -106,17 +109,22 @@ export class Inbox {
     const entry = { name: f.name, blob: f.blob, crc: f.crc, remove: null };
     const save = h('button', { type: 'button', class: 'button primary small', 'data-save': true }, tr('inbox.save'));
     const dismiss = h('button', { type: 'button', class: 'button small', 'data-dismiss': true, 'aria-label': tr('inbox.removeFile', { name: f.name }) }, tr('inbox.remove'));
-    const status = h('span', { class: 'r-status', 'data-save-status': true, text: multi ? '' : tr('inbox.kept') });
-    const preview = f.mime.startsWith('image/') && f.size <= PREVIEW_MAX_BYTES ? this.preview(f.blob) : null;
+    const status = h('span', { class: 'r-status', 'data-save-status': true });
+    const kind = viewKind(f.mime, f.name);
+    const open = kind ? h('button', { type: 'button', class: 'button small', 'data-open': true, 'aria-label': tr('inbox.openFile', { name: f.name }) }, tr('inbox.open')) : null;
+    open?.addEventListener('click', () => this.viewer.open(entry.blob, f.name, f.mime));
+    const preview = kind === 'image' && f.size <= PREVIEW_MAX_BYTES
+      ? this.preview(f.blob, () => open.click(), f.name)
+      : h('span', { class: 'r-icon', 'aria-hidden': 'true' }, h('img', { src: 'icons/file.svg', alt: '', width: 40, height: 40 }));
     const li = h(
       'li',
-      { class: 'received', 'data-received-file': true, 'data-name': f.name, 'data-size': f.size, 'data-sha256': f.sha256 },
+      { class: 'received', 'data-received-file': true, 'data-name': f.name, 'data-size': f.size, 'data-sha256': f.sha256, 'data-kind': kind ?? 'file' },
       preview,
       h('div', { class: 'r-text' },
         h('span', { class: 'r-name', text: f.name }),
         h('span', { class: 'r-meta', text: tr('inbox.sizeFrom', { size: formatBytes(f.size), name: f.transfer.peerName }) }),
         status),
-      h('div', { class: 'r-actions' }, save, dismiss),
+      h('div', { class: 'r-actions' }, open, save, dismiss),
     );
     save.addEventListener('click', () => {
       if (!entry.blob) return;
@@ -154,14 +162,14 @@ export class Inbox {
     }
   }
 
-  /** An image preview; its blob: URL goes once the image is decoded. */
-  preview(blob) {
+  /** An image preview that opens the photo; its blob: URL goes once the image is decoded. */
+  preview(blob, onOpen, name) {
     const url = URL.createObjectURL(blob);
     const img = h('img', { class: 'r-preview', src: url, alt: '' });
     const done = () => URL.revokeObjectURL(url);
     img.addEventListener('load', done, { once: true });
     img.addEventListener('error', done, { once: true });
-    return img;
+    return h('button', { type: 'button', class: 'r-preview-button', tabindex: -1, 'aria-label': tr('inbox.openFile', { name }), onclick: onOpen }, img);
   }
 
   addText({ from, text }) {
@@ -188,7 +196,8 @@ export class Inbox {
     });
     this.texts.prepend(li);
     this.updateEmpty();
-    this.bus.emit('notice', { kind: 'info', text: tr('inbox.newText', { name: from }) });
+    const short = text.length > 120 ? `${text.slice(0, 120)}…` : text;
+    this.bus.emit('notice', { kind: 'info', text: tr('inbox.messageFrom', { name: from, text: short }) });
   }
 
   updateEmpty() {
