@@ -18,7 +18,7 @@ export function tokenize(src) {
     if (!p) return true;
     if (p.type === 'str' || p.type === 'num') return false;
     if (p.type === 'ident') return PUNCT_BEFORE_REGEX.has(p.value);
-    return p.value !== ')' && p.value !== ']' && (p.value !== '}' || true);
+    return p.value !== ')' && p.value !== ']';
   };
   function readTemplate() {
     let s = '';
