@@ -4,6 +4,7 @@
 import { scanJs } from './scan-js.mjs';
 import { scanHtml } from './scan-html.mjs';
 import { entryProblems } from './catalog.mjs';
+import { pickLanguage } from '../../web/js/i18n.js';
 
 /** JavaScript samples and how many bypasses each holds. */
 const JS = [
@@ -47,10 +48,22 @@ const CATALOG = [
   ['string where English has a plural', ['de', 'k', '{count} Dateien', { one: '{count} file', other: '{count} files' }], 1],
 ];
 
+/** navigator.languages → the catalog i18n.js picks (expected as the count field: 1 = right). */
+const CODES = ['en', 'de', 'pt', 'zh-CN', 'ja'];
+const CHOICE = [
+  ['pt-BR is pt', ['pt-BR', 'en'], 'pt'],
+  ['zh-Hans-CN is zh-CN', ['zh-Hans-CN'], 'zh-CN'],
+  ['zh is zh-CN', ['zh'], 'zh-CN'],
+  ['zh-TW has no catalog: the next one', ['zh-TW', 'ja-JP'], 'ja'],
+  ['case does not matter', ['DE-at'], 'de'],
+  ['nothing known', ['sv-SE', 'fi'], null],
+];
+
 export function selftest() {
   const cases = [];
   for (const [name, src, n] of JS) cases.push({ name: `js: ${name}`, expected: n, found: scanJs(src).bypass.length });
   for (const [name, src, n] of HTML) cases.push({ name: `html: ${name}`, expected: n, found: scanHtml(src).bypass.length });
   for (const [name, args, n] of CATALOG) cases.push({ name: `catalog: ${name}`, expected: n, found: entryProblems(...args).length });
+  for (const [name, prefs, want] of CHOICE) cases.push({ name: `choice: ${name}`, expected: 1, found: Number(pickLanguage(CODES, prefs) === want) });
   return cases;
 }
