@@ -293,3 +293,72 @@ fn a_browser_without_webrtc_is_told_and_shown_unable() {
         assert!(errors.is_empty(), "{who}: {errors:#?}");
     }
 }
+
+/// A peer that does not read `caps` (here a raw client, as an older page would be) still
+/// gets a clear answer both ways: its offer to the page without WebRTC comes back as
+/// `{unable: "webrtc"}`, and when it answers a page's offer that way itself, the page's
+/// transfer to it fails at once with the reason (Chromium on loopback).
+#[test]
+fn an_offer_to_a_browser_without_webrtc_is_answered_unable() {
+    let _one = crate::support::one_browser_at_a_time();
+    use crate::support::page::{attr, Page};
+    let server = Server::start(&crate::support::release_binary(), &[]);
+    let url = format!("http://{}/", server.http);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut a = Page::launch(None);
+    a.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;"}),
+    );
+    a.open(&url);
+    let mut old = rt.block_on(async {
+        let mut ws = Ws::connect(server.http, None).await;
+        ws.hello("Old-Client").await; // no caps: an older client
+        ws
+    });
+    a.wait_count("[data-peer]", 1, Duration::from_secs(10));
+    let a_id = a.eval("window.homedrop.state().id");
+    let answer = rt.block_on(async {
+        let offer = json!({"description": {"type": "offer", "sdp": "v=0\r\n"}});
+        old.send(json!({"type":"signal","to":a_id,"data":offer}))
+            .await;
+        old.expect("signal").await
+    });
+    assert_eq!(answer["from"], a_id);
+    assert_eq!(answer["data"], json!({"unable": "webrtc"}));
+
+    let mut b = Page::launch(None);
+    b.open(&url);
+    b.wait_count("[data-peer]", 2, Duration::from_secs(10));
+    b.click(&attr("[data-peer]", "peer-id", &old.id));
+    let dir = crate::support::TempDir::new("caps-old");
+    let file = dir.0.join("note.bin");
+    crate::support::files::generate(&file, 16 * 1024, 3);
+    let t0 = Instant::now();
+    b.set_files("[data-file-input]", &[&file]);
+    rt.block_on(async {
+        loop {
+            let m = old.expect("signal").await;
+            if m["data"]["description"]["type"] == "offer" {
+                let back = json!({"type":"signal","to":m["from"],"data":{"unable":"webrtc"}});
+                break old.send(back).await;
+            }
+        }
+    });
+    let failed = attr("[data-transfer]", "state", "failed");
+    b.wait_hook(&failed, Duration::from_secs(5));
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    let info = b.text(&format!("{failed} [data-transfer-info]"));
+    assert!(
+        info.contains("cannot receive") && info.contains("WebRTC"),
+        "{info}"
+    );
+    for (page, who) in [(&a, "no-WebRTC page"), (&b, "other page")] {
+        let errors: Vec<String> = page
+            .console()
+            .into_iter()
+            .filter(|l| l.starts_with("error:") || l.starts_with("exception:"))
+            .collect();
+        assert!(errors.is_empty(), "{who}: {errors:#?}");
+    }
+}
