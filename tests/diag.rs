@@ -297,7 +297,8 @@ fn a_browser_without_webrtc_is_told_and_shown_unable() {
 /// A peer that does not read `caps` (here a raw client, as an older page would be) still
 /// gets a clear answer both ways: its offer to the page without WebRTC comes back as
 /// `{unable: "webrtc"}`, and when it answers a page's offer that way itself, the page's
-/// transfer to it fails at once with the reason (Chromium on loopback).
+/// transfer to it fails at once with the reason. The send sheet marks the page without
+/// WebRTC as unable among its targets (Chromium on loopback).
 #[test]
 fn an_offer_to_a_browser_without_webrtc_is_answered_unable() {
     let _one = crate::support::one_browser_at_a_time();
@@ -330,12 +331,20 @@ fn an_offer_to_a_browser_without_webrtc_is_answered_unable() {
     let mut b = Page::launch(None);
     b.open(&url);
     b.wait_count("[data-peer]", 2, Duration::from_secs(10));
-    b.click(&attr("[data-peer]", "peer-id", &old.id));
     let dir = crate::support::TempDir::new("caps-old");
     let file = dir.0.join("note.bin");
     crate::support::files::generate(&file, 16 * 1024, 3);
-    let t0 = Instant::now();
+    // Two devices, none chosen: the send sheet asks, and says which one cannot receive.
     b.set_files("[data-file-input]", &[&file]);
+    b.wait_hook("[data-send-sheet][open]", Duration::from_secs(5));
+    let a_target = attr("[data-send-target]", "peer-id", a_id.as_str().unwrap());
+    assert_eq!(b.data(&a_target, "unable"), json!("webrtc"));
+    assert!(b.text(&a_target).contains("WebRTC"));
+    let old_target = attr("[data-send-target]", "peer-id", &old.id);
+    assert_eq!(b.data(&old_target, "unable"), Value::Null);
+    b.click(&old_target);
+    let t0 = Instant::now();
+    b.click("[data-send-go]");
     rt.block_on(async {
         loop {
             let m = old.expect("signal").await;
