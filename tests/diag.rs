@@ -201,6 +201,8 @@ fn the_household_page_shows_the_lines() {
     let server = Server::start(&crate::support::release_binary(), &["--log", "info"]);
     let mut page = Page::launch(None);
     page.open(&format!("http://{}/", server.http));
+    page.click("[data-nav=\"more\"]");
+    page.wait_hook("[data-view=\"more\"][data-active]", Duration::from_secs(5));
     page.wait_for(
         "!document.querySelector('[data-diag]').hidden",
         Duration::from_secs(15),
