@@ -28,6 +28,9 @@ mod config;
 mod contract;
 /// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
 mod delivery;
+/// The household's diagnostics (`GET /api/logs`: home devices, own pages, no secrets) and
+/// capabilities up front (`hello.caps`; a browser without WebRTC told so, shown as unable).
+mod diag;
 /// Firefox ESR ↔ Chromium over the real UI in namespaces; Firefox's memory for a large file
 /// (needs root, firefox-esr and tests/firefox's puppeteer-core: the test command installs them).
 mod firefox;

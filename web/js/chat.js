@@ -10,6 +10,7 @@ import { validThumb } from './thumbs.js';
 import { cleanName } from './names.js';
 import { ChatMsg, parseMessage } from './protocol.js';
 import { t } from './i18n.js';
+import { cannotConnect } from './caps.js';
 
 export const MAX_CHAT_TEXT = 16 * 1024;
 /** Room media larger than this is offered with the usual accept / decline dialog. */
@@ -90,7 +91,7 @@ export class Chat {
     if (!this.peers.selfId) return;
     for (const code of this.env.rooms()) {
       for (const p of this.members(code)) {
-        if (!this.peers.links.has(p.id)) this.peers.get(p.id);
+        if (!this.peers.links.has(p.id) && !cannotConnect(p)) this.peers.get(p.id);
       }
     }
   }

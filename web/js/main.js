@@ -31,6 +31,8 @@ import { RoomChat } from './ui/room-chat.js';
 import { RoomInvites } from './ui/room-invite.js';
 import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
+import { DiagPanel } from './ui/diag.js';
+import { detectCaps, hasWebRTC, ownCaps, showCapsNotice } from './caps.js';
 import { Verifier } from './verify.js';
 import { VerifyView } from './ui/verify.js';
 import { Views } from './ui/views.js';
@@ -49,6 +51,7 @@ const signaling = new Signaling(bus, () => ({
   name: profile.name,
   kind: deviceKind(),
   pairs: loadPairs().map((p) => p.secret),
+  caps: ownCaps(),
 }));
 const profile = new Profile(bus, signaling);
 const store = new PeerStore(bus);
@@ -80,6 +83,7 @@ new RoomList(bus);
 new RoomChat(bus, chat);
 new RoomInvites(bus, store);
 new PairingView(bus);
+new DiagPanel(bus);
 new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
 initShare();
@@ -113,8 +117,11 @@ window.homedrop = Object.freeze({
 });
 
 // Transfers of an earlier visit are taken over before the storage cleanup (which keeps
-// their data); the certificate is loaded before the first connection is made.
+// their data); the certificate is loaded and what this browser can do is known (the hello
+// says it) before the first connection is made.
 const claimed = claimRecords();
-Promise.allSettled([startStorage(claimed.keepTid), loadIdentity()])
+const caps = detectCaps().then(showCapsNotice);
+// Without WebRTC there is no certificate to make (and nothing to connect with).
+Promise.allSettled([startStorage(claimed.keepTid), hasWebRTC() ? loadIdentity() : null, caps])
   .then(() => transfers.restore(claimed.resumable))
   .finally(() => signaling.connect());

@@ -53,6 +53,12 @@ export const ErrorCode = Object.freeze({
   notAllowed: 'notAllowed',
 });
 
+/** The fields of `hello.caps` and of a peer list entry's `caps` (what a browser can do). */
+export const Caps = Object.freeze({
+  webrtc: 'webrtc',
+  store: 'store',
+});
+
 /** Browser ↔ browser on the file channel (label `homedrop`, id 0). */
 export const TransferMsg = Object.freeze({
   offer: 'offer',

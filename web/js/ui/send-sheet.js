@@ -5,6 +5,7 @@
 
 import { h, $, formatBytes } from './dom.js';
 import { t } from '../i18n.js';
+import { unableOf } from '../caps.js';
 
 const THUMBS = 12;
 
@@ -77,6 +78,10 @@ export class SendSheet {
         b.setAttribute('aria-pressed', String(this.picked.has(p.id)));
         this.updateGo();
       });
+      // A device that cannot receive is still listed, with why: sending to it fails at once.
+      const { unable, text } = unableOf(p);
+      if (unable) b.dataset.unable = unable;
+      if (unable) b.append(h('span', { class: 'peer-unable', text }));
       return b;
     });
     $('[data-send-targets]', this.dlg).replaceChildren(...buttons);
