@@ -201,6 +201,13 @@ fn the_page_speaks_the_browsers_language_and_switches_on_request() {
     assert_eq!(files(&mut page, 3), "3 pliki");
     assert_eq!(files(&mut page, 5), "5 plików");
     assert_eq!(files(&mut page, 22), "22 pliki");
+    // No key was missing at runtime, and none was asked for before the catalog loaded.
+    let missing: Vec<String> = page
+        .console()
+        .into_iter()
+        .filter(|l| l.contains("no message for"))
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
     drop(page);
     drop(app);
 }
