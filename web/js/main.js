@@ -15,6 +15,7 @@ import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
+import { ScreenShare } from './screen.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
@@ -33,6 +34,7 @@ import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
 import { Verifier } from './verify.js';
 import { VerifyView } from './ui/verify.js';
+import { ScreenView } from './ui/screen.js';
 
 const bus = new Bus();
 
@@ -61,6 +63,7 @@ const chat = new Chat(bus, peers, transfers, store, {
   avatar,
   rooms: () => rooms.codes(),
 });
+const screenShare = new ScreenShare(bus, peers, store);
 initCompose(bus, () => devices.targets(), (id, text) => transfers.sendText(id, text));
 new TransferList(bus);
 new Inbox(bus);
@@ -71,6 +74,7 @@ new RoomInvites(bus, store);
 new PairingView(bus);
 new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
+new ScreenView(bus, store);
 initShare();
 initProbe();
 
@@ -95,6 +99,7 @@ window.homedrop = Object.freeze({
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
+      screen: screenShare.snapshot(),
       links: peers.snapshot(),
       fingerprint: ownFingerprint(),
     }),
