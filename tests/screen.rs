@@ -24,12 +24,19 @@ fn secure_setup() -> (Setup, String) {
     let mut s = Setup::with_browser_flags(&["--https", "0.0.0.0:8443"], FAKE_CAPTURE);
     let url = format!("https://{}:8443/", s.lan.server_ip());
     for p in [&mut s.a, &mut s.b] {
+        // Over plain http from a LAN address there is no getDisplayMedia: no card, no button.
+        assert_eq!(
+            p.count("[data-screen][hidden]"),
+            1,
+            "the card shows on http"
+        );
         p.call_browser(
             "Security.setIgnoreCertificateErrors",
             json!({"ignore": true}),
         );
         p.open(&url);
         assert_eq!(p.eval("window.isSecureContext"), json!(true));
+        p.wait_hook("[data-screen]:not([hidden])", WAIT);
     }
     (s, url)
 }

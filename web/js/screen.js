@@ -12,7 +12,7 @@
 //
 // Listens to the intents `screen:share` ({peerId} or {room}), `screen:stop` (a sid, or
 // nothing: the outgoing share), `link:closed`. Emits `screen:changed` (this.view()) and
-// `notice`.
+// `notice` (errors, and an incoming share).
 
 import { randomId } from './events.js';
 import { ScreenMsg, parseMessage } from './protocol.js';
@@ -31,6 +31,7 @@ const TEXT = Object.freeze({
   tooMany: `A screen goes to ${MAX_RECEIVERS} devices at most.`,
   failed: (name) => `Could not share the screen with ${name}.`,
   denied: 'Screen sharing was not allowed.',
+  incoming: (name) => `${name} is sharing a screen with you.`,
 });
 
 /** True where this page can capture a screen: a secure context with getDisplayMedia, and not
@@ -283,6 +284,7 @@ export class ScreenShare {
     }
     const s = this.session(link, m.sid, 'view');
     this.views.set(link.peerId, s);
+    if (!old) this.bus.emit('notice', { kind: 'info', text: TEXT.incoming(this.store.get(link.peerId)?.name ?? 'A device') });
     s.pc.ontrack = (e) => {
       s.stream = e.streams[0] ?? new MediaStream([e.track]);
       this.changed();
