@@ -88,6 +88,9 @@ mod resume;
 mod room_signaling;
 /// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
 mod rooms;
+/// Screen sharing over https between two Chromium with fake capture: a frame decoded on the
+/// other side, stopped by the viewer or the sharer (a room too).
+mod screen;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
 /// Churn soak against the release binary: 1,000 clients join and leave, RSS stays flat.

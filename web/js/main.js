@@ -15,6 +15,7 @@ import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
+import { ScreenShare } from './screen.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
@@ -38,6 +39,7 @@ import { VerifyView } from './ui/verify.js';
 import { Views } from './ui/views.js';
 import { SendSheet } from './ui/send-sheet.js';
 import { Viewer } from './ui/viewer.js';
+import { ScreenView } from './ui/screen.js';
 
 const bus = new Bus();
 
@@ -69,6 +71,7 @@ const chat = new Chat(bus, peers, transfers, store, {
 });
 const sendText = (id, text) => transfers.sendText(id, text);
 const sheet = new SendSheet(bus, store, () => devices.targets(), sendText);
+const screenShare = new ScreenShare(bus, peers, store);
 initCompose(bus, () => devices.targets(), sendText, sheet);
 new TransferList(bus);
 new Inbox(bus, new Viewer());
@@ -80,6 +83,7 @@ new PairingView(bus);
 new DiagPanel(bus);
 new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
+new ScreenView(bus, store);
 initShare();
 initProbe();
 new Views(bus);
@@ -105,6 +109,7 @@ window.homedrop = Object.freeze({
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
+      screen: screenShare.snapshot(),
       links: peers.snapshot(),
       fingerprint: ownFingerprint(),
     }),
