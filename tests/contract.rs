@@ -36,6 +36,7 @@ fn client_samples() -> Vec<ClientMsg> {
             snap_on_join: false,
         },
         ClientMsg::RoomJoin { code: s() },
+        ClientMsg::RoomJoinNamed { name: s() },
         ClientMsg::RoomLeave { code: s() },
         ClientMsg::PairStart,
         ClientMsg::PairJoin { key: s() },
@@ -58,6 +59,7 @@ fn client_samples() -> Vec<ClientMsg> {
             | ClientMsg::Rename { .. }
             | ClientMsg::RoomCreate { .. }
             | ClientMsg::RoomJoin { .. }
+            | ClientMsg::RoomJoinNamed { .. }
             | ClientMsg::RoomLeave { .. }
             | ClientMsg::PairStart
             | ClientMsg::PairJoin { .. }
@@ -87,6 +89,7 @@ fn server_samples() -> Vec<ServerMsg> {
             capacity: 2,
             members: 1,
             snap_on_join: false,
+            name: Some(s()),
         },
         ServerMsg::RoomLeft { code: s() },
         ServerMsg::PairKey {

@@ -15,6 +15,7 @@ import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
+import { RoomSync } from './room-sync.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
@@ -64,6 +65,7 @@ const chat = new Chat(bus, peers, transfers, store, {
   avatar,
   rooms: () => rooms.codes(),
 });
+new RoomSync(bus, chat, store);
 const sendText = (id, text) => transfers.sendText(id, text);
 const sheet = new SendSheet(bus, store, () => devices.targets(), sendText);
 initCompose(bus, () => devices.targets(), sendText, sheet);

@@ -13,6 +13,7 @@ export const ClientMsg = Object.freeze({
   rename: 'rename',
   roomCreate: 'roomCreate',
   roomJoin: 'roomJoin',
+  roomJoinNamed: 'roomJoinNamed',
   roomLeave: 'roomLeave',
   pairStart: 'pairStart',
   pairJoin: 'pairJoin',
@@ -76,6 +77,8 @@ export const ChatMsg = Object.freeze({
   media: 'media',
   ping: 'ping',
   pong: 'pong',
+  sync: 'sync',
+  history: 'history',
 });
 
 /** The bus event on which signaling.js hands on a server message of this type. */
