@@ -27,6 +27,11 @@ fn family() -> String {
 
 /// Join "Family" through the form, spelled `spelling`; returns the room's code.
 fn join_by_name(p: &mut Page, spelling: &str) -> String {
+    p.click("[data-nav=rooms]");
+    p.wait_hook(
+        "[data-view=rooms][data-active] [data-room-name-input]",
+        LONG,
+    );
     p.fill("[data-room-name-input]", spelling);
     p.click("[data-room-join-name]");
     in_family(p)
