@@ -33,6 +33,8 @@ import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
 import { Verifier } from './verify.js';
 import { VerifyView } from './ui/verify.js';
+import { Pwa } from './pwa.js';
+import { initAppSettings } from './ui/app-settings.js';
 
 const bus = new Bus();
 
@@ -73,6 +75,10 @@ new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
 initShare();
 initProbe();
+initAppSettings(bus);
+// Last: a shared file opens the send sheet, so every view listens by now.
+const pwa = new Pwa(bus);
+pwa.start();
 
 /** #room=TOKEN and #pair=TOKEN links (or a code or key): act on them once, then clear the fragment. */
 function handleFragment() {
@@ -97,6 +103,7 @@ window.homedrop = Object.freeze({
       chat: chat.snapshot(),
       links: peers.snapshot(),
       fingerprint: ownFingerprint(),
+      pwa: pwa.snapshot(),
     }),
 });
 
