@@ -13,8 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::certs::ca_and_leaf;
 use crate::support::netns::{nft, Lan};
-use crate::support::page::Page;
-use crate::support::setup::serve;
+use crate::support::page::{attr, Page};
+use crate::support::setup::{offer, serve};
 use crate::support::{header, http_get, one_browser_at_a_time, TempDir, TestApp};
 
 const TLS_PORT: u16 = 8443;
@@ -250,4 +250,36 @@ fn on_plain_http_no_worker_registers_and_the_page_says_what_https_adds() {
     page.wait_hook("[data-notice][data-kind=error]", Duration::from_secs(10));
     assert_eq!(page.eval("window.homedrop.state().pwa.shared"), Value::Null);
     assert_eq!(page.eval("location.pathname + location.search"), json!("/"));
+}
+
+#[test]
+fn a_running_transfer_holds_the_screen_wake_lock_on_both_sides_until_it_ends() {
+    let _one = one_browser_at_a_time();
+    let dir = TempDir::new("pwa-wake");
+    let file = dir.0.join("big.bin");
+    let sha = crate::support::files::generate(&file, 64 * 1024 * 1024, 4);
+    let mut lan = Lan::new(2);
+    let (ca, url, _state) = serve_https(&mut lan, &dir.0);
+    let mut a = Page::launch_trusting(Some(&lan.hosts[0]), &ca);
+    let mut b = Page::launch_trusting(Some(&lan.hosts[1]), &ca);
+    a.open(&url);
+    b.open(&url);
+    for p in [&mut a, &mut b] {
+        p.wait_count("[data-peer]", 1, Duration::from_secs(60));
+        assert_eq!(p.eval("window.homedrop.state().pwa.wakeLock"), json!(false));
+    }
+    a.click("[data-peer]");
+    offer(&mut a, &mut b, &[&file]);
+    b.click("[data-accept]");
+    let held = "window.homedrop.state().pwa.wakeLock === true";
+    for p in [&mut a, &mut b] {
+        p.wait_for(held, Duration::from_secs(30));
+    }
+    let got = attr("[data-received-file]", "name", "big.bin");
+    b.wait_hook(&got, Duration::from_secs(180));
+    assert_eq!(b.data(&got, "sha256"), json!(sha));
+    let released = "(s => !s.wakeLock && s.running === 0)(window.homedrop.state().pwa)";
+    for p in [&mut a, &mut b] {
+        p.wait_for(released, Duration::from_secs(10));
+    }
 }
