@@ -34,6 +34,8 @@ mod firefox;
 /// Guessing pairing keys and room codes: one IPv6 /64 is one source, a global budget of
 /// wrong guesses, tokens for the household; who may create rooms.
 mod guessing;
+/// The `data-*` hooks: every one the client uses is listed in docs/testing.md, none ambiguous.
+mod hooks;
 /// HTTP: assets, caching, headers, limits.
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
@@ -94,6 +96,8 @@ mod soak;
 mod systemd;
 /// A small TURN client (Allocate, CreatePermission, Send/Data) acting as one relay user.
 mod turn_client;
+/// The phone UI through its hooks and bottom bar: every flow, every view light and dark.
+mod ui;
 /// Security codes: the same code on both pages from the live fingerprints, a changed
 /// certificate warned about, a man in the middle of the signaling never matching.
 mod verify;

@@ -29,7 +29,7 @@ pub const MAX_QR_TEXT: usize = 512;
 /// hasher) may compile; connections only back to this server.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
 img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
-worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+worker-src 'self' blob:; frame-src blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Route one request. Never fails: errors become responses here.
 pub async fn handle(

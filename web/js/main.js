@@ -33,6 +33,9 @@ import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
 import { Verifier } from './verify.js';
 import { VerifyView } from './ui/verify.js';
+import { Views } from './ui/views.js';
+import { SendSheet } from './ui/send-sheet.js';
+import { Viewer } from './ui/viewer.js';
 import { Pwa } from './pwa.js';
 import { initAppSettings } from './ui/app-settings.js';
 
@@ -63,9 +66,11 @@ const chat = new Chat(bus, peers, transfers, store, {
   avatar,
   rooms: () => rooms.codes(),
 });
-initCompose(bus, () => devices.targets(), (id, text) => transfers.sendText(id, text));
+const sendText = (id, text) => transfers.sendText(id, text);
+const sheet = new SendSheet(bus, store, () => devices.targets(), sendText);
+initCompose(bus, () => devices.targets(), sendText, sheet);
 new TransferList(bus);
-new Inbox(bus);
+new Inbox(bus, new Viewer());
 new RequestDialogs(bus, store);
 new RoomList(bus);
 new RoomChat(bus, chat);
@@ -75,6 +80,7 @@ new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
 initShare();
 initProbe();
+new Views(bus);
 initAppSettings(bus);
 // Last: a shared file opens the send sheet, so every view listens by now.
 const pwa = new Pwa(bus);

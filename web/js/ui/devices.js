@@ -10,6 +10,7 @@ import { h, $ } from './dom.js';
 import { nameKey } from '../names.js';
 
 const KINDS = new Set(['phone', 'tablet', 'desktop', 'other']);
+const KIND_TEXT = { phone: 'Phone', tablet: 'Tablet', desktop: 'Computer', other: 'Device' };
 
 /** One badge per way a peer is linked: household, same network (one public address, not
  * the household), each room (with its code), paired. */
@@ -96,6 +97,7 @@ export class DeviceList {
     tile.dataset.peerName = name;
     tile.querySelector('.peer-icon').src = `icons/${kind}.svg`;
     tile.querySelector('.peer-name').textContent = name;
+    tile.querySelector('.peer-kind').textContent = KIND_TEXT[kind];
     tile.dataset.links = linkList(p.links);
     tile.querySelector('.peer-links').replaceChildren(...linkBadges(p.links));
     const warn = tile.querySelector('.peer-same-name');
@@ -112,6 +114,7 @@ export class DeviceList {
       { type: 'button', class: 'peer', 'data-peer': true, 'data-peer-id': id, 'aria-pressed': 'false' },
       h('img', { class: 'peer-icon', alt: '', width: 40, height: 40 }),
       h('span', { class: 'peer-name' }),
+      h('span', { class: 'peer-kind' }),
       h('span', { class: 'peer-links' }),
       h('span', { class: 'peer-same-name', hidden: true, text: '⚠ Same name as another device' }),
     );
@@ -124,6 +127,7 @@ export class DeviceList {
     tile.addEventListener('dragleave', () => tile.classList.remove('drop-target'));
     tile.addEventListener('drop', (e) => {
       e.preventDefault();
+      e.stopPropagation(); // not also a drop "anywhere" (ui/compose.js)
       tile.classList.remove('drop-target');
       const files = [...(e.dataTransfer?.files ?? [])];
       if (files.length) this.bus.emit('send:files', { peerId: id, files });
@@ -140,6 +144,7 @@ export class DeviceList {
 
   updateHint() {
     const n = this.selected.size;
+    this.root.closest('.devices')?.toggleAttribute('data-has-target', this.targets().length > 0);
     if (n > 0) this.hint.textContent = `Sending to ${n} selected device${n > 1 ? 's' : ''}.`;
     else if (this.peers.length === 1) this.hint.textContent = `Sending to ${this.peers[0].name}.`;
     else if (this.peers.length > 1) this.hint.textContent = 'Select one or more devices above.';

@@ -82,8 +82,11 @@ export class RoomChat {
   select(code) {
     this.current = code;
     for (const [c, l] of this.logs) l.ul.hidden = c !== code;
-    this.root.dataset.room = code ?? '';
+    this.root.dataset.shownRoom = code ?? '';
     $('[data-chat-empty]').hidden = !!code;
+    // No room, no conversation: the form and the avatar wait for one.
+    $('[data-chat-form]').hidden = !code;
+    $('.chat-me', this.root).hidden = !code;
     this.renderTabs();
     this.bus.emit('room:current', code);
   }
