@@ -28,6 +28,9 @@ mod config;
 mod contract;
 /// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
 mod delivery;
+/// The household's diagnostics (`GET /api/logs`: home devices, own pages, no secrets) and
+/// capabilities up front (`hello.caps`; a browser without WebRTC told so, shown as unable).
+mod diag;
 /// Firefox ESR ↔ Chromium over the real UI in namespaces; Firefox's memory for a large file
 /// (needs root, firefox-esr and tests/firefox's puppeteer-core: the test command installs them).
 mod firefox;
@@ -88,6 +91,9 @@ mod resume;
 mod room_signaling;
 /// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
 mod rooms;
+/// Screen sharing over https between two Chromium with fake capture: a frame decoded on the
+/// other side, stopped by the viewer or the sharer (a room too).
+mod screen;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
 /// Churn soak against the release binary: 1,000 clients join and leave, RSS stays flat.

@@ -1,6 +1,7 @@
-//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the `/ws` upgrade and
-//! the connection check's `POST /probe` ([`super::probe`]) and the share target's
-//! `/share-target` without a service worker ([`super::share`]).
+//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the household's
+//! `/remote` and `/api/logs`, the `/ws` upgrade, the connection check's `POST /probe`
+//! ([`super::probe`]) and the share target's `/share-target` without a service worker
+//! ([`super::share`]).
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -78,6 +79,7 @@ async fn route(
         )),
         "/qr.svg" => qr(req.uri().query().unwrap_or("")),
         "/remote" => remote(shared, &req, peer),
+        "/api/logs" => logs(shared, &req, host.as_ref(), peer),
         "/stats" => Ok(text(
             StatusCode::OK,
             "application/json",
@@ -245,12 +247,7 @@ fn remote(
     req: &Request<Incoming>,
     peer: std::net::SocketAddr,
 ) -> Result<Res, HttpError> {
-    let xff = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let ip = client_ip(peer, xff, &shared.config.trusted_proxies);
-    if classify(ip, &shared.subnets.get()) != NetGroup::Home {
+    if !from_home(shared, req, peer) {
         return Err(HttpError::Forbidden(
             "Remote access is managed from a device at home.",
         ));
@@ -259,6 +256,48 @@ fn remote(
     view.certificate = served_certificate(shared);
     let body = serde_json::to_string(&view).unwrap_or_else(|_| "{}".into());
     Ok(text(StatusCode::OK, "application/json", body))
+}
+
+/// Is the request's source (the proxy's client when the proxy is trusted) in the home
+/// group, as the signaling registry decides it ([`classify`])?
+fn from_home(shared: &Shared, req: &Request<Incoming>, peer: std::net::SocketAddr) -> bool {
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = client_ip(peer, xff, &shared.config.trusted_proxies);
+    classify(ip, &shared.subnets.get()) == NetGroup::Home
+}
+
+/// `GET /api/logs`: homedrop's recent log lines ([`crate::logring`]) for a bug report,
+/// for home-group devices only, and only to a page of homedrop's own (the Host was checked
+/// in [`route`]; a cross-site page is refused by its Origin, and by its `Sec-Fetch-Site`
+/// where the browser sends no Origin).
+fn logs(
+    shared: &Shared,
+    req: &Request<Incoming>,
+    host: Option<&HostPort>,
+    peer: std::net::SocketAddr,
+) -> Result<Res, HttpError> {
+    check_origin(shared, req, host, peer)?;
+    let fetch_site = req.headers().get("sec-fetch-site").map(|v| v.as_bytes());
+    if !matches!(fetch_site, None | Some(b"same-origin" | b"none")) {
+        shared.cross_site_refused.fetch_add(1, Ordering::Relaxed);
+        return Err(HttpError::Forbidden(
+            "Cross-site request refused: use homedrop from its own page.",
+        ));
+    }
+    if !from_home(shared, req, peer) {
+        return Err(HttpError::Forbidden(
+            "The diagnostics are for the devices at home.",
+        ));
+    }
+    let body = serde_json::json!({
+        "lines": crate::logring::recent(),
+        "maxLines": crate::logring::MAX_LINES,
+        "maxBytes": crate::logring::MAX_BYTES,
+    });
+    Ok(text(StatusCode::OK, "application/json", body.to_string()))
 }
 
 /// What the TLS port serves, for the panel: the ACME certificate once issued (with the last

@@ -61,6 +61,13 @@ impl Page {
         }
     }
 
+    /// [`Page::launch`] with more Chromium flags (see [`Browser::launch_with`]).
+    pub fn launch_with_flags(netns: Option<&str>, flags: &[&str]) -> Page {
+        Page {
+            browser: Browser::launch_with(netns, None, flags),
+        }
+    }
+
     // The page object's methods, callable without naming the trait.
     pub fn open(&mut self, url: &str) {
         PageObject::open(self, url)

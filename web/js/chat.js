@@ -9,6 +9,7 @@ import { randomId } from './events.js';
 import { validThumb } from './thumbs.js';
 import { cleanName } from './names.js';
 import { ChatMsg, parseMessage } from './protocol.js';
+import { cannotConnect } from './caps.js';
 
 export const MAX_CHAT_TEXT = 16 * 1024;
 /** Room media larger than this is offered with the usual accept / decline dialog. */
@@ -89,7 +90,7 @@ export class Chat {
     if (!this.peers.selfId) return;
     for (const code of this.env.rooms()) {
       for (const p of this.members(code)) {
-        if (!this.peers.links.has(p.id)) this.peers.get(p.id);
+        if (!this.peers.links.has(p.id) && !cannotConnect(p)) this.peers.get(p.id);
       }
     }
   }

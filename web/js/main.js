@@ -15,6 +15,7 @@ import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
+import { ScreenShare } from './screen.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
@@ -31,6 +32,8 @@ import { RoomChat } from './ui/room-chat.js';
 import { RoomInvites } from './ui/room-invite.js';
 import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
+import { DiagPanel } from './ui/diag.js';
+import { detectCaps, hasWebRTC, ownCaps, showCapsNotice } from './caps.js';
 import { Verifier } from './verify.js';
 import { VerifyView } from './ui/verify.js';
 import { Views } from './ui/views.js';
@@ -38,6 +41,7 @@ import { SendSheet } from './ui/send-sheet.js';
 import { Viewer } from './ui/viewer.js';
 import { Pwa } from './pwa.js';
 import { initAppSettings } from './ui/app-settings.js';
+import { ScreenView } from './ui/screen.js';
 
 const bus = new Bus();
 
@@ -45,6 +49,7 @@ const signaling = new Signaling(bus, () => ({
   name: profile.name,
   kind: deviceKind(),
   pairs: loadPairs().map((p) => p.secret),
+  caps: ownCaps(),
 }));
 const profile = new Profile(bus, signaling);
 const store = new PeerStore(bus);
@@ -68,6 +73,7 @@ const chat = new Chat(bus, peers, transfers, store, {
 });
 const sendText = (id, text) => transfers.sendText(id, text);
 const sheet = new SendSheet(bus, store, () => devices.targets(), sendText);
+const screenShare = new ScreenShare(bus, peers, store);
 initCompose(bus, () => devices.targets(), sendText, sheet);
 new TransferList(bus);
 new Inbox(bus, new Viewer());
@@ -76,8 +82,10 @@ new RoomList(bus);
 new RoomChat(bus, chat);
 new RoomInvites(bus, store);
 new PairingView(bus);
+new DiagPanel(bus);
 new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
+new ScreenView(bus, store);
 initShare();
 initProbe();
 new Views(bus);
@@ -107,6 +115,7 @@ window.homedrop = Object.freeze({
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
+      screen: screenShare.snapshot(),
       links: peers.snapshot(),
       fingerprint: ownFingerprint(),
       pwa: pwa.snapshot(),
@@ -114,8 +123,11 @@ window.homedrop = Object.freeze({
 });
 
 // Transfers of an earlier visit are taken over before the storage cleanup (which keeps
-// their data); the certificate is loaded before the first connection is made.
+// their data); the certificate is loaded and what this browser can do is known (the hello
+// says it) before the first connection is made.
 const claimed = claimRecords();
-Promise.allSettled([startStorage(claimed.keepTid), loadIdentity()])
+const caps = detectCaps().then(showCapsNotice);
+// Without WebRTC there is no certificate to make (and nothing to connect with).
+Promise.allSettled([startStorage(claimed.keepTid), hasWebRTC() ? loadIdentity() : null, caps])
   .then(() => transfers.restore(claimed.resumable))
   .finally(() => signaling.connect());

@@ -15,7 +15,7 @@ const WELCOME_TIMEOUT_MS = 8000;
  *  - `server:<type>` for every other server message (peers, roomJoined, signal, error, ...)
  */
 export class Signaling {
-  /** @param hello () => ({name, kind, pairs}) read at every (re)connect */
+  /** @param hello () => ({name, kind, pairs, caps}) read at every (re)connect */
   constructor(bus, hello) {
     this.bus = bus;
     this.hello = hello;
@@ -66,8 +66,8 @@ export class Signaling {
 
   onWelcome(msg) {
     clearTimeout(this.welcomeTimer);
-    const { name, kind, pairs } = this.hello();
-    this.send({ type: ClientMsg.hello, v: PROTOCOL_VERSION, name, kind, pairs });
+    const { name, kind, pairs, caps } = this.hello();
+    this.send({ type: ClientMsg.hello, v: PROTOCOL_VERSION, name, kind, pairs, caps });
     this.attempt = 0;
     this.id = msg.id;
     this.online = true;

@@ -31,7 +31,7 @@ use rand::rngs::StdRng;
 use rand::RngExt;
 
 use super::ice::IceSettings;
-use super::protocol::{DeviceKind, ErrorCode, Link, PeerInfo, ServerMsg};
+use super::protocol::{Caps, DeviceKind, ErrorCode, Link, PeerInfo, ServerMsg};
 use crate::net::{NetGroup, SourceKey};
 pub use crate::relay::Now;
 
@@ -71,6 +71,8 @@ pub type Refusal = (ErrorCode, &'static str);
 struct Peer {
     name: String,
     kind: DeviceKind,
+    /// What its browser can do (`hello.caps`), passed on in the peer lists.
+    caps: Option<Caps>,
     group: NetGroup,
     ready: bool,
     rooms: BTreeSet<String>,
@@ -186,6 +188,7 @@ impl Registry {
             Peer {
                 name: String::new(),
                 kind: DeviceKind::Other,
+                caps: None,
                 group,
                 ready: false,
                 rooms: BTreeSet::new(),
@@ -232,6 +235,14 @@ impl Registry {
             self.by_pair.entry(h).or_default().insert(id.to_string());
         }
         self.refresh_around(id, BTreeSet::new(), now)
+    }
+
+    /// What the device's browser can do, from its `hello` (call before [`Registry::hello`],
+    /// whose peer lists then carry it).
+    pub fn set_caps(&mut self, id: &str, caps: Option<Caps>) {
+        if let Some(p) = self.peers.get_mut(id) {
+            p.caps = caps;
+        }
     }
 
     pub fn rename(&mut self, id: &str, name: String, now: Now) -> Outbox {
@@ -363,6 +374,7 @@ impl Registry {
                     id: o,
                     name: p.name.clone(),
                     kind: p.kind,
+                    caps: p.caps,
                 })
             })
             .collect()

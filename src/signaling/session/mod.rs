@@ -325,7 +325,8 @@ impl Session {
                 name,
                 kind,
                 pairs,
-            } => self.hello(v, name, kind, pairs),
+                caps,
+            } => self.hello(v, name, (kind, caps), pairs),
             _ if !self.hello => Err((ErrorCode::HelloFirst, "Send hello first.")),
             ClientMsg::Rename { name } => self.rename(&name),
             ClientMsg::RoomCreate {
@@ -380,7 +381,7 @@ impl Session {
         &mut self,
         v: u32,
         name: String,
-        kind: DeviceKind,
+        (kind, caps): (DeviceKind, Option<Caps>),
         pairs: Vec<String>,
     ) -> Result<(), Refusal> {
         if self.hello {
@@ -406,8 +407,10 @@ impl Session {
         self.hello = true;
         self.story.pairings = pairs.len() as u32;
         let id = self.id.as_str();
-        self.hub
-            .apply(|r, now| Ok(r.hello(id, name, kind, &pairs, now)))
+        self.hub.apply(|r, now| {
+            r.set_caps(id, caps);
+            Ok(r.hello(id, name, kind, &pairs, now))
+        })
     }
 
     /// A new name, within this connection's rename rate (each rename sends a list to all

@@ -201,6 +201,7 @@ mod tests {
                 name: s(),
                 kind: Default::default(),
                 pairs: Vec::new(),
+                caps: None,
             },
             ClientMsg::Rename { name: s() },
             ClientMsg::RoomCreate {

@@ -4,10 +4,12 @@
 // Every tile shows how the device is linked (data-links: home, network, room, pair; a badge for
 // each), and tiles whose names look the same as another tile's or this device's (case and
 // compatibility variants aside) are marked (data-same-name and a visible warning): a room
-// member or a paired device cannot pass for a household device by taking its name.
+// member or a paired device cannot pass for a household device by taking its name. A device
+// whose browser said it cannot receive (caps.js) is marked data-unable, with the reason shown.
 
 import { h, $ } from './dom.js';
 import { nameKey } from '../names.js';
+import { unableOf } from '../caps.js';
 
 const KINDS = new Set(['phone', 'tablet', 'desktop', 'other']);
 const KIND_TEXT = { phone: 'Phone', tablet: 'Tablet', desktop: 'Computer', other: 'Device' };
@@ -104,6 +106,10 @@ export class DeviceList {
     warn.hidden = !sameName;
     if (sameName) tile.dataset.sameName = '';
     else delete tile.dataset.sameName;
+    const { unable, text } = unableOf(p);
+    if (unable) tile.dataset.unable = unable;
+    else delete tile.dataset.unable;
+    Object.assign(tile.querySelector('.peer-unable'), { hidden: !unable, textContent: text });
     tile.setAttribute('aria-pressed', String(this.selected.has(p.id)));
     this.root.append(tile); // keeps server order
   }
@@ -117,6 +123,7 @@ export class DeviceList {
       h('span', { class: 'peer-kind' }),
       h('span', { class: 'peer-links' }),
       h('span', { class: 'peer-same-name', hidden: true, text: '⚠ Same name as another device' }),
+      h('span', { class: 'peer-unable', hidden: true }),
     );
     tile.addEventListener('click', () => this.toggle(id));
     tile.addEventListener('dragover', (e) => {

@@ -14,6 +14,7 @@ import { viewKind } from './viewer.js';
 /** How long a blob: URL lives after its download was started. */
 const REVOKE_AFTER_MS = 10000;
 const PREVIEW_MAX_BYTES = 30 * 1000 * 1000;
+const OPEN_BATCH_MAX = 12;
 
 /** Starts the download of `blob` as `name`; the URL goes soon after. */
 function download(blob, name) {
@@ -84,7 +85,8 @@ export class Inbox {
         h('span', { class: 'r-meta', text: `from ${t.peerName}` }),
         b.count),
       h('div', { class: 'r-actions' }, saveAll, folder, removeAll),
-      h('details', { class: 'r-details', 'data-received-files': true }, h('summary', { text: 'Files' }), b.list),
+      // A few files (an album's photos) are shown at once; hundreds wait behind the summary.
+      h('details', { class: 'r-details', 'data-received-files': true, open: n <= OPEN_BATCH_MAX }, h('summary', { text: 'Files' }), b.list),
     );
     b.total = n;
     this.batches.set(t.tid, b);

@@ -4,6 +4,7 @@
 // `send:files` ({peerId, files}) per picked device and sends the text.
 
 import { h, $, formatBytes } from './dom.js';
+import { unableOf } from '../caps.js';
 
 const THUMBS = 12;
 
@@ -76,6 +77,10 @@ export class SendSheet {
         b.setAttribute('aria-pressed', String(this.picked.has(p.id)));
         this.updateGo();
       });
+      // A device that cannot receive is still listed, with why: sending to it fails at once.
+      const { unable, text } = unableOf(p);
+      if (unable) b.dataset.unable = unable;
+      if (unable) b.append(h('span', { class: 'peer-unable', text }));
       return b;
     });
     $('[data-send-targets]', this.dlg).replaceChildren(...buttons);
