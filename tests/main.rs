@@ -47,6 +47,9 @@ mod https;
 mod layers;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
 mod mdns;
+/// Named rooms ("Family"): two Chromium rejoin by name after reloads and catch up on the
+/// messages each missed; strangers are refused, a device paired from home is admitted.
+mod named_rooms;
 /// Both browsers dial each other at the same instant (glare): perfect negotiation connects.
 mod negotiation;
 /// One TLS port (`--remote`): HTTP, WSS, TURN over TLS (coturn's client) and ACME challenges.

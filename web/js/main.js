@@ -16,6 +16,7 @@ import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
 import { ScreenShare } from './screen.js';
+import { RoomSync } from './room-sync.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
@@ -71,6 +72,7 @@ const chat = new Chat(bus, peers, transfers, store, {
   avatar,
   rooms: () => rooms.codes(),
 });
+new RoomSync(bus, chat, store);
 const sendText = (id, text) => transfers.sendText(id, text);
 const sheet = new SendSheet(bus, store, () => devices.targets(), sendText);
 const screenShare = new ScreenShare(bus, peers, store);

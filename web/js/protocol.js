@@ -14,6 +14,7 @@ export const ClientMsg = Object.freeze({
   rename: 'rename',
   roomCreate: 'roomCreate',
   roomJoin: 'roomJoin',
+  roomJoinNamed: 'roomJoinNamed',
   roomLeave: 'roomLeave',
   pairStart: 'pairStart',
   pairJoin: 'pairJoin',
@@ -83,6 +84,8 @@ export const ChatMsg = Object.freeze({
   media: 'media',
   ping: 'ping',
   pong: 'pong',
+  sync: 'sync',
+  history: 'history',
 });
 
 /** Browser ↔ browser on the screen sharing channel (label `screen`, id 2): the offer, answer
