@@ -65,6 +65,9 @@ mod page_load;
 mod portmap;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
+/// The installable app: manifest, service worker (offline shell, share target) over https
+/// with a CA-trusted certificate (Chromium in a namespace), the https hint on plain http.
+mod pwa;
 /// TURN/TCP admission: per-source connection cap, 5 s authentication deadline (real relay).
 mod relay_abuse;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.

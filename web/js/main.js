@@ -40,6 +40,8 @@ import { VerifyView } from './ui/verify.js';
 import { Views } from './ui/views.js';
 import { SendSheet } from './ui/send-sheet.js';
 import { Viewer } from './ui/viewer.js';
+import { Pwa } from './pwa.js';
+import { initAppSettings } from './ui/app-settings.js';
 import { ScreenView } from './ui/screen.js';
 
 const bus = new Bus();
@@ -89,6 +91,10 @@ new ScreenView(bus, store);
 initShare();
 initProbe();
 new Views(bus);
+initAppSettings(bus);
+// Last: a shared file opens the send sheet, so every view listens by now.
+const pwa = new Pwa(bus);
+pwa.start();
 
 /** #room=TOKEN and #pair=TOKEN links (or a code or key): act on them once, then clear the fragment. */
 function handleFragment() {
@@ -114,6 +120,7 @@ window.homedrop = Object.freeze({
       screen: screenShare.snapshot(),
       links: peers.snapshot(),
       fingerprint: ownFingerprint(),
+      pwa: pwa.snapshot(),
     }),
 });
 
