@@ -37,6 +37,7 @@ fn client_samples() -> Vec<ClientMsg> {
             snap_on_join: false,
         },
         ClientMsg::RoomJoin { code: s() },
+        ClientMsg::RoomJoinNamed { name: s() },
         ClientMsg::RoomLeave { code: s() },
         ClientMsg::PairStart,
         ClientMsg::PairJoin { key: s() },
@@ -59,6 +60,7 @@ fn client_samples() -> Vec<ClientMsg> {
             | ClientMsg::Rename { .. }
             | ClientMsg::RoomCreate { .. }
             | ClientMsg::RoomJoin { .. }
+            | ClientMsg::RoomJoinNamed { .. }
             | ClientMsg::RoomLeave { .. }
             | ClientMsg::PairStart
             | ClientMsg::PairJoin { .. }
@@ -88,6 +90,7 @@ fn server_samples() -> Vec<ServerMsg> {
             capacity: 2,
             members: 1,
             snap_on_join: false,
+            name: Some(s()),
         },
         ServerMsg::RoomLeft { code: s() },
         ServerMsg::PairKey {

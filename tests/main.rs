@@ -49,6 +49,9 @@ mod i18n;
 mod layers;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
 mod mdns;
+/// Named rooms ("Family"): two Chromium rejoin by name after reloads and catch up on the
+/// messages each missed; strangers are refused, a device paired from home is admitted.
+mod named_rooms;
 /// Both browsers dial each other at the same instant (glare): perfect negotiation connects.
 mod negotiation;
 /// One TLS port (`--remote`): HTTP, WSS, TURN over TLS (coturn's client) and ACME challenges.
@@ -64,6 +67,9 @@ mod page_load;
 mod portmap;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
+/// The installable app: manifest, service worker (offline shell, share target) over https
+/// with a CA-trusted certificate (Chromium in a namespace), the https hint on plain http.
+mod pwa;
 /// TURN/TCP admission: per-source connection cap, 5 s authentication deadline (real relay).
 mod relay_abuse;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.
@@ -90,6 +96,9 @@ mod resume;
 mod room_signaling;
 /// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
 mod rooms;
+/// Screen sharing over https between two Chromium with fake capture: a frame decoded on the
+/// other side, stopped by the viewer or the sharer (a room too).
+mod screen;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
 /// Churn soak against the release binary: 1,000 clients join and leave, RSS stays flat.

@@ -1,8 +1,8 @@
 //! The phone UI as a household uses it: three Chromium at 390×844 on a namespaced LAN with
 //! the release binary, driven only through the hooks and the bottom bar (`[data-nav]`), the
 //! way a thumb would go: photos to one device and to two, a message, the request sheet with
-//! its previews, the gallery and its viewer, Save all, a room (create, join by code,
-//! conversation, snap, audio), pairing, the remote access panel and the connection check.
+//! its previews, the gallery and its viewer, Save all, rooms (create, join by code and by
+//! name, conversation, snap, audio), pairing, the remote access panel and the connection check.
 //! With `HOMEDROP_SCREENSHOTS=<dir>` it also leaves a PNG of each view there
 //! (`scripts/screenshots.sh` sets it to `docs/screenshots`).
 
@@ -312,6 +312,13 @@ fn room_flows(h: &mut Household, dir: &Path, photo: &Path) {
     write_wav(&wav);
     h.pages[0].set_files("[data-audio-input]", &[wav.as_path()]);
     h.pages[1].wait_hook("[data-chat-msg][data-from=peer] [data-chat-audio]", T);
+    // The household's named room: A and B join "Family" by its name.
+    for i in [0, 1] {
+        let p = &mut h.pages[i];
+        p.fill("[data-room-name-input]", "Family");
+        p.click("[data-room-join-name]");
+        p.wait_hook(&attr("[data-room]", "room-name", "Family"), T);
+    }
     h.shot(1, "phone-rooms-light");
 }
 

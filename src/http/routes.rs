@@ -1,6 +1,7 @@
 //! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the household's
-//! `/remote` and `/api/logs`, the `/ws` upgrade and the connection check's `POST /probe`
-//! ([`super::probe`]).
+//! `/remote` and `/api/logs`, the `/ws` upgrade, the connection check's `POST /probe`
+//! ([`super::probe`]) and the share target's `/share-target` without a service worker
+//! ([`super::share`]).
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -15,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::admission::Source;
 use super::error::HttpError;
 use super::host::{check_host, same_origin, split_host, HostPort};
-use super::{assets, probe, ConnInfo, Shared};
+use super::{assets, probe, share, ConnInfo, Shared};
 use crate::net::{classify, client_ip, NetGroup, SourceKey};
 use crate::signaling::ice::own_host;
 use crate::signaling::session::{self, Origin};
@@ -52,8 +53,9 @@ async fn route(
 ) -> Result<Res, HttpError> {
     let path = req.uri().path().to_string();
     let host = own_host_or_refuse(shared, &req, &path)?;
-    // These two take other methods than GET; every other path is GET (or HEAD) only. Both
-    // act for the page that calls them, so they also want its own origin.
+    // These take other methods than GET; every other path is GET (or HEAD) only. The first
+    // two act for the page that calls them, so they also want its own origin; the share
+    // target only redirects (an app's share sheet posts it with no page of ours behind).
     match path.as_str() {
         "/ws" => {
             check_origin(shared, &req, host.as_ref(), peer)?;
@@ -63,6 +65,7 @@ async fn route(
             check_origin(shared, &req, host.as_ref(), peer)?;
             return probe::handle(shared.probe.as_ref(), req).await;
         }
+        "/share-target" => return share::handle(req).await,
         _ => {}
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {

@@ -62,6 +62,10 @@ pub enum ClientMsg {
     /// Join a room by its code (6 characters, typed; wrong ones spend a global budget) or
     /// its token (32 hex characters, from a link or QR code, or to rejoin).
     RoomJoin { code: String },
+    /// Join the household's room called `name`, creating it if nobody is in it (devices at
+    /// home or paired from home only; see "Named rooms" in docs/protocol.md). Leave it with
+    /// `roomLeave` and its code, like any room.
+    RoomJoinNamed { name: String },
     /// Leave a room.
     RoomLeave { code: String },
     /// Ask for a 6-digit pairing key to show to the other device.
@@ -186,6 +190,9 @@ pub enum ServerMsg {
         /// Room setting: new members are asked for a camera snap.
         #[serde(default)]
         snap_on_join: bool,
+        /// A named room's name (as its first member spelled it); absent for coded rooms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// You left this room.
     RoomLeft { code: String },

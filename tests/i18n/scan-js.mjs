@@ -23,6 +23,8 @@ export const ALLOW = new Map([
   ['English', 'i18n.js: the fallback language named in its own name, as index.json does'],
   ['Files', 'a DataTransfer type (files dragged onto a tile)'],
   ['Error', 'the name of an error without one, shown inside a translated message'],
+  ['Notification', "a global's name ('Notification' in window)"],
+  ['(any-pointer: fine)', 'a media query'],
 ]);
 
 /** Files not scanned for text, each with its reason. */

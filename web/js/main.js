@@ -15,6 +15,8 @@ import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
+import { ScreenShare } from './screen.js';
+import { RoomSync } from './room-sync.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
@@ -38,6 +40,9 @@ import { VerifyView } from './ui/verify.js';
 import { Views } from './ui/views.js';
 import { SendSheet } from './ui/send-sheet.js';
 import { Viewer } from './ui/viewer.js';
+import { Pwa } from './pwa.js';
+import { initAppSettings } from './ui/app-settings.js';
+import { ScreenView } from './ui/screen.js';
 import { loadLanguage } from './i18n.js';
 
 // The message catalog comes first: every module below renders its text through it. boot.js
@@ -73,8 +78,10 @@ const chat = new Chat(bus, peers, transfers, store, {
   avatar,
   rooms: () => rooms.codes(),
 });
+new RoomSync(bus, chat, store);
 const sendText = (id, text) => transfers.sendText(id, text);
 const sheet = new SendSheet(bus, store, () => devices.targets(), sendText);
+const screenShare = new ScreenShare(bus, peers, store);
 initCompose(bus, () => devices.targets(), sendText, sheet);
 new TransferList(bus);
 new Inbox(bus, new Viewer());
@@ -86,9 +93,14 @@ new PairingView(bus);
 new DiagPanel(bus);
 new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
+new ScreenView(bus, store);
 initShare();
 initProbe();
 new Views(bus);
+initAppSettings(bus);
+// Last: a shared file opens the send sheet, so every view listens by now.
+const pwa = new Pwa(bus);
+pwa.start();
 
 /** #room=TOKEN and #pair=TOKEN links (or a code or key): act on them once, then clear the fragment. */
 function handleFragment() {
@@ -111,8 +123,10 @@ window.homedrop = Object.freeze({
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
+      screen: screenShare.snapshot(),
       links: peers.snapshot(),
       fingerprint: ownFingerprint(),
+      pwa: pwa.snapshot(),
     }),
 });
 

@@ -25,6 +25,22 @@ export class Signaling {
     this.welcomeTimer = null;
     this.id = null;
     this.online = false;
+    // A page put in the back/forward cache is frozen but its socket may stay open: it would
+    // stay listed (and in its rooms, keeping a named room alive) while it cannot answer.
+    // It goes offline when hidden that way and connects again when shown.
+    window.addEventListener('pagehide', () => this.suspend());
+    window.addEventListener('pageshow', (e) => e.persisted && this.restart(true));
+  }
+
+  /** Closes the socket without dialling again (the page is going away or being frozen). */
+  suspend() {
+    clearTimeout(this.timer);
+    clearTimeout(this.welcomeTimer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close();
+    if (this.online) this.goOffline();
   }
 
   url() {

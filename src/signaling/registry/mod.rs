@@ -11,6 +11,7 @@
 //! only when they differ from what the peer last saw.
 //!
 //! - [`rooms`]: room codes and tokens, who may create rooms, capacity and idle expiry.
+//! - [`named`]: the household's named rooms ("Family"), for trusted devices only.
 //! - [`pairing`]: pairing keys and tokens, and the secrets that link two devices across
 //!   networks.
 //! - [`tag`]: the server's tag in a pair secret made from home ("paired from home").
@@ -37,6 +38,7 @@ pub use crate::relay::Now;
 
 mod invites;
 mod joins;
+mod named;
 mod pairing;
 mod rooms;
 mod signals;
@@ -48,6 +50,7 @@ pub use joins::{
     CODE_GUESS_BUDGET, CODE_GUESS_WINDOW, JOINS_PER_MINUTE, KEY_GUESS_BUDGET, KEY_GUESS_WINDOW,
     TOKEN_HEX,
 };
+pub use named::{MAX_ROOM_NAME_BYTES, MAX_ROOM_NAME_CHARS};
 pub use pairing::PAIR_KEY_TTL;
 pub use rooms::{
     normalize_code, CODE_ALPHABET, CODE_LEN, MAX_ROOMS, MAX_ROOMS_PER_PEER, MAX_ROOMS_PER_SOURCE,
@@ -120,6 +123,8 @@ pub struct Registry {
     pair_tokens: HashMap<String, String>,
     /// Room tokens → their code.
     room_tokens: HashMap<String, String>,
+    /// Named rooms: the name's key → the room's code (see `named.rs`).
+    named_rooms: HashMap<String, String>,
     /// Rooms alive per creating source (see `rooms.rs`).
     rooms_by_source: HashMap<SourceKey, usize>,
     /// Pending room invitations, by invited peer: inviter → room code (see `invites.rs`).
@@ -151,6 +156,7 @@ impl Registry {
             pair_keys: HashMap::new(),
             pair_tokens: HashMap::new(),
             room_tokens: HashMap::new(),
+            named_rooms: HashMap::new(),
             rooms_by_source: HashMap::new(),
             invites: HashMap::new(),
             negotiations: HashMap::new(),

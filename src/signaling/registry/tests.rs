@@ -3,6 +3,7 @@ use rand::SeedableRng;
 use std::net::IpAddr;
 
 mod guessing;
+mod named;
 mod rules;
 mod trust;
 

@@ -356,6 +356,7 @@ impl Session {
                 self.story.rooms_joined += 1;
                 Ok(())
             }
+            ClientMsg::RoomJoinNamed { name } => self.join_named(&name, source),
             ClientMsg::RoomLeave { code } => {
                 self.hub.apply(|r, now| Ok(r.leave_room(id, &code, now)))
             }
@@ -422,6 +423,22 @@ impl Session {
         }
         let id = self.id.as_str();
         self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
+    }
+
+    /// Join the household's named room: its name cleaned like a device name (so that one
+    /// look has one spelling), then the registry's rules (`registry/named.rs`).
+    fn join_named(&mut self, name: &str, source: SourceKey) -> Result<(), Refusal> {
+        let name = clean_name(name).map_err(|_| {
+            (
+                ErrorCode::BadRequest,
+                "A room name must have 1 to 40 visible characters.",
+            )
+        })?;
+        let id = self.id.as_str();
+        self.hub
+            .apply(|r, now| r.join_named(id, source, &name, now))?;
+        self.story.rooms_joined += 1;
+        Ok(())
     }
 
     /// Invite a device into a room, within this connection's invitation rate.
