@@ -18,9 +18,8 @@
 // ({code, capacity, members, snapOnJoin, fresh, name?}), `room:left` (code), `room:invited`
 // ({from, fromName, code}), and `notice` / `chat:system` lines.
 
-import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
-import { t } from './i18n.js';
 import { ClientMsg, ErrorCode, ServerMsg, serverEvent } from './protocol.js';
+import { t } from './i18n.js';
 
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;

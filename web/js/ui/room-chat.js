@@ -6,10 +6,8 @@
 
 import { h, $ } from './dom.js';
 import { renderEntry, setProgress, setMedia } from './room-entry.js';
-import { loadRoom, saveMessage, clearRoom } from '../history.js';
-import { parseCommand, messageText } from '../chat-commands.js';
 import { loadRoom, saveMessage, clearRoom, historyKey, byTime } from '../history.js';
-import { parseCommand, messageText, HELP } from '../chat-commands.js';
+import { parseCommand, messageText } from '../chat-commands.js';
 import { cleanName } from '../names.js';
 import { parseRoomCode } from '../rooms.js';
 import { initCapture } from './room-capture.js';
