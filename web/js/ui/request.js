@@ -28,9 +28,10 @@ export class RequestDialogs {
     const decline = h('button', { type: 'button', class: 'button', 'data-decline': true }, 'Decline');
     const dlg = h(
       'dialog',
-      { class: 'dialog request', 'data-request': true, 'data-request-id': t.tid, 'aria-label': 'Incoming files' },
+      // An alert dialog: screen readers announce the request as it opens.
+      { class: 'dialog request', role: 'alertdialog', 'data-request': true, 'data-request-id': t.tid, 'aria-label': 'Incoming files', 'aria-describedby': `request-${t.tid}` },
       h('h2', { text: 'Incoming files' }),
-      h('p', {}, h('strong', { 'data-request-from': true, text: t.peerName }), ` wants to send you ${what} (${formatBytes(total)}).`),
+      h('p', { id: `request-${t.tid}` }, h('strong', { 'data-request-from': true, text: t.peerName }), ` wants to send you ${what} (${formatBytes(total)}).`),
       t.warning ? h('p', { class: 'warning', role: 'alert', 'data-request-warning': true, text: `⚠ ${t.warning}` }) : null,
       h('ul', { class: 'offer-files' }, t.files.map((f) => this.fileItem(f))),
       always,

@@ -40,9 +40,9 @@ export class RoomInvites {
     const decline = h('button', { type: 'button', class: 'button', 'data-invite-decline': true }, 'Decline');
     const dlg = h(
       'dialog',
-      { class: 'dialog invite', 'data-invite': true, 'data-code': code, 'data-from': name, 'aria-label': 'Room invitation' },
+      { class: 'dialog invite', role: 'alertdialog', 'data-invite': true, 'data-code': code, 'data-from': name, 'aria-label': 'Room invitation', 'aria-describedby': `invite-${code}` },
       h('h2', { text: 'Room invitation' }),
-      h('p', {}, h('strong', { text: name }), ` invites you to room ${code}.`),
+      h('p', { id: `invite-${code}` }, h('strong', { text: name }), ` invites you to room ${code}.`),
       h('div', { class: 'dialog-actions' }, decline, accept),
     );
     const answer = (yes) => {
