@@ -90,6 +90,44 @@ fn audit(p: &mut Page, who: &str, views: &[String], found: &mut Vec<String>) {
     }
 }
 
+/// The other dialogs of `p` (this page's QR code, pairing, a security code), each opened by
+/// its button, audited in light and dark, then closed.
+fn audit_dialogs(p: &mut Page, who: &str, found: &mut Vec<String>) {
+    for (button, dialog, ready) in [
+        (
+            "[data-share-page]",
+            "[data-qr-dialog]",
+            "[data-qr-dialog] [data-qr]",
+        ),
+        (
+            "[data-pair-start]",
+            "[data-pair-dialog]",
+            "[data-pair-key]:not(:empty)",
+        ),
+        (
+            "[data-verify-start]",
+            "[data-verify-dialog]",
+            "[data-verify-dialog][data-code]",
+        ),
+    ] {
+        p.click(button);
+        p.wait_hook(&format!("{dialog}[open]"), WAIT);
+        p.wait_hook(ready, WAIT);
+        for theme in ["light", "dark"] {
+            emulate(p, theme, false);
+            let v = serious_violations(p);
+            eprintln!(
+                "axe {who} {dialog} {theme}: {} serious/critical rules",
+                v.len()
+            );
+            for one in v {
+                found.push(format!("{who}, dialog {dialog}, {theme}: {one}"));
+            }
+        }
+        p.eval(&format!("document.querySelector({}).close()", js(dialog)));
+    }
+}
+
 #[test]
 fn axe_finds_no_serious_violation_on_any_view_in_light_or_dark() {
     let _one = one_browser_at_a_time();
@@ -114,6 +152,7 @@ fn axe_finds_no_serious_violation_on_any_view_in_light_or_dark() {
     let a_views = views(&mut s.a);
     audit(&mut s.a, "A", &a_views, &mut found);
     audit(&mut s.b, "B", &b_views, &mut found);
+    audit_dialogs(&mut s.a, "A", &mut found);
     // The dark theme is a theme: the page's colours change with the system's.
     let bg = "getComputedStyle(document.body).backgroundColor";
     emulate(&mut s.a, "light", false);
@@ -130,7 +169,8 @@ fn axe_finds_no_serious_violation_on_any_view_in_light_or_dark() {
 
 /// In the page: what the keyboard test needs. `look` is how an element shows focus (outline
 /// and box shadow) on the element that shows it: a visually hidden input's label. `all`: the
-/// visible controls a keyboard user must reach, each with how it looks unfocused.
+/// visible controls a keyboard user must reach (those of the modal dialog when one is open),
+/// each with how it looks unfocused.
 const KEYBOARD_SETUP: &str = r#"(() => {
   document.activeElement?.blur();
   const look = (e) => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow].join(' | '); };
@@ -138,7 +178,8 @@ const KEYBOARD_SETUP: &str = r#"(() => {
   const name = (e) => e.tagName.toLowerCase() + [...e.attributes].filter(a => a.name.startsWith('data-') || a.name === 'id')
     .slice(0, 2).map(a => `[${a.name}${a.value ? '=' + JSON.stringify(a.value.slice(0, 24)) : ''}]`).join('')
     + ` "${(e.getAttribute('aria-label') || e.textContent || '').trim().slice(0, 24)}"`;
-  const all = [...document.querySelectorAll('button, a[href], input, textarea, select, summary')]
+  const scope = document.querySelector('dialog:modal') ?? document;
+  const all = [...scope.querySelectorAll('button, a[href], input, textarea, select, summary')]
     .filter(e => !e.disabled && e.tabIndex >= 0 && e.checkVisibility() && e.getClientRects().length && !e.closest('dialog:not([open]), [inert]'));
   const base = new Map(all.map(e => [e, look(shown(e))]));
   window.__a11y = { look, shown, name, all, base, seen: new Set(), first: null };
@@ -229,6 +270,8 @@ fn keyboard_reaches_and_shows_every_control_motion_stops_and_news_is_announced()
     if request.is_null() {
         bad.push("the incoming request ([data-request]) is in no live region".to_string());
     }
+    focus_page(&mut s.b);
+    tab_through(&mut s.b, "request dialog", &mut bad);
     s.b.click("[data-accept]");
     s.b.wait_hook("[data-received-file]", WAIT);
     let progress = live_region(&mut s.b, "[data-transfer] [data-progress]");
@@ -238,7 +281,6 @@ fn keyboard_reaches_and_shows_every_control_motion_stops_and_news_is_announced()
     eprintln!("live regions: request {request}, transfers {progress}");
     room_with_message(&mut s);
 
-    focus_page(&mut s.b);
     for view in views(&mut s.b) {
         show(&mut s.b, &view);
         tab_through(&mut s.b, &view, &mut bad);
