@@ -51,8 +51,9 @@ fn room_with_message(s: &mut Setup) -> String {
     code
 }
 
-/// A sends B a file (accepted: a transfer row and a received file on B), a text, and a room
-/// message; then offers a second file, so B shows an incoming request.
+/// A sends B a file (accepted: a transfer row and a received file on B), a text, a room
+/// message and another text (unread on B); then offers a second file, so B shows an incoming
+/// request.
 fn states(s: &mut Setup, dir: &TempDir) {
     let (one, two) = (dir.0.join("photo-notes.txt"), dir.0.join("second.bin"));
     generate(&one, 2000, 1);
@@ -67,13 +68,20 @@ fn states(s: &mut Setup, dir: &TempDir) {
     s.a.click("[data-send-text]");
     s.b.wait_hook("[data-received-text]", WAIT);
     room_with_message(s);
+    // A text while B reads the room: the bottom bar's inbox button shows an unread badge.
+    s.a.fill("[data-text-input]", "See you");
+    s.a.click("[data-send-text]");
+    if s.b.count("[data-nav-badge]") > 0 {
+        s.b.wait_hook("[data-nav=inbox] [data-nav-badge]:not([hidden])", WAIT);
+    }
     s.offer(&[&two]);
 }
 
-/// axe over each view of `p` in light and dark: one line per view and theme for the log,
-/// every violation into `found`.
-fn audit(p: &mut Page, who: &str, views: &[String], found: &mut Vec<String>) {
-    for theme in ["light", "dark"] {
+/// axe over each view of `p` in both `themes`, in that order (the first theme sees the
+/// bottom bar's unread badges, which showing their views clears): one line per view and
+/// theme for the log, every violation into `found`.
+fn audit(p: &mut Page, who: &str, themes: [&str; 2], views: &[String], found: &mut Vec<String>) {
+    for theme in themes {
         emulate(p, theme, false);
         for view in views {
             show(p, view);
@@ -150,8 +158,8 @@ fn axe_finds_no_serious_violation_on_any_view_in_light_or_dark() {
     }
     s.b.click("[data-decline]");
     let a_views = views(&mut s.a);
-    audit(&mut s.a, "A", &a_views, &mut found);
-    audit(&mut s.b, "B", &b_views, &mut found);
+    audit(&mut s.a, "A", ["light", "dark"], &a_views, &mut found);
+    audit(&mut s.b, "B", ["dark", "light"], &b_views, &mut found);
     audit_dialogs(&mut s.a, "A", &mut found);
     // The dark theme is a theme: the page's colours change with the system's.
     let bg = "getComputedStyle(document.body).backgroundColor";
@@ -247,6 +255,19 @@ const MOTION: &str = r#"(() => {
   return moving;
 })()"#;
 
+/// What moves on `p` without a preference (for the log) and, into `bad`, what still moves
+/// with reduced motion; back to no preference after.
+fn still_with_reduced_motion(p: &mut Page, when: &str, bad: &mut Vec<String>) {
+    emulate(p, "light", false);
+    let moving = p.eval(MOTION);
+    eprintln!("motion without a preference, {when}: {moving}");
+    emulate(p, "dark", true);
+    for m in p.eval(MOTION).as_array().unwrap() {
+        bad.push(format!("{when}: moves with reduced motion: {m}"));
+    }
+    emulate(p, "light", false);
+}
+
 /// The closest live region (aria-live, or a role that is one) holding `selector`'s element.
 fn live_region(p: &mut Page, selector: &str) -> Value {
     p.eval(&format!(
@@ -272,6 +293,8 @@ fn keyboard_reaches_and_shows_every_control_motion_stops_and_news_is_announced()
     }
     focus_page(&mut s.b);
     tab_through(&mut s.b, "request dialog", &mut bad);
+    // The request sheet slides in: not with reduced motion.
+    still_with_reduced_motion(&mut s.b, "request open", &mut bad);
     s.b.click("[data-accept]");
     s.b.wait_hook("[data-received-file]", WAIT);
     let progress = live_region(&mut s.b, "[data-transfer] [data-progress]");
@@ -286,13 +309,7 @@ fn keyboard_reaches_and_shows_every_control_motion_stops_and_news_is_announced()
         tab_through(&mut s.b, &view, &mut bad);
     }
 
-    emulate(&mut s.b, "light", false);
-    let moving = s.b.eval(MOTION);
-    eprintln!("motion without a preference: {moving}");
-    emulate(&mut s.b, "dark", true);
-    for m in s.b.eval(MOTION).as_array().unwrap() {
-        bad.push(format!("moves with reduced motion: {m}"));
-    }
+    still_with_reduced_motion(&mut s.b, "the page", &mut bad);
     assert!(
         bad.is_empty(),
         "{} accessibility problems:\n{}",
