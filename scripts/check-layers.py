@@ -23,7 +23,8 @@ the cycle check forbids circles, also within a floor. A module on no floor is an
 too: place every new module on purpose.
 
 Top level:
-  0  net                               addresses, interfaces, subnets, URLs
+  0  net, logring                      addresses, interfaces, subnets, URLs; the
+                                       in-memory ring of recent log lines
   1  config                            flags, environment, file -> one Config
   2  relay, probe, mdns, startup       the STUN/TURN relay, the connection check, mDNS,
                                        the start-up URLs
@@ -52,7 +53,7 @@ import re
 import sys
 
 FLOORS = [
-    ["net"],
+    ["net", "logring"],
     ["config"],
     ["relay", "probe", "mdns", "startup", "certs", "remote", "portmap"],
     ["signaling", "acme"],

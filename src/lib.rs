@@ -25,13 +25,15 @@
 //!     IGD) and the public address it reports.
 //! - [`config`]: flags / environment / file → one validated [`config::Config`].
 //! - [`net`]: which clients form the home group (and the cached subnets that decide it),
-//!   which interfaces are the LAN, how a URL for a host is written.
+//!   which interfaces are the LAN, how a URL for a host is written; beside it [`logring`]:
+//!   the recent log lines in memory, for the household's diagnostics (`GET /api/logs`).
 
 pub mod acme;
 pub mod app;
 pub mod certs;
 pub mod config;
 pub mod http;
+pub mod logring;
 pub mod mdns;
 pub mod metrics;
 pub mod net;

@@ -36,9 +36,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `--log`: a level, or `target=level` pairs (tracing's
-/// `Targets`, not `EnvFilter`: the same syntax without span and field filters, and without
-/// the regex engine EnvFilter links, ~0.3 MB of the static binary).
+/// Logs to stderr and to the in-memory ring of recent lines, filtered by `--log`: a level,
+/// or `target=level` pairs (tracing's `Targets`, not `EnvFilter`: the same syntax without
+/// span and field filters, and without the regex engine EnvFilter links, ~0.3 MB of the
+/// static binary).
 fn init_logging(log: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -51,7 +52,12 @@ fn init_logging(log: &str) {
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
-    tracing_subscriber::registry().with(fmt).with(filter).init();
+    // The same lines, kept in memory for the household's diagnostics (`GET /api/logs`).
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(homedrop::logring::layer())
+        .with(filter)
+        .init();
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

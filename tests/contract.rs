@@ -1,7 +1,7 @@
 //! The web client and the server agree on every signaling message name.
 //!
-//! `web/js/protocol.js` lists each name once (`ClientMsg`, `ServerMsg`, `ErrorCode`); the serde
-//! enums of `src/signaling/protocol.rs` are the wire contract. This test reads the JS file
+//! `web/js/protocol.js` lists each name once (`ClientMsg`, `ServerMsg`, `ErrorCode`, and the
+//! fields of `Caps`); the serde types of `src/signaling/protocol.rs` are the wire contract. This test reads the JS file
 //! from disk and compares both ways, so a message added (or renamed) on one side only fails.
 //!
 //! The Rust names are read from serde itself, twice: by serializing one sample of every
@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use homedrop::signaling::protocol::{
-    ClientMsg, DeviceKind, ErrorCode, ServerMsg, PROTOCOL_VERSION,
+    Caps, ClientMsg, DeviceKind, ErrorCode, ServerMsg, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -29,6 +29,7 @@ fn client_samples() -> Vec<ClientMsg> {
             name: s(),
             kind: DeviceKind::Phone,
             pairs: vec![],
+            caps: None,
         },
         ClientMsg::Rename { name: s() },
         ClientMsg::RoomCreate {
@@ -36,6 +37,7 @@ fn client_samples() -> Vec<ClientMsg> {
             snap_on_join: false,
         },
         ClientMsg::RoomJoin { code: s() },
+        ClientMsg::RoomJoinNamed { name: s() },
         ClientMsg::RoomLeave { code: s() },
         ClientMsg::PairStart,
         ClientMsg::PairJoin { key: s() },
@@ -58,6 +60,7 @@ fn client_samples() -> Vec<ClientMsg> {
             | ClientMsg::Rename { .. }
             | ClientMsg::RoomCreate { .. }
             | ClientMsg::RoomJoin { .. }
+            | ClientMsg::RoomJoinNamed { .. }
             | ClientMsg::RoomLeave { .. }
             | ClientMsg::PairStart
             | ClientMsg::PairJoin { .. }
@@ -87,6 +90,7 @@ fn server_samples() -> Vec<ServerMsg> {
             capacity: 2,
             members: 1,
             snap_on_join: false,
+            name: Some(s()),
         },
         ServerMsg::RoomLeft { code: s() },
         ServerMsg::PairKey {
@@ -227,7 +231,23 @@ fn rust_names() -> Vec<(&'static str, BTreeSet<String>)> {
         ("ClientMsg", client),
         ("ServerMsg", server),
         ("ErrorCode", errors),
+        ("Caps", caps_fields()),
     ]
+}
+
+/// The field names of `hello.caps` (and of the peer list's `caps`), as serde writes them.
+fn caps_fields() -> BTreeSet<String> {
+    let sample = Caps {
+        webrtc: true,
+        store: true,
+    };
+    // No `..`: a new field stops this from compiling until it is named here.
+    let Caps {
+        webrtc: _,
+        store: _,
+    } = sample;
+    let value = serde_json::to_value(sample).unwrap();
+    value.as_object().unwrap().keys().cloned().collect()
 }
 
 /// The names of `export const <object> = Object.freeze({ name: 'name', ... });` in the JS.

@@ -31,12 +31,17 @@ mod config;
 mod contract;
 /// The delivery path: `hello` deadline, `rename`/`hello` rate limits, clients that stop reading.
 mod delivery;
+/// The household's diagnostics (`GET /api/logs`: home devices, own pages, no secrets) and
+/// capabilities up front (`hello.caps`; a browser without WebRTC told so, shown as unable).
+mod diag;
 /// Firefox ESR ↔ Chromium over the real UI in namespaces; Firefox's memory for a large file
 /// (needs root, firefox-esr and tests/firefox's puppeteer-core: the test command installs them).
 mod firefox;
 /// Guessing pairing keys and room codes: one IPv6 /64 is one source, a global budget of
 /// wrong guesses, tokens for the household; who may create rooms.
 mod guessing;
+/// The `data-*` hooks: every one the client uses is listed in docs/testing.md, none ambiguous.
+mod hooks;
 /// HTTP: assets, caching, headers, limits.
 mod http;
 /// HTTPS: given and generated certificates, WebSocket over TLS, refused plain/old clients.
@@ -45,6 +50,9 @@ mod https;
 mod layers;
 /// mDNS / DNS-SD between namespaces against python-zeroconf (needs root).
 mod mdns;
+/// Named rooms ("Family"): two Chromium rejoin by name after reloads and catch up on the
+/// messages each missed; strangers are refused, a device paired from home is admitted.
+mod named_rooms;
 /// Both browsers dial each other at the same instant (glare): perfect negotiation connects.
 mod negotiation;
 /// One TLS port (`--remote`): HTTP, WSS, TURN over TLS (coturn's client) and ACME challenges.
@@ -60,6 +68,9 @@ mod page_load;
 mod portmap;
 /// The connection check (`POST /probe`, webrtc-unreliable echo), up to Chromium in a namespace.
 mod probe;
+/// The installable app: manifest, service worker (offline shell, share target) over https
+/// with a CA-trusted certificate (Chromium in a namespace), the https hint on plain http.
+mod pwa;
 /// TURN/TCP admission: per-source connection cap, 5 s authentication deadline (real relay).
 mod relay_abuse;
 /// TURN credentials over signaling: when, for whom, which host; they open the relay.
@@ -86,6 +97,9 @@ mod resume;
 mod room_signaling;
 /// Rooms as conversations: three (and a fourth) Chromium processes on a LAN in namespaces.
 mod rooms;
+/// Screen sharing over https between two Chromium with fake capture: a frame decoded on the
+/// other side, stopped by the viewer or the sharer (a room too).
+mod screen;
 /// Signaling over real WebSocket clients against the in-process app.
 mod signaling;
 /// Churn soak against the release binary: 1,000 clients join and leave, RSS stays flat.
@@ -94,6 +108,8 @@ mod soak;
 mod systemd;
 /// A small TURN client (Allocate, CreatePermission, Send/Data) acting as one relay user.
 mod turn_client;
+/// The phone UI through its hooks and bottom bar: every flow, every view light and dark.
+mod ui;
 /// Security codes: the same code on both pages from the live fingerprints, a changed
 /// certificate warned about, a man in the middle of the signaling never matching.
 mod verify;

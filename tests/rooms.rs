@@ -17,10 +17,9 @@ use crate::support::netns::Lan;
 use crate::support::page::{attr, js, Page};
 use crate::support::{one_browser_at_a_time, TempDir};
 
-mod fixtures;
 mod server;
 
-use fixtures::{write_bmp, write_wav};
+use crate::support::media::{write_bmp, write_wav};
 use server::Server;
 
 const LONG: Duration = Duration::from_secs(60);

@@ -7,6 +7,11 @@
 //! and cached for a year; `index.html` points its script and stylesheet there, and relative
 //! module imports inherit the prefix, so a new build is picked up at once and an unchanged
 //! one never downloads twice.
+//!
+//! The service worker (`sw.js`, served at the root for the root scope) gets the same
+//! version filled in and the list of every embedded file in place of `[/*FILES*/]`, which it
+//! precaches under `/v/<version>/` for the offline shell: each build is a new worker, which
+//! fetches the new shell and drops the old one.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -51,25 +56,35 @@ fn all() -> &'static HashMap<String, Asset> {
         Web::iter()
             .filter_map(|name| {
                 let f = Web::get(&name)?;
-                let asset = if name == "index.html" {
-                    let text = String::from_utf8_lossy(&f.data)
-                        .replace("/v/VERSION/", &format!("/v/{}/", version()));
-                    Asset {
-                        etag: format!("\"{}\"", hex(&Sha256::digest(text.as_bytes())[..12])),
-                        body: Cow::Owned(text.into_bytes()),
-                        mime: "text/html; charset=utf-8".into(),
-                    }
-                } else {
-                    Asset {
+                let asset = match &*name {
+                    "index.html" => filled(&f.data, "text/html; charset=utf-8"),
+                    "sw.js" => filled(&f.data, &mime_for(&name)),
+                    _ => Asset {
                         etag: format!("\"{}\"", hex(&f.metadata.sha256_hash()[..12])),
                         body: f.data,
                         mime: mime_for(&name),
-                    }
+                    },
                 };
                 Some((name.into_owned(), asset))
             })
             .collect()
     })
+}
+
+/// `text` with its `/v/VERSION/` placeholders filled in and `[/*FILES*/]` replaced by the
+/// JSON list of every embedded file (the service worker's precache list).
+fn filled(data: &[u8], mime: &str) -> Asset {
+    let mut names: Vec<String> = Web::iter().map(|n| n.into_owned()).collect();
+    names.sort();
+    let files = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
+    let text = String::from_utf8_lossy(data)
+        .replace("/v/VERSION/", &format!("/v/{}/", version()))
+        .replace("[/*FILES*/]", &files);
+    Asset {
+        etag: format!("\"{}\"", hex(&Sha256::digest(text.as_bytes())[..12])),
+        body: Cow::Owned(text.into_bytes()),
+        mime: mime.into(),
+    }
 }
 
 fn mime_for(path: &str) -> String {

@@ -18,6 +18,7 @@ pub mod host;
 pub mod one_port;
 pub mod probe;
 pub mod routes;
+pub mod share;
 mod shared;
 pub mod tls;
 

@@ -1,5 +1,7 @@
-//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the `/ws` upgrade and
-//! the connection check's `POST /probe` ([`super::probe`]).
+//! Request routing: assets, `/healthz`, `/qr.svg`, `/stats`, `/metrics`, the household's
+//! `/remote` and `/api/logs`, the `/ws` upgrade, the connection check's `POST /probe`
+//! ([`super::probe`]) and the share target's `/share-target` without a service worker
+//! ([`super::share`]).
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -14,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::admission::Source;
 use super::error::HttpError;
 use super::host::{check_host, same_origin, split_host, HostPort};
-use super::{assets, probe, ConnInfo, Shared};
+use super::{assets, probe, share, ConnInfo, Shared};
 use crate::net::{classify, client_ip, NetGroup, SourceKey};
 use crate::signaling::ice::own_host;
 use crate::signaling::session::{self, Origin};
@@ -28,7 +30,7 @@ pub const MAX_QR_TEXT: usize = 512;
 /// hasher) may compile; connections only back to this server.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
 img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
-worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+worker-src 'self' blob:; frame-src blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Route one request. Never fails: errors become responses here.
 pub async fn handle(
@@ -51,8 +53,9 @@ async fn route(
 ) -> Result<Res, HttpError> {
     let path = req.uri().path().to_string();
     let host = own_host_or_refuse(shared, &req, &path)?;
-    // These two take other methods than GET; every other path is GET (or HEAD) only. Both
-    // act for the page that calls them, so they also want its own origin.
+    // These take other methods than GET; every other path is GET (or HEAD) only. The first
+    // two act for the page that calls them, so they also want its own origin; the share
+    // target only redirects (an app's share sheet posts it with no page of ours behind).
     match path.as_str() {
         "/ws" => {
             check_origin(shared, &req, host.as_ref(), peer)?;
@@ -62,6 +65,7 @@ async fn route(
             check_origin(shared, &req, host.as_ref(), peer)?;
             return probe::handle(shared.probe.as_ref(), req).await;
         }
+        "/share-target" => return share::handle(req).await,
         _ => {}
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -75,6 +79,7 @@ async fn route(
         )),
         "/qr.svg" => qr(req.uri().query().unwrap_or("")),
         "/remote" => remote(shared, &req, peer),
+        "/api/logs" => logs(shared, &req, host.as_ref(), peer),
         "/stats" => Ok(text(
             StatusCode::OK,
             "application/json",
@@ -242,12 +247,7 @@ fn remote(
     req: &Request<Incoming>,
     peer: std::net::SocketAddr,
 ) -> Result<Res, HttpError> {
-    let xff = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let ip = client_ip(peer, xff, &shared.config.trusted_proxies);
-    if classify(ip, &shared.subnets.get()) != NetGroup::Home {
+    if !from_home(shared, req, peer) {
         return Err(HttpError::Forbidden(
             "Remote access is managed from a device at home.",
         ));
@@ -256,6 +256,48 @@ fn remote(
     view.certificate = served_certificate(shared);
     let body = serde_json::to_string(&view).unwrap_or_else(|_| "{}".into());
     Ok(text(StatusCode::OK, "application/json", body))
+}
+
+/// Is the request's source (the proxy's client when the proxy is trusted) in the home
+/// group, as the signaling registry decides it ([`classify`])?
+fn from_home(shared: &Shared, req: &Request<Incoming>, peer: std::net::SocketAddr) -> bool {
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = client_ip(peer, xff, &shared.config.trusted_proxies);
+    classify(ip, &shared.subnets.get()) == NetGroup::Home
+}
+
+/// `GET /api/logs`: homedrop's recent log lines ([`crate::logring`]) for a bug report,
+/// for home-group devices only, and only to a page of homedrop's own (the Host was checked
+/// in [`route`]; a cross-site page is refused by its Origin, and by its `Sec-Fetch-Site`
+/// where the browser sends no Origin).
+fn logs(
+    shared: &Shared,
+    req: &Request<Incoming>,
+    host: Option<&HostPort>,
+    peer: std::net::SocketAddr,
+) -> Result<Res, HttpError> {
+    check_origin(shared, req, host, peer)?;
+    let fetch_site = req.headers().get("sec-fetch-site").map(|v| v.as_bytes());
+    if !matches!(fetch_site, None | Some(b"same-origin" | b"none")) {
+        shared.cross_site_refused.fetch_add(1, Ordering::Relaxed);
+        return Err(HttpError::Forbidden(
+            "Cross-site request refused: use homedrop from its own page.",
+        ));
+    }
+    if !from_home(shared, req, peer) {
+        return Err(HttpError::Forbidden(
+            "The diagnostics are for the devices at home.",
+        ));
+    }
+    let body = serde_json::json!({
+        "lines": crate::logring::recent(),
+        "maxLines": crate::logring::MAX_LINES,
+        "maxBytes": crate::logring::MAX_BYTES,
+    });
+    Ok(text(StatusCode::OK, "application/json", body.to_string()))
 }
 
 /// What the TLS port serves, for the panel: the ACME certificate once issued (with the last

@@ -173,7 +173,8 @@ pub fn weight(msg: &ServerMsg) -> usize {
             id, ice_servers, ..
         } => s(id) + ice(ice_servers),
         ServerMsg::Peers { peers } => vec_of::<PeerInfo>(peers.capacity()) + list(peers),
-        ServerMsg::RoomJoined { code, .. } | ServerMsg::RoomLeft { code } => s(code),
+        ServerMsg::RoomJoined { code, name, .. } => s(code) + name.as_ref().map_or(0, s),
+        ServerMsg::RoomLeft { code } => s(code),
         ServerMsg::PairKey { key, .. } => s(key),
         ServerMsg::Paired { secret, peer_name } => s(secret) + s(peer_name),
         ServerMsg::Signal { from, data } => s(from) + json(data),

@@ -45,6 +45,9 @@ pub enum ClientMsg {
         /// Pair secrets (64 hex chars each) this device keeps in localStorage.
         #[serde(default)]
         pairs: Vec<String>,
+        /// What this browser can do; absent from older clients (then nothing is claimed).
+        #[serde(default)]
+        caps: Option<Caps>,
     },
     /// Change the display name.
     Rename { name: String },
@@ -59,6 +62,10 @@ pub enum ClientMsg {
     /// Join a room by its code (6 characters, typed; wrong ones spend a global budget) or
     /// its token (32 hex characters, from a link or QR code, or to rejoin).
     RoomJoin { code: String },
+    /// Join the household's room called `name`, creating it if nobody is in it (devices at
+    /// home or paired from home only; see "Named rooms" in docs/protocol.md). Leave it with
+    /// `roomLeave` and its code, like any room.
+    RoomJoinNamed { name: String },
     /// Leave a room.
     RoomLeave { code: String },
     /// Ask for a 6-digit pairing key to show to the other device.
@@ -78,6 +85,26 @@ pub enum ClientMsg {
         code: String,
         accept: bool,
     },
+}
+
+/// What a device's browser can do, as it says in `hello`: two flags, nothing else is read
+/// (other fields are ignored), so the entry is bounded whatever a client sends. A flag left
+/// out counts as `true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Caps {
+    /// `RTCPeerConnection` exists: the device can connect peer to peer at all (send and
+    /// receive files, texts, room chat).
+    #[serde(default = "yes")]
+    pub webrtc: bool,
+    /// It can keep received files (IndexedDB takes Blobs, or OPFS): without it, it can still
+    /// send and take texts, not receive files.
+    #[serde(default = "yes")]
+    pub store: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How two peers know each other; a peer may be linked several ways at once.
@@ -103,6 +130,9 @@ pub struct PeerInfo {
     pub name: String,
     pub kind: DeviceKind,
     pub links: Vec<Link>,
+    /// The device's `hello.caps`, when it sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<Caps>,
 }
 
 /// One ICE server entry, shaped exactly like `RTCIceServer`.
@@ -160,6 +190,9 @@ pub enum ServerMsg {
         /// Room setting: new members are asked for a camera snap.
         #[serde(default)]
         snap_on_join: bool,
+        /// A named room's name (as its first member spelled it); absent for coded rooms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// You left this room.
     RoomLeft { code: String },
@@ -235,10 +268,43 @@ mod tests {
             name: "n".into(),
             kind: DeviceKind::Phone,
             links: vec![Link::Room { code: "C".into() }, Link::Home],
+            caps: None,
         };
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
             r#"{"id":"x","name":"n","kind":"phone","links":[{"via":"room","code":"C"},{"via":"home"}]}"#
         );
+        let p = PeerInfo {
+            caps: Some(Caps {
+                webrtc: false,
+                store: true,
+            }),
+            ..p
+        };
+        assert!(serde_json::to_string(&p)
+            .unwrap()
+            .ends_with(r#","caps":{"webrtc":false,"store":true}}"#));
+    }
+
+    #[test]
+    fn caps_in_hello_are_optional_and_only_two_flags() {
+        let hello = |extra: &str| {
+            let text = format!(r#"{{"type":"hello","v":1,"name":"n"{extra}}}"#);
+            match serde_json::from_str::<ClientMsg>(&text) {
+                Ok(ClientMsg::Hello { caps, .. }) => Ok(caps),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert_eq!(hello(""), Ok(None));
+        let only = |webrtc, store| Ok(Some(Caps { webrtc, store }));
+        assert_eq!(hello(r#","caps":{"webrtc":false}"#), only(false, true));
+        assert_eq!(
+            hello(r#","caps":{"webrtc":true,"store":false,"x":[1,2,3]}"#),
+            only(true, false)
+        );
+        assert_eq!(hello(r#","caps":{}"#), only(true, true));
+        assert!(hello(r#","caps":{"webrtc":"no"}"#).is_err());
+        assert!(hello(r#","caps":"all""#).is_err());
     }
 }

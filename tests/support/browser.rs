@@ -85,6 +85,12 @@ impl Browser {
     /// file `ca` (with `certutil`, libnss3-tools), so certificates it signed are trusted
     /// without `--ignore-certificate-errors`.
     pub fn launch_trusting(netns: Option<&str>, ca: Option<&Path>) -> Browser {
+        Self::launch_with(netns, ca, &[])
+    }
+
+    /// [`Browser::launch_trusting`] with `extra` Chromium flags after the usual ones (e.g.
+    /// `--use-fake-device-for-media-stream` for tests/screen.rs); no test gets them otherwise.
+    pub fn launch_with(netns: Option<&str>, ca: Option<&Path>, extra: &[&str]) -> Browser {
         assert!(
             Path::new(CHROMIUM).exists(),
             "{CHROMIUM} is missing: run the README's test command, which installs it"
@@ -121,6 +127,7 @@ impl Browser {
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "about:blank",
         ])
+        .args(extra)
         .arg(format!("--user-data-dir={}", profile.0.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

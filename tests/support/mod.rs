@@ -28,6 +28,7 @@ pub mod delayline_probe;
 pub mod exposed;
 pub mod files;
 pub mod firefox;
+pub mod media;
 pub mod mitm;
 pub mod nat;
 pub mod netns;
@@ -38,6 +39,7 @@ pub mod relative;
 pub mod router;
 pub mod server;
 pub mod setup;
+pub mod shots;
 pub mod uclient;
 pub mod ws;
 

@@ -61,6 +61,13 @@ impl Page {
         }
     }
 
+    /// [`Page::launch`] with more Chromium flags (see [`Browser::launch_with`]).
+    pub fn launch_with_flags(netns: Option<&str>, flags: &[&str]) -> Page {
+        Page {
+            browser: Browser::launch_with(netns, None, flags),
+        }
+    }
+
     // The page object's methods, callable without naming the trait.
     pub fn open(&mut self, url: &str) {
         PageObject::open(self, url)
@@ -91,6 +98,30 @@ impl Page {
     }
     pub fn wait_data(&mut self, selector: &str, key: &str, timeout: Duration) -> Value {
         PageObject::wait_data(self, selector, key, timeout)
+    }
+
+    /// What another app's share sheet does with an installed web app: a form navigation
+    /// `POST action` (multipart) with `files` in the field `files` and `text` in `text`, as
+    /// the manifest's share target names them. The form is made in the page (hook
+    /// `data-test-share`), filled through DevTools like a user's pick, and submitted; returns
+    /// once the navigation has begun.
+    pub fn share_files(&mut self, action: &str, text: &str, files: &[&Path]) {
+        self.eval(&format!(
+            "(() => {{ const f = document.createElement('form'); f.method = 'post'; \
+              f.enctype = 'multipart/form-data'; f.action = {}; f.dataset.testShare = ''; \
+              const i = document.createElement('input'); i.type = 'file'; i.multiple = true; \
+              i.name = 'files'; const t = document.createElement('input'); t.name = 'text'; \
+              t.value = {}; f.append(i, t); document.body.append(f); }})()",
+            js(action),
+            js(text)
+        ));
+        self.set_files("[data-test-share] input[type=file]", files);
+        let before = self.eval("performance.timeOrigin");
+        // The page goes away while this runs: an error here is the navigation itself.
+        let _ = self
+            .try_eval("setTimeout(() => document.querySelector('[data-test-share]').submit(), 0)");
+        let gone = format!("performance.timeOrigin !== {before}");
+        self.wait_for(&gone, Duration::from_secs(20));
     }
 }
 

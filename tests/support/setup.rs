@@ -33,18 +33,45 @@ impl Setup {
     pub fn with_flags(rtt_ms: Option<u32>, extra: &[&str]) -> Setup {
         Setup::launch(rtt_ms, extra)
     }
+
+    /// [`Setup::with_flags`] whose two Chromiums get `chromium` flags too (fake capture
+    /// devices for tests/screen.rs); every other setup keeps the defaults.
+    pub fn with_browser_flags(extra: &[&str], chromium: &[&str]) -> Setup {
+        Setup::launch_with(
+            None,
+            extra,
+            |ns| Page::launch_with_flags(Some(ns), chromium),
+            |ns| Page::launch_with_flags(Some(ns), chromium),
+        )
+    }
 }
 
 impl<A: PageObject, B: PageObject> Setup<A, B> {
     /// Browser `A` on the first host, `B` on the second; otherwise [`Setup::with_flags`].
     pub fn launch(rtt_ms: Option<u32>, extra: &[&str]) -> Setup<A, B> {
+        Self::launch_with(
+            rtt_ms,
+            extra,
+            |ns| A::start(Some(ns)),
+            |ns| B::start(Some(ns)),
+        )
+    }
+
+    /// [`Setup::launch`] with the two browsers started by `start_a` and `start_b` (each
+    /// given its host's namespace).
+    fn launch_with(
+        rtt_ms: Option<u32>,
+        extra: &[&str],
+        start_a: impl FnOnce(&str) -> A,
+        start_b: impl FnOnce(&str) -> B,
+    ) -> Setup<A, B> {
         let mut lan = Lan::new(2);
         if let Some(ms) = rtt_ms {
             lan.delay(0, ms / 2);
         }
         let (url, state) = serve(&mut lan, extra);
-        let mut a = A::start(Some(&lan.hosts[0]));
-        let mut b = B::start(Some(&lan.hosts[1]));
+        let mut a = start_a(&lan.hosts[0]);
+        let mut b = start_b(&lan.hosts[1]);
         a.open(&url);
         b.open(&url);
         for secure in [

@@ -9,6 +9,7 @@ import { randomId } from './events.js';
 import { validThumb } from './thumbs.js';
 import { cleanName } from './names.js';
 import { ChatMsg, parseMessage } from './protocol.js';
+import { cannotConnect } from './caps.js';
 
 export const MAX_CHAT_TEXT = 16 * 1024;
 /** Room media larger than this is offered with the usual accept / decline dialog. */
@@ -19,6 +20,14 @@ const PING_TIMEOUT_MS = 5000;
 const KINDS = new Set(['photo', 'audio', 'file']);
 const ID_RE = /^[0-9a-f]{8,64}$/;
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
+/** A member's clock this far off is not believed: its message gets the local time. */
+const MAX_SKEW_MS = 24 * 3600 * 1000;
+
+/** The author's time of a live message (all members order by it), if believable. */
+function authorTime(ts) {
+  const now = Date.now();
+  return Number.isSafeInteger(ts) && Math.abs(ts - now) <= MAX_SKEW_MS ? ts : now;
+}
 
 /** An avatar is an emoji (a short string) or a ≤ 64 px JPEG data URL. */
 export function cleanAvatar(a) {
@@ -32,7 +41,8 @@ export function cleanAvatar(a) {
 }
 
 /**
- * Bus events: `chat:message` (record), `chat:profile` (peerId), `chat:open` (peerId); listens
+ * Bus events: `chat:message` (record), `chat:profile` (peerId), `chat:open` (peerId),
+ * `chat:sync` ({peerId, m}: a named room's history frame for room-sync.js); listens
  * to `profile:changed` (name or avatar changed: tell every member).
  * Who is in which room comes from the PeerStore; the chat channel of each link is kept in a
  * WeakMap keyed by the PeerLink.
@@ -75,6 +85,22 @@ export class Chat {
     };
   }
 
+  /** Is the chat channel to this peer open? */
+  isOpen(peerId) {
+    return this.channels.get(peerId)?.readyState === 'open';
+  }
+
+  /** Sends one frame (an object) on the open chat channel to a peer; false if none. */
+  sendTo(peerId, msg) {
+    const dc = this.channels.get(peerId);
+    try {
+      dc.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Members of room `code` other than this device, from the server's peer list. */
   members(code) {
     return this.store.members(code);
@@ -89,7 +115,7 @@ export class Chat {
     if (!this.peers.selfId) return;
     for (const code of this.env.rooms()) {
       for (const p of this.members(code)) {
-        if (!this.peers.links.has(p.id)) this.peers.get(p.id);
+        if (!this.peers.links.has(p.id) && !cannotConnect(p)) this.peers.get(p.id);
       }
     }
   }
@@ -199,7 +225,7 @@ export class Chat {
         .then((dc) => {
           const t = this.transfers.sendFiles(p.id, [file]);
           const { name, size } = file;
-          dc.send(JSON.stringify({ type: ChatMsg.media, room, id: rec.id, tid: t.tid, kind, name, size, mime: rec.mime }));
+          dc.send(JSON.stringify({ type: ChatMsg.media, room, id: rec.id, tid: t.tid, kind, name, size, mime: rec.mime, ts: rec.ts }));
           this.bus.emit('chat:transfer', { room, id: rec.id, tid: t.tid });
         })
         .catch(() => this.bus.emit('chat:system', { room, text: `Could not reach ${p.name}.` }));
@@ -254,6 +280,7 @@ export class Chat {
     else if (!CODE_RE.test(m.room ?? '') || !this.store.isMember(peerId, m.room)) return;
     else if (m.type === ChatMsg.msg) this.onText(peerId, m);
     else if (m.type === ChatMsg.media) this.onMedia(peerId, m);
+    else if (m.type === ChatMsg.sync || m.type === ChatMsg.history) this.bus.emit('chat:sync', { peerId, m });
   }
 
   onPong(nonce) {
@@ -275,7 +302,7 @@ export class Chat {
       from: peerId,
       name: this.nameOf(peerId),
       avatar: this.avatarOf(peerId),
-      ts: Date.now(),
+      ts: authorTime(m.ts),
       kind,
       ...extra,
     };

@@ -1,4 +1,4 @@
-// Room conversation history, kept only on this device (IndexedDB), per room code.
+// Room conversation history, kept only on this device (IndexedDB), per room (see historyKey).
 //
 // Why IndexedDB: it is available on plain http (no secure context needed) and stores Blobs,
 // so photos and audio survive a reload. Bounded: the newest MAX_PER_ROOM messages of a room
@@ -8,6 +8,19 @@ const DB_NAME = 'homedrop-chat';
 const STORE = 'messages';
 export const MAX_PER_ROOM = 500;
 export const MAX_MEDIA_BYTES = 20 * 1024 * 1024;
+
+/**
+ * Where a room's history is kept: a coded room's under its code, a named room's under its
+ * name (a named room ends with its last member and comes back with a new code).
+ */
+export function historyKey(code, name) {
+  return name ? `name:${String(name).normalize('NFC').trim().toLowerCase()}` : code;
+}
+
+/** Chat order on every device: the author's time, then the message id. */
+export function byTime(a, b) {
+  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
 
 let dbPromise = null;
 

@@ -15,6 +15,8 @@ import { Profile } from './profile.js';
 import { Rooms, parseRoomCode } from './rooms.js';
 import { Pairing, parsePairKey } from './pairing.js';
 import { Chat } from './chat.js';
+import { ScreenShare } from './screen.js';
+import { RoomSync } from './room-sync.js';
 import { initProbe } from './probe.js';
 import { initNotices } from './ui/notices.js';
 import { initStatus, initName } from './ui/header.js';
@@ -31,8 +33,16 @@ import { RoomChat } from './ui/room-chat.js';
 import { RoomInvites } from './ui/room-invite.js';
 import { initAvatar } from './ui/room-profile.js';
 import { RemotePanel } from './ui/remote.js';
+import { DiagPanel } from './ui/diag.js';
+import { detectCaps, hasWebRTC, ownCaps, showCapsNotice } from './caps.js';
 import { Verifier } from './verify.js';
 import { VerifyView } from './ui/verify.js';
+import { Views } from './ui/views.js';
+import { SendSheet } from './ui/send-sheet.js';
+import { Viewer } from './ui/viewer.js';
+import { Pwa } from './pwa.js';
+import { initAppSettings } from './ui/app-settings.js';
+import { ScreenView } from './ui/screen.js';
 
 const bus = new Bus();
 
@@ -40,6 +50,7 @@ const signaling = new Signaling(bus, () => ({
   name: profile.name,
   kind: deviceKind(),
   pairs: loadPairs().map((p) => p.secret),
+  caps: ownCaps(),
 }));
 const profile = new Profile(bus, signaling);
 const store = new PeerStore(bus);
@@ -61,18 +72,29 @@ const chat = new Chat(bus, peers, transfers, store, {
   avatar,
   rooms: () => rooms.codes(),
 });
-initCompose(bus, () => devices.targets(), (id, text) => transfers.sendText(id, text));
+new RoomSync(bus, chat, store);
+const sendText = (id, text) => transfers.sendText(id, text);
+const sheet = new SendSheet(bus, store, () => devices.targets(), sendText);
+const screenShare = new ScreenShare(bus, peers, store);
+initCompose(bus, () => devices.targets(), sendText, sheet);
 new TransferList(bus);
-new Inbox(bus);
+new Inbox(bus, new Viewer());
 new RequestDialogs(bus, store);
 new RoomList(bus);
 new RoomChat(bus, chat);
 new RoomInvites(bus, store);
 new PairingView(bus);
+new DiagPanel(bus);
 new RemotePanel(bus);
 new VerifyView(bus, verifier, store, peers);
+new ScreenView(bus, store);
 initShare();
 initProbe();
+new Views(bus);
+initAppSettings(bus);
+// Last: a shared file opens the send sheet, so every view listens by now.
+const pwa = new Pwa(bus);
+pwa.start();
 
 /** #room=TOKEN and #pair=TOKEN links (or a code or key): act on them once, then clear the fragment. */
 function handleFragment() {
@@ -95,14 +117,19 @@ window.homedrop = Object.freeze({
       rooms: rooms.codes(),
       transfers: transfers.snapshot(),
       chat: chat.snapshot(),
+      screen: screenShare.snapshot(),
       links: peers.snapshot(),
       fingerprint: ownFingerprint(),
+      pwa: pwa.snapshot(),
     }),
 });
 
 // Transfers of an earlier visit are taken over before the storage cleanup (which keeps
-// their data); the certificate is loaded before the first connection is made.
+// their data); the certificate is loaded and what this browser can do is known (the hello
+// says it) before the first connection is made.
 const claimed = claimRecords();
-Promise.allSettled([startStorage(claimed.keepTid), loadIdentity()])
+const caps = detectCaps().then(showCapsNotice);
+// Without WebRTC there is no certificate to make (and nothing to connect with).
+Promise.allSettled([startStorage(claimed.keepTid), hasWebRTC() ? loadIdentity() : null, caps])
   .then(() => transfers.restore(claimed.resumable))
   .finally(() => signaling.connect());

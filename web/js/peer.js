@@ -1,24 +1,22 @@
-// One RTCPeerConnection per pair of devices, negotiated with the "perfect negotiation"
-// pattern over `signal` messages, carrying one negotiated data channel (id 0, "homedrop").
-// Either side may dial at any moment: when both offer at once (glare) the roles from the two
-// ids decide who gives way (docs/protocol.md, "Negotiation roles"; tests/negotiation.rs).
-// ICE servers are homedrop's own STUN/TURN (from `welcome`, then `iceServers` with TURN
-// credentials once linked); a failed ICE connection is restarted before giving up, and the
-// path in use (see pathOf) is reported so each transfer can show it.
+// One RTCPeerConnection per pair of devices, negotiated with the "perfect negotiation" pattern
+// over `signal` messages, carrying one negotiated data channel (id 0, "homedrop"). Either side
+// may dial at any moment: on glare the roles from the two ids decide who gives way
+// (docs/protocol.md, "Negotiation roles"). ICE servers are homedrop's own STUN/TURN; a failed
+// ICE connection is restarted before giving up; the path in use (pathOf) is reported. No link
+// is made to or from a browser without WebRTC (caps.js): its offers get `{unable}` back.
 
 import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
 import { certificates, remoteFingerprint } from './identity.js';
+import { cannotConnect, hasWebRTC, refuseOffer, refusedText } from './caps.js';
 
 const OPEN_TIMEOUT_MS = 25000;
 /** ICE restarts tried in a row (without reconnecting) before a failed connection is closed. */
 const MAX_ICE_RESTARTS = 3;
-/** A connection 'disconnected' this long is treated as failed: Chromium may stay there for
- * good (e.g. while a relay candidate is still pending) instead of reaching 'failed'. */
+/** 'disconnected' this long counts as failed: Chromium may stay there for good (a relay candidate pending). */
 const DISCONNECTED_GRACE_MS = 5000;
 /** How often the selected candidate pair is re-read while a link is open. */
 const PATH_POLL_MS = 3000;
-/** Remote ICE candidates kept while they cannot be applied yet (see applyCandidate). */
-const MAX_HELD_CANDIDATES = 64;
+const MAX_HELD_CANDIDATES = 64; // remote ICE candidates kept while they cannot be applied yet
 
 export const PATH_LAN = 'direct on the LAN';
 export const PATH_INTERNET = 'direct over the internet';
@@ -263,8 +261,9 @@ export class PeerLink extends EventTarget {
     });
   }
 
-  async applySignal({ description, candidate } = {}) {
+  async applySignal({ description, candidate, unable } = {}) {
     if (this.closed) return;
+    if (unable) return this.rejectOpen(new Error(refusedText()));
     if (description) await this.applyDescription(description);
     else if (candidate) await this.applyCandidate(candidate);
   }
@@ -420,19 +419,17 @@ export class PeerLink extends EventTarget {
   }
 }
 
-/**
- * Keeps one PeerLink per remote peer id, creating them lazily; a link whose peer left the
- * store's list is closed. Events: `link` (detail: a PeerLink that has just got a new
- * RTCPeerConnection, before negotiation: room chat adds its channel), `message` (detail:
- * {link, data} from a file channel). On the bus: `link:path` ({peerId, path}), `link:device`
- * (the PeerLink, once the other device's certificate fingerprint is known), `link:closed`
- * (peerId).
- */
+/** Keeps one PeerLink per remote peer id, made lazily; a link whose peer left the store's
+ * list is closed. Events: `link` (detail: a PeerLink with a new RTCPeerConnection, before
+ * negotiation: room chat adds its channel), `message` ({link, data} of a file channel). On the
+ * bus: `link:path` ({peerId, path}), `link:device` (the PeerLink, once the other device's
+ * certificate fingerprint is known), `link:closed` (peerId). */
 export class PeerManager extends EventTarget {
   constructor(bus, signaling, store) {
     super();
     this.bus = bus;
     this.signaling = signaling;
+    this.store = store;
     this.links = new Map();
     this.selfId = null;
     this.iceServers = [];
@@ -455,6 +452,8 @@ export class PeerManager extends EventTarget {
     let link = this.links.get(peerId);
     if (!link) {
       if (!this.selfId) throw new Error('not connected to homedrop');
+      const why = cannotConnect(this.store.get(peerId));
+      if (why) throw new Error(why);
       const l = new PeerLink({
         selfId: this.selfId,
         peerId,
@@ -495,6 +494,7 @@ export class PeerManager extends EventTarget {
   onSignal({ from, data }) {
     if (typeof from !== 'string' || !data || typeof data !== 'object') return;
     if (!this.selfId) return;
+    if (!hasWebRTC()) return refuseOffer(data, (d) => this.signaling.send({ type: ClientMsg.signal, to: from, data: d }));
     this.get(from).signal(data);
   }
 

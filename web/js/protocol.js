@@ -1,8 +1,9 @@
 // Every message type name of the web client, once. The signaling names (ClientMsg,
 // ServerMsg, ErrorCode) are those of the serde enums in src/signaling/protocol.rs, and
 // tests/contract.rs reads this file to check that both sides list the same names: keep each
-// object a plain `name: 'name'` list. The data-channel names (TransferMsg, ChatMsg) exist only
-// in the browsers (docs/protocol.md, "Transfer" and "Room conversations").
+// object a plain `name: 'name'` list. The data-channel names (TransferMsg, ChatMsg,
+// ScreenMsg) exist only in the browsers (docs/protocol.md, "Transfer", "Room conversations",
+// "Screen sharing").
 
 /** Bumped with src/signaling/protocol.rs on any incompatible change. */
 export const PROTOCOL_VERSION = 1;
@@ -13,6 +14,7 @@ export const ClientMsg = Object.freeze({
   rename: 'rename',
   roomCreate: 'roomCreate',
   roomJoin: 'roomJoin',
+  roomJoinNamed: 'roomJoinNamed',
   roomLeave: 'roomLeave',
   pairStart: 'pairStart',
   pairJoin: 'pairJoin',
@@ -53,6 +55,12 @@ export const ErrorCode = Object.freeze({
   notAllowed: 'notAllowed',
 });
 
+/** The fields of `hello.caps` and of a peer list entry's `caps` (what a browser can do). */
+export const Caps = Object.freeze({
+  webrtc: 'webrtc',
+  store: 'store',
+});
+
 /** Browser ↔ browser on the file channel (label `homedrop`, id 0). */
 export const TransferMsg = Object.freeze({
   offer: 'offer',
@@ -76,6 +84,17 @@ export const ChatMsg = Object.freeze({
   media: 'media',
   ping: 'ping',
   pong: 'pong',
+  sync: 'sync',
+  history: 'history',
+});
+
+/** Browser ↔ browser on the screen sharing channel (label `screen`, id 2): the offer, answer
+ * and ICE candidates of a separate media connection, and its end (screen.js). */
+export const ScreenMsg = Object.freeze({
+  offer: 'offer',
+  answer: 'answer',
+  ice: 'ice',
+  stop: 'stop',
 });
 
 /** The bus event on which signaling.js hands on a server message of this type. */

@@ -7,19 +7,55 @@
 // ui/rooms.js and ui/room-invite.js render what this module emits and ask for actions
 // with intents on the bus.
 //
+// Named rooms ("Family", for the household's devices: docs/protocol.md) are joined by name
+// and remembered in localStorage: every connect rejoins them by name (a named room ends
+// with its last member, so its code changes), and leaving one forgets it.
+//
 // Listens to the intents `room:create` ({capacity, snapOnJoin}), `room:join` (code),
-// `room:leave` (code), `invite:send` ({code, peer}), `invite:reply` ({to, code, accept}).
-// Emits `rooms:changed` (the rooms, [{code, token, capacity, members}]), `room:joined`
-// ({code, capacity, members, snapOnJoin, fresh}), `room:left` (code), `room:invited`
+// `room:joinNamed` (name), `room:leave` (code), `invite:send` ({code, peer}),
+// `invite:reply` ({to, code, accept}).
+// Emits `rooms:changed` (the rooms, [{code, token, capacity, members, name?}]), `room:joined`
+// ({code, capacity, members, snapOnJoin, fresh, name?}), `room:left` (code), `room:invited`
 // ({from, fromName, code}), and `notice` / `chat:system` lines.
 
-import { ClientMsg, ServerMsg, serverEvent } from './protocol.js';
+import { ClientMsg, ErrorCode, ServerMsg, serverEvent } from './protocol.js';
 
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
 const SAVED_KEY = 'homedropRooms';
 /** A saved room that does not answer a rejoin within this time no longer exists. */
 const FORGET_AFTER_MS = 10000;
+const NAMED_KEY = 'homedropNamedRooms';
+const MAX_NAMED = 8;
+export const MAX_ROOM_NAME_CHARS = 40;
+const TEXT = {
+  offline: 'Not connected to homedrop right now; try again in a moment.',
+  notRejoined: 'Household rooms are not rejoined from here: ',
+};
+
+/** The same name however it is spelled (the server compares names the same way). */
+export function nameKey(name) {
+  return String(name).normalize('NFC').trim().toLowerCase();
+}
+
+/** The named rooms this device rejoins: their names as the server spelled them. */
+function savedNames() {
+  try {
+    const v = JSON.parse(localStorage.getItem(NAMED_KEY) ?? '[]');
+    if (!Array.isArray(v)) return [];
+    return v.filter((n) => typeof n === 'string' && n.trim() && [...n].length <= MAX_ROOM_NAME_CHARS).slice(0, MAX_NAMED);
+  } catch {
+    return [];
+  }
+}
+
+function storeNames(names) {
+  try {
+    localStorage.setItem(NAMED_KEY, JSON.stringify(names.slice(0, MAX_NAMED)));
+  } catch {
+    /* storage blocked */
+  }
+}
 
 /** The rooms saved for a reload: [{code, token}] (a bare code from an older page too). */
 function savedRooms() {
@@ -60,7 +96,12 @@ export class Rooms {
     const saved = savedRooms();
     this.tokens = new Map(saved.filter((r) => r.token).map((r) => [r.code, r.token])); // code -> token
     this.rejoining = new Set(saved.map((r) => r.code));
+    this.names = new Map(); // code -> name, for the named rooms we are in
+    this.rejoiningNames = new Set(); // name keys asked for by a rejoin
+    this.askedName = false; // the user asked for a named room (its refusal is theirs to see)
     bus.on(serverEvent(ServerMsg.roomJoined), (m) => this.joined(m));
+    bus.on(serverEvent(ServerMsg.error), (m) => m.ref === ClientMsg.roomJoinNamed && this.namedRefused(m));
+    bus.on('room:joinNamed', (name) => this.joinNamed(name));
     bus.on(serverEvent(ServerMsg.roomLeft), (m) => this.left(m.code));
     bus.on(serverEvent(ServerMsg.roomInvited), (m) => this.invited(m));
     bus.on(serverEvent(ServerMsg.roomInviteAnswer), (m) => this.answered(m));
@@ -76,7 +117,23 @@ export class Rooms {
 
   /** Sends a message the user asked for; offline, says so instead. */
   send(msg) {
-    if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: 'Not connected to homedrop right now; try again in a moment.' });
+    if (!this.sig.send(msg)) this.bus.emit('notice', { kind: 'error', text: TEXT.offline });
+  }
+
+  /** Joins (or makes) the household's room called `name`. */
+  joinNamed(name) {
+    const key = nameKey(name);
+    if (!key || [...this.names.values()].some((n) => nameKey(n) === key)) return;
+    this.askedName = true;
+    this.send({ type: ClientMsg.roomJoinNamed, name: String(name).trim() });
+  }
+
+  /** A named room was refused: said when the user asked; a rejoin says it once, quietly. */
+  namedRefused(m) {
+    const text = typeof m.message === 'string' ? m.message : '';
+    if (this.askedName) this.bus.emit('notice', { kind: 'error', text });
+    else if (m.code === ErrorCode.notAllowed) this.bus.emit('notice', { kind: 'info', text: TEXT.notRejoined + text });
+    this.askedName = false;
   }
 
   /** Creates a room (capacity 2 to 50, else the server's default). */
@@ -99,12 +156,20 @@ export class Rooms {
   }
 
   rejoin() {
-    const codes = [...this.rooms.keys(), ...this.rejoining];
+    // Named rooms by name: the room may have ended and been made again with a new code.
+    const codes = [...this.rooms.keys(), ...this.rejoining].filter((c) => !this.names.has(c));
     this.rejoining = new Set(codes);
     if (this.pendingJoin) codes.push(this.pendingJoin);
     this.pendingJoin = null;
+    // A named room that ended meanwhile comes back with a new code: its old one is gone.
+    for (const code of this.names.keys()) this.bus.emit('room:left', code);
     this.rooms.clear();
+    this.names.clear();
     this.changed();
+    const names = savedNames();
+    this.rejoiningNames = new Set(names.map(nameKey));
+    this.askedName = false;
+    for (const name of names) this.sig.send({ type: ClientMsg.roomJoinNamed, name });
     // By token where known: a rejoin is no guess, and is not refused while others guess.
     for (const code of new Set(codes)) this.sig.send({ type: ClientMsg.roomJoin, code: this.tokens.get(code) ?? code });
     // A room that no longer exists is forgotten instead of retried forever.
@@ -115,18 +180,34 @@ export class Rooms {
     }, FORGET_AFTER_MS);
   }
 
-  joined({ code, token, capacity, members, snapOnJoin }) {
+  joined({ code, token, capacity, members, snapOnJoin, name }) {
     if (typeof code !== 'string' || !CODE_RE.test(code)) return;
-    const isNew = !this.rooms.has(code) && !this.rejoining.delete(code);
+    name = typeof name === 'string' && name.trim() ? name : undefined;
+    const rejoined = name ? this.rejoiningNames.delete(nameKey(name)) : this.rejoining.delete(code);
+    const isNew = !this.rooms.has(code) && !rejoined;
+    if (name) {
+      this.names.set(code, name);
+      this.remember(name);
+      this.askedName = false;
+    }
     if (typeof token === 'string' && TOKEN_RE.test(token)) this.tokens.set(code, token);
-    this.rooms.set(code, { code, token: this.tokens.get(code), capacity, members });
+    this.rooms.set(code, { code, token: this.tokens.get(code), capacity, members, name });
     this.save();
     this.changed();
-    if (isNew) this.bus.emit('notice', { kind: 'info', text: `You are in room ${code}.` });
-    this.bus.emit('room:joined', { code, capacity, members, snapOnJoin: snapOnJoin === true, fresh: isNew });
+    if (isNew) this.bus.emit('notice', { kind: 'info', text: name ? `You are in the room ${name}.` : `You are in room ${code}.` });
+    this.bus.emit('room:joined', { code, capacity, members, snapOnJoin: snapOnJoin === true, fresh: isNew, name });
+  }
+
+  /** Keeps a named room for the next connect (once per name, newest spelling). */
+  remember(name) {
+    const others = savedNames().filter((n) => nameKey(n) !== nameKey(name));
+    storeNames([...others, name]);
   }
 
   left(code) {
+    const name = this.names.get(code);
+    if (name) storeNames(savedNames().filter((n) => nameKey(n) !== nameKey(name)));
+    this.names.delete(code);
     this.rooms.delete(code);
     this.tokens.delete(code);
     this.save();
@@ -140,7 +221,7 @@ export class Rooms {
 
   save() {
     try {
-      const codes = new Set([...this.rooms.keys(), ...this.rejoining]);
+      const codes = new Set([...this.rooms.keys(), ...this.rejoining].filter((c) => !this.names.has(c)));
       sessionStorage.setItem(SAVED_KEY, JSON.stringify([...codes].map((code) => ({ code, token: this.tokens.get(code) }))));
     } catch {
       /* storage blocked */

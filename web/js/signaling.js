@@ -15,7 +15,7 @@ const WELCOME_TIMEOUT_MS = 8000;
  *  - `server:<type>` for every other server message (peers, roomJoined, signal, error, ...)
  */
 export class Signaling {
-  /** @param hello () => ({name, kind, pairs}) read at every (re)connect */
+  /** @param hello () => ({name, kind, pairs, caps}) read at every (re)connect */
   constructor(bus, hello) {
     this.bus = bus;
     this.hello = hello;
@@ -25,6 +25,22 @@ export class Signaling {
     this.welcomeTimer = null;
     this.id = null;
     this.online = false;
+    // A page put in the back/forward cache is frozen but its socket may stay open: it would
+    // stay listed (and in its rooms, keeping a named room alive) while it cannot answer.
+    // It goes offline when hidden that way and connects again when shown.
+    window.addEventListener('pagehide', () => this.suspend());
+    window.addEventListener('pageshow', (e) => e.persisted && this.restart(true));
+  }
+
+  /** Closes the socket without dialling again (the page is going away or being frozen). */
+  suspend() {
+    clearTimeout(this.timer);
+    clearTimeout(this.welcomeTimer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close();
+    if (this.online) this.goOffline();
   }
 
   url() {
@@ -66,8 +82,8 @@ export class Signaling {
 
   onWelcome(msg) {
     clearTimeout(this.welcomeTimer);
-    const { name, kind, pairs } = this.hello();
-    this.send({ type: ClientMsg.hello, v: PROTOCOL_VERSION, name, kind, pairs });
+    const { name, kind, pairs, caps } = this.hello();
+    this.send({ type: ClientMsg.hello, v: PROTOCOL_VERSION, name, kind, pairs, caps });
     this.attempt = 0;
     this.id = msg.id;
     this.online = true;

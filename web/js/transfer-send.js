@@ -8,6 +8,7 @@ import { Hasher } from './hasher.js';
 import { thumbnails } from './thumbs.js';
 import { TransferMsg } from './protocol.js';
 import { dropRecord, headOf, saveRecord } from './transfer-records.js';
+import { cannotReceiveFiles } from './caps.js';
 
 /** Default chunk size; localStorage.homedropChunk overrides it (benchmarks). */
 export const CHUNK_BYTES = 16 * 1024;
@@ -73,6 +74,9 @@ export class Sender {
   }
 
   async run(t) {
+    // A device that said it cannot receive files fails the transfer now, not after a timeout.
+    const unable = cannotReceiveFiles(this.m.store.get(t.peerId));
+    if (unable) throw new Error(unable);
     const link = this.m.peers.get(t.peerId);
     await link.ready();
     if (this.m.isFinal(t)) return;

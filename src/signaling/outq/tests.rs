@@ -8,6 +8,7 @@ fn list(n: usize, tag: &str) -> ServerMsg {
             name: format!("{tag} {i}"),
             kind: DeviceKind::Phone,
             links: vec![Link::Home],
+            caps: None,
         })
         .collect();
     ServerMsg::Peers { peers }

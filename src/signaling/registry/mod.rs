@@ -11,6 +11,7 @@
 //! only when they differ from what the peer last saw.
 //!
 //! - [`rooms`]: room codes and tokens, who may create rooms, capacity and idle expiry.
+//! - [`named`]: the household's named rooms ("Family"), for trusted devices only.
 //! - [`pairing`]: pairing keys and tokens, and the secrets that link two devices across
 //!   networks.
 //! - [`tag`]: the server's tag in a pair secret made from home ("paired from home").
@@ -31,12 +32,13 @@ use rand::rngs::StdRng;
 use rand::RngExt;
 
 use super::ice::IceSettings;
-use super::protocol::{DeviceKind, ErrorCode, Link, PeerInfo, ServerMsg};
+use super::protocol::{Caps, DeviceKind, ErrorCode, Link, PeerInfo, ServerMsg};
 use crate::net::{NetGroup, SourceKey};
 pub use crate::relay::Now;
 
 mod invites;
 mod joins;
+mod named;
 mod pairing;
 mod rooms;
 mod signals;
@@ -48,6 +50,7 @@ pub use joins::{
     CODE_GUESS_BUDGET, CODE_GUESS_WINDOW, JOINS_PER_MINUTE, KEY_GUESS_BUDGET, KEY_GUESS_WINDOW,
     TOKEN_HEX,
 };
+pub use named::{MAX_ROOM_NAME_BYTES, MAX_ROOM_NAME_CHARS};
 pub use pairing::PAIR_KEY_TTL;
 pub use rooms::{
     normalize_code, CODE_ALPHABET, CODE_LEN, MAX_ROOMS, MAX_ROOMS_PER_PEER, MAX_ROOMS_PER_SOURCE,
@@ -71,6 +74,8 @@ pub type Refusal = (ErrorCode, &'static str);
 struct Peer {
     name: String,
     kind: DeviceKind,
+    /// What its browser can do (`hello.caps`), passed on in the peer lists.
+    caps: Option<Caps>,
     group: NetGroup,
     ready: bool,
     rooms: BTreeSet<String>,
@@ -118,6 +123,8 @@ pub struct Registry {
     pair_tokens: HashMap<String, String>,
     /// Room tokens → their code.
     room_tokens: HashMap<String, String>,
+    /// Named rooms: the name's key → the room's code (see `named.rs`).
+    named_rooms: HashMap<String, String>,
     /// Rooms alive per creating source (see `rooms.rs`).
     rooms_by_source: HashMap<SourceKey, usize>,
     /// Pending room invitations, by invited peer: inviter → room code (see `invites.rs`).
@@ -149,6 +156,7 @@ impl Registry {
             pair_keys: HashMap::new(),
             pair_tokens: HashMap::new(),
             room_tokens: HashMap::new(),
+            named_rooms: HashMap::new(),
             rooms_by_source: HashMap::new(),
             invites: HashMap::new(),
             negotiations: HashMap::new(),
@@ -186,6 +194,7 @@ impl Registry {
             Peer {
                 name: String::new(),
                 kind: DeviceKind::Other,
+                caps: None,
                 group,
                 ready: false,
                 rooms: BTreeSet::new(),
@@ -232,6 +241,14 @@ impl Registry {
             self.by_pair.entry(h).or_default().insert(id.to_string());
         }
         self.refresh_around(id, BTreeSet::new(), now)
+    }
+
+    /// What the device's browser can do, from its `hello` (call before [`Registry::hello`],
+    /// whose peer lists then carry it).
+    pub fn set_caps(&mut self, id: &str, caps: Option<Caps>) {
+        if let Some(p) = self.peers.get_mut(id) {
+            p.caps = caps;
+        }
     }
 
     pub fn rename(&mut self, id: &str, name: String, now: Now) -> Outbox {
@@ -363,6 +380,7 @@ impl Registry {
                     id: o,
                     name: p.name.clone(),
                     kind: p.kind,
+                    caps: p.caps,
                 })
             })
             .collect()

@@ -146,7 +146,9 @@ impl Registry {
         remove_from(&mut self.by_pair, &h, id);
         let mut out = self.refresh_around(id, before, now);
         if was_home {
-            // It may no longer be trusted: so may its other peers' relay standing.
+            // It may no longer be trusted: so may its other peers' relay standing, and it
+            // may no longer be in the household's named rooms.
+            out.extend(self.leave_named_if_untrusted(id, now));
             out.extend(self.reassess_relay(self.visible_ids(id), now));
         }
         out

@@ -40,7 +40,8 @@ pub const ROOM_CREATES_PER_MINUTE: u32 = 5;
 pub const MAX_ROOMS_PER_SOURCE: usize = 20;
 
 const NO_SUCH_ROOM: Refusal = (ErrorCode::NoSuchRoom, "No room has this code.");
-const TOO_MANY_ROOMS: Refusal = (ErrorCode::BadRequest, "You are already in too many rooms.");
+pub(super) const TOO_MANY_ROOMS: Refusal =
+    (ErrorCode::BadRequest, "You are already in too many rooms.");
 const NOT_TRUSTED: Refusal = (
     ErrorCode::NotAllowed,
     "Rooms are made by devices at home or paired with one; ask one of them for a room code.",
@@ -57,6 +58,9 @@ pub(super) struct Room {
     token: String,
     /// The source that created it (for [`MAX_ROOMS_PER_SOURCE`]).
     creator: SourceKey,
+    /// A named room's name (see `named.rs`): only trusted devices may enter it, and it
+    /// ends when its last member leaves.
+    pub(super) name: Option<String>,
 }
 
 impl Room {
@@ -94,6 +98,18 @@ impl Registry {
             return Err(TOO_MANY_ROOMS);
         }
         self.may_create(source, now.mono)?;
+        let code = self.new_room(source, capacity, snap_on_join, None);
+        self.enter_room(id, &code, now)
+    }
+
+    /// A new empty room with a fresh code and token, counted against `source`; its code.
+    pub(super) fn new_room(
+        &mut self,
+        source: SourceKey,
+        capacity: u32,
+        snap_on_join: bool,
+        name: Option<String>,
+    ) -> String {
         let code = loop {
             let c = random_code(&mut self.rng);
             if !self.rooms.contains_key(&c) {
@@ -110,13 +126,14 @@ impl Registry {
             snap_on_join,
             token,
             creator: source,
+            name,
         };
         self.rooms.insert(code.clone(), room);
-        self.enter_room(id, &code, now)
+        code
     }
 
     /// The limits on creation: rooms in all, alive per source, created per minute.
-    fn may_create(&mut self, source: SourceKey, now: Instant) -> Result<(), Refusal> {
+    pub(super) fn may_create(&mut self, source: SourceKey, now: Instant) -> Result<(), Refusal> {
         if self.rooms.len() >= MAX_ROOMS {
             return Err((
                 ErrorCode::RateLimited,
@@ -139,17 +156,26 @@ impl Registry {
     }
 
     /// Join an existing room by its code (case-insensitive) or its token. A wrong code
-    /// spends the global budget; once it is spent, codes are refused unread.
+    /// spends the global budget; once it is spent, codes are refused unread. A named room
+    /// does not exist for a device that may not enter it (`named.rs`): no probing.
     pub fn join_room(&mut self, id: &str, code: &str, now: Now) -> Result<Outbox, Refusal> {
         if let Some(token) = as_token(code.trim()) {
             let code = self.room_tokens.get(&token).cloned().ok_or(NO_SUCH_ROOM)?;
+            if self.named_hidden_from(id, &code) {
+                return Err(NO_SUCH_ROOM);
+            }
             return self.enter_room(id, &code, now);
         }
         let code = normalize_code(code).ok_or(NO_SUCH_ROOM)?;
         if self.code_guesses.spent(now.mono) {
             return Err(CODES_SPENT);
         }
-        match self.enter_room(id, &code, now) {
+        let entered = if self.named_hidden_from(id, &code) {
+            Err(NO_SUCH_ROOM)
+        } else {
+            self.enter_room(id, &code, now)
+        };
+        match entered {
             Err(e) if e.0 == ErrorCode::NoSuchRoom => {
                 self.code_guesses.fail(now.mono);
                 Err(e)
@@ -207,12 +233,15 @@ impl Registry {
         }
     }
 
-    /// Forget a room with its token and its count against its creator's source.
+    /// Forget a room with its token, its name and its count against its creator's source.
     fn remove_room(&mut self, code: &str) {
         let Some(room) = self.rooms.remove(code) else {
             return;
         };
         self.room_tokens.remove(&room.token);
+        if let Some(name) = &room.name {
+            self.named_rooms.remove(&super::named::name_key(name));
+        }
         if let Some(n) = self.rooms_by_source.get_mut(&room.creator) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -239,24 +268,30 @@ impl Registry {
         out
     }
 
-    /// Take `id` out of room `code`'s members; an emptied room starts its idle timer.
+    /// Take `id` out of room `code`'s members; an emptied room starts its idle timer, an
+    /// emptied named room ends at once (its devices rejoin it by name).
     pub(super) fn leave_member(&mut self, code: &str, id: &str, now: Instant) {
-        if let Some(room) = self.rooms.get_mut(code) {
-            room.members.remove(id);
-            if room.members.is_empty() {
-                room.emptied_at = Some(now);
+        let Some(room) = self.rooms.get_mut(code) else {
+            return;
+        };
+        room.members.remove(id);
+        if room.members.is_empty() {
+            room.emptied_at = Some(now);
+            if room.name.is_some() {
+                self.remove_room(code);
             }
         }
     }
 }
 
-fn room_joined(code: &str, room: &Room) -> ServerMsg {
+pub(super) fn room_joined(code: &str, room: &Room) -> ServerMsg {
     ServerMsg::RoomJoined {
         code: code.to_string(),
         token: room.token.clone(),
         capacity: room.capacity,
         members: room.members.len() as u32,
         snap_on_join: room.snap_on_join,
+        name: room.name.clone(),
     }
 }
 

@@ -3,6 +3,7 @@ use rand::SeedableRng;
 use std::net::IpAddr;
 
 mod guessing;
+mod named;
 mod rules;
 mod trust;
 
@@ -262,4 +263,31 @@ fn invitations_only_inside_the_home_group_and_answered_once() {
         ErrorCode::BadRequest,
         "already a member"
     );
+}
+
+/// A device's `hello.caps` reach the others' peer lists as it sent them; a device that sent
+/// none (an older client) has no `caps` entry.
+#[test]
+fn peer_lists_carry_what_each_browser_can_do() {
+    let mut r = reg();
+    let t0 = start();
+    add(&mut r, "b", NetGroup::Home);
+    r.connect("a", NetGroup::Home, None);
+    let caps = Caps {
+        webrtc: false,
+        store: true,
+    };
+    r.set_caps("a", Some(caps));
+    let out = r.hello("a", "A".into(), DeviceKind::Phone, &[], t0);
+    let entry = |out: &Outbox, to: &str, id: &str| {
+        out.iter().rev().find_map(|(t, m)| match m {
+            ServerMsg::Peers { peers } if t == to => peers.iter().find(|p| p.id == id).cloned(),
+            _ => None,
+        })
+    };
+    assert_eq!(entry(&out, "b", "a").unwrap().caps, Some(caps));
+    assert_eq!(entry(&out, "a", "b").unwrap().caps, None);
+    // Kept with the device: a rename's lists still carry it.
+    let out = r.rename("a", "A2".into(), t0);
+    assert_eq!(entry(&out, "b", "a").unwrap().caps, Some(caps));
 }

@@ -117,7 +117,7 @@ fn nested(levels: usize) -> String {
 fn valid(rng: &mut StdRng, seen: &Seen) -> Value {
     let id = Seen::pick(rng, &seen.ids, "0123456789abcdef0123456789abcdef");
     let code = Seen::pick(rng, &seen.codes, "ABCDEF");
-    match rng.random_range(0..11u8) {
+    match rng.random_range(0..12u8) {
         0 => json!({"type":"hello","v":1,"name":text(rng),"kind":"phone",
                     "pairs": seen.secrets.iter().take(rng.random_range(0..3)).collect::<Vec<_>>()}),
         1 => json!({"type":"rename","name":text(rng)}),
@@ -129,6 +129,10 @@ fn valid(rng: &mut StdRng, seen: &Seen) -> Value {
         7 => json!({"type":"pairForget","secret":Seen::pick(rng, &seen.secrets, "00")}),
         8 => json!({"type":"signal","to":id,"data":{"sdp":text(rng),"n":number(rng)}}),
         9 => json!({"type":"roomInvite","to":id,"code":code}),
+        10 => {
+            let name = ["Family", "family ", "Ün\u{301}", ""][rng.random_range(0..4)];
+            json!({"type":"roomJoinNamed","name":name})
+        }
         _ => json!({"type":"roomInviteReply","to":id,"code":code,"accept":rng.random::<bool>()}),
     }
 }

@@ -325,7 +325,8 @@ impl Session {
                 name,
                 kind,
                 pairs,
-            } => self.hello(v, name, kind, pairs),
+                caps,
+            } => self.hello(v, name, (kind, caps), pairs),
             _ if !self.hello => Err((ErrorCode::HelloFirst, "Send hello first.")),
             ClientMsg::Rename { name } => self.rename(&name),
             ClientMsg::RoomCreate {
@@ -355,6 +356,7 @@ impl Session {
                 self.story.rooms_joined += 1;
                 Ok(())
             }
+            ClientMsg::RoomJoinNamed { name } => self.join_named(&name, source),
             ClientMsg::RoomLeave { code } => {
                 self.hub.apply(|r, now| Ok(r.leave_room(id, &code, now)))
             }
@@ -380,7 +382,7 @@ impl Session {
         &mut self,
         v: u32,
         name: String,
-        kind: DeviceKind,
+        (kind, caps): (DeviceKind, Option<Caps>),
         pairs: Vec<String>,
     ) -> Result<(), Refusal> {
         if self.hello {
@@ -406,8 +408,10 @@ impl Session {
         self.hello = true;
         self.story.pairings = pairs.len() as u32;
         let id = self.id.as_str();
-        self.hub
-            .apply(|r, now| Ok(r.hello(id, name, kind, &pairs, now)))
+        self.hub.apply(|r, now| {
+            r.set_caps(id, caps);
+            Ok(r.hello(id, name, kind, &pairs, now))
+        })
     }
 
     /// A new name, within this connection's rename rate (each rename sends a list to all
@@ -419,6 +423,22 @@ impl Session {
         }
         let id = self.id.as_str();
         self.hub.apply(|r, now| Ok(r.rename(id, name, now)))
+    }
+
+    /// Join the household's named room: its name cleaned like a device name (so that one
+    /// look has one spelling), then the registry's rules (`registry/named.rs`).
+    fn join_named(&mut self, name: &str, source: SourceKey) -> Result<(), Refusal> {
+        let name = clean_name(name).map_err(|_| {
+            (
+                ErrorCode::BadRequest,
+                "A room name must have 1 to 40 visible characters.",
+            )
+        })?;
+        let id = self.id.as_str();
+        self.hub
+            .apply(|r, now| r.join_named(id, source, &name, now))?;
+        self.story.rooms_joined += 1;
+        Ok(())
     }
 
     /// Invite a device into a room, within this connection's invitation rate.

@@ -64,6 +64,7 @@ pub(super) fn type_name(msg: &ClientMsg) -> &'static str {
         ClientMsg::Rename { .. } => "rename",
         ClientMsg::RoomCreate { .. } => "roomCreate",
         ClientMsg::RoomJoin { .. } => "roomJoin",
+        ClientMsg::RoomJoinNamed { .. } => "roomJoinNamed",
         ClientMsg::RoomLeave { .. } => "roomLeave",
         ClientMsg::PairStart => "pairStart",
         ClientMsg::PairJoin { .. } => "pairJoin",
@@ -201,6 +202,7 @@ mod tests {
                 name: s(),
                 kind: Default::default(),
                 pairs: Vec::new(),
+                caps: None,
             },
             ClientMsg::Rename { name: s() },
             ClientMsg::RoomCreate {
@@ -208,6 +210,7 @@ mod tests {
                 snap_on_join: b(),
             },
             ClientMsg::RoomJoin { code: s() },
+            ClientMsg::RoomJoinNamed { name: s() },
             ClientMsg::RoomLeave { code: s() },
             ClientMsg::PairStart,
             ClientMsg::PairJoin { key: s() },

@@ -4,12 +4,15 @@
 // Every tile shows how the device is linked (data-links: home, network, room, pair; a badge for
 // each), and tiles whose names look the same as another tile's or this device's (case and
 // compatibility variants aside) are marked (data-same-name and a visible warning): a room
-// member or a paired device cannot pass for a household device by taking its name.
+// member or a paired device cannot pass for a household device by taking its name. A device
+// whose browser said it cannot receive (caps.js) is marked data-unable, with the reason shown.
 
 import { h, $ } from './dom.js';
 import { nameKey } from '../names.js';
+import { unableOf } from '../caps.js';
 
 const KINDS = new Set(['phone', 'tablet', 'desktop', 'other']);
+const KIND_TEXT = { phone: 'Phone', tablet: 'Tablet', desktop: 'Computer', other: 'Device' };
 
 /** One badge per way a peer is linked: household, same network (one public address, not
  * the household), each room (with its code), paired. */
@@ -96,12 +99,17 @@ export class DeviceList {
     tile.dataset.peerName = name;
     tile.querySelector('.peer-icon').src = `icons/${kind}.svg`;
     tile.querySelector('.peer-name').textContent = name;
+    tile.querySelector('.peer-kind').textContent = KIND_TEXT[kind];
     tile.dataset.links = linkList(p.links);
     tile.querySelector('.peer-links').replaceChildren(...linkBadges(p.links));
     const warn = tile.querySelector('.peer-same-name');
     warn.hidden = !sameName;
     if (sameName) tile.dataset.sameName = '';
     else delete tile.dataset.sameName;
+    const { unable, text } = unableOf(p);
+    if (unable) tile.dataset.unable = unable;
+    else delete tile.dataset.unable;
+    Object.assign(tile.querySelector('.peer-unable'), { hidden: !unable, textContent: text });
     tile.setAttribute('aria-pressed', String(this.selected.has(p.id)));
     this.root.append(tile); // keeps server order
   }
@@ -112,8 +120,10 @@ export class DeviceList {
       { type: 'button', class: 'peer', 'data-peer': true, 'data-peer-id': id, 'aria-pressed': 'false' },
       h('img', { class: 'peer-icon', alt: '', width: 40, height: 40 }),
       h('span', { class: 'peer-name' }),
+      h('span', { class: 'peer-kind' }),
       h('span', { class: 'peer-links' }),
       h('span', { class: 'peer-same-name', hidden: true, text: '⚠ Same name as another device' }),
+      h('span', { class: 'peer-unable', hidden: true }),
     );
     tile.addEventListener('click', () => this.toggle(id));
     tile.addEventListener('dragover', (e) => {
@@ -124,6 +134,7 @@ export class DeviceList {
     tile.addEventListener('dragleave', () => tile.classList.remove('drop-target'));
     tile.addEventListener('drop', (e) => {
       e.preventDefault();
+      e.stopPropagation(); // not also a drop "anywhere" (ui/compose.js)
       tile.classList.remove('drop-target');
       const files = [...(e.dataTransfer?.files ?? [])];
       if (files.length) this.bus.emit('send:files', { peerId: id, files });
@@ -140,6 +151,7 @@ export class DeviceList {
 
   updateHint() {
     const n = this.selected.size;
+    this.root.closest('.devices')?.toggleAttribute('data-has-target', this.targets().length > 0);
     if (n > 0) this.hint.textContent = `Sending to ${n} selected device${n > 1 ? 's' : ''}.`;
     else if (this.peers.length === 1) this.hint.textContent = `Sending to ${this.peers[0].name}.`;
     else if (this.peers.length > 1) this.hint.textContent = 'Select one or more devices above.';

@@ -14,6 +14,8 @@ export function initServerErrors(bus) {
   bus.on(serverEvent(ServerMsg.error), (m) => {
     // A peer that just left cannot receive signals any more; nothing for the user to do.
     if (m.code === ErrorCode.notAllowed && m.ref === ClientMsg.signal) return;
+    // Named rooms say their refusals themselves (rooms.js: a rejoin's only once, quietly).
+    if (m.ref === ClientMsg.roomJoinNamed) return;
     const text = TEXT[m.code] || (typeof m.message === 'string' && m.message) || 'Something went wrong.';
     bus.emit('notice', { kind: 'error', text });
   });

@@ -9,11 +9,12 @@
 
 import { h, $, formatBytes, canCopy } from './dom.js';
 import { zipBlob, zipNames } from '../zip.js';
+import { viewKind } from './viewer.js';
 
 /** How long a blob: URL lives after its download was started. */
 const REVOKE_AFTER_MS = 10000;
 const PREVIEW_MAX_BYTES = 30 * 1000 * 1000;
-const KEPT_TEXT = 'Kept on this device until you remove it or close this tab.';
+const OPEN_BATCH_MAX = 12;
 
 /** Starts the download of `blob` as `name`; the URL goes soon after. */
 function download(blob, name) {
@@ -45,8 +46,10 @@ async function saveToFolder(entries) {
 }
 
 export class Inbox {
-  constructor(bus) {
+  /** @param viewer the Viewer (ui/viewer.js): photos, videos, PDFs, texts opened in the page */
+  constructor(bus, viewer) {
     this.bus = bus;
+    this.viewer = viewer;
     this.files = $('[data-received-list]');
     this.texts = $('[data-text-list]');
     this.empty = $('.inbox-empty');
@@ -79,10 +82,11 @@ export class Inbox {
       { class: 'received received-batch', 'data-received-batch': true, 'data-transfer-id': t.tid, 'data-files': n },
       h('div', { class: 'r-text' },
         h('span', { class: 'r-name', text: `${t.files[0].name} and ${n - 1} other file${n > 2 ? 's' : ''}, ${total}` }),
-        h('span', { class: 'r-meta', text: `from ${t.peerName} · ${KEPT_TEXT}` }),
+        h('span', { class: 'r-meta', text: `from ${t.peerName}` }),
         b.count),
       h('div', { class: 'r-actions' }, saveAll, folder, removeAll),
-      h('details', { class: 'r-details', 'data-received-files': true }, h('summary', { text: 'Files' }), b.list),
+      // A few files (an album's photos) are shown at once; hundreds wait behind the summary.
+      h('details', { class: 'r-details', 'data-received-files': true, open: n <= OPEN_BATCH_MAX }, h('summary', { text: 'Files' }), b.list),
     );
     b.total = n;
     this.batches.set(t.tid, b);
@@ -106,17 +110,22 @@ export class Inbox {
     const entry = { name: f.name, blob: f.blob, crc: f.crc, remove: null };
     const save = h('button', { type: 'button', class: 'button primary small', 'data-save': true }, 'Save');
     const dismiss = h('button', { type: 'button', class: 'button small', 'data-dismiss': true, 'aria-label': `Remove ${f.name}` }, 'Remove');
-    const status = h('span', { class: 'r-status', 'data-save-status': true, text: multi ? '' : KEPT_TEXT });
-    const preview = f.mime.startsWith('image/') && f.size <= PREVIEW_MAX_BYTES ? this.preview(f.blob) : null;
+    const status = h('span', { class: 'r-status', 'data-save-status': true });
+    const kind = viewKind(f.mime, f.name);
+    const open = kind ? h('button', { type: 'button', class: 'button small', 'data-open': true, 'aria-label': `Open ${f.name}` }, 'Open') : null;
+    open?.addEventListener('click', () => this.viewer.open(entry.blob, f.name, f.mime));
+    const preview = kind === 'image' && f.size <= PREVIEW_MAX_BYTES
+      ? this.preview(f.blob, () => open.click(), f.name)
+      : h('span', { class: 'r-icon', 'aria-hidden': 'true' }, h('img', { src: 'icons/file.svg', alt: '', width: 40, height: 40 }));
     const li = h(
       'li',
-      { class: 'received', 'data-received-file': true, 'data-name': f.name, 'data-size': f.size, 'data-sha256': f.sha256 },
+      { class: 'received', 'data-received-file': true, 'data-name': f.name, 'data-size': f.size, 'data-sha256': f.sha256, 'data-kind': kind ?? 'file' },
       preview,
       h('div', { class: 'r-text' },
         h('span', { class: 'r-name', text: f.name }),
         h('span', { class: 'r-meta', text: `${formatBytes(f.size)} from ${f.transfer.peerName}` }),
         status),
-      h('div', { class: 'r-actions' }, save, dismiss),
+      h('div', { class: 'r-actions' }, open, save, dismiss),
     );
     save.addEventListener('click', () => {
       if (!entry.blob) return;
@@ -154,14 +163,14 @@ export class Inbox {
     }
   }
 
-  /** An image preview; its blob: URL goes once the image is decoded. */
-  preview(blob) {
+  /** An image preview that opens the photo; its blob: URL goes once the image is decoded. */
+  preview(blob, onOpen, name) {
     const url = URL.createObjectURL(blob);
     const img = h('img', { class: 'r-preview', src: url, alt: '' });
     const done = () => URL.revokeObjectURL(url);
     img.addEventListener('load', done, { once: true });
     img.addEventListener('error', done, { once: true });
-    return img;
+    return h('button', { type: 'button', class: 'r-preview-button', tabindex: -1, 'aria-label': `Open ${name}`, onclick: onOpen }, img);
   }
 
   addText({ from, text }) {
@@ -188,7 +197,8 @@ export class Inbox {
     });
     this.texts.prepend(li);
     this.updateEmpty();
-    this.bus.emit('notice', { kind: 'info', text: `New message from ${from}.` });
+    const short = text.length > 120 ? `${text.slice(0, 120)}…` : text;
+    this.bus.emit('notice', { kind: 'info', text: `Message from ${from}: ${short}` });
   }
 
   updateEmpty() {

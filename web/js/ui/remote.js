@@ -51,6 +51,8 @@ export class RemotePanel {
     } catch {
       return; // offline: keep what is shown
     }
+    // Other household-only panels (diagnostics) show themselves by the same answer.
+    this.bus.emit('household', res.ok);
     if (!res.ok) {
       this.box.hidden = true; // not at home: the panel is the household's
       return;

@@ -1,8 +1,21 @@
-// The incoming request dialog (data-request): sender, files, thumbnails, accept / decline.
+// The incoming request sheet (data-request): who sends how much first ("f001.bin and 199
+// other files, 200 MB"), large previews of the photos, the files (folded when many), accept /
+// decline. It opens at its top, the Accept button focused.
 // Shows `transfer:request`; answers with the intents `transfer:accept` / `transfer:decline`.
 
 import { h, formatBytes } from './dom.js';
 import { isPaired, setAlwaysAccept } from '../pairs.js';
+
+const PREVIEWS = 6;
+const FOLD_AFTER = 6;
+
+/** "a.jpg, 2.1 MB" or "f001.bin and 199 other files, 200 MB". */
+function summary(files) {
+  const total = formatBytes(files.reduce((n, f) => n + f.size, 0));
+  if (files.length === 1) return `${files[0].name}, ${total}`;
+  const others = files.length - 1;
+  return `${files[0].name} and ${others} other file${others > 1 ? 's' : ''}, ${total}`;
+}
 
 export class RequestDialogs {
   /** @param store the PeerStore (is the sender paired?) */
@@ -19,8 +32,6 @@ export class RequestDialogs {
   show(t) {
     if (t.state !== 'waiting') return; // already answered (room media is accepted at once)
     const peer = this.store.get(t.peerId);
-    const total = t.files.reduce((n, f) => n + f.size, 0);
-    const what = t.files.length === 1 ? 'a file' : `${t.files.length} files`;
     const always = isPaired(peer) && !t.warning
       ? h('label', { class: 'check' }, h('input', { type: 'checkbox', 'data-always-accept': true }), ' Always accept from this device')
       : null;
@@ -29,11 +40,12 @@ export class RequestDialogs {
     const dlg = h(
       'dialog',
       // An alert dialog: screen readers announce the request as it opens.
-      { class: 'dialog request', role: 'alertdialog', 'data-request': true, 'data-request-id': t.tid, 'aria-label': 'Incoming files', 'aria-describedby': `request-${t.tid}` },
-      h('h2', { text: 'Incoming files' }),
-      h('p', { id: `request-${t.tid}` }, h('strong', { 'data-request-from': true, text: t.peerName }), ` wants to send you ${what} (${formatBytes(total)}).`),
+      { class: 'dialog sheet request', role: 'alertdialog', 'data-request': true, 'data-request-id': t.tid, 'aria-labelledby': `request-title-${t.tid}`, 'aria-describedby': `request-what-${t.tid}` },
+      h('h2', { id: `request-title-${t.tid}` }, h('strong', { 'data-request-from': true, text: t.peerName }), ' wants to send you'),
+      h('p', { class: 'request-what', id: `request-what-${t.tid}`, 'data-request-summary': true, text: summary(t.files) }),
       t.warning ? h('p', { class: 'warning', role: 'alert', 'data-request-warning': true, text: `⚠ ${t.warning}` }) : null,
-      h('ul', { class: 'offer-files' }, t.files.map((f) => this.fileItem(f))),
+      this.previews(t.files),
+      this.fileList(t.files),
       always,
       h('div', { class: 'dialog-actions' }, decline, accept),
     );
@@ -54,7 +66,23 @@ export class RequestDialogs {
     document.body.append(dlg);
     this.open.set(t.tid, dlg);
     dlg.showModal();
-    accept.focus();
+    dlg.scrollTop = 0;
+    accept.focus({ preventScroll: true });
+  }
+
+  /** Up to PREVIEWS thumbnails of the offered photos, large, above the list. */
+  previews(files) {
+    const thumbs = files.filter((f) => f.thumb).slice(0, PREVIEWS);
+    if (!thumbs.length) return null;
+    return h('div', { class: 'request-previews', 'data-request-previews': true },
+      thumbs.map((f) => h('img', { class: 'request-preview', src: f.thumb, alt: f.name, 'data-request-preview': true })));
+  }
+
+  /** Every file by name and size; folded away behind a summary when there are many. */
+  fileList(files) {
+    const list = h('ul', { class: 'offer-files' }, files.map((f) => this.fileItem(f)));
+    if (files.length <= FOLD_AFTER) return list;
+    return h('details', { class: 'request-files', 'data-request-files': true }, h('summary', { text: `Show all ${files.length} files` }), list);
   }
 
   fileItem(f) {

@@ -6,7 +6,7 @@
 
 import { h, $ } from './dom.js';
 import { renderEntry, setProgress, setMedia } from './room-entry.js';
-import { loadRoom, saveMessage, clearRoom } from '../history.js';
+import { loadRoom, saveMessage, clearRoom, historyKey, byTime } from '../history.js';
 import { parseCommand, messageText, HELP } from '../chat-commands.js';
 import { cleanName } from '../names.js';
 import { parseRoomCode } from '../rooms.js';
@@ -17,6 +17,7 @@ export class RoomChat {
     this.bus = bus;
     this.chat = chat;
     this.logs = new Map(); // code -> {ul, entries: Map id -> {li, rec}}
+    this.names = new Map(); // code -> name, for named rooms
     this.byTid = new Map(); // tid -> {code, id}
     this.current = null;
     this.root = $('[data-room-chat]');
@@ -63,7 +64,13 @@ export class RoomChat {
     return l;
   }
 
-  async onJoined({ code, snapOnJoin, fresh, members }) {
+  /** Where the room's history is kept (a named room's under its name). */
+  key(code) {
+    return historyKey(code, this.names.get(code));
+  }
+
+  async onJoined({ code, snapOnJoin, fresh, members, name }) {
+    if (name) this.names.set(code, name);
     const first = !this.logs.has(code);
     this.log(code);
     if (fresh || !this.current) this.select(code);
@@ -75,6 +82,7 @@ export class RoomChat {
   onLeft(code) {
     this.logs.get(code)?.ul.remove();
     this.logs.delete(code);
+    this.names.delete(code);
     if (this.current === code) this.current = null;
     this.select(this.current ?? this.logs.keys().next().value ?? null);
   }
@@ -82,15 +90,18 @@ export class RoomChat {
   select(code) {
     this.current = code;
     for (const [c, l] of this.logs) l.ul.hidden = c !== code;
-    this.root.dataset.room = code ?? '';
+    this.root.dataset.shownRoom = code ?? '';
     $('[data-chat-empty]').hidden = !!code;
+    // No room, no conversation: the form and the avatar wait for one.
+    $('[data-chat-form]').hidden = !code;
+    $('.chat-me', this.root).hidden = !code;
     this.renderTabs();
     this.bus.emit('room:current', code);
   }
 
   renderTabs() {
     const tabs = [...this.logs.keys()].map((code) => {
-      const b = h('button', { type: 'button', class: 'chat-tab', role: 'tab', 'data-chat-tab': true, 'data-code': code, 'aria-selected': String(code === this.current) }, code);
+      const b = h('button', { type: 'button', class: 'chat-tab', role: 'tab', 'data-chat-tab': true, 'data-code': code, 'aria-selected': String(code === this.current) }, this.names.get(code) ?? code);
       b.addEventListener('click', () => this.select(code));
       return b;
     });
@@ -101,14 +112,30 @@ export class RoomChat {
   async loadHistory(code) {
     let records = [];
     try {
-      records = await loadRoom(code);
+      records = await loadRoom(this.key(code));
     } catch (err) {
       console.warn('history unavailable', err);
     }
     const l = this.logs.get(code);
     if (!l) return;
-    const older = records.filter((r) => !l.entries.has(r.id)).map((r) => this.entry(l, r));
-    l.ul.prepend(...older);
+    for (const r of records) if (!l.entries.has(r.id)) this.place(l, { ...r, room: code });
+  }
+
+  /**
+   * Puts a message where it belongs: ordered by (author's time, id), the order every
+   * device of the room uses (system lines stay where they were said).
+   */
+  place(l, rec) {
+    const li = this.entry(l, rec);
+    let before = null;
+    for (let node = l.ul.lastElementChild; node; node = node.previousElementSibling) {
+      const other = node.dataset.msgId && l.entries.get(node.dataset.msgId)?.rec;
+      if (!other) continue;
+      if (byTime(other, rec) <= 0) break;
+      before = node;
+    }
+    l.ul.insertBefore(li, before);
+    return li;
   }
 
   entry(l, rec) {
@@ -121,8 +148,7 @@ export class RoomChat {
   add(rec, persist) {
     const l = this.log(rec.room);
     if (l.entries.has(rec.id)) return;
-    l.ul.append(this.entry(l, rec));
-    l.ul.lastElementChild.scrollIntoView?.({ block: 'nearest' });
+    this.place(l, rec).scrollIntoView?.({ block: 'nearest' });
     for (const tid of rec.tids ?? []) this.byTid.set(tid, { code: rec.room, id: rec.id, progress: new Map() });
     // Received media is stored once it has arrived; everything else now.
     if (persist && (rec.kind === 'text' || rec.from === 'self')) this.store(rec);
@@ -130,7 +156,7 @@ export class RoomChat {
 
   store(rec) {
     const { tids, sending, ...keep } = rec; // eslint-disable-line no-unused-vars
-    saveMessage(keep).catch((err) => console.warn('history not saved', err));
+    saveMessage({ ...keep, room: this.key(rec.room) }).catch((err) => console.warn('history not saved', err));
   }
 
   onTransfer(t) {
@@ -214,7 +240,7 @@ export class RoomChat {
   }
 
   async clear(code) {
-    await clearRoom(code).catch(() => {});
+    await clearRoom(this.key(code)).catch(() => {});
     const l = this.log(code);
     l.ul.replaceChildren();
     l.entries.clear();

@@ -16,7 +16,7 @@ fn turn_to(out: &Outbox) -> Vec<String> {
 }
 
 /// Pair `a` (showing the key) with `b` (entering it); returns the secret.
-fn pair(r: &mut Registry, a: &str, b: &str, now: Now) -> (String, Outbox) {
+pub(super) fn pair(r: &mut Registry, a: &str, b: &str, now: Now) -> (String, Outbox) {
     let key = match &r.pair_start(a, now.mono)[0].1 {
         ServerMsg::PairKey { key, .. } => key.clone(),
         m => panic!("{m:?}"),
@@ -32,7 +32,13 @@ fn pair(r: &mut Registry, a: &str, b: &str, now: Now) -> (String, Outbox) {
     (secret, out)
 }
 
-fn hello_with(r: &mut Registry, id: &str, g: NetGroup, secret: &str, now: Now) -> Outbox {
+pub(super) fn hello_with(
+    r: &mut Registry,
+    id: &str,
+    g: NetGroup,
+    secret: &str,
+    now: Now,
+) -> Outbox {
     r.connect(id, g, None);
     r.hello(
         id,

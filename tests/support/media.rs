@@ -1,4 +1,4 @@
-//! Media files for the rooms test, generated (no binary fixtures in the repo): a BMP photo
+//! Media files for the browser tests, generated (no binary fixtures in the repo): a BMP photo
 //! and a WAV voice message, each returned with its SHA-256 to check what arrives.
 
 use std::io::Write;
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::support::files::hex;
 
 /// A 24-bit BMP of `w`×`h` with a colour pattern; returns its SHA-256.
-pub(super) fn write_bmp(path: &Path, w: u32, h: u32) -> String {
+pub fn write_bmp(path: &Path, w: u32, h: u32) -> String {
     let row = (w * 3).div_ceil(4) * 4;
     let size = 54 + row * h;
     let mut b = Vec::with_capacity(size as usize);
@@ -37,7 +37,7 @@ pub(super) fn write_bmp(path: &Path, w: u32, h: u32) -> String {
 }
 
 /// One second of a 440 Hz tone as 8 kHz 16-bit mono WAV; returns its SHA-256.
-pub(super) fn write_wav(path: &Path) -> String {
+pub fn write_wav(path: &Path) -> String {
     let rate = 8000u32;
     let samples: Vec<i16> = (0..rate)
         .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / rate as f64).sin() * 8000.0) as i16)
