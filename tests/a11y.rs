@@ -10,9 +10,11 @@ use serde_json::{json, Value};
 
 use crate::support::axe::{emulate, focus_page, press_tab, serious_violations};
 use crate::support::files::generate;
+use crate::support::media::write_bmp;
 use crate::support::one_browser_at_a_time;
 use crate::support::page::{attr, js, Page};
 use crate::support::setup::Setup;
+use crate::support::shots::{viewport, DESKTOP, PHONE};
 use crate::support::TempDir;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -51,12 +53,12 @@ fn room_with_message(s: &mut Setup) -> String {
     code
 }
 
-/// A sends B a file (accepted: a transfer row and a received file on B), a text, a room
+/// A sends B a photo (accepted: a transfer row and a received file on B), a text, a room
 /// message and another text (unread on B); then offers a second file, so B shows an incoming
 /// request.
 fn states(s: &mut Setup, dir: &TempDir) {
-    let (one, two) = (dir.0.join("photo-notes.txt"), dir.0.join("second.bin"));
-    generate(&one, 2000, 1);
+    let (one, two) = (dir.0.join("photo.bmp"), dir.0.join("second.bin"));
+    write_bmp(&one, 160, 120);
     generate(&two, 3000, 2);
     let b_name = s.b.text("[data-self-name]").trim().to_string();
     s.a.click(&attr("[data-peer]", "peer-name", &b_name));
@@ -64,6 +66,12 @@ fn states(s: &mut Setup, dir: &TempDir) {
     s.b.click("[data-accept]");
     s.b.wait_hook("[data-received-file]", WAIT);
     s.a.wait_hook("[data-transfer][data-state=done]", WAIT);
+    // A text file too: the viewer shows it (audit_dialogs).
+    let notes = dir.0.join("notes.txt");
+    std::fs::write(&notes, "Shopping: bread, milk\n").unwrap();
+    s.offer(&[&notes]);
+    s.b.click("[data-accept]");
+    s.b.wait_count("[data-received-file]", 2, WAIT);
     s.a.fill("[data-text-input]", "Dinner at 7");
     s.a.click("[data-send-text]");
     s.b.wait_hook("[data-received-text]", WAIT);
@@ -98,26 +106,48 @@ fn audit(p: &mut Page, who: &str, themes: [&str; 2], views: &[String], found: &m
     }
 }
 
-/// The other dialogs of `p` (this page's QR code, pairing, a security code), each opened by
-/// its button, audited in light and dark, then closed.
+/// (button, dialog, shown when ready) of every dialog a click opens, on a page that
+/// received the photo and the notes of [`states`].
+const DIALOGS: [(&str, &str, &str); 6] = [
+    (
+        "[data-share-page]",
+        "[data-qr-dialog]",
+        "[data-qr-dialog] [data-qr]",
+    ),
+    (
+        "[data-pair-start]",
+        "[data-pair-dialog]",
+        "[data-pair-key]:not(:empty)",
+    ),
+    (
+        "[data-verify-start]",
+        "[data-verify-dialog]",
+        "[data-verify-dialog][data-code]",
+    ),
+    (
+        "[data-message-open]",
+        "[data-message-dialog]",
+        "[data-message-dialog] [data-text-input]",
+    ),
+    (
+        "[data-received-file][data-name=\"photo.bmp\"] [data-open]",
+        "[data-viewer]",
+        "[data-viewer] img[data-viewer-content]",
+    ),
+    (
+        "[data-received-file][data-name=\"notes.txt\"] [data-open]",
+        "[data-viewer]",
+        "[data-viewer] [data-viewer-content]",
+    ),
+];
+
+/// Each of [`DIALOGS`] that `p` has (before the views: the first three), opened by its
+/// button, audited in light and dark, then closed.
 fn audit_dialogs(p: &mut Page, who: &str, found: &mut Vec<String>) {
-    for (button, dialog, ready) in [
-        (
-            "[data-share-page]",
-            "[data-qr-dialog]",
-            "[data-qr-dialog] [data-qr]",
-        ),
-        (
-            "[data-pair-start]",
-            "[data-pair-dialog]",
-            "[data-pair-key]:not(:empty)",
-        ),
-        (
-            "[data-verify-start]",
-            "[data-verify-dialog]",
-            "[data-verify-dialog][data-code]",
-        ),
-    ] {
+    for (button, dialog, ready) in DIALOGS {
+        if p.count(button) == 0 {
+            continue;
+        }
         p.click(button);
         p.wait_hook(&format!("{dialog}[open]"), WAIT);
         p.wait_hook(ready, WAIT);
@@ -125,11 +155,11 @@ fn audit_dialogs(p: &mut Page, who: &str, found: &mut Vec<String>) {
             emulate(p, theme, false);
             let v = serious_violations(p);
             eprintln!(
-                "axe {who} {dialog} {theme}: {} serious/critical rules",
+                "axe {who} {button} {theme}: {} serious/critical rules",
                 v.len()
             );
             for one in v {
-                found.push(format!("{who}, dialog {dialog}, {theme}: {one}"));
+                found.push(format!("{who}, dialog of {button}, {theme}: {one}"));
             }
         }
         p.eval(&format!("document.querySelector({}).close()", js(dialog)));
@@ -141,6 +171,8 @@ fn axe_finds_no_serious_violation_on_any_view_in_light_or_dark() {
     let _one = one_browser_at_a_time();
     let dir = TempDir::new("a11y");
     let mut s = Setup::new(None);
+    viewport(&mut s.a, PHONE, true);
+    viewport(&mut s.b, PHONE, true);
     states(&mut s, &dir);
     let mut found = Vec::new();
     // B with the request open (the dialog is modal: the view behind stays as it was).
@@ -161,6 +193,16 @@ fn axe_finds_no_serious_violation_on_any_view_in_light_or_dark() {
     audit(&mut s.a, "A", ["light", "dark"], &a_views, &mut found);
     audit(&mut s.b, "B", ["dark", "light"], &b_views, &mut found);
     audit_dialogs(&mut s.a, "A", &mut found);
+    audit_dialogs(&mut s.b, "B", &mut found);
+    // A laptop: the devices beside the chosen view.
+    viewport(&mut s.a, DESKTOP, false);
+    audit(
+        &mut s.a,
+        "A at 1280 px",
+        ["light", "dark"],
+        &a_views,
+        &mut found,
+    );
     // The dark theme is a theme: the page's colours change with the system's.
     let bg = "getComputedStyle(document.body).backgroundColor";
     emulate(&mut s.a, "light", false);
@@ -284,6 +326,7 @@ fn keyboard_reaches_and_shows_every_control_motion_stops_and_news_is_announced()
     let file = dir.0.join("note.txt");
     generate(&file, 1500, 3);
     let mut s = Setup::new(None);
+    viewport(&mut s.b, PHONE, true);
     let mut bad = Vec::new();
     s.a.click("[data-peer]");
     s.offer(&[&file]);

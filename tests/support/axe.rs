@@ -101,17 +101,12 @@ fn violation(v: &Value) -> Violation {
     }
 }
 
-/// The system preferences the page sees: `scheme` is `light` or `dark`; `reduce` asks for
-/// reduced motion (`prefers-reduced-motion: reduce`), otherwise `no-preference`.
+/// The system preferences the page sees ([`super::shots::scheme`]), checked through
+/// `matchMedia`: `scheme` is `light` or `dark`; `reduce` asks for reduced motion
+/// (`prefers-reduced-motion: reduce`), otherwise `no-preference`.
 pub fn emulate(page: &mut Page, scheme: &str, reduce: bool) {
     let motion = if reduce { "reduce" } else { "no-preference" };
-    page.call(
-        "Emulation.setEmulatedMedia",
-        json!({"features": [
-            {"name": "prefers-color-scheme", "value": scheme},
-            {"name": "prefers-reduced-motion", "value": motion},
-        ]}),
-    );
+    super::shots::scheme(page, scheme, reduce);
     let seen = page.eval(&format!(
         "matchMedia('(prefers-color-scheme: {scheme})').matches && \
          matchMedia('(prefers-reduced-motion: {motion})').matches"
