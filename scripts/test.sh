@@ -62,6 +62,13 @@ if ! cmp -s tests/firefox/package-lock.json tests/firefox/node_modules/.homedrop
   (cd tests/firefox && npm ci --no-audit --no-fund --loglevel=error &&
     cp package-lock.json node_modules/.homedrop-lock)
 fi
+# axe-core (pinned by tests/a11y/package-lock.json) for tests/a11y.rs, which injects its
+# axe.min.js into headless Chromium: into the git-ignored tests/a11y/node_modules, again
+# whenever the lock file changed.
+if ! cmp -s tests/a11y/package-lock.json tests/a11y/node_modules/.homedrop-lock; then
+  (cd tests/a11y && npm ci --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.homedrop-lock)
+fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 cargo fmt --check

@@ -3,6 +3,9 @@
 /// The harness, public because the benches include it too (see its module docs).
 pub mod support;
 
+/// Accessibility of every view (axe-core in Chromium, light and dark), keyboard focus,
+/// reduced motion and live regions (needs root, Chromium and tests/a11y's axe-core).
+mod a11y;
 /// ACME against pebble in a namespace: IP and DNS certificates, reuse, renewal, address
 /// change, an unreachable CA (needs root and pebble).
 mod acme;

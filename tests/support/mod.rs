@@ -8,6 +8,7 @@
 //! - here: the app in-process ([`TestApp`]), the real binaries ([`binary`],
 //!   [`release_binary`]), [`TempDir`], raw HTTP, ports, the browser lock
 //!   ([`one_browser_at_a_time`]);
+//! - [`axe`]: axe-core in a Chromium page, media emulation (dark, reduced motion), Tab keys;
 //! - [`ws`]: a signaling client over a real WebSocket;
 //! - [`browser`]: headless Chromium over the DevTools protocol; [`firefox`]: headless
 //!   Firefox ESR over WebDriver BiDi; [`page`]: the page object over homedrop's `data-*`
@@ -19,6 +20,7 @@
 //!   a measured child process, and clients that stop reading; [`pebble`]: the ACME test CA
 //!   in a namespace; [`router`]: miniupnpd as a home router in namespaces.
 
+pub mod axe;
 pub mod browser;
 pub mod certs;
 pub mod delayline;

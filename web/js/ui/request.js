@@ -39,7 +39,8 @@ export class RequestDialogs {
     const decline = h('button', { type: 'button', class: 'button', 'data-decline': true }, tr('request.decline'));
     const dlg = h(
       'dialog',
-      { class: 'dialog sheet request', 'data-request': true, 'data-request-id': t.tid, 'aria-labelledby': `request-title-${t.tid}`, 'aria-describedby': `request-what-${t.tid}` },
+      // An alert dialog: screen readers announce the request as it opens.
+      { class: 'dialog sheet request', role: 'alertdialog', 'data-request': true, 'data-request-id': t.tid, 'aria-labelledby': `request-title-${t.tid}`, 'aria-describedby': `request-what-${t.tid}` },
       h('h2', { id: `request-title-${t.tid}` }, h('strong', { 'data-request-from': true, text: t.peerName }), ' ', tr('request.wantsToSend')),
       h('p', { class: 'request-what', id: `request-what-${t.tid}`, 'data-request-summary': true, text: summary(t.files) }),
       t.warning ? h('p', { class: 'warning', role: 'alert', 'data-request-warning': true, text: `⚠ ${t.warning}` }) : null,

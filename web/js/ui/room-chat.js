@@ -57,7 +57,7 @@ export class RoomChat {
   log(code) {
     let l = this.logs.get(code);
     if (!l) {
-      const ul = h('ul', { class: 'chat-log', 'data-chat-log': true, 'data-code': code, role: 'log', hidden: true });
+      const ul = h('ul', { class: 'chat-log', 'data-chat-log': true, 'data-code': code, 'aria-live': 'polite', hidden: true });
       l = { ul, entries: new Map() };
       this.logs.set(code, l);
       this.box.append(ul);

@@ -41,9 +41,9 @@ export class RoomInvites {
     const decline = h('button', { type: 'button', class: 'button', 'data-invite-decline': true }, t('request.decline'));
     const dlg = h(
       'dialog',
-      { class: 'dialog invite', 'data-invite': true, 'data-code': code, 'data-from': name, 'aria-label': t('invite.title') },
+      { class: 'dialog invite', role: 'alertdialog', 'data-invite': true, 'data-code': code, 'data-from': name, 'aria-label': t('invite.title'), 'aria-describedby': `invite-${code}` },
       h('h2', { text: t('invite.title') }),
-      h('p', {}, h('strong', { text: name }), ' ', t('invite.text', { code })),
+      h('p', { id: `invite-${code}` }, h('strong', { text: name }), ' ', t('invite.text', { code })),
       h('div', { class: 'dialog-actions' }, decline, accept),
     );
     const answer = (yes) => {

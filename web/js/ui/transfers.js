@@ -138,7 +138,8 @@ export class TransferList {
         h('span', { class: 't-title', text: tr(toFrom, { name: t.peerName, what }) }),
         h('span', { class: 't-state' })),
       h('progress', { class: 't-progress', max: Math.max(t.total, 1), value: 0, 'data-progress': true, 'aria-label': tr('transfer.progressLabel') }),
-      h('p', { class: 't-info', 'data-transfer-info': true }),
+      // Speed and time left change every moment: kept out of the list's live announcements.
+      h('p', { class: 't-info', 'data-transfer-info': true, 'aria-live': 'off' }),
       h('p', { class: 't-path', 'data-path': true }),
       row.details,
       ...this.resumeControls(t),
