@@ -40,6 +40,38 @@ async fn serves_the_embedded_page_with_security_headers() {
     assert_eq!(header(&h, "content-type"), Some("text/css; charset=utf-8"));
 }
 
+/// Browsers get the embedded, deflated bytes as they are (a quarter of the size); a client
+/// that does not take `deflate` (or refuses it with q=0) gets the same file inflated; each
+/// form has its own ETag.
+#[tokio::test]
+async fn assets_go_deflated_to_clients_that_take_it_and_plain_to_others() {
+    let app = TestApp::spawn().await;
+    for path in ["/js/main.js", "/css/app.css", "/i18n/en.json"] {
+        let (status, plain_h, plain) = http_get(app.addr, path, "").await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(header(&plain_h, "content-encoding"), None);
+        let (_, h, packed) =
+            http_get(app.addr, path, "accept-encoding: gzip, deflate, br\r\n").await;
+        assert_eq!(header(&h, "content-encoding"), Some("deflate"), "{path}");
+        assert_eq!(header(&h, "vary"), Some("Accept-Encoding"));
+        assert_ne!(header(&h, "etag"), header(&plain_h, "etag"));
+        assert!(
+            packed.len() * 2 < plain.len(),
+            "{path}: {} of {}",
+            packed.len(),
+            plain.len()
+        );
+        let inflated = miniz_oxide::inflate::decompress_to_vec_zlib(&packed).unwrap();
+        assert_eq!(inflated, plain, "{path}");
+        let (_, h, _) = http_get(app.addr, path, "accept-encoding: deflate;q=0, gzip\r\n").await;
+        assert_eq!(
+            header(&h, "content-encoding"),
+            None,
+            "{path}: q=0 refuses deflate"
+        );
+    }
+}
+
 #[tokio::test]
 async fn etags_give_304_and_versioned_assets_are_immutable() {
     let app = TestApp::spawn().await;

@@ -1,5 +1,7 @@
-//! The web client, embedded into the binary at build time (also in debug builds, so the
-//! tests exercise exactly what ships).
+//! The web client, embedded into the binary at build time by `build.rs` (also in debug
+//! builds, so the tests exercise exactly what ships), each file deflated. A client that
+//! accepts `deflate` (every browser) gets those bytes as they are, with `Content-Encoding:
+//! deflate`; any other gets them inflated on the way out. The two forms have their own ETags.
 //!
 //! Caching: every asset is served with an ETag (from its SHA-256) and answers 304 to a
 //! matching `If-None-Match`. Plain paths are revalidated on each use (`no-cache`). The same
@@ -13,22 +15,51 @@
 //! precaches under `/v/<version>/` for the offline shell: each build is a new worker, which
 //! fetches the new shell and drops the old one.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use rust_embed::RustEmbed;
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-#[derive(RustEmbed)]
-#[folder = "web/"]
-struct Web;
+/// One file of `web/` as `build.rs` embedded it.
+struct Embedded {
+    path: &'static str,
+    /// zlib-wrapped deflate when `deflated`, else the file itself.
+    data: &'static [u8],
+    deflated: bool,
+}
+
+include!(concat!(env!("OUT_DIR"), "/web.rs"));
 
 /// One asset ready to serve.
 pub struct Asset {
-    pub body: Cow<'static, [u8]>,
-    pub etag: String,
+    /// The deflated bytes, when the file is kept deflated.
+    deflated: Option<Bytes>,
+    /// The bytes themselves: filled in at start for the pages that are edited, inflated on
+    /// first use for the others.
+    identity: OnceLock<Bytes>,
+    tag: String,
     pub mime: String,
+}
+
+impl Asset {
+    /// The body and its ETag: deflated when the client accepts it and the file is kept so.
+    pub fn body(&self, deflate_ok: bool) -> (Bytes, String, bool) {
+        match &self.deflated {
+            Some(d) if deflate_ok => (d.clone(), format!("\"{}-d\"", self.tag), true),
+            _ => (self.identity(), format!("\"{}\"", self.tag), false),
+        }
+    }
+
+    fn identity(&self) -> Bytes {
+        self.identity
+            .get_or_init(|| {
+                let d = self.deflated.as_deref().unwrap_or_default();
+                // Built from our own files: inflating them cannot fail but for a broken build.
+                Bytes::from(miniz_oxide::inflate::decompress_to_vec_zlib(d).unwrap_or_default())
+            })
+            .clone()
+    }
 }
 
 /// Hash of every embedded file: the version in `/v/<version>/` URLs.
@@ -36,13 +67,9 @@ pub fn version() -> &'static str {
     static V: OnceLock<String> = OnceLock::new();
     V.get_or_init(|| {
         let mut h = Sha256::new();
-        let mut names: Vec<_> = Web::iter().collect();
-        names.sort();
-        for n in names {
-            if let Some(f) = Web::get(&n) {
-                h.update(n.as_bytes());
-                h.update(f.metadata.sha256_hash());
-            }
+        for f in FILES {
+            h.update(f.path.as_bytes());
+            h.update(Sha256::digest(f.data));
         }
         hex(&h.finalize()[..6])
     })
@@ -53,38 +80,52 @@ pub fn version() -> &'static str {
 fn all() -> &'static HashMap<String, Asset> {
     static ALL: OnceLock<HashMap<String, Asset>> = OnceLock::new();
     ALL.get_or_init(|| {
-        Web::iter()
-            .filter_map(|name| {
-                let f = Web::get(&name)?;
-                let asset = match &*name {
-                    "index.html" => filled(&f.data, "text/html; charset=utf-8"),
-                    "sw.js" => filled(&f.data, &mime_for(&name)),
-                    _ => Asset {
-                        etag: format!("\"{}\"", hex(&f.metadata.sha256_hash()[..12])),
-                        body: f.data,
-                        mime: mime_for(&name),
+        FILES
+            .iter()
+            .map(|f| {
+                let asset = match f.path {
+                    "index.html" => filled(f, "text/html; charset=utf-8"),
+                    "sw.js" => filled(f, &mime_for(f.path)),
+                    _ if f.deflated => Asset {
+                        deflated: Some(Bytes::from_static(f.data)),
+                        identity: OnceLock::new(),
+                        tag: hex(&Sha256::digest(f.data)[..12]),
+                        mime: mime_for(f.path),
                     },
+                    _ => plain(f.data.to_vec(), &mime_for(f.path)),
                 };
-                Some((name.into_owned(), asset))
+                (f.path.to_string(), asset)
             })
             .collect()
     })
 }
 
-/// `text` with its `/v/VERSION/` placeholders filled in and `[/*FILES*/]` replaced by the
-/// JSON list of every embedded file (the service worker's precache list).
-fn filled(data: &[u8], mime: &str) -> Asset {
-    let mut names: Vec<String> = Web::iter().map(|n| n.into_owned()).collect();
-    names.sort();
-    let files = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
-    let text = String::from_utf8_lossy(data)
-        .replace("/v/VERSION/", &format!("/v/{}/", version()))
-        .replace("[/*FILES*/]", &files);
+fn plain(body: Vec<u8>, mime: &str) -> Asset {
+    let identity = OnceLock::new();
+    let tag = hex(&Sha256::digest(&body)[..12]);
+    let _ = identity.set(Bytes::from(body));
     Asset {
-        etag: format!("\"{}\"", hex(&Sha256::digest(text.as_bytes())[..12])),
-        body: Cow::Owned(text.into_bytes()),
+        deflated: None,
+        identity,
+        tag,
         mime: mime.into(),
     }
+}
+
+/// `text` with its `/v/VERSION/` placeholders filled in and `[/*FILES*/]` replaced by the
+/// JSON list of every embedded file (the service worker's precache list).
+fn filled(f: &Embedded, mime: &str) -> Asset {
+    let names: Vec<&str> = FILES.iter().map(|f| f.path).collect();
+    let files = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
+    let raw = if f.deflated {
+        miniz_oxide::inflate::decompress_to_vec_zlib(f.data).unwrap_or_default()
+    } else {
+        f.data.to_vec()
+    };
+    let text = String::from_utf8_lossy(&raw)
+        .replace("/v/VERSION/", &format!("/v/{}/", version()))
+        .replace("[/*FILES*/]", &files);
+    plain(text.into_bytes(), mime)
 }
 
 fn mime_for(path: &str) -> String {

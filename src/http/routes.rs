@@ -3,7 +3,6 @@
 //! ([`super::probe`]) and the share target's `/share-target` without a service worker
 //! ([`super::share`]).
 
-use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -215,28 +214,54 @@ fn asset(req: &Request<Incoming>, path: &str) -> Result<Res, HttpError> {
     } else {
         "no-cache"
     };
+    let (body, etag, deflated) = a.body(accepts_deflate(req));
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == a.etag || t.trim() == "*"));
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
     let mut res = if fresh {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        let body = match &a.body {
-            Cow::Borrowed(b) => Bytes::from_static(b),
-            Cow::Owned(v) => Bytes::copy_from_slice(v),
-        };
         let mut r = Response::new(Full::new(body));
         r.headers_mut().insert(header::CONTENT_TYPE, hv(&a.mime));
+        if deflated {
+            r.headers_mut().insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static("deflate"),
+            );
+        }
         r
     };
-    res.headers_mut().insert(header::ETAG, hv(&a.etag));
+    res.headers_mut().insert(header::ETAG, hv(&etag));
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(res)
+}
+
+/// Whether `Accept-Encoding` lists `deflate` (or `*`) without `q=0`.
+fn accepts_deflate(req: &Request<Incoming>) -> bool {
+    let Some(v) = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    v.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (coding.eq_ignore_ascii_case("deflate") || coding == "*") && !refused
+    })
 }
 
 /// `GET /remote`: remote access as the household's panel shows it ([`crate::remote`]);
