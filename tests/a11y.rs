@@ -13,7 +13,7 @@ use crate::support::files::generate;
 use crate::support::media::write_bmp;
 use crate::support::one_browser_at_a_time;
 use crate::support::page::{attr, js, Page};
-use crate::support::setup::Setup;
+use crate::support::setup::{room_of_two, Setup};
 use crate::support::shots::{viewport, DESKTOP, PHONE};
 use crate::support::TempDir;
 
@@ -41,12 +41,7 @@ fn show(p: &mut Page, view: &str) {
 
 /// A room of A's that B joined, with a message from A; its code.
 fn room_with_message(s: &mut Setup) -> String {
-    s.a.click("[data-room-create]");
-    let code = s.a.wait_data("[data-room]", "code", WAIT);
-    let code = code.as_str().unwrap().to_string();
-    s.b.fill("[data-room-code-input]", &code);
-    s.b.click("[data-room-join]");
-    s.b.wait_hook(&attr("[data-room]", "code", &code), WAIT);
+    let code = room_of_two(&mut s.a, &mut s.b, WAIT);
     s.a.fill("[data-chat-input]", "Hello **room**");
     s.a.click("[data-chat-send]");
     s.b.wait_hook("[data-chat-msg][data-from=peer]", WAIT);

@@ -218,11 +218,7 @@ fn the_household_page_shows_the_lines() {
         "document.querySelector('[data-diag-status]').textContent.match(/Copied|Selected/)",
         Duration::from_secs(5),
     );
-    let errors: Vec<String> = page
-        .console()
-        .into_iter()
-        .filter(|l| l.starts_with("error:") || l.starts_with("exception:"))
-        .collect();
+    let errors = page.errors();
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
@@ -287,11 +283,7 @@ fn a_browser_without_webrtc_is_told_and_shown_unable() {
     // Nothing reached the page without WebRTC: no request, no error.
     assert_eq!(a.count("[data-request]"), 0);
     for (page, who) in [(&a, "no-WebRTC page"), (&b, "other page")] {
-        let errors: Vec<String> = page
-            .console()
-            .into_iter()
-            .filter(|l| l.starts_with("error:") || l.starts_with("exception:"))
-            .collect();
+        let errors = page.errors();
         assert!(errors.is_empty(), "{who}: {errors:#?}");
     }
 }
@@ -365,11 +357,7 @@ fn an_offer_to_a_browser_without_webrtc_is_answered_unable() {
         "{info}"
     );
     for (page, who) in [(&a, "no-WebRTC page"), (&b, "other page")] {
-        let errors: Vec<String> = page
-            .console()
-            .into_iter()
-            .filter(|l| l.starts_with("error:") || l.starts_with("exception:"))
-            .collect();
+        let errors = page.errors();
         assert!(errors.is_empty(), "{who}: {errors:#?}");
     }
 }

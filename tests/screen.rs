@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::support::one_browser_at_a_time;
 use crate::support::page::{attr, Page, PageObject};
-use crate::support::setup::Setup;
+use crate::support::setup::{room_of_two, Setup};
 
 const FAKE_CAPTURE: &[&str] = &[
     "--use-fake-ui-for-media-stream",
@@ -138,12 +138,7 @@ fn a_screen_shared_with_a_room_reaches_its_member_and_the_sharer_stops_it() {
     let (mut s, _url) = secure_setup();
     let a_id = id(&mut s.a);
     let a_name = s.a.text("[data-self-name]").trim().to_string();
-    s.a.click("[data-room-create]");
-    let code = s.a.wait_data("[data-room]", "code", WAIT);
-    let code = code.as_str().unwrap().to_string();
-    s.b.fill("[data-room-code-input]", &code);
-    s.b.click("[data-room-join]");
-    s.b.wait_hook(&attr("[data-room]", "code", &code), WAIT);
+    let code = room_of_two(&mut s.a, &mut s.b, WAIT);
     let b_id = id(&mut s.b);
     // A sees B as a member of the room before sharing with the room.
     s.a.wait_for(

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::support::media::{write_bmp, write_wav};
 use crate::support::netns::Lan;
 use crate::support::page::{attr, js, Page};
-use crate::support::setup::serve;
+use crate::support::setup::{room_of_two, serve};
 use crate::support::shots::{self, DESKTOP, PHONE};
 use crate::support::{one_browser_at_a_time, TempDir};
 
@@ -286,14 +286,11 @@ fn room_flows(h: &mut Household, dir: &Path, photo: &Path) {
             .unwrap(),
         "no room, no message box"
     );
-    a.click("[data-room-create]");
-    let code = a.wait_data("[data-room]", "code", T);
-    let code = code.as_str().unwrap().to_string();
-    let b = &mut h.pages[1];
-    go(b, "rooms");
-    b.fill("[data-room-code-input]", &code);
-    b.click("[data-room-join]");
-    b.wait_hook(&attr("[data-room]", "code", &code), T);
+    go(&mut h.pages[1], "rooms");
+    let [a, b, ..] = &mut h.pages[..] else {
+        unreachable!()
+    };
+    let code = room_of_two(a, b, T);
     assert!(!b
         .eval("document.querySelector('[data-chat-form]').hidden")
         .as_bool()

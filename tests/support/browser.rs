@@ -364,6 +364,14 @@ impl Browser {
     }
 
     /// Console messages and uncaught exceptions of the page so far (for failure reports).
+    /// The console's errors and uncaught exceptions so far (a page that must log none).
+    pub fn errors(&self) -> Vec<String> {
+        self.console()
+            .into_iter()
+            .filter(|l| l.starts_with("error:") || l.starts_with("exception:"))
+            .collect()
+    }
+
     pub fn console(&self) -> Vec<String> {
         let ev = self.events.lock().unwrap();
         ev.iter()

@@ -132,3 +132,14 @@ pub fn offer(from: &mut impl PageObject, to: &mut impl PageObject, files: &[&Pat
     from.set_files("[data-file-input]", files);
     to.wait_hook("[data-request]", Duration::from_secs(20));
 }
+
+/// `a` creates a room and `b` joins it by its code, as their users would; the room's code.
+pub fn room_of_two(a: &mut impl PageObject, b: &mut impl PageObject, within: Duration) -> String {
+    a.click("[data-room-create]");
+    let code = a.wait_data("[data-room]", "code", within);
+    let code = code.as_str().expect("a room code").to_string();
+    b.fill("[data-room-code-input]", &code);
+    b.click("[data-room-join]");
+    b.wait_hook(&super::page::attr("[data-room]", "code", &code), within);
+    code
+}
