@@ -316,6 +316,15 @@ fn room_flows(h: &mut Household, dir: &Path, photo: &Path) {
         p.click("[data-room-join-name]");
         p.wait_hook(&attr("[data-room]", "room-name", "Family"), T);
     }
+    // A's tile for B names the household room, not its code.
+    let b_tile = h.tile(1);
+    h.pages[0].wait_for(
+        &format!(
+            "[...document.querySelectorAll({})].some(e => e.textContent === 'Family')",
+            js(&format!("{b_tile} [data-via=room]"))
+        ),
+        T,
+    );
     h.shot(1, "phone-rooms-light");
 }
 

@@ -15,14 +15,15 @@ import { unableOf } from '../caps.js';
 const KINDS = new Set(['phone', 'tablet', 'desktop', 'other']);
 
 /** One badge per way a peer is linked: household, same network (one public address, not
- * the household), each room (with its code), paired. */
-function linkBadges(links = []) {
+ * the household), each room (with its code, or a household room's name), paired. */
+function linkBadges(links = [], roomNames = new Map()) {
   const seen = new Set();
   const badges = [];
   for (const l of links) {
     let text = null;
     if (l.via === 'home') text = t('via.home');
     else if (l.via === 'network') text = t('via.network');
+    else if (l.via === 'room' && roomNames.has(l.code)) text = roomNames.get(l.code);
     else if (l.via === 'room' && typeof l.code === 'string') text = t('via.room', { code: l.code });
     else if (l.via === 'pair') text = t('via.pair');
     if (!text || seen.has(text)) continue;
@@ -60,6 +61,11 @@ export class DeviceList {
     this.tiles = new Map();
     store.addEventListener('change', () => this.update());
     bus.on('name', () => this.update());
+    this.roomNames = new Map(); // code -> name of the household rooms this device is in
+    bus.on('rooms:changed', (rooms) => {
+      this.roomNames = new Map((rooms ?? []).filter((r) => typeof r.name === 'string').map((r) => [r.code, r.name]));
+      this.update();
+    });
   }
 
   get peers() {
@@ -101,7 +107,7 @@ export class DeviceList {
     tile.querySelector('.peer-name').textContent = name;
     tile.querySelector('.peer-kind').textContent = t(`kind.${kind}`);
     tile.dataset.links = linkList(p.links);
-    tile.querySelector('.peer-links').replaceChildren(...linkBadges(p.links));
+    tile.querySelector('.peer-links').replaceChildren(...linkBadges(p.links, this.roomNames));
     const warn = tile.querySelector('.peer-same-name');
     warn.hidden = !sameName;
     if (sameName) tile.dataset.sameName = '';
