@@ -200,6 +200,20 @@ fn photos_to_one(h: &mut Household, photos: &[PathBuf]) {
     let b = &mut h.pages[1];
     b.click("[data-viewer-close]");
     b.wait_for("!document.querySelector('[data-viewer]').open && !document.querySelector('[data-viewer-content]')", T);
+    // Closed and another opened at once (a quick thumb): the late `close` must not empty it.
+    let other = js(&format!(
+        "{} [data-open]",
+        attr("[data-received-file]", "name", "photo-0.bmp")
+    ));
+    b.eval(&format!("document.querySelector('[data-viewer]').showModal(); document.querySelector('[data-viewer-close]').click(); document.querySelector({other}).click()"));
+    b.wait_for("document.querySelector('[data-viewer][open] img[data-viewer-content]')?.naturalWidth === 120", T);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        b.count("[data-viewer][open] img[data-viewer-content]"),
+        1,
+        "the viewer kept its photo"
+    );
+    b.click("[data-viewer-close]");
     go(b, "devices");
     h.pages[0].wait_for("[...document.querySelectorAll('[data-transfer][data-direction=send]')].some(e => e.dataset.state === 'done')", T);
 }

@@ -15,7 +15,7 @@ export function openQrDialog(title, link) {
 
 export function initShare() {
   const dlg = $('[data-qr-dialog]');
-  dlg.addEventListener('close', () => $('[data-qr-slot]', dlg).replaceChildren());
+  dlg.addEventListener('close', () => !dlg.open && $('[data-qr-slot]', dlg).replaceChildren());
   $('[data-share-page]').addEventListener('click', () => {
     openQrDialog(t('share.title'), location.origin + location.pathname);
   });

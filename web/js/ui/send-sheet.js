@@ -29,7 +29,8 @@ export class SendSheet {
     store.addEventListener('change', () => this.dlg.open && this.renderTargets());
     $('[data-send-cancel]', this.dlg).addEventListener('click', () => this.dlg.close());
     $('[data-send-go]', this.dlg).addEventListener('click', () => this.go());
-    this.dlg.addEventListener('close', () => this.clear());
+    // `close` comes as a task of its own: by then the sheet may be open again with new files.
+    this.dlg.addEventListener('close', () => !this.dlg.open && this.clear());
   }
 
   open({ files = [], text = '' }) {

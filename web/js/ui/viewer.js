@@ -25,7 +25,8 @@ export class Viewer {
     this.dlg = $('[data-viewer]');
     this.url = null;
     $('[data-viewer-close]', this.dlg).addEventListener('click', () => this.dlg.close());
-    this.dlg.addEventListener('close', () => this.clear());
+    // `close` comes as a task of its own: by then another file may be open in the dialog.
+    this.dlg.addEventListener('close', () => !this.dlg.open && this.clear());
   }
 
   async open(blob, name, mime) {
