@@ -9,6 +9,7 @@
 
 import { Caps } from './protocol.js';
 import { storageKind } from './storage.js';
+import { openDb, runTx } from './idb.js';
 import { t } from './i18n.js';
 
 const PROBE_DB = 'homedrop-caps-probe';
@@ -37,36 +38,17 @@ export function hasWebRTC() {
 /** Resolves true when IndexedDB stores a Blob and gives it back, false on any failure or
  * after PROBE_TIMEOUT_MS; the throwaway database is deleted either way. */
 function idbKeepsBlobs() {
-  const attempt = new Promise((resolve) => {
-    let req;
-    try {
-      req = indexedDB.open(PROBE_DB, 1);
-    } catch {
-      return resolve(false);
-    }
-    req.onupgradeneeded = () => req.result.createObjectStore('b');
-    req.onerror = () => resolve(false);
-    req.onsuccess = () => {
-      const db = req.result;
-      const done = (ok) => {
-        db.close();
-        resolve(ok);
-      };
-      try {
-        const tx = db.transaction('b', 'readwrite');
-        const store = tx.objectStore('b');
-        store.put(new Blob(['homedrop']), 'x');
-        const get = store.get('x');
-        tx.oncomplete = () => done(get.result instanceof Blob && get.result.size === 8);
-        tx.onerror = tx.onabort = () => done(false);
-      } catch {
-        done(false);
-      }
-    };
-  });
+  let db;
+  const attempt = (async () => {
+    db = await openDb(PROBE_DB, 'b');
+    await runTx(db, 'b', 'readwrite', (s) => s.put(new Blob(['homedrop']), 'x'));
+    const got = await runTx(db, 'b', 'readonly', (s) => s.get('x'));
+    return got instanceof Blob && got.size === 8;
+  })().catch(() => false); // no IndexedDB at all, or one that refuses Blobs
   const timeout = new Promise((resolve) => setTimeout(() => resolve(false), PROBE_TIMEOUT_MS));
   return Promise.race([attempt, timeout]).finally(() => {
     try {
+      db?.close();
       indexedDB.deleteDatabase(PROBE_DB);
     } catch {
       /* no IndexedDB at all */

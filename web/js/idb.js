@@ -1,6 +1,7 @@
-// The two IndexedDB steps every store of the page needs (storage.js, identity.js): open a
-// database with one object store, and run one request in a transaction that resolves when
-// the transaction completes. (store-worker.js, a classic worker, has its own copy.)
+// The two IndexedDB steps every store of the page needs (storage.js, identity.js, and
+// caps.js's probe): open a database with one object store, and run one request in a
+// transaction that resolves when the transaction completes. (store-worker.js, a classic
+// worker, has its own copy.)
 
 import { t } from './i18n.js';
 
