@@ -6,7 +6,7 @@
 // as text; "Copy" uses the clipboard where the browser offers it (secure contexts), else
 // selects the lines for the user to copy.
 
-import { $ } from './dom.js';
+import { $, canCopy } from './dom.js';
 import { t } from '../i18n.js';
 
 /** Every user-visible string of this module (catalog keys `diag.*`), read when shown. */
@@ -64,7 +64,7 @@ export class DiagPanel {
       this.say(TEXT.nothing);
       return;
     }
-    if (navigator.clipboard?.writeText) {
+    if (canCopy()) {
       try {
         await navigator.clipboard.writeText(text);
         this.say(TEXT.copied);
